@@ -1,0 +1,3 @@
+"""Persona-consistent role-play and dialogue generation on local language models."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from roleplay.cli.main import main
+
+main()

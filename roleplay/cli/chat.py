@@ -1,0 +1,190 @@
+"""`roleplay chat`: a streaming terminal chat (interactive) or one reply (`--once`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from roleplay.cli.options import (
+    CharacterOption,
+    ContextWindowOption,
+    ModelOption,
+    UserNameOption,
+    card_path,
+)
+from roleplay.cli.runtime import RuntimeOptions, build_pipeline
+from roleplay.errors import RoleplayError
+from roleplay.pipeline import ChatPipeline, Conversation, ReplyStream
+
+console = Console(highlight=False)
+
+HELP_TEXT = """Commands:
+  /regen      a new reply for the last turn (the old one is kept as a swipe)
+  /swipe N    show kept alternative N of the last reply
+  /history    the conversation so far
+  /help       this text
+  /quit       leave (the session is saved; resume with --session ID)
+Ctrl+C while the character is talking stops that reply and keeps the session."""
+
+
+def open_conversation(
+    pipeline: ChatPipeline, character: Path | None, session_id: str | None, user_name: str
+) -> Conversation:
+    if session_id:
+        return pipeline.resume(session_id)
+    assert character is not None
+    return pipeline.start(character, user_name=user_name)
+
+
+def chat_command(
+    character: str = CharacterOption,
+    once: str | None = typer.Option(
+        None, "--once", help="Send one message, print the reply, exit."
+    ),
+    json_output: bool = typer.Option(False, "--json", help="With --once: print a JSON object."),
+    session: str | None = typer.Option(None, "--session", "-s", help="Continue a saved session."),
+    model: str | None = ModelOption,
+    seed: int | None = typer.Option(None, "--seed", help="Random seed for reproducible replies."),
+    user_name: str = UserNameOption,
+    max_new_tokens: int = typer.Option(160, "--max-new-tokens", min=1, max=4096),
+    temperature: float = typer.Option(0.8, "--temperature", min=0.0, max=5.0),
+    context_window: int | None = ContextWindowOption,
+) -> None:
+    """Chat with a character in the terminal."""
+    options = RuntimeOptions(
+        model=model,
+        context_window=context_window,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        seed=seed,
+    )
+    # Resolve the card before loading the model: a typo should fail in milliseconds.
+    resolved = None if session else card_path(character)
+    pipeline = build_pipeline(options, quiet=json_output)
+    conversation = open_conversation(pipeline, resolved, session, user_name)
+    if once is not None:
+        _reply_once(conversation, once, seed, json_output)
+        return
+    _interactive(conversation, seed)
+
+
+def _reply_once(conversation: Conversation, message: str, seed: int | None, as_json: bool) -> None:
+    stream = conversation.send(message, seed=seed)
+    if as_json:
+        reply = stream.text()
+        stats = stream.stats
+        record = {
+            "session": conversation.session.id,
+            "reply": reply.strip(),
+            "tokens": stats.new_tokens,
+            "seconds": round(stats.seconds, 4),
+            "ttft": round(stats.ttft, 4),
+        }
+        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return
+    _render_stream(conversation, stream)
+    console.print(f"[dim]session {conversation.session.id}[/]")
+
+
+def _print_turn(name: str, text: str, *, style: str) -> None:
+    console.print(f"[{style}]{escape(name)}:[/] {escape(text)}")
+
+
+def _render_stream(conversation: Conversation, stream: ReplyStream) -> None:
+    """Print the reply as it streams; Ctrl+C stops it and keeps what was said."""
+    console.print(f"[bold magenta]{escape(conversation.card.name)}:[/] ", end="")
+    pieces: Iterator[str] = iter(stream)
+    try:
+        for piece in pieces:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()  # lets the stream store the partial reply now, not at garbage collection
+        console.print(" [dim](interrupted)[/]")
+        return
+    sys.stdout.write("\n")
+    stats = stream.stats
+    console.print(
+        f"[dim]{stats.new_tokens} tokens, {stats.tokens_per_second:.1f} tok/s[/]", justify="right"
+    )
+
+
+def _show_history(conversation: Conversation) -> None:
+    table = Table(show_header=True, header_style="bold", box=None)
+    table.add_column("#", justify="right")
+    table.add_column("who")
+    table.add_column("message")
+    table.add_column("swipes", justify="right")
+    for position, message in enumerate(conversation.messages(), start=1):
+        who = (
+            conversation.card.name
+            if message.role == "assistant"
+            else conversation.session.user_name
+        )
+        alternatives = (
+            len(conversation.store.siblings(message.id)) if message.role == "assistant" else 1
+        )
+        table.add_row(str(position), escape(who), escape(message.content), str(alternatives))
+    console.print(table)
+
+
+def _handle_command(conversation: Conversation, line: str, seed: int | None) -> bool:
+    """Run a slash command; return False when the chat should end."""
+    command, _, argument = line.strip().partition(" ")
+    if command in ("/quit", "/exit", "/q"):
+        return False
+    if command == "/help":
+        console.print(HELP_TEXT)
+    elif command == "/history":
+        _show_history(conversation)
+    elif command == "/regen":
+        _render_stream(conversation, conversation.regenerate(seed=seed))
+    elif command == "/swipe":
+        if not argument.strip().isdigit():
+            raise RoleplayError("usage: /swipe N (N = 1 for the first kept reply)")
+        chosen = conversation.swipe(int(argument))
+        total = len(conversation.swipes(chosen.id))
+        console.print(f"[dim]swipe {argument.strip()}/{total}[/]")
+        _print_turn(conversation.card.name, chosen.content, style="bold magenta")
+    else:
+        raise RoleplayError(f"unknown command {command}; type /help")
+    return True
+
+
+def _interactive(conversation: Conversation, seed: int | None) -> None:
+    card = conversation.card
+    console.print(
+        f"[bold]{escape(card.name)}[/] "
+        f"[dim]- session {conversation.session.id} - /help for commands[/]"
+    )
+    for message in conversation.messages()[-6:]:
+        if message.role == "assistant":
+            _print_turn(card.name, message.content, style="bold magenta")
+        elif message.role == "user":
+            _print_turn(conversation.session.user_name, message.content, style="bold cyan")
+    while True:
+        try:
+            line = console.input(f"[bold cyan]{escape(conversation.session.user_name)}:[/] ")
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            break
+        if not line.strip():
+            continue
+        try:
+            if line.startswith("/"):
+                if not _handle_command(conversation, line, seed):
+                    break
+                continue
+            _render_stream(conversation, conversation.send(line, seed=seed))
+        except RoleplayError as error:
+            console.print(f"[red]error:[/] {escape(error.message)}")
+    console.print(f"[dim]Saved. Resume with: roleplay chat --session {conversation.session.id}[/]")

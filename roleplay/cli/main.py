@@ -1,0 +1,34 @@
+"""The `roleplay` command line: a thin face over the pipeline and the parts."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from roleplay.cli.card_commands import card_app, characters_command
+from roleplay.cli.chat import chat_command
+from roleplay.cli.errors import RoleplayGroup
+from roleplay.cli.prompt_command import prompt_command
+from roleplay.cli.session_commands import sessions_app
+
+app = typer.Typer(
+    cls=RoleplayGroup,
+    help="Persona-consistent role-play on local language models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("chat")(chat_command)
+app.command("prompt")(prompt_command)
+app.command("characters")(characters_command)
+app.add_typer(card_app, name="card")
+app.add_typer(sessions_app, name="sessions")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("\ninterrupted\n")
+        sys.exit(130)

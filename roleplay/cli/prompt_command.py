@@ -1,0 +1,86 @@
+"""`roleplay prompt`: print exactly what the model will see for a message."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from roleplay.cli.chat import open_conversation
+from roleplay.cli.options import (
+    CharacterOption,
+    ContextWindowOption,
+    ModelOption,
+    UserNameOption,
+    card_path,
+)
+from roleplay.cli.runtime import RuntimeOptions, build_pipeline
+
+diagnostics = Console(stderr=True, highlight=False)
+
+
+def prompt_command(
+    message: str = typer.Argument(..., help="The user message to build a prompt for."),
+    character: str = CharacterOption,
+    session: str | None = typer.Option(
+        None, "--session", "-s", help="Use a saved session's history."
+    ),
+    model: str | None = ModelOption,
+    user_name: str = UserNameOption,
+    max_new_tokens: int = typer.Option(160, "--max-new-tokens", min=1, max=4096),
+    context_window: int | None = ContextWindowOption,
+    json_output: bool = typer.Option(
+        False, "--json", help="Print the prompt and its diagnostics as JSON."
+    ),
+) -> None:
+    """Print the rendered chat-template text for MESSAGE (diagnostics go to stderr)."""
+    options = RuntimeOptions(
+        model=model, context_window=context_window, max_new_tokens=max_new_tokens
+    )
+    resolved = None if session else card_path(character)
+    pipeline = build_pipeline(options, quiet=True)
+    if session:
+        conversation = pipeline.resume(session)
+    else:
+        # A throwaway session: `prompt` must not leave sessions behind.
+        conversation = open_conversation(pipeline, resolved, None, user_name)
+    try:
+        prepared = conversation.prepare(message)
+    finally:
+        if not session:
+            pipeline.store.delete_session(conversation.session.id)
+    built = prepared.prompt
+    if json_output:
+        record = {
+            "text": built.text,
+            "prompt_tokens": built.prompt_tokens,
+            "token_budget": built.token_budget,
+            "dropped_messages": built.dropped_messages,
+            "memories": [
+                {"id": m.memory_id, "text": m.text, "score": m.score} for m in built.memories
+            ],
+            "dropped_memories": built.dropped_memories,
+            "lore": [{"content": entry.content, "reason": entry.reason} for entry in built.lore],
+            "mood": prepared.mood,
+            "controls": prepared.controls,
+        }
+        sys.stdout.write(json.dumps(record, ensure_ascii=False, indent=2) + "\n")
+        return
+    sys.stdout.write(built.text)
+    sys.stdout.flush()
+    diagnostics.print(
+        f"\n[dim]-- {built.prompt_tokens} prompt tokens of {built.token_budget} available; "
+        f"dropped {built.dropped_messages} oldest message(s)[/]"
+    )
+    for memory in built.memories:
+        diagnostics.print(f"[dim]-- memory {memory.score:.3f}: {escape(memory.text)}[/]")
+    for entry in built.lore:
+        diagnostics.print(f"[dim]-- lore ({escape(entry.reason)}): {escape(entry.content)}[/]")
+    if prepared.mood:
+        top = sorted(prepared.mood.items(), key=lambda item: -item[1])[:3]
+        diagnostics.print("[dim]-- mood: " + ", ".join(f"{k} {v:.2f}" for k, v in top) + "[/]")
+    if prepared.controls:
+        diagnostics.print(f"[dim]-- controls: {escape(json.dumps(prepared.controls))}[/]")

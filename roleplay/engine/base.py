@@ -1,0 +1,88 @@
+"""The engine contract: the only thing the pipeline knows about a language model.
+
+A test can implement it with a scripted or tiny random model; the real implementation is
+``roleplay.engine.transformers_engine.TransformersEngine``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Sampling settings for one reply. ``temperature == 0`` means greedy decoding."""
+
+    max_new_tokens: int = 160
+    temperature: float = 0.8
+    top_p: float = 0.95
+    top_k: int = 50
+    repetition_penalty: float = 1.1
+    seed: int | None = None
+    stop_strings: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ValueError("max_new_tokens must be at least 1")
+        if self.temperature < 0:
+            raise ValueError("temperature must be >= 0")
+        if not 0 < self.top_p <= 1:
+            raise ValueError("top_p must be in (0, 1]")
+
+
+@dataclass
+class TokenEvent:
+    """One streamed piece of the reply: the new text and the token ids that produced it."""
+
+    text: str
+    token_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class GenerationStats:
+    new_tokens: int = 0
+    prompt_tokens: int = 0
+    seconds: float = 0.0  # prefill + decode of this reply, model loading excluded
+    ttft: float = 0.0  # seconds until the first token was produced
+    stop_reason: Literal["eos", "stop_string", "length", "cancelled"] = "length"
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.new_tokens / self.seconds if self.seconds > 0 else 0.0
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """A chat model that renders prompts and streams tokens."""
+
+    model_id: str
+    context_window: int
+
+    def render_chat(self, messages: Sequence[ChatMessage]) -> str:
+        """The exact text the model sees, with the generation prompt appended."""
+        ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def stream(
+        self,
+        prompt: str,
+        settings: GenerationSettings,
+        *,
+        logits_processors: Sequence[Any] = (),
+        cancel: threading.Event | None = None,
+        stats: GenerationStats | None = None,
+    ) -> Iterator[TokenEvent]:
+        """Yield the reply piece by piece; fills ``stats`` when given."""
+        ...

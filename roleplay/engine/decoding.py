@@ -1,0 +1,70 @@
+"""Incremental detokenization and stop-string handling for streamed decoding."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+
+class Decoder(Protocol):
+    def decode(self, token_ids: list[int], skip_special_tokens: bool = ...) -> Any: ...
+
+
+class IncrementalDetokenizer:
+    """Turns a growing list of token ids into text pieces without re-decoding everything.
+
+    Byte-level BPE tokens can end in the middle of a UTF-8 character; such pieces decode to
+    U+FFFD and are held back until the next token completes them (the same approach as
+    text-generation-inference's ``decode_token``).
+    """
+
+    def __init__(self, tokenizer: Decoder) -> None:
+        self._tokenizer = tokenizer
+        self._token_ids: list[int] = []
+        self._prefix_offset = 0
+        self._read_offset = 0
+
+    def push(self, token_id: int) -> str:
+        self._token_ids.append(token_id)
+        decode = self._tokenizer.decode
+        prefix_text: str = decode(
+            self._token_ids[self._prefix_offset : self._read_offset], skip_special_tokens=True
+        )
+        full_text: str = decode(self._token_ids[self._prefix_offset :], skip_special_tokens=True)
+        if len(full_text) > len(prefix_text) and not full_text.endswith("\ufffd"):
+            self._prefix_offset = self._read_offset
+            self._read_offset = len(self._token_ids)
+            return full_text[len(prefix_text) :]
+        return ""
+
+
+class StopStringScanner:
+    """Finds stop strings across piece boundaries and holds back possible prefixes of them."""
+
+    def __init__(self, stop_strings: Sequence[str]) -> None:
+        self._stops = tuple(s for s in stop_strings if s)
+        self._pending = ""
+        self.stopped = False
+
+    def feed(self, piece: str) -> str:
+        """Return the text that is safe to emit now; sets ``stopped`` when a stop string hit."""
+        if not self._stops:
+            return piece
+        text = self._pending + piece
+        hits = [index for index in (text.find(stop) for stop in self._stops) if index >= 0]
+        if hits:
+            self.stopped = True
+            self._pending = ""
+            return text[: min(hits)]
+        hold = 0
+        for stop in self._stops:
+            for length in range(min(len(stop) - 1, len(text)), 0, -1):
+                if text.endswith(stop[:length]):
+                    hold = max(hold, length)
+                    break
+        self._pending = text[len(text) - hold :] if hold else ""
+        return text[: len(text) - hold]
+
+    def flush(self) -> str:
+        pending, self._pending = self._pending, ""
+        return pending

@@ -1,0 +1,399 @@
+"""One turn, one path: every face (CLI, TUI, audit, evaluation, dialogue) chats through here.
+
+    user message -> session store (committed) -> mood + memory recall -> prompt builder
+    -> controller (steering + logits processors) -> engine stream -> session store (reply)
+    -> memory (store the exchange)
+
+Faces iterate a ``ReplyStream`` and render its pieces; they hold no business logic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from roleplay.cards.loader import load_card
+from roleplay.cards.model import Card
+from roleplay.engine.base import ChatMessage, Engine, GenerationSettings, GenerationStats
+from roleplay.errors import RoleplayError
+from roleplay.prompting.builder import BuiltPrompt, LoreSnippet, MemorySnippet, PromptBuilder
+from roleplay.sessions import Message, Session, SessionStore
+
+DEFAULT_USER_NAME = "User"
+MOOD_WINDOW_TURNS = 4  # recent user turns that set the conversation's mood
+
+
+class MemoryPort(Protocol):
+    """What the pipeline needs from long-term memory (see roleplay.memory)."""
+
+    def recall_for_turn(
+        self, query: str, recent_user_turns: Sequence[str]
+    ) -> tuple[list[MemorySnippet], dict[str, float]]:
+        """Memories for this turn (best first) and the detected mood."""
+        ...
+
+    def remember_exchange(
+        self, user_text: str, reply_text: str, session_id: str, turn_index: int
+    ) -> None: ...
+
+
+class ControlPort(Protocol):
+    """What the pipeline needs from the latent-attribute controller (see roleplay.control)."""
+
+    def steering(self) -> AbstractContextManager[Any]: ...
+
+    def logits_processors(self) -> list[Any]: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+class LorePort(Protocol):
+    def scan(self, messages: Sequence[ChatMessage]) -> list[LoreSnippet]: ...
+
+
+MemoryFactory = Callable[[Card], MemoryPort | None]
+ControlFactory = Callable[[Card], ControlPort | None]
+LoreFactory = Callable[[Card], LorePort | None]
+
+
+@dataclass
+class PreparedTurn:
+    """Everything decided before generation; ``roleplay prompt`` prints it."""
+
+    prompt: BuiltPrompt
+    mood: dict[str, float] = field(default_factory=dict)
+    controls: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TurnResult:
+    message: Message | None  # None when nothing was generated before an interruption
+    stats: GenerationStats
+    prepared: PreparedTurn
+    interrupted: bool
+
+
+def _chat_role(message: Message) -> ChatMessage:
+    return ChatMessage(message.role, message.content)
+
+
+class ReplyStream:
+    """Iterate to receive the reply's text pieces; ``result`` is set when iteration ends.
+
+    Interruption (Ctrl+C, a closed generator, ``cancel``) keeps what was generated: the
+    partial reply is stored with ``interrupted: true`` so the session stays consistent.
+    """
+
+    def __init__(
+        self,
+        conversation: Conversation,
+        parent: Message,
+        prepared: PreparedTurn,
+        settings: GenerationSettings,
+        cancel: threading.Event | None,
+    ) -> None:
+        self._conversation = conversation
+        self._parent = parent
+        self.prepared = prepared
+        self._settings = settings
+        self._cancel = cancel
+        self.stats = GenerationStats()
+        self.result: TurnResult | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        pipeline = self._conversation.pipeline
+        controller = self._conversation.controller
+        pieces: list[str] = []
+        steering = controller.steering() if controller else contextlib.nullcontext()
+        processors = controller.logits_processors() if controller else []
+        finished = False
+        try:
+            with steering:
+                for event in pipeline.engine.stream(
+                    self.prepared.prompt.text,
+                    self._settings,
+                    logits_processors=processors,
+                    cancel=self._cancel,
+                    stats=self.stats,
+                ):
+                    pieces.append(event.text)
+                    yield event.text
+            finished = True
+        finally:
+            interrupted = not finished or self.stats.stop_reason == "cancelled"
+            self.result = self._conversation._store_reply(
+                self._parent, "".join(pieces), self.prepared, self.stats, interrupted
+            )
+
+    def text(self) -> str:
+        """Consume the whole stream and return the reply text."""
+        return "".join(self)
+
+
+class Conversation:
+    """A session bound to its card, its memory and its controller."""
+
+    def __init__(
+        self,
+        pipeline: ChatPipeline,
+        session: Session,
+        card: Card,
+        *,
+        memory: MemoryPort | None,
+        controller: ControlPort | None,
+        lore: LorePort | None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.session = session
+        self.raw_card = card
+        self.card = card.substituted(session.user_name)
+        self.memory = memory
+        self.controller = controller
+        self.lore = lore
+
+    @property
+    def store(self) -> SessionStore:
+        return self.pipeline.store
+
+    def refresh(self) -> Session:
+        self.session = self.store.get_session(self.session.id)
+        return self.session
+
+    def messages(self) -> list[Message]:
+        """The conversation in view (root to head)."""
+        return self.store.branch(self.session.id)
+
+    # Preparing ----------------------------------------------------------------------------
+
+    def prepare(self, user_message: str, history: Sequence[Message] | None = None) -> PreparedTurn:
+        """Build the prompt for ``user_message`` after ``history`` (default: the branch in view)."""
+        if not user_message.strip():
+            raise RoleplayError("the message is empty")
+        past = list(self.messages() if history is None else history)
+        chat_history = [_chat_role(message) for message in past]
+        memories: list[MemorySnippet] = []
+        mood: dict[str, float] = {}
+        if self.memory is not None:
+            recent_user_turns = [m.content for m in past if m.role == "user"]
+            recent_user_turns = [*recent_user_turns, user_message][-MOOD_WINDOW_TURNS:]
+            memories, mood = self.memory.recall_for_turn(user_message, recent_user_turns)
+        lore: list[LoreSnippet] = []
+        if self.lore is not None:
+            lore = self.lore.scan([*chat_history, ChatMessage("user", user_message)])
+        prompt = self.pipeline.builder.build(
+            self.card,
+            self.session.user_name,
+            chat_history,
+            user_message,
+            memories=memories,
+            lore=lore,
+        )
+        controls = self.controller.describe() if self.controller else {}
+        return PreparedTurn(prompt=prompt, mood=mood, controls=controls)
+
+    def _settings(self, seed: int | None) -> GenerationSettings:
+        base = self.pipeline.settings
+        stops = (f"\n{self.session.user_name}:", *base.stop_strings)
+        return replace(base, seed=seed if seed is not None else base.seed, stop_strings=stops)
+
+    # Turns --------------------------------------------------------------------------------
+
+    def send(
+        self, user_message: str, *, seed: int | None = None, cancel: threading.Event | None = None
+    ) -> ReplyStream:
+        """Commit the user's message, then stream the character's reply to it."""
+        history = self.messages()
+        prepared = self.prepare(user_message, history)
+        user = self.store.append_message(self.session.id, "user", user_message)
+        return ReplyStream(self, user, prepared, self._settings(seed), cancel)
+
+    def regenerate(
+        self,
+        message_id: int | None = None,
+        *,
+        seed: int | None = None,
+        cancel: threading.Event | None = None,
+    ) -> ReplyStream:
+        """A new alternative (swipe) for a character message (default: the latest one)."""
+        target = self._reply_to_regenerate(message_id)
+        if target.parent_id is None:
+            raise RoleplayError("the greeting has no user message to answer; send a message first")
+        parent = self.store.get_message(target.parent_id)
+        history = self.store.branch(self.session.id, parent.id)[:-1]
+        prepared = self.prepare(parent.content, history)
+        return ReplyStream(self, parent, prepared, self._settings(seed), cancel)
+
+    def reply_to_head(
+        self, *, seed: int | None = None, cancel: threading.Event | None = None
+    ) -> ReplyStream:
+        """Answer the user message at the head (after an interrupted or failed reply)."""
+        branch = self.messages()
+        if not branch or branch[-1].role != "user":
+            raise RoleplayError("the conversation does not end with a user message")
+        prepared = self.prepare(branch[-1].content, branch[:-1])
+        return ReplyStream(self, branch[-1], prepared, self._settings(seed), cancel)
+
+    def edit_user_message(
+        self,
+        message_id: int,
+        new_text: str,
+        *,
+        seed: int | None = None,
+        cancel: threading.Event | None = None,
+    ) -> ReplyStream:
+        """Branch: a sibling of a user message with new text, then a reply to it."""
+        original = self.store.get_message(message_id)
+        if original.role != "user" or original.session_id != self.session.id:
+            raise RoleplayError(f"message {message_id} is not a user message of this session")
+        history = (
+            self.store.branch(self.session.id, original.parent_id)
+            if original.parent_id is not None
+            else []
+        )
+        prepared = self.prepare(new_text, history)
+        edited = self.store.append_message(
+            self.session.id,
+            "user",
+            new_text,
+            parent_id=original.parent_id,
+            metadata={"edited_from": message_id},
+        )
+        return ReplyStream(self, edited, prepared, self._settings(seed), cancel)
+
+    def _reply_to_regenerate(self, message_id: int | None) -> Message:
+        if message_id is not None:
+            message = self.store.get_message(message_id)
+            if message.session_id != self.session.id or message.role != "assistant":
+                raise RoleplayError(f"message {message_id} is not a reply in this session")
+            return message
+        for message in reversed(self.messages()):
+            if message.role == "assistant":
+                return message
+        raise RoleplayError("there is no reply to regenerate yet")
+
+    def swipes(self, message_id: int | None = None) -> list[Message]:
+        """The kept alternatives of a reply (default: the latest reply), oldest first."""
+        return self.store.siblings(self._reply_to_regenerate(message_id).id)
+
+    def swipe(self, index: int, message_id: int | None = None) -> Message:
+        """Show alternative ``index`` (1-based) of a reply; its own continuation comes along."""
+        alternatives = self.swipes(message_id)
+        if not 1 <= index <= len(alternatives):
+            raise RoleplayError(f"no swipe {index}: this reply has {len(alternatives)}")
+        chosen = alternatives[index - 1]
+        self.store.set_head(self.session.id, self.store.latest_leaf(chosen.id))
+        self.refresh()
+        return chosen
+
+    def _store_reply(
+        self,
+        parent: Message,
+        text: str,
+        prepared: PreparedTurn,
+        stats: GenerationStats,
+        interrupted: bool,
+    ) -> TurnResult:
+        reply_text = text.strip()
+        message: Message | None = None
+        if reply_text:
+            metadata: dict[str, Any] = {
+                "tokens": stats.new_tokens,
+                "seconds": round(stats.seconds, 4),
+                "ttft": round(stats.ttft, 4),
+                "stop_reason": stats.stop_reason,
+                "prompt_tokens": prepared.prompt.prompt_tokens,
+                "dropped_messages": prepared.prompt.dropped_messages,
+                "memories": [
+                    {"id": m.memory_id, "score": round(m.score, 4)}
+                    for m in prepared.prompt.memories
+                ],
+                "mood": prepared.mood,
+                "controls": prepared.controls,
+            }
+            if interrupted:
+                metadata["interrupted"] = True
+            message = self.store.append_message(
+                self.session.id, "assistant", reply_text, parent_id=parent.id, metadata=metadata
+            )
+            if self.memory is not None and not interrupted:
+                turn_index = sum(1 for m in self.messages() if m.role == "user") - 1
+                self.memory.remember_exchange(
+                    parent.content, reply_text, self.session.id, turn_index
+                )
+        self.refresh()
+        return TurnResult(message=message, stats=stats, prepared=prepared, interrupted=interrupted)
+
+
+class ChatPipeline:
+    """Binds an engine and a session store; opens conversations with cards."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        store: SessionStore,
+        *,
+        settings: GenerationSettings | None = None,
+        memory_factory: MemoryFactory | None = None,
+        control_factory: ControlFactory | None = None,
+        lore_factory: LoreFactory | None = None,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.settings = settings or GenerationSettings()
+        self.builder = PromptBuilder(engine, reply_tokens=self.settings.max_new_tokens)
+        self._memory_factory = memory_factory
+        self._control_factory = control_factory
+        self._lore_factory = lore_factory
+
+    def _conversation(self, session: Session, card: Card) -> Conversation:
+        return Conversation(
+            self,
+            session,
+            card,
+            memory=self._memory_factory(card) if self._memory_factory else None,
+            controller=self._control_factory(card) if self._control_factory else None,
+            lore=self._lore_factory(card) if self._lore_factory else None,
+        )
+
+    def start(
+        self,
+        card_path: Path,
+        *,
+        user_name: str = DEFAULT_USER_NAME,
+        greeting: bool = True,
+        metadata: dict[str, Any] | None = None,
+    ) -> Conversation:
+        """A new session; the card's greeting becomes the first message (alternates as swipes)."""
+        card = load_card(card_path)
+        session = self.store.create_session(
+            character=card.name,
+            card_ref=str(card_path.resolve()),
+            model_id=self.engine.model_id,
+            user_name=user_name,
+            metadata=metadata,
+        )
+        conversation = self._conversation(session, card)
+        if greeting and conversation.card.greeting:
+            greetings = [conversation.card.greeting, *conversation.card.alternate_greetings]
+            first = self.store.append_message(session.id, "assistant", greetings[0], parent_id=None)
+            for alternate in greetings[1:]:
+                self.store.append_message(
+                    session.id, "assistant", alternate, parent_id=None, move_head=False
+                )
+            self.store.set_head(session.id, first.id)
+            conversation.refresh()
+        return conversation
+
+    def resume(self, session_id: str) -> Conversation:
+        session = self.store.get_session(session_id)
+        card_path = Path(session.card_ref)
+        if not card_path.is_file():
+            raise RoleplayError(
+                f"session {session_id}: its card {card_path} no longer exists; restore it to resume"
+            )
+        return self._conversation(session, load_card(card_path))

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from roleplay.cli.main import app
+
+runner = CliRunner()
+
+
+def _invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_chat_once_json_reports_reply_and_timings(tiny_model_dir: Path) -> None:
+    code, out, err = _invoke(
+        "chat",
+        "--character",
+        "mira",
+        "--model",
+        str(tiny_model_dir),
+        "--once",
+        "Captain, the engines are failing.",
+        "--seed",
+        "1",
+        "--json",
+        "--max-new-tokens",
+        "8",
+    )
+    assert code == 0, err
+    record = json.loads(out)
+    assert set(record) == {"session", "reply", "tokens", "seconds", "ttft"}
+    assert 0 <= record["tokens"] <= 8
+    assert record["seconds"] >= record["ttft"] >= 0
+    code, out, _ = _invoke("sessions", "list", "--json")
+    listed = json.loads(out)
+    assert listed[0]["id"] == record["session"]
+    assert listed[0]["character"] == "Captain Mira Voss"
+
+
+def test_same_seed_same_reply_and_session_resumes(tiny_model_dir: Path) -> None:
+    args = [
+        "chat",
+        "--model",
+        str(tiny_model_dir),
+        "--max-new-tokens",
+        "6",
+        "--seed",
+        "4",
+        "--json",
+    ]
+    first = json.loads(_invoke(*args, "--once", "Hello")[1])
+    second = json.loads(_invoke(*args, "--once", "Hello")[1])
+    assert first["reply"] == second["reply"]
+    third = json.loads(_invoke(*args, "--session", first["session"], "--once", "Again")[1])
+    assert third["session"] == first["session"]
+    _, out, _ = _invoke("sessions", "show", first["session"], "--json")
+    contents = [m["content"] for m in json.loads(out)]
+    assert "Hello" in contents and "Again" in contents
+
+
+def test_prompt_prints_the_rendered_template_and_leaves_no_session(tiny_model_dir: Path) -> None:
+    code, out, err = _invoke("prompt", "--model", str(tiny_model_dir), "Status report?")
+    assert code == 0, err
+    assert out.startswith("<|im_start|>system\nYou are Captain Mira Voss.")
+    assert out.endswith("<|im_start|>user\nStatus report?<|im_end|>\n<|im_start|>assistant\n")
+    assert "prompt tokens" in err and "dropped 0 oldest" in err
+    assert json.loads(_invoke("sessions", "list", "--json")[1]) == []
+
+
+def test_prompt_json_reports_dropped_messages(tiny_model_dir: Path) -> None:
+    code, out, _ = _invoke("prompt", "--model", str(tiny_model_dir), "--json", "Hi")
+    record = json.loads(out)
+    assert code == 0
+    assert record["dropped_messages"] == 0 and record["prompt_tokens"] <= record["token_budget"]
+
+
+def test_unknown_character_exits_2_with_one_line(tiny_model_dir: Path) -> None:
+    code, out, err = _invoke(
+        "chat", "--character", "nobody-here", "--model", str(tiny_model_dir), "--once", "x"
+    )
+    assert code == 2
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    assert "Traceback" not in out + err
+
+
+def test_missing_model_folder_exits_2(tmp_path: Path) -> None:
+    code, out, err = _invoke("chat", "--model", str(tmp_path / "no" / "model"), "--once", "x")
+    assert code == 2
+    assert "no such model" in err
+    assert "Traceback" not in out + err
+
+
+def test_unknown_session_exits_2(tiny_model_dir: Path) -> None:
+    code, _, err = _invoke(
+        "chat", "--model", str(tiny_model_dir), "--session", "nope", "--once", "x"
+    )
+    assert code == 2 and "unknown session 'nope'" in err
