@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from importlib.metadata import entry_points
 
 import typer
 
@@ -24,6 +25,16 @@ app.command("prompt")(prompt_command)
 app.command("characters")(characters_command)
 app.add_typer(card_app, name="card")
 app.add_typer(sessions_app, name="sessions")
+
+
+def _register_plugin_commands() -> None:
+    """Faces outside the core (the TUI, the audit) register commands through entry points,
+    so `roleplay` never imports them directly and dependencies keep pointing one way."""
+    for entry_point in entry_points(group="roleplay.commands"):
+        app.command(entry_point.name)(entry_point.load())
+
+
+_register_plugin_commands()
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ class GenerationSettings:
     """Sampling settings for one reply. ``temperature == 0`` means greedy decoding."""
 
     max_new_tokens: int = 160
+    min_new_tokens: int = 0  # end-of-turn tokens are suppressed until this many were produced
     temperature: float = 0.8
     top_p: float = 0.95
     top_k: int = 50

@@ -77,9 +77,12 @@ class TransformersEngine:
     def encode(self, text: str) -> torch.Tensor:
         return self.tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
 
-    def _sampling_processors(self, settings: GenerationSettings, extra: Sequence[Any]) -> Any:
+    def _sampling_processors(
+        self, settings: GenerationSettings, extra: Sequence[Any], prompt_length: int
+    ) -> Any:
         from transformers.generation.logits_process import (
             LogitsProcessorList,
+            MinNewTokensLengthLogitsProcessor,
             RepetitionPenaltyLogitsProcessor,
             TemperatureLogitsWarper,
             TopKLogitsWarper,
@@ -87,6 +90,12 @@ class TransformersEngine:
         )
 
         processors = LogitsProcessorList(list(extra))
+        if settings.min_new_tokens > 0:
+            processors.append(
+                MinNewTokensLengthLogitsProcessor(
+                    prompt_length, settings.min_new_tokens, sorted(self._stop_token_ids)
+                )
+            )
         if settings.repetition_penalty != 1.0:
             processors.append(RepetitionPenaltyLogitsProcessor(settings.repetition_penalty))
         if settings.temperature > 0:
@@ -111,7 +120,7 @@ class TransformersEngine:
         stats = stats if stats is not None else GenerationStats()
         input_ids = self.encode(prompt)
         stats.prompt_tokens = int(input_ids.shape[1])
-        processors = self._sampling_processors(settings, logits_processors)
+        processors = self._sampling_processors(settings, logits_processors, stats.prompt_tokens)
         generator = torch.Generator()
         generator.manual_seed(settings.seed if settings.seed is not None else int(time.time_ns()))
         detokenizer = IncrementalDetokenizer(self.tokenizer)

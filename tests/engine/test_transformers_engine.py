@@ -146,3 +146,23 @@ def test_hub_id_loads_from_the_local_hugging_face_cache(tiny_model_dir: Path) ->
     loaded = load_model("local/tiny-chat")
     assert loaded.model_id == "local--tiny-chat"
     assert loaded.model.config.num_hidden_layers == 2
+
+
+def test_min_new_tokens_suppresses_the_end_of_turn(tiny_engine: TransformersEngine) -> None:
+    eos = tiny_engine.tokenizer.convert_tokens_to_ids("<|im_end|>")
+
+    class PreferEos(LogitsProcessor):
+        def __call__(self, input_ids: Any, scores: torch.Tensor) -> torch.Tensor:
+            scores = scores.clone()
+            scores[:, eos] = scores.max() + 10.0
+            return scores
+
+    stats = GenerationStats()
+    settings = GenerationSettings(max_new_tokens=6, min_new_tokens=4, temperature=0.0)
+    list(
+        tiny_engine.stream(
+            _prompt(tiny_engine), settings, logits_processors=[PreferEos()], stats=stats
+        )
+    )
+    assert stats.new_tokens == 4
+    assert stats.stop_reason == "eos"

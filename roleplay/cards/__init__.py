@@ -1,0 +1,30 @@
+"""Character cards: the YAML model, loading with located errors, personality maths and the
+registry of bundled and user cards."""
+
+from roleplay.cards.loader import CardCheck, check_card, load_card
+from roleplay.cards.model import (
+    BIG_FIVE_TRAITS,
+    EMOTIONS,
+    BigFive,
+    Card,
+    DialogueLine,
+    Personality,
+    SeedMemory,
+)
+from roleplay.cards.registry import CardEntry, list_cards, resolve_card
+
+__all__ = [
+    "BIG_FIVE_TRAITS",
+    "EMOTIONS",
+    "BigFive",
+    "Card",
+    "CardCheck",
+    "CardEntry",
+    "DialogueLine",
+    "Personality",
+    "SeedMemory",
+    "check_card",
+    "list_cards",
+    "load_card",
+    "resolve_card",
+]
