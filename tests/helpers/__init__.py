@@ -1,0 +1,1 @@
+"""Shared test helpers (tiny models built in-process, no downloads)."""
