@@ -369,6 +369,8 @@ class ChatPipeline:
         metadata: dict[str, Any] | None = None,
     ) -> Conversation:
         """A new session; the card's greeting becomes the first message (alternates as swipes)."""
+        if not user_name.strip():
+            raise RoleplayError("the user name must not be empty (--user)")
         card = load_card(card_path)
         session = self.store.create_session(
             character=card.name,

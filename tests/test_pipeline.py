@@ -172,3 +172,8 @@ def test_memory_port_is_consulted_and_fed(tmp_path: Path, mira: Path) -> None:
     ]
     assert memory.queries[-1] == ["Do you remember Tessaly?", "And after?"]
     assert conversation.messages()[-1].metadata["mood"] == {"sadness": 0.7}
+
+
+def test_blank_user_name_is_refused(tmp_path: Path, mira: Path) -> None:
+    with pytest.raises(RoleplayError, match="user name must not be empty"):
+        _pipeline(tmp_path).start(mira, user_name="  ")
