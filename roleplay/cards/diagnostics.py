@@ -21,9 +21,13 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from roleplay.cards.model import (
     EMOTIONS,
     MBTI_TYPES,
+    SELECTIVE_LOGICS,
     BigFive,
     Card,
+    CardMetadata,
     DialogueLine,
+    Lorebook,
+    LoreEntry,
     Personality,
     SeedMemory,
 )
@@ -41,6 +45,10 @@ _TEXT = "text"
 _NON_EMPTY_TEXT = "non-empty text"
 _UNIT = "a number between 0 and 1"
 _SIGNED_UNIT = "a number between -1 and 1"
+_BOOL = "true or false"
+_INTEGER = "a whole number"
+_LORE_KEY = "a non-empty keyword or a /regex/flags"
+_MAPPING = "a mapping"
 
 EXPECTED: dict[Pattern, str] = {
     ("name",): _NON_EMPTY_TEXT,
@@ -53,6 +61,7 @@ EXPECTED: dict[Pattern, str] = {
     ("personality", "mbti"): "one of the 16 MBTI types (e.g. ISTJ, ENFP)",
     ("personality", "traits"): "a list of adjectives",
     ("personality", "traits", ANY): _NON_EMPTY_TEXT,
+    ("personality", "summary"): _TEXT,
     ("speaking_style",): _TEXT,
     ("scenario",): _TEXT,
     ("greeting",): _TEXT,
@@ -76,7 +85,41 @@ EXPECTED: dict[Pattern, str] = {
     ),
     ("tags",): "a list of tags",
     ("tags", ANY): _NON_EMPTY_TEXT,
-    ("extensions",): "a mapping",
+    ("system_prompt",): _TEXT,
+    ("post_history_instructions",): _TEXT,
+    ("lorebook",): "a mapping with entries (and optional scan_depth, token_budget, ...)",
+    ("lorebook", "name"): _TEXT,
+    ("lorebook", "description"): _TEXT,
+    ("lorebook", "scan_depth"): "a whole number of messages from 1 to 1000",
+    ("lorebook", "token_budget"): "a whole number of tokens from 1 to 1000000",
+    ("lorebook", "recursive_scanning"): _BOOL,
+    ("lorebook", "entries"): "a list of entries, each with keys and content",
+    ("lorebook", "entries", ANY): "a mapping with keys, content and options",
+    ("lorebook", "entries", ANY, "keys"): "a list of keywords",
+    ("lorebook", "entries", ANY, "keys", ANY): _LORE_KEY,
+    ("lorebook", "entries", ANY, "secondary_keys"): "a list of keywords",
+    ("lorebook", "entries", ANY, "secondary_keys", ANY): _LORE_KEY,
+    ("lorebook", "entries", ANY, "selective"): _BOOL,
+    ("lorebook", "entries", ANY, "selective_logic"): "one of " + ", ".join(SELECTIVE_LOGICS),
+    ("lorebook", "entries", ANY, "content"): _TEXT,
+    ("lorebook", "entries", ANY, "comment"): _TEXT,
+    ("lorebook", "entries", ANY, "constant"): _BOOL,
+    ("lorebook", "entries", ANY, "enabled"): _BOOL,
+    ("lorebook", "entries", ANY, "insertion_order"): _INTEGER,
+    ("lorebook", "entries", ANY, "priority"): _INTEGER,
+    ("lorebook", "entries", ANY, "case_sensitive"): _BOOL,
+    ("lorebook", "entries", ANY, "match_whole_words"): _BOOL,
+    ("lorebook", "entries", ANY, "extensions"): _MAPPING,
+    ("lorebook", "extensions"): _MAPPING,
+    ("metadata",): "a mapping with creator, creator_notes, character_version, ...",
+    ("metadata", "creator"): _TEXT,
+    ("metadata", "creator_notes"): _TEXT,
+    ("metadata", "character_version"): _TEXT,
+    ("metadata", "creation_date"): "a whole number (Unix seconds)",
+    ("metadata", "modification_date"): "a whole number (Unix seconds)",
+    ("metadata", "source"): "a list of links or names",
+    ("metadata", "source", ANY): _NON_EMPTY_TEXT,
+    ("extensions",): _MAPPING,
     ("extensions", ANY, KEY): _TEXT,
 }
 
@@ -87,6 +130,9 @@ MODELS: dict[Pattern, type[BaseModel]] = {
     ("personality", "big_five"): BigFive,
     ("example_dialogues", ANY, ANY): DialogueLine,
     ("memories", ANY): SeedMemory,
+    ("lorebook",): Lorebook,
+    ("lorebook", "entries", ANY): LoreEntry,
+    ("metadata",): CardMetadata,
 }
 
 # Closed sets of values, for "did you mean" hints on a near miss.
@@ -94,6 +140,7 @@ CHOICES: dict[Pattern, Sequence[str]] = {
     ("personality", "mbti"): sorted(MBTI_TYPES),
     ("example_dialogues", ANY, ANY, "role"): ("user", "character"),
     ("memories", ANY, "emotion", ANY, KEY): EMOTIONS,
+    ("lorebook", "entries", ANY, "selective_logic"): SELECTIVE_LOGICS,
 }
 
 _TEXT_EXPECTED = frozenset({_TEXT, _NON_EMPTY_TEXT})
@@ -162,6 +209,8 @@ def describe_error(detail: ErrorDetails) -> str:
         return _prefixed(
             loc[:-1], f"missing required field '{loc[-1]}' ({expected_for(loc) or 'required'})"
         )
+    if kind == "card_value":  # our own validators already say exactly what is wrong
+        return _prefixed(loc, detail["msg"])
     if kind == "extra_forbidden":
         return _prefixed(loc[:-1], f"unknown field {_show(loc[-1])}{_field_hint(loc)}")
     if loc and loc[-1] == KEY:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -22,6 +23,9 @@ class CardCheck:
     card: Card | None
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    # The ruamel round-trip tree (with line/column records), for tools that locate more
+    # findings (roleplay.cards.lint); None when the file could not be parsed.
+    tree: Any = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -52,9 +56,10 @@ def check_card(path: Path | str) -> CardCheck:
         errors.extend(problems_from_validation(display, tree, error))
         card = None
     if errors:
-        return CardCheck(None, sorted(errors, key=lambda problem: (problem.line, problem.column)))
+        ordered = sorted(errors, key=lambda problem: (problem.line, problem.column))
+        return CardCheck(None, ordered, tree=tree)
     assert card is not None
-    return CardCheck(card, [], _lint(display, tree, card))
+    return CardCheck(card, [], _lint(display, tree, card), tree=tree)
 
 
 def load_card(path: Path | str) -> Card:

@@ -18,6 +18,7 @@ from roleplay.cli.options import (
     card_path,
 )
 from roleplay.cli.runtime import RuntimeOptions, build_pipeline
+from roleplay.pipeline import Conversation
 
 diagnostics = Console(stderr=True, highlight=False)
 
@@ -63,7 +64,12 @@ def prompt_command(
                 {"id": m.memory_id, "text": m.text, "score": m.score} for m in built.memories
             ],
             "dropped_memories": built.dropped_memories,
-            "lore": [{"content": entry.content, "reason": entry.reason} for entry in built.lore],
+            "lore": [
+                {"name": entry.name, "content": entry.content, "reason": entry.reason}
+                for entry in built.lore
+            ],
+            "dropped_lore": built.dropped_lore,
+            "lore_notes": _lore_notes(conversation),
             "mood": prepared.mood,
             "controls": prepared.controls,
         }
@@ -78,9 +84,29 @@ def prompt_command(
     for memory in built.memories:
         diagnostics.print(f"[dim]-- memory {memory.score:.3f}: {escape(memory.text)}[/]")
     for entry in built.lore:
-        diagnostics.print(f"[dim]-- lore ({escape(entry.reason)}): {escape(entry.content)}[/]")
+        diagnostics.print(
+            f"[dim]-- lore {escape(entry.name)} ({escape(entry.reason)}): "
+            f"{escape(_shorten(entry.content))}[/]"
+        )
+    if built.dropped_lore:
+        diagnostics.print(
+            f"[dim]-- lore: {built.dropped_lore} entry(s) dropped to fit the budget[/]"
+        )
+    for note in _lore_notes(conversation):
+        diagnostics.print(f"[dim]-- lore: {escape(note)}[/]")
     if prepared.mood:
         top = sorted(prepared.mood.items(), key=lambda item: -item[1])[:3]
         diagnostics.print("[dim]-- mood: " + ", ".join(f"{k} {v:.2f}" for k, v in top) + "[/]")
     if prepared.controls:
         diagnostics.print(f"[dim]-- controls: {escape(json.dumps(prepared.controls))}[/]")
+
+
+def _lore_notes(conversation: Conversation) -> list[str]:
+    """What the lorebook scanner left out this turn (budget, slow regexes), if it says."""
+    notes = getattr(conversation.lore, "notes", None)
+    return [str(note) for note in notes] if isinstance(notes, list) else []
+
+
+def _shorten(text: str, limit: int = 100) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

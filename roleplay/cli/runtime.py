@@ -11,6 +11,7 @@ from rich.console import Console
 from roleplay.engine.base import GenerationSettings
 from roleplay.paths import configure_library_caches, sessions_db_path
 from roleplay.pipeline import ChatPipeline
+from roleplay.prompting.lorebook import make_lore_factory
 from roleplay.sessions import SessionStore
 
 status_console = Console(stderr=True)
@@ -48,4 +49,10 @@ def build_pipeline(options: RuntimeOptions, *, quiet: bool = False) -> ChatPipel
         temperature=options.temperature,
         seed=options.seed,
     )
-    return ChatPipeline(engine, open_store(), settings=settings)
+    return ChatPipeline(
+        engine,
+        open_store(),
+        settings=settings,
+        # Lore budgets are counted with the model's own tokenizer.
+        lore_factory=make_lore_factory(engine.count_tokens),
+    )
