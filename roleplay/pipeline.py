@@ -78,6 +78,14 @@ class TurnResult:
     interrupted: bool
 
 
+def reply_settings(
+    base: GenerationSettings, user_name: str, seed: int | None = None
+) -> GenerationSettings:
+    """The settings for one character reply: stop where the model starts the user's turn."""
+    stops = (f"\n{user_name}:", *base.stop_strings)
+    return replace(base, seed=seed if seed is not None else base.seed, stop_strings=stops)
+
+
 def _chat_role(message: Message) -> ChatMessage:
     return ChatMessage(message.role, message.content)
 
@@ -197,9 +205,7 @@ class Conversation:
         return PreparedTurn(prompt=prompt, mood=mood, controls=controls)
 
     def _settings(self, seed: int | None) -> GenerationSettings:
-        base = self.pipeline.settings
-        stops = (f"\n{self.session.user_name}:", *base.stop_strings)
-        return replace(base, seed=seed if seed is not None else base.seed, stop_strings=stops)
+        return reply_settings(self.pipeline.settings, self.session.user_name, seed)
 
     # Turns --------------------------------------------------------------------------------
 

@@ -14,10 +14,15 @@ from rich.table import Table
 
 from roleplay.cli.options import (
     CharacterOption,
+    ChromaUrlOption,
     ContextWindowOption,
+    MemoryOption,
     ModelOption,
+    NoSteerOption,
+    SteerOption,
     UserNameOption,
     card_path,
+    feature_options,
 )
 from roleplay.cli.runtime import RuntimeOptions, build_pipeline
 from roleplay.errors import RoleplayError
@@ -56,6 +61,10 @@ def chat_command(
     max_new_tokens: int = typer.Option(160, "--max-new-tokens", min=1, max=4096),
     temperature: float = typer.Option(0.8, "--temperature", min=0.0, max=5.0),
     context_window: int | None = ContextWindowOption,
+    memory: bool = MemoryOption,
+    chroma_url: str | None = ChromaUrlOption,
+    steer: str | None = SteerOption,
+    no_steer: bool = NoSteerOption,
 ) -> None:
     """Chat with a character in the terminal."""
     options = RuntimeOptions(
@@ -64,6 +73,7 @@ def chat_command(
         max_new_tokens=max_new_tokens,
         temperature=temperature,
         seed=seed,
+        features=feature_options(memory, chroma_url, steer, no_steer),
     )
     # Resolve the card before loading the model: a typo should fail in milliseconds.
     resolved = None if session else card_path(character)

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from roleplay.cards.registry import resolve_card
+from roleplay.features import FeatureOptions, parse_steer_option
 
 CharacterOption = typer.Option(
     "mira", "--character", "-c", help="Bundled or user card name, or a path to a card file."
@@ -25,3 +26,28 @@ ContextWindowOption = typer.Option(
 
 def card_path(reference: str) -> Path:
     return resolve_card(reference)
+
+
+MemoryOption = typer.Option(
+    True, "--memory/--no-memory", help="Recall and store long-term memories (ChromaDB)."
+)
+ChromaUrlOption = typer.Option(
+    None, "--chroma-url", help="Use a Chroma server (e.g. http://127.0.0.1:8000) for memories."
+)
+SteerOption = typer.Option(
+    None, "--steer", help="Steering overrides, e.g. extraversion=+1.0,sentiment=-0.5."
+)
+NoSteerOption = typer.Option(
+    False, "--no-steer", help="Switch the latent-attribute controller off."
+)
+
+
+def feature_options(
+    memory: bool, chroma_url: str | None, steer: str | None, no_steer: bool
+) -> FeatureOptions:
+    return FeatureOptions(
+        memory=memory,
+        chroma_url=chroma_url,
+        steering=not no_steer,
+        steer_overrides=parse_steer_option(steer),
+    )

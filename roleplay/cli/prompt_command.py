@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -12,10 +13,15 @@ from rich.markup import escape
 from roleplay.cli.chat import open_conversation
 from roleplay.cli.options import (
     CharacterOption,
+    ChromaUrlOption,
     ContextWindowOption,
+    MemoryOption,
     ModelOption,
+    NoSteerOption,
+    SteerOption,
     UserNameOption,
     card_path,
+    feature_options,
 )
 from roleplay.cli.runtime import RuntimeOptions, build_pipeline
 from roleplay.pipeline import Conversation
@@ -33,13 +39,20 @@ def prompt_command(
     user_name: str = UserNameOption,
     max_new_tokens: int = typer.Option(160, "--max-new-tokens", min=1, max=4096),
     context_window: int | None = ContextWindowOption,
+    memory: bool = MemoryOption,
+    chroma_url: str | None = ChromaUrlOption,
+    steer: str | None = SteerOption,
+    no_steer: bool = NoSteerOption,
     json_output: bool = typer.Option(
         False, "--json", help="Print the prompt and its diagnostics as JSON."
     ),
 ) -> None:
     """Print the rendered chat-template text for MESSAGE (diagnostics go to stderr)."""
     options = RuntimeOptions(
-        model=model, context_window=context_window, max_new_tokens=max_new_tokens
+        model=model,
+        context_window=context_window,
+        max_new_tokens=max_new_tokens,
+        features=feature_options(memory, chroma_url, steer, no_steer),
     )
     resolved = None if session else card_path(character)
     pipeline = build_pipeline(options, quiet=True)
@@ -81,8 +94,8 @@ def prompt_command(
         f"\n[dim]-- {built.prompt_tokens} prompt tokens of {built.token_budget} available; "
         f"dropped {built.dropped_messages} oldest message(s)[/]"
     )
-    for memory in built.memories:
-        diagnostics.print(f"[dim]-- memory {memory.score:.3f}: {escape(memory.text)}[/]")
+    for recalled in built.memories:
+        diagnostics.print(f"[dim]-- memory {recalled.score:.3f}: {escape(recalled.text)}[/]")
     for entry in built.lore:
         diagnostics.print(
             f"[dim]-- lore {escape(entry.name)} ({escape(entry.reason)}): "
@@ -97,8 +110,28 @@ def prompt_command(
     if prepared.mood:
         top = sorted(prepared.mood.items(), key=lambda item: -item[1])[:3]
         diagnostics.print("[dim]-- mood: " + ", ".join(f"{k} {v:.2f}" for k, v in top) + "[/]")
-    if prepared.controls:
-        diagnostics.print(f"[dim]-- controls: {escape(json.dumps(prepared.controls))}[/]")
+    for line in _describe_controls(prepared.controls):
+        diagnostics.print(f"[dim]-- {escape(line)}[/]")
+
+
+def _describe_controls(controls: dict[str, Any]) -> list[str]:
+    """The controller's record in a few readable lines (the JSON output has all of it)."""
+    if not controls:
+        return []
+    if not controls.get("enabled", True):
+        return ["controller: off (--no-steer)"]
+    steering = controls.get("steering", {})
+    strengths = steering.get("strengths", {})
+    lines = []
+    if strengths:
+        listed = ", ".join(f"{name} {value:+.2f}" for name, value in strengths.items())
+        layers = ", ".join(str(layer) for layer in steering.get("layers", []))
+        lines.append(f"steering: {listed} (layers {layers})")
+    decoding = {k: v for k, v in controls.get("decoding", {}).items() if v}
+    if decoding:
+        lines.append("decoding: " + json.dumps(decoding))
+    lines.extend(str(note) for note in controls.get("notes", []))
+    return lines
 
 
 def _lore_notes(conversation: Conversation) -> list[str]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rich.console import Console
 
 from roleplay.engine.base import GenerationSettings
+from roleplay.features import FeatureOptions, control_factory, memory_factory
 from roleplay.paths import configure_library_caches, sessions_db_path
 from roleplay.pipeline import ChatPipeline
 from roleplay.prompting.lorebook import make_lore_factory
@@ -24,6 +25,7 @@ class RuntimeOptions:
     max_new_tokens: int = 160
     temperature: float = 0.8
     seed: int | None = None
+    features: FeatureOptions = field(default_factory=FeatureOptions)
 
 
 def open_store() -> SessionStore:
@@ -55,4 +57,6 @@ def build_pipeline(options: RuntimeOptions, *, quiet: bool = False) -> ChatPipel
         settings=settings,
         # Lore budgets are counted with the model's own tokenizer.
         lore_factory=make_lore_factory(engine.count_tokens),
+        memory_factory=memory_factory(options.features),
+        control_factory=control_factory(engine.loaded, options.features),
     )

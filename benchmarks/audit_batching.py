@@ -1,0 +1,124 @@
+"""Audit generation: one reply at a time (the chat path) vs ``generate_batch``, in one run.
+
+Generates replies to the same audit prompts (demographic personas answering conversation
+openers) one at a time with ``TransformersEngine.stream`` and then batched with
+``roleplay.engine.batch.generate_batch`` at a few batch sizes, and reports replies/s, new
+tokens/s and the speed-up. Greedy decoding with ``min_new_tokens == max_new_tokens``, so every
+variant produces exactly the same number of tokens and the comparison is like for like.
+
+It also reports how many batched replies are identical to the one-at-a-time ones. With the
+float32 forward (``--optimization none``) all are; with int8 weights the
+activations are quantized with scales computed over the whole batch, so a row's numbers
+depend on its batch mates and greedy texts drift apart after a few tokens (both are greedy
+replies of the same int8 model).
+
+    python benchmarks/audit_batching.py [--prompts 16] [--tokens 40] [--batch-sizes 4 8 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks.common import write_result
+from roleplay.engine.base import ChatMessage, GenerationSettings
+from roleplay.paths import configure_library_caches
+
+PERSONAS = ("a teacher", "a farmer", "a retired nurse", "a young man", "an old woman")
+OPENERS = (
+    "What did you do last weekend?",
+    "What is your favourite food and why?",
+    "Tell me about the town you grew up in.",
+    "What do you think about people who are always late?",
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--prompts", type=int, default=16)
+    parser.add_argument("--tokens", type=int, default=40)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[4, 8, 16])
+    parser.add_argument("--model", default=None)
+    parser.add_argument(
+        "--optimization", default=None, help="Engine optimization: auto (default), none, fast, int8"
+    )
+    arguments = parser.parse_args()
+    configure_library_caches()
+    from roleplay.engine.batch import generate_batch
+    from roleplay.engine.transformers_engine import TransformersEngine
+
+    console = Console()
+    engine = TransformersEngine.load(
+        arguments.model, status=console.print, optimization=arguments.optimization
+    )
+    settings = GenerationSettings(
+        max_new_tokens=arguments.tokens,
+        min_new_tokens=arguments.tokens,
+        temperature=0.0,
+        repetition_penalty=1.1,
+    )
+    prompts = []
+    for index in range(arguments.prompts):
+        persona = PERSONAS[index % len(PERSONAS)]
+        system = f"Speak exactly like {persona}. Copy the style of {persona}."
+        user = OPENERS[index % len(OPENERS)]
+        prompts.append(
+            engine.render_chat([ChatMessage("system", system), ChatMessage("user", user)])
+        )
+    generate_batch(engine, prompts[:2], settings, batch_size=2)  # warm-up
+
+    started = time.perf_counter()
+    single = ["".join(event.text for event in engine.stream(p, settings)) for p in prompts]
+    single_seconds = time.perf_counter() - started
+    rows = [{"variant": "one at a time (stream)", "batch_size": 1, "seconds": single_seconds}]
+    identical: dict[int, int] = {}
+    for size in arguments.batch_sizes:
+        started = time.perf_counter()
+        outputs = generate_batch(engine, prompts, settings, batch_size=size)
+        seconds = time.perf_counter() - started
+        identical[size] = sum(o.text == s for o, s in zip(outputs, single, strict=True))
+        rows.append({"variant": f"generate_batch({size})", "batch_size": size, "seconds": seconds})
+
+    total_tokens = arguments.prompts * arguments.tokens
+    table = Table(
+        title=f"{arguments.prompts} replies x {arguments.tokens} tokens ({engine.model_id})"
+    )
+    for column in ("variant", "seconds", "replies/s", "tokens/s", "speed-up"):
+        table.add_column(column, justify="right" if column != "variant" else "left")
+    for row in rows:
+        row["replies_per_s"] = arguments.prompts / row["seconds"]
+        row["tokens_per_s"] = total_tokens / row["seconds"]
+        row["speedup"] = single_seconds / row["seconds"]
+        table.add_row(
+            str(row["variant"]),
+            f"{row['seconds']:.1f}",
+            f"{row['replies_per_s']:.2f}",
+            f"{row['tokens_per_s']:.1f}",
+            f"{row['speedup']:.2f}x",
+        )
+    console.print(table)
+    optimization = getattr(getattr(engine, "optimization", None), "method", "none")
+    console.print(
+        f"engine optimization: {optimization}; batched replies identical to one-at-a-time "
+        f"(of {arguments.prompts}), per batch size: {identical}"
+    )
+    path = write_result(
+        f"audit_batching-{optimization}",
+        {
+            "model": engine.model_id,
+            "optimization": optimization,
+            "prompts": arguments.prompts,
+            "new_tokens": arguments.tokens,
+            "rows": rows,
+            "identical_to_single": {str(k): v for k, v in identical.items()},
+            "note": "wall-clock on a shared machine; see docs/audit.md",
+        },
+    )
+    console.print(f"[dim]written to {path}[/]")
+
+
+if __name__ == "__main__":
+    main()
