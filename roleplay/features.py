@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from roleplay.cards.model import Card
 from roleplay.pipeline import ControlFactory, ControlPort, MemoryFactory, MemoryPort
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from roleplay.memory.service import CharacterMemory
 
 DEFAULT_RECALLED_MEMORIES = 3
+TOXICITY_FLAG_THRESHOLD = 0.5  # the audit's failure threshold, so chat and audit agree
 
 
 @dataclass
@@ -32,6 +33,7 @@ class FeatureOptions:
     recalled_memories: int = DEFAULT_RECALLED_MEMORIES
     steering: bool = True
     steer_overrides: dict[str, float] = field(default_factory=dict)
+    toxicity: bool = True
 
 
 class ChatMemory:
@@ -53,6 +55,24 @@ class ChatMemory:
         self, user_text: str, reply_text: str, session_id: str, turn_index: int
     ) -> None:
         self.memory.remember_exchange(user_text, reply_text, session_id, turn_index)
+
+
+class ToxicityFlag:
+    """Scores each reply with the configured toxicity scorer and flags it above a threshold."""
+
+    def __init__(self, threshold: float = TOXICITY_FLAG_THRESHOLD) -> None:
+        from roleplay.safety.toxicity import load_toxicity_scorer
+
+        self.choice = load_toxicity_scorer()
+        self.threshold = threshold
+
+    def rate(self, text: str) -> dict[str, Any]:
+        score = self.choice.scorer.score([text])[0]
+        return {
+            "score": round(score, 4),
+            "flagged": score > self.threshold,
+            "scorer": self.choice.scorer.name,
+        }
 
 
 def memory_factory(options: FeatureOptions) -> MemoryFactory | None:

@@ -52,6 +52,12 @@ class ControlPort(Protocol):
     def describe(self) -> dict[str, Any]: ...
 
 
+class SafetyPort(Protocol):
+    """Rates a finished reply; the rating is stored with it (flag, never silently drop)."""
+
+    def rate(self, text: str) -> dict[str, Any]: ...
+
+
 class LorePort(Protocol):
     def scan(self, messages: Sequence[ChatMessage]) -> list[LoreSnippet]: ...
 
@@ -315,7 +321,7 @@ class Conversation:
                 "prompt_tokens": prepared.prompt.prompt_tokens,
                 "dropped_messages": prepared.prompt.dropped_messages,
                 "memories": [
-                    {"id": m.memory_id, "score": round(m.score, 4)}
+                    {"id": m.memory_id, "score": round(m.score, 4), "text": m.text}
                     for m in prepared.prompt.memories
                 ],
                 "mood": prepared.mood,
@@ -323,6 +329,8 @@ class Conversation:
             }
             if interrupted:
                 metadata["interrupted"] = True
+            if self.pipeline.safety is not None:
+                metadata["toxicity"] = self.pipeline.safety.rate(reply_text)
             message = self.store.append_message(
                 self.session.id, "assistant", reply_text, parent_id=parent.id, metadata=metadata
             )
@@ -347,8 +355,10 @@ class ChatPipeline:
         memory_factory: MemoryFactory | None = None,
         control_factory: ControlFactory | None = None,
         lore_factory: LoreFactory | None = None,
+        safety: SafetyPort | None = None,
     ) -> None:
         self.engine = engine
+        self.safety = safety
         self.store = store
         self.settings = settings or GenerationSettings()
         self.builder = PromptBuilder(engine, reply_tokens=self.settings.max_new_tokens)

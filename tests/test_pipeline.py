@@ -177,3 +177,23 @@ def test_memory_port_is_consulted_and_fed(tmp_path: Path, mira: Path) -> None:
 def test_blank_user_name_is_refused(tmp_path: Path, mira: Path) -> None:
     with pytest.raises(RoleplayError, match="user name must not be empty"):
         _pipeline(tmp_path).start(mira, user_name="  ")
+
+
+class _FlagEverything:
+    def rate(self, text: str) -> dict[str, object]:
+        return {"score": 0.9, "flagged": True, "scorer": "test"}
+
+
+def test_safety_rating_is_stored_with_the_reply_and_nothing_is_dropped(
+    tmp_path: Path, mira: Path
+) -> None:
+    pipeline = ChatPipeline(
+        ScriptedEngine(("Rude words.",)),
+        SessionStore(tmp_path / "s.sqlite3"),
+        safety=_FlagEverything(),
+    )
+    conversation = pipeline.start(mira)
+    conversation.send("Hi").text()
+    reply = conversation.messages()[-1]
+    assert reply.content == "Rude words."
+    assert reply.metadata["toxicity"] == {"score": 0.9, "flagged": True, "scorer": "test"}

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from rich.console import Console
 
 from roleplay.engine.base import GenerationSettings
-from roleplay.features import FeatureOptions, control_factory, memory_factory
+from roleplay.features import FeatureOptions, ToxicityFlag, control_factory, memory_factory
 from roleplay.paths import configure_library_caches, sessions_db_path
 from roleplay.pipeline import ChatPipeline
 from roleplay.prompting.lorebook import make_lore_factory
@@ -59,4 +59,5 @@ def build_pipeline(options: RuntimeOptions, *, quiet: bool = False) -> ChatPipel
         lore_factory=make_lore_factory(engine.count_tokens),
         memory_factory=memory_factory(options.features),
         control_factory=control_factory(engine.loaded, options.features),
+        safety=ToxicityFlag() if options.features.toxicity else None,
     )

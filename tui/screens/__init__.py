@@ -1,0 +1,1 @@
+"""The app's screens: picker, chat, help, error, and the message editor."""

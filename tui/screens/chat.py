@@ -1,0 +1,579 @@
+"""The chat: the conversation, the composer, the side panel and the status line.
+
+Every turn runs the same way: a thread worker hands a job to the pipeline thread; the job
+starts the turn (the pipeline commits the user's message first), posts ``ReplyStarted``,
+streams pieces as ``ReplyPiece`` messages and ends with ``ReplyFinished``. Posting messages
+never blocks the generation (``post_message`` is thread-safe), so the measured tokens/s is
+the model's, not the screen's, and the UI stays responsive while a reply is written.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input
+from textual.worker import get_current_worker
+
+from roleplay.errors import RoleplayError
+from tui.backend import (
+    Abandoned,
+    ChatSession,
+    ChatTarget,
+    ConversationView,
+    MessageView,
+    TurnOutcome,
+    open_chat,
+)
+from tui.export import export_conversation
+from tui.keys import CHAT_KEYS, MESSAGE_KEYS, bindings, palette_commands
+from tui.screens.edit import EditScreen
+from tui.screens.error import ErrorScreen
+from tui.turn_info import TurnInfo, from_metadata, from_prepared
+from tui.widgets.chat_log import ChatLog
+from tui.widgets.message import MessageBox
+from tui.widgets.status_line import Status, StatusLine
+from tui.widgets.turn_panel import SteeringControl, TurnPanel
+
+if TYPE_CHECKING:
+    from roleplay.pipeline import PreparedTurn, ReplyStream
+    from tui.app import RoleplayApp
+
+Starter = Callable[[ChatSession, threading.Event], "tuple[ReplyStream, ConversationView]"]
+"""Starts one turn on the pipeline thread: returns the stream and the view to show meanwhile."""
+
+
+class ChatScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *bindings(CHAT_KEYS),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+    ]
+    # The side panel shows by default from 100 columns (Textual types this as a plain
+    # attribute on Screen, hence no ClassVar).
+    HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012
+        (0, "-narrow"),
+        (100, "-wide"),
+    ]
+    AUTO_FOCUS = "#composer"
+
+    generating: reactive[bool] = reactive(False, bindings=True)
+
+    # Messages from the workers ------------------------------------------------------------
+
+    class Opened(Message):
+        def __init__(self, session: ChatSession, view: ConversationView) -> None:
+            super().__init__()
+            self.session, self.view = session, view
+
+    class OpenFailed(Message):
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+
+    class ReplyStarted(Message):
+        def __init__(self, view: ConversationView, prepared: PreparedTurn) -> None:
+            super().__init__()
+            self.view, self.prepared = view, prepared
+
+    class ReplyPiece(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    class ReplyFinished(Message):
+        def __init__(self, outcome: TurnOutcome) -> None:
+            super().__init__()
+            self.outcome = outcome
+
+    class ReplyFailed(Message):
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+
+    class ViewChanged(Message):
+        def __init__(self, view: ConversationView, focus: int | None = None) -> None:
+            super().__init__()
+            self.view, self.focus = view, focus  # focus: position of the box to select
+
+    def __init__(self, target: ChatTarget) -> None:
+        super().__init__()
+        self.target = target
+        self.session: ChatSession | None = None
+        self.view: ConversationView | None = None
+        self.selected_id: int | None = None
+        self._opening = False
+        self._opening_since = 0.0
+        self._opening_timer: Timer | None = None
+        self._cancel: threading.Event | None = None
+        self._live: MessageBox | None = None
+        self._clear_composer = False
+        self._refocus_reply = False
+        # Live turns know more than stored metadata (memory texts): keep what we saw.
+        self._turns: dict[int, TurnInfo] = {}
+
+    @property
+    def roleplay(self) -> RoleplayApp:
+        return cast("RoleplayApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="chat-body"):
+            yield ChatLog(id="log")
+            yield TurnPanel(adjustable_steering=self.roleplay.steering is not None, id="panel")
+        composer = Input(placeholder="Type a message…", id="composer")
+        composer.cursor_blink = self.roleplay.cursor_blink
+        yield composer
+        yield StatusLine(id="status")
+        yield Footer()
+
+    @property
+    def log_view(self) -> ChatLog:
+        return self.query_one("#log", ChatLog)
+
+    @property
+    def panel(self) -> TurnPanel:
+        return self.query_one("#panel", TurnPanel)
+
+    @property
+    def status(self) -> StatusLine:
+        return self.query_one("#status", StatusLine)
+
+    @property
+    def composer(self) -> Input:
+        return self.query_one("#composer", Input)
+
+    # Opening --------------------------------------------------------------------------------
+
+    async def on_mount(self) -> None:
+        label = self.target.label or "the conversation"
+        await self.log_view.placeholder(f"Opening {label}…")
+        if self.target.card is not None:
+            self.panel.show_card(self.target.card)
+            self.composer.placeholder = f"Message {self.target.card.name}…"
+        if self.target.character is not None and self.target.card_path is None:
+            # Fail fast on a typo, before waiting for the model; after the first frame.
+            self.call_after_refresh(self._resolve_character, self.target.character)
+        else:
+            self.watch(self.roleplay, "model_status", self._model_status_changed, init=True)
+
+    def _resolve_character(self, reference: str) -> None:
+        from roleplay.cards.loader import load_card
+        from roleplay.cards.registry import resolve_card
+
+        try:
+            card_path = resolve_card(reference)
+            card = load_card(card_path).substituted(self.roleplay.user_name)
+        except RoleplayError as error:  # a typo or a broken card: say so before the model loads
+            self.post_message(self.OpenFailed(error.message))
+            return
+        self.target = replace(self.target, card_path=card_path, label=card.name, card=card)
+        self.panel.show_card(card)
+        self.composer.placeholder = f"Message {card.name}…"
+        self.watch(self.roleplay, "model_status", self._model_status_changed, init=True)
+
+    async def _model_status_changed(self, status: Status) -> None:
+        if self.session is not None or self._opening:
+            return
+        if status.model_state == "ready":
+            self._opening = True
+            await self.log_view.placeholder(
+                "Opening the chat… Memory and steering are being prepared for the character "
+                "(the first chat with a character takes longer)."
+            )
+            self._opening_since = time.monotonic()
+            self._opening_timer = self.set_interval(1.0, self._tick_opening)
+            self._tick_opening()
+            self._open_worker()
+        elif status.model_state == "loading":
+            await self.log_view.placeholder(
+                "Loading the model… (the very first start converts it: about 20 s, once)\n"
+                "You can type your first message meanwhile."
+            )
+        else:
+            await self.log_view.placeholder("No model is loaded, so this chat cannot start.")
+
+    def _tick_opening(self) -> None:
+        seconds = int(time.monotonic() - self._opening_since)
+        self.status.set(note=f"opening… {seconds} s" if seconds else "opening…")
+
+    def _stop_opening(self) -> None:
+        if self._opening_timer is not None:
+            self._opening_timer.stop()
+            self._opening_timer = None
+        self.status.set(note="")
+
+    @work(thread=True, group="open")
+    def _open_worker(self) -> None:
+        app, target, worker = self.roleplay, self.target, get_current_worker()
+        pipeline = app.pipeline
+        assert pipeline is not None
+
+        def job() -> tuple[ChatSession, ConversationView]:
+            session = open_chat(pipeline, target, app.user_name)
+            return session, session.view()
+
+        try:
+            session, view = app.pipeline_thread.run(job, abandoned=lambda: worker.is_cancelled)
+        except Abandoned:
+            return
+        except RoleplayError as error:
+            self.post_message(self.OpenFailed(error.message))
+        else:
+            self.post_message(self.Opened(session, view))
+
+    async def on_chat_screen_opened(self, message: Opened) -> None:
+        self._stop_opening()
+        view = message.view
+        self.roleplay.last_session_id = view.session_id
+        await self._show(view)
+        self.panel.show_card(view.card)
+        self.composer.placeholder = f"Message {view.character}…   (↑ selects messages · F1 help)"
+        last = view.last_reply()
+        self.status.set(
+            session_id=view.session_id,
+            context_window=view.context_window,
+            prompt_tokens=last.metadata.get("prompt_tokens") if last else None,
+            tokens_per_second=from_metadata(last.metadata).tokens_per_second if last else None,
+        )
+        self.session = message.session  # last: from now on, turns may start
+        if view.messages and view.messages[-1].role == "user":
+            self.notify(
+                "Your last message has no reply yet: ^R writes one.", title="Resumed", timeout=6
+            )
+
+    def on_chat_screen_open_failed(self, message: OpenFailed) -> None:
+        self._stop_opening()
+        label = self.target.label or self.target.session_id or "the chat"
+        error = ErrorScreen(
+            f"Could not open {label}",
+            message.error,
+            hint="Esc goes back to the characters and sessions.",
+        )
+        # Scheduled on the app: awaiting our own replacement from our own handler would wait
+        # for this very handler to finish.
+        self.app.call_later(self.app.switch_screen, error)
+
+    # Turns ----------------------------------------------------------------------------------
+
+    def _ready_for_turn(self) -> bool:
+        if self.session is None:
+            self.notify("The model is still loading; your message stays in the box.")
+            return False
+        if self.generating:
+            self.notify("A reply is being written; Esc stops it.")
+            return False
+        return True
+
+    def _start(self, starter: Starter, *, clear_composer: bool = False) -> None:
+        if not self._ready_for_turn():
+            return
+        self.generating = True
+        self._cancel = threading.Event()
+        self._clear_composer = clear_composer
+        self._refocus_reply = isinstance(self.focused, MessageBox)
+        self._reply_worker(starter, self._cancel)
+
+    @work(thread=True, group="reply")
+    def _reply_worker(self, starter: Starter, cancel: threading.Event) -> None:
+        session, worker = self.session, get_current_worker()
+        assert session is not None
+
+        def job() -> TurnOutcome:
+            stream, base = starter(session, cancel)
+            self.post_message(self.ReplyStarted(base, stream.prepared))
+
+            def on_piece(piece: str) -> None:
+                self.post_message(self.ReplyPiece(piece))
+
+            return session.play(stream, on_piece)
+
+        try:
+            outcome = self.roleplay.pipeline_thread.run(job, abandoned=lambda: worker.is_cancelled)
+        except Abandoned:
+            return
+        except RoleplayError as error:
+            self.post_message(self.ReplyFailed(error.message))
+        else:
+            self.post_message(self.ReplyFinished(outcome))
+
+    async def on_input_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if text:
+            self._start(lambda session, cancel: session.send(text, cancel), clear_composer=True)
+
+    async def on_chat_screen_reply_started(self, message: ReplyStarted) -> None:
+        if self._clear_composer:
+            # Only now: the pipeline has committed the message, so clearing loses nothing.
+            self.composer.value = ""
+        self.view = message.view
+        await self.log_view.show(message.view)
+        self._live = await self.log_view.start_live(message.view.character)
+        if self._refocus_reply:
+            self._live.focus()
+        self.panel.show_turn(from_prepared(message.prepared), message.view.controls)
+        self.status.set(
+            prompt_tokens=message.prepared.prompt.prompt_tokens, note="writing… Esc stops"
+        )
+
+    async def on_chat_screen_reply_piece(self, message: ReplyPiece) -> None:
+        if self._live is not None:
+            await self._live.write(message.text)
+
+    async def on_chat_screen_reply_finished(self, message: ReplyFinished) -> None:
+        outcome = message.outcome
+        self._live = None
+        stored = outcome.view.find(outcome.message_id) if outcome.message_id else None
+        info = from_prepared(outcome.prepared, outcome.stats, stored.metadata if stored else None)
+        if stored is not None:
+            self._turns[stored.id] = info
+        await self._show(outcome.view, focus_last=self._refocus_reply)
+        self.panel.show_turn(info, outcome.view.controls)
+        self.status.set(
+            tokens_per_second=outcome.stats.tokens_per_second,
+            prompt_tokens=outcome.prepared.prompt.prompt_tokens,
+            note="",
+        )
+        self.generating = False  # last: the screen is consistent again
+        if outcome.interrupted:
+            self.notify(
+                "Stopped. What was written is kept."
+                if stored
+                else "Stopped before the first word; nothing was stored.",
+                timeout=4,
+            )
+
+    async def on_chat_screen_reply_failed(self, message: ReplyFailed) -> None:
+        self.generating = False
+        self._live = None
+        self.status.set(note="")
+        self.notify(message.error, title="No reply", severity="error", timeout=8)
+        self._refresh_worker()  # the user's message may be committed even though no reply came
+
+    @work(thread=True, group="view")
+    def _refresh_worker(self, focus: int | None = None) -> None:
+        session, worker = self.session, get_current_worker()
+        if session is None:
+            return
+        try:
+            view = self.roleplay.pipeline_thread.run(
+                session.view, abandoned=lambda: worker.is_cancelled
+            )
+        except Abandoned:
+            return
+        self.post_message(self.ViewChanged(view, focus))
+
+    async def on_chat_screen_view_changed(self, message: ViewChanged) -> None:
+        await self._show(message.view)
+        boxes = self.log_view.boxes()
+        if message.focus is not None and 0 <= message.focus < len(boxes):
+            boxes[message.focus].focus()
+
+    async def _show(self, view: ConversationView, *, focus_last: bool = False) -> None:
+        self.view = view
+        await self.log_view.show(view)
+        if focus_last:
+            boxes = self.log_view.boxes()
+            if boxes:
+                boxes[-1].focus()
+        self._show_selected_turn()
+
+    # The side panel follows the selected reply (or the latest one) -----------------------
+
+    def on_message_box_selected(self, message: MessageBox.Selected) -> None:
+        self.selected_id = message.box.message_id
+        self._show_selected_turn()
+
+    def on_descendant_focus(self) -> None:
+        # Looking at the panel keeps the selection it describes.
+        keep = (MessageBox, SteeringControl, TurnPanel)
+        if not isinstance(self.focused, keep) and self.selected_id:
+            self.selected_id = None
+            self._show_selected_turn()
+
+    def _show_selected_turn(self) -> None:
+        if self.view is None or self.generating:
+            return
+        selected = self.view.find(self.selected_id) if self.selected_id else None
+        reply = selected if selected and selected.role == "assistant" else self.view.last_reply()
+        if reply is None:
+            self.panel.show_turn(TurnInfo(), self.view.controls)
+            return
+        info = self._turns.get(reply.id) or from_metadata(reply.metadata)
+        self.panel.show_turn(info, self.view.controls)
+
+    # Actions --------------------------------------------------------------------------------
+
+    def _selected(self) -> MessageView | None:
+        if self.view is None or not isinstance(self.focused, MessageBox):
+            return None
+        return self.view.find(self.focused.message_id) if self.focused.message_id else None
+
+    def _selected_reply(self) -> MessageView | None:
+        selected = self._selected()
+        if selected is not None:
+            return selected if selected.role == "assistant" else None
+        return self.view.last_reply() if self.view else None
+
+    def action_stop_or_back(self) -> None:
+        if self.generating and self._cancel is not None:
+            self._cancel.set()
+            if self._live is not None:
+                self._live.stopping()
+            self.status.set(note="stopping…")
+        elif not self.composer.has_focus:
+            self.composer.focus()
+
+    def action_select_messages(self) -> None:
+        boxes = self.log_view.boxes()
+        if boxes:
+            boxes[-1].focus()
+
+    def action_page(self, direction: int) -> None:
+        log = self.log_view
+        log.scroll_page_down() if direction > 0 else log.scroll_page_up()
+
+    def action_regenerate(self) -> None:
+        if not self._ready_for_turn() or self.view is None:
+            return
+        selected = self._selected()
+        if selected is None and self.view.messages and self.view.messages[-1].role == "user":
+            # The last reply was never written (stopped before a word, or it failed).
+            self._start(lambda session, cancel: session.reply_to_head(cancel))
+            return
+        target = self._selected_reply()
+        if target is None:
+            self.notify("Select one of the character's replies to regenerate it.")
+        elif target.parent_id is None:
+            self.notify("That is the greeting: ←/→ flips between the card's greetings.")
+        else:
+            message_id = target.id
+            self._start(lambda session, cancel: session.regenerate(message_id, cancel))
+
+    def action_swipe(self, step: int) -> None:
+        if not self._ready_for_turn() or self.view is None:
+            return
+        target = self._selected_reply()
+        if target is None:
+            return
+        index = target.swipe_index + step
+        if index < 1:
+            self.notify("This is the first alternative.")
+        elif index > target.swipe_count:
+            if target.parent_id is None:
+                self.notify("There are no more greetings.")
+            else:  # past the last alternative: write a new one, as the swipe gesture suggests
+                message_id = target.id
+                self._start(lambda session, cancel: session.regenerate(message_id, cancel))
+        else:
+            position = self.view.messages.index(target)
+            self._swipe_worker(target.id, index, position)
+
+    @work(thread=True, group="view")
+    def _swipe_worker(self, message_id: int, index: int, position: int) -> None:
+        session, worker = self.session, get_current_worker()
+        assert session is not None
+        try:
+            view = self.roleplay.pipeline_thread.run(
+                lambda: session.swipe(message_id, index), abandoned=lambda: worker.is_cancelled
+            )
+        except Abandoned:
+            return
+        except RoleplayError as error:
+            self.app.call_from_thread(self.notify, error.message, severity="error")
+            return
+        self.post_message(self.ViewChanged(view, focus=position))
+
+    def action_edit(self) -> None:
+        if not self._ready_for_turn() or self.view is None:
+            return
+        selected = self._selected()
+        if selected is not None and selected.role != "user":
+            self.notify("Only your own messages can be edited.")
+            return
+        target = selected or next(
+            (m for m in reversed(self.view.messages) if m.role == "user"), None
+        )
+        if target is None:
+            self.notify("You have not written anything yet.")
+            return
+        message_id = target.id
+
+        def edited(text: str | None) -> None:
+            if text:
+                self._start(lambda session, cancel: session.edit(message_id, text, cancel))
+
+        self.app.push_screen(
+            EditScreen(target.content, cursor_blink=self.roleplay.cursor_blink), edited
+        )
+
+    def action_export(self, here: bool = False) -> None:
+        if self.view is None:
+            self.notify("Nothing to export yet.")
+            return
+        folder = Path.cwd() if here else self.roleplay.exports_dir
+        try:
+            path = export_conversation(self.view, folder)
+        except OSError as error:
+            self.notify(
+                f"{folder}: {error.strerror or error}", title="Export failed", severity="error"
+            )
+            return
+        self.notify(str(path), title="Exported", timeout=8)
+
+    def action_toggle_panel(self) -> None:
+        shown = self.panel.display
+        self.set_class(not shown, "-panel-on")
+        self.set_class(shown, "-panel-off")
+
+    def action_characters(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()  # the pipeline stores what was written so far
+        self.dismiss()
+
+    def on_steering_control_changed(self, message: SteeringControl.Changed) -> None:
+        self._steer_worker(message.strengths)
+
+    @work(thread=True, group="steer")
+    def _steer_worker(self, strengths: dict[str, float]) -> None:
+        session, adjuster, worker = self.session, self.roleplay.steering, get_current_worker()
+        if session is None or adjuster is None:
+            return
+        try:
+            self.roleplay.pipeline_thread.run(
+                lambda: session.set_strengths(adjuster, strengths),
+                abandoned=lambda: worker.is_cancelled,
+            )
+        except Abandoned:
+            return
+        except RoleplayError as error:
+            self.app.call_from_thread(self.notify, error.message, severity="error")
+
+    def on_unmount(self) -> None:
+        # Leaving or quitting mid-reply: stop it; the pipeline stores the partial reply.
+        if self._cancel is not None:
+            self._cancel.set()
+            if self.generating:
+                self.roleplay.reply_stopped_on_exit()
+
+    def palette_commands(self) -> list[SystemCommand]:
+        commands = palette_commands(self, CHAT_KEYS) + palette_commands(self, MESSAGE_KEYS)
+        commands.append(
+            SystemCommand(
+                "Export to the current folder",
+                f"save the conversation as Markdown in {Path.cwd()}",
+                lambda: self.action_export(here=True),
+            )
+        )
+        return commands

@@ -1,0 +1,200 @@
+"""Pick a character (bundled and user cards) or resume a saved session."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, OptionList
+from textual.widgets.option_list import Option
+
+from roleplay.errors import RoleplayError
+from tui.backend import ChatTarget
+from tui.bars import shorten
+from tui.keys import PICKER_KEYS, bindings, palette_commands
+from tui.widgets.card_view import CardView
+from tui.widgets.status_line import StatusLine
+
+if TYPE_CHECKING:
+    from roleplay.cards.registry import CardEntry
+    from roleplay.sessions import Session
+    from tui.app import RoleplayApp
+
+NEW_CHAT = "new"
+# A preview line reads better without Markdown emphasis marks.
+_MARKUP = re.compile(r"[*_`]+")
+MAX_SESSIONS = 50
+
+
+def when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
+
+
+def character_option(index: int, entry: CardEntry) -> Option:
+    if entry.card is None:
+        prompt = Content.assemble(("⚠ ", "$error"), (entry.path.name, "dim strike"))
+    else:
+        mbti = entry.card.personality.mbti or ""
+        prompt = Content.assemble(
+            (shorten(entry.name, 22), "bold"),
+            (f" {mbti}", "$accent"),
+            (" ·you" if entry.source == "user" else "", "dim"),
+        )
+    return Option(prompt, id=str(index))
+
+
+def session_option(session: Session, messages: int, last_line: str) -> Option:
+    """Two lines: when, how long, which; then how it ended (as far as fits)."""
+    plural = "" if messages == 1 else "s"
+    return Option(
+        Content.assemble(
+            (when(session.updated_at), "$secondary"),
+            (f"  {messages} message{plural}  ", ""),
+            (f"{session.id} · as {session.user_name}", "dim"),
+            ("\n  " + shorten(_MARKUP.sub("", last_line), 48), "dim italic"),
+        ),
+        id=session.id,
+    )
+
+
+class PickerScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = bindings(PICKER_KEYS)
+    AUTO_FOCUS = "#characters"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: list[CardEntry] = []
+
+    @property
+    def roleplay(self) -> RoleplayApp:
+        return cast("RoleplayApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="picker-body"):
+            with Vertical(id="characters-pane"):
+                yield OptionList(id="characters")
+            with Vertical(id="detail-pane"):
+                yield CardView(id="card")
+                yield OptionList(id="sessions")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#characters").border_title = "Characters"
+        self.query_one("#sessions").border_title = "Sessions"
+        self.action_reload()
+
+    class CardsLoaded(Message):
+        def __init__(self, entries: list[CardEntry]) -> None:
+            super().__init__()
+            self.entries = entries
+
+    def on_screen_resume(self) -> None:
+        # Back from a chat: its session moved to the top of the list.
+        self._show_sessions()
+
+    def action_reload(self) -> None:
+        # A line of text rather than a loading animation: the first frame shows the whole
+        # layout, and an animation would compete for the CPU with the reading.
+        characters = self.query_one("#characters", OptionList)
+        characters.clear_options()
+        characters.add_option(Option(Content.styled("reading the cards…", "dim"), disabled=True))
+        self._cards_worker()
+
+    @work(thread=True, group="cards", exclusive=True)
+    def _cards_worker(self) -> None:
+        # Off the UI thread: card validation (pydantic) is the slowest part of starting up,
+        # and the first frame should not wait for it.
+        from roleplay.cards.registry import list_cards
+
+        self.post_message(self.CardsLoaded(list_cards()))
+
+    def on_picker_screen_cards_loaded(self, message: CardsLoaded) -> None:
+        self.entries = message.entries
+        characters = self.query_one("#characters", OptionList)
+        self.roleplay.start_loading()  # now the model may have the CPU
+        characters.clear_options()
+        characters.add_options(character_option(i, e) for i, e in enumerate(self.entries))
+        if self.entries:
+            characters.highlighted = 0
+        self._show_card()
+
+    def highlighted_entry(self) -> CardEntry | None:
+        index = self.query_one("#characters", OptionList).highlighted
+        return self.entries[index] if index is not None and index < len(self.entries) else None
+
+    def _show_card(self) -> None:
+        entry = self.highlighted_entry()
+        self.query_one(CardView).show(entry, self.roleplay.user_name)
+        self.query_one("#card").border_title = entry.name if entry else "No character"
+        self._show_sessions()
+
+    def _show_sessions(self) -> None:
+        entry = self.highlighted_entry()
+        sessions_list = self.query_one("#sessions", OptionList)
+        sessions_list.clear_options()
+        if entry is None or entry.card is None:
+            return
+        sessions_list.add_option(
+            Option(Content.styled(f"+ New chat with {entry.name}", "bold $primary"), id=NEW_CHAT)
+        )
+        try:
+            store = self.roleplay.store
+            sessions = store.list_sessions(entry.name)[:MAX_SESSIONS]
+            for session in sessions:
+                branch = store.branch(session.id)
+                last = branch[-1].content if branch else "(empty)"
+                sessions_list.add_option(session_option(session, len(branch), last))
+        except RoleplayError as error:
+            self.notify(error.message, title="Sessions unavailable", severity="error")
+        sessions_list.border_title = f"Sessions with {shorten(entry.name, 30)}"
+        sessions_list.highlighted = 0
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option_list.id == "characters":
+            self._show_card()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option_list.id == "characters" or event.option_id == NEW_CHAT:
+            self.action_new_chat()
+        elif event.option_id is not None:
+            self.roleplay.open_chat(ChatTarget(session_id=event.option_id))
+
+    def action_open(self) -> None:
+        sessions_list = self.query_one("#sessions", OptionList)
+        if sessions_list.has_focus and sessions_list.highlighted is not None:
+            option = sessions_list.get_option_at_index(sessions_list.highlighted)
+            if option.id and option.id != NEW_CHAT:
+                self.roleplay.open_chat(ChatTarget(session_id=option.id))
+                return
+        self.action_new_chat()
+
+    def action_new_chat(self) -> None:
+        entry = self.highlighted_entry()
+        if entry is None:
+            return
+        if entry.card is None:
+            self.roleplay.show_error(
+                f"{entry.path.name} cannot be opened",
+                entry.error or "invalid card",
+                hint="Fix the card (roleplay card validate PATH lists every problem).",
+            )
+            return
+        card = entry.card.substituted(self.roleplay.user_name)
+        self.roleplay.open_chat(ChatTarget(card_path=entry.path, label=entry.name, card=card))
+
+    def action_switch_list(self) -> None:
+        characters = self.query_one("#characters", OptionList)
+        target = "#sessions" if characters.has_focus else "#characters"
+        self.query_one(target, OptionList).focus()
+
+    def palette_commands(self) -> list[SystemCommand]:
+        return palette_commands(self, PICKER_KEYS)

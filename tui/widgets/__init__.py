@@ -1,0 +1,1 @@
+"""Widgets of the TUI: messages, the chat log, the side panel, bars, the status line."""

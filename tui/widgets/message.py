@@ -1,0 +1,132 @@
+"""One chat message: a header line (who, swipe position, badges) over its Markdown body."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Markdown, Static
+from textual.widgets.markdown import MarkdownStream
+
+from tui.backend import MessageView
+from tui.keys import MESSAGE_KEYS, bindings
+from tui.turn_info import toxicity_of
+
+
+def header_content(message: MessageView, name: str) -> Content:
+    """``Mira  ‹2/3›  ⚠ toxic 0.82`` — what the message is, in one line."""
+    parts: list[Content] = [Content.styled(name, "bold")]
+    if message.swipe_count > 1:
+        parts.append(Content.styled(f"‹{message.swipe_index}/{message.swipe_count}›", "$accent"))
+    metadata = message.metadata
+    if metadata.get("edited_from") is not None:
+        parts.append(Content.styled("edited", "dim italic"))
+    if metadata.get("interrupted"):
+        parts.append(Content.styled("stopped", "dim italic"))
+    toxicity = toxicity_of(metadata)
+    if toxicity is not None and toxicity.flagged:
+        parts.append(
+            Content.styled(f" ⚠ toxic {toxicity.score:.2f} ", "bold $text-error on $error-muted")
+        )
+    return Content("  ").join(parts)
+
+
+class MessageBox(Vertical, can_focus=True):
+    """A stored message (``message`` set) or the reply being written (``message`` None)."""
+
+    BINDINGS = bindings(MESSAGE_KEYS)
+
+    class Selected(Message):
+        """This message got the focus: the side panel follows the selection."""
+
+        def __init__(self, box: MessageBox) -> None:
+            super().__init__()
+            self.box = box
+
+    def __init__(self, message: MessageView | None, name: str) -> None:
+        role = message.role if message is not None else "assistant"
+        super().__init__(classes=f"message -{role}" + (" -live" if message is None else ""))
+        self.message = message
+        self.speaker = name
+        self._stream: MarkdownStream | None = None
+
+    @property
+    def message_id(self) -> int | None:
+        return self.message.id if self.message is not None else None
+
+    def compose(self) -> ComposeResult:
+        if self.message is not None:
+            yield Static(header_content(self.message, self.speaker), classes="message-header")
+            yield Markdown(self.message.content, open_links=False, classes="message-body")
+        else:
+            yield Static(self._live_header("writing…"), classes="message-header")
+            yield Markdown("", open_links=False, classes="message-body")
+
+    def _live_header(self, state: str) -> Content:
+        return Content.styled(self.speaker, "bold") + Content.styled(f"  {state}", "dim italic")
+
+    def show(self, message: MessageView, name: str) -> None:
+        """Update in place (a swipe count grew, a badge appeared); re-render text only if new."""
+        changed_text = self.message is None or self.message.content != message.content
+        self.message, self.speaker = message, name
+        self.query_one(".message-header", Static).update(header_content(message, name))
+        if changed_text:
+            self.query_one(".message-body", Markdown).update(message.content)
+
+    # Streaming -----------------------------------------------------------------------------
+
+    async def write(self, piece: str) -> None:
+        """Append a piece of the reply; the Markdown stream batches fast pieces."""
+        if self._stream is None:
+            self.query_one(".message-header", Static).update(self._live_header(""))
+            self._stream = Markdown.get_stream(self.query_one(".message-body", Markdown))
+        await self._stream.write(piece)
+
+    def stopping(self) -> None:
+        self.query_one(".message-header", Static).update(self._live_header("stopping…"))
+
+    async def close_stream(self) -> None:
+        if self._stream is not None:
+            await self._stream.stop()
+            self._stream = None
+
+    def on_focus(self) -> None:
+        self.post_message(self.Selected(self))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Only offer what fits the message: swipes and regeneration on replies, edits on
+        # the user's own messages (the footer hides the rest).
+        if self.message is None:
+            return action in ("previous_message", "next_message")
+        if action in ("swipe", "regenerate"):
+            return self.message.role == "assistant"
+        if action == "edit":
+            return self.message.role == "user"
+        return True
+
+    # The message-level actions belong to the chat screen, which knows what is running.
+
+    def action_previous_message(self) -> None:
+        self._step(-1)
+
+    def action_next_message(self) -> None:
+        self._step(1)
+
+    def _step(self, step: int) -> None:
+        boxes = list(self.screen.query(MessageBox))
+        index = boxes.index(self) + step if self in boxes else -1
+        if 0 <= index < len(boxes):
+            boxes[index].focus()
+        elif index >= len(boxes):
+            # Past the last message: back to typing.
+            self.screen.query_one("#composer").focus()
+
+    async def action_swipe(self, step: int) -> None:
+        await self.screen.run_action(f"swipe({step})")
+
+    async def action_regenerate(self) -> None:
+        await self.screen.run_action("regenerate")
+
+    async def action_edit(self) -> None:
+        await self.screen.run_action("edit")
