@@ -10,6 +10,8 @@ import typer
 from roleplay.cli.card_commands import card_app, characters_command
 from roleplay.cli.chat import chat_command
 from roleplay.cli.errors import RoleplayGroup
+from roleplay.cli.eval_commands import eval_app
+from roleplay.cli.generate_commands import generate_app
 from roleplay.cli.prompt_command import prompt_command
 from roleplay.cli.session_commands import sessions_app
 
@@ -25,6 +27,8 @@ app.command("prompt")(prompt_command)
 app.command("characters")(characters_command)
 app.add_typer(card_app, name="card")
 app.add_typer(sessions_app, name="sessions")
+app.add_typer(eval_app, name="eval")
+app.add_typer(generate_app, name="generate")
 
 
 def _register_plugin_commands() -> None:

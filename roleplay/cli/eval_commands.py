@@ -1,0 +1,190 @@
+"""``roleplay eval ...``: does the character stay in character? (see docs/evaluation.md)
+
+The main CLI mounts this sub-app with ``app.add_typer(eval_app, name="eval")``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from roleplay.errors import RoleplayError
+
+eval_app = typer.Typer(
+    help="Measure how well characters keep their personality.", no_args_is_help=True
+)
+console = Console(highlight=False)
+error_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def one_line_errors(command: F) -> F:
+    """``error: ...`` and exit 2 on a RoleplayError, also when the sub-app runs on its own."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except RoleplayError as error:
+            error_console.print(f"error: {error.message}", markup=False)
+            raise typer.Exit(error.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def load_engine(model: str | None, *, quiet: bool) -> Any:
+    """The transformers engine for ``--model`` (default: the embedded model)."""
+    from roleplay.engine.transformers_engine import TransformersEngine
+    from roleplay.paths import configure_library_caches
+
+    configure_library_caches()
+
+    def report(message: str) -> None:
+        if not quiet:
+            error_console.print(f"[dim]{message}[/]")
+
+    spinner = error_console.status("Loading the model...", spinner="dots")
+    with spinner if not quiet and sys.stderr.isatty() else contextlib.nullcontext():
+        return TransformersEngine.load(model, status=report)
+
+
+class RichRowsProgress:
+    """The evaluation's progress (forward-pass rows) as a rich progress bar on stderr."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._task = progress.add_task("interviews", total=None)
+
+    def begin(self, total_rows: int) -> None:
+        self._progress.update(self._task, total=total_rows)
+
+    def label(self, text: str) -> None:
+        self._progress.update(self._task, description=text)
+
+    def advance(self, rows: int) -> None:
+        self._progress.advance(self._task, rows)
+
+
+@contextlib.contextmanager
+def rows_progress(enabled: bool) -> Iterator[RichRowsProgress | None]:
+    if not enabled:
+        yield None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=error_console,
+        transient=True,
+    ) as progress:
+        yield RichRowsProgress(progress)
+
+
+@eval_app.command("persona")
+@one_line_errors
+def persona_command(
+    character: list[str] | None = typer.Option(
+        None,
+        "--character",
+        "-c",
+        help="Card name or path; repeat or comma-separate (default: the bundled characters).",
+    ),
+    method: list[str] | None = typer.Option(
+        None,
+        "--method",
+        help="expected-likert, grammar, likelihood; repeat or comma-separate (default: all).",
+    ),
+    conditions: str | None = typer.Option(
+        None,
+        "--conditions",
+        help="Comma-separated: prompt, controller (prompt + steering), memory "
+        "(prompt + steering + memory). Default: all available.",
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Folder for persona_fidelity.json and persona_fidelity.png."
+    ),
+    model: str | None = typer.Option(
+        None, "--model", "-m", help="HF model id, local folder or .gguf (default: embedded)."
+    ),
+    details: bool = typer.Option(False, "--details", help="Also print per-character tables."),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", min=1, help="Rows per forward pass (default from the data file)."
+    ),
+) -> None:
+    """Interview characters with the IPIP-50 Big-Five items; compare with their cards."""
+    from roleplay.evaluation.characters import bundled_character_paths, resolve_characters
+    from roleplay.evaluation.interview import Interviewer
+    from roleplay.evaluation.persona import evaluate_persona
+    from roleplay.evaluation.plan import (
+        Condition,
+        Method,
+        parse_conditions,
+        parse_methods,
+        require_available,
+        unavailable_reason,
+    )
+    from roleplay.evaluation.report import (
+        JSON_NAME,
+        PLOT_NAME,
+        character_table,
+        report_json,
+        summary_table,
+        trait_table,
+        write_plot,
+    )
+
+    # Everything the user typed is checked before the model loads (a typo fails at once).
+    cards = resolve_characters(character) if character else bundled_character_paths()
+    if method:
+        methods = parse_methods(method)
+        require_available(methods)
+    else:
+        methods = [m for m in Method if unavailable_reason(m) is None]
+    if conditions is not None:
+        chosen_conditions = parse_conditions([conditions])
+        require_available(chosen_conditions)
+    else:
+        chosen_conditions = [c for c in Condition if unavailable_reason(c) is None]
+    engine = load_engine(model, quiet=json_output)
+    with rows_progress(not json_output and sys.stderr.isatty()) as progress:
+        interviewer = Interviewer(
+            engine, batch_size=batch_size, rows_done=progress.advance if progress else None
+        )
+        report = evaluate_persona(
+            engine,
+            cards,
+            methods,
+            chosen_conditions,
+            interviewer=interviewer,
+            progress=progress,
+        )
+    payload = report_json(report)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / JSON_NAME).write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        write_plot(report, out / PLOT_NAME)
+    if json_output:
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+        return
+    console.print(summary_table(report))
+    if details:
+        console.print(trait_table(report))
+        for result in report.results:
+            console.print(character_table(result))
+    for result in report.results:
+        for note in result.notes:
+            console.print(f"[dim]{result.method.value}/{result.condition.value}: {note}[/]")
+    if out is not None:
+        console.print(f"[dim]wrote {out / JSON_NAME} and {out / PLOT_NAME}[/]")

@@ -1,0 +1,2 @@
+"""Multi-character dialogue: scenes, corpora and back-testing (``roleplay generate``,
+docs/dialogue.md)."""

@@ -1,0 +1,302 @@
+"""Interview one character with the questionnaire, through the chat pipeline's prompt path.
+
+Each item is put to the character by ``Conversation.prepare`` (card system prompt, recalled
+memories in the memory condition, the question as the user turn), in a session of a
+temporary store that is deleted afterwards, so interviews never show up among the user's
+sessions. The controller's steering hooks are installed around the forward passes exactly
+as around chat generation. Nothing is generated token by token: each method reads what it
+needs from one batched forward pass (see ``forward.py``):
+
+- expected-likert and grammar: the next-token distribution after each question;
+- likelihood: ``log P(statement | "describe yourself")`` for every item statement, with the
+  same quantity under a neutral role-player (computed once per model) as the baseline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from roleplay.engine.base import ChatMessage, GenerationStats
+from roleplay.errors import RoleplayError
+from roleplay.evaluation import parts
+from roleplay.evaluation.forward import (
+    RowsDone,
+    continuation_logprobs,
+    next_token_logprobs,
+    pad_token_id,
+)
+from roleplay.evaluation.plan import Condition, Method, uses_controller, uses_memory
+from roleplay.evaluation.questionnaire import (
+    InterviewSettings,
+    Questionnaire,
+    load_interview_settings,
+    load_questionnaire,
+)
+from roleplay.pipeline import ChatPipeline, Conversation
+from roleplay.sessions import SessionStore
+
+LIKERT_METHODS = (Method.EXPECTED_LIKERT, Method.GRAMMAR)
+
+
+class ScoringEngine(Protocol):
+    """What interviews need: the chat engine contract plus the model behind it."""
+
+    model_id: str
+    context_window: int
+    loaded: Any
+    model: Any
+    tokenizer: Any
+
+    def render_chat(self, messages: Sequence[ChatMessage]) -> str: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def encode(self, text: str) -> Any: ...
+
+    def stream(
+        self,
+        prompt: str,
+        settings: Any,
+        *,
+        logits_processors: Sequence[Any] = (),
+        cancel: Any = None,
+        stats: GenerationStats | None = None,
+    ) -> Any: ...
+
+
+def require_scoring_engine(engine: object) -> ScoringEngine:
+    """The engine itself, if it exposes model logits; a one-line error otherwise."""
+    if not all(hasattr(engine, name) for name in ("model", "tokenizer", "encode", "loaded")):
+        raise RoleplayError(
+            f"{type(engine).__name__} exposes no model logits; persona scoring needs a "
+            "transformers engine (roleplay.engine.transformers_engine)"
+        )
+    return engine  # type: ignore[return-value]
+
+
+@dataclass
+class ItemResponses:
+    """What one character "answered", per item id, under one condition."""
+
+    option_probabilities: dict[int, list[float]] = field(default_factory=dict)
+    grammar_answers: dict[int, int] = field(default_factory=dict)
+    log_likelihoods: dict[int, float] = field(default_factory=dict)
+    neutral_log_likelihoods: dict[int, float] = field(default_factory=dict)
+    controls: dict[str, Any] = field(default_factory=dict)  # controller.describe(), if any
+    recalled_memories: int = 0  # memories in the prompts (memory condition), summed over items
+
+    @property
+    def likelihood_differences(self) -> dict[int, float]:
+        return {
+            item: value - self.neutral_log_likelihoods[item]
+            for item, value in self.log_likelihoods.items()
+        }
+
+
+def token_ids(engine: ScoringEngine, text: str) -> list[int]:
+    return [int(token) for token in engine.encode(text)[0].tolist()]
+
+
+def option_token_ids(tokenizer: Any, options: Sequence[str]) -> list[list[int]]:
+    """For each answer option, the single tokens that spell it (``"3"`` and ``" 3"``).
+
+    A model may start its answer with or without a space; both count for the option.
+    """
+    result = []
+    for option in options:
+        ids: list[int] = []
+        for variant in (option, f" {option}"):
+            encoded = tokenizer(variant, add_special_tokens=False)["input_ids"]
+            if len(encoded) == 1 and encoded[0] not in ids:
+                ids.append(int(encoded[0]))
+        if not ids:
+            raise RoleplayError(
+                f"the model's tokenizer has no single token for the answer {option!r}; "
+                "use the likelihood method with this model"
+            )
+        result.append(ids)
+    return result
+
+
+class Interviewer:
+    """Runs interviews on one engine; the neutral baseline is computed once and reused."""
+
+    def __init__(
+        self,
+        engine: object,
+        *,
+        questionnaire: Questionnaire | None = None,
+        settings: InterviewSettings | None = None,
+        batch_size: int | None = None,
+        rows_done: RowsDone | None = None,
+    ) -> None:
+        self.engine = require_scoring_engine(engine)
+        self.questionnaire = questionnaire or load_questionnaire()
+        self.settings = settings or load_interview_settings()
+        self.batch_size = batch_size or self.settings.batch_size
+        self.rows_done = rows_done
+        self._neutral: dict[int, float] | None = None
+        self._options: list[list[int]] | None = None
+        self._pad_id = pad_token_id(self.engine.tokenizer)
+
+    def rows(self, methods: Sequence[Method]) -> int:
+        """Forward-pass rows one interview needs (for a progress bar)."""
+        count = len(self.questionnaire.items)
+        likert = any(method in LIKERT_METHODS for method in methods)
+        return count * (int(likert) + int(Method.LIKELIHOOD in methods))
+
+    def neutral_rows(self) -> int:
+        return len(self.questionnaire.items) if self._neutral is None else 0
+
+    def interview(
+        self, card_path: Path, condition: Condition, methods: Sequence[Method]
+    ) -> ItemResponses:
+        responses = ItemResponses()
+        with tempfile.TemporaryDirectory(prefix="roleplay-interview-") as folder:
+            store = SessionStore(Path(folder) / "interview.sqlite3")
+            try:
+                conversation = self._conversation(store, card_path, condition)
+                controller = conversation.controller
+                if controller is not None:
+                    responses.controls = controller.describe()
+                steering = controller.steering() if controller else contextlib.nullcontext()
+                with steering:
+                    if any(method in LIKERT_METHODS for method in methods):
+                        self._likert(conversation, methods, responses)
+                    if Method.LIKELIHOOD in methods:
+                        self._likelihood(conversation, responses)
+            finally:
+                store.close()
+        if Method.LIKELIHOOD in methods:
+            responses.neutral_log_likelihoods = self.neutral_log_likelihoods()
+        return responses
+
+    def _conversation(
+        self, store: SessionStore, card_path: Path, condition: Condition
+    ) -> Conversation:
+        control_factory = memory_factory = None
+        if uses_controller(condition):
+            control_factory = parts.controller_factory(self.engine)
+            if control_factory is None:
+                raise RoleplayError(f"condition {condition.value!r} needs roleplay.control")
+        if uses_memory(condition):
+            memory_factory = parts.memory_factory()
+            if memory_factory is None:
+                raise RoleplayError(f"condition {condition.value!r} needs roleplay.memory")
+        pipeline = ChatPipeline(
+            self.engine, store, control_factory=control_factory, memory_factory=memory_factory
+        )
+        return pipeline.start(card_path, user_name=self.settings.interviewer_name, greeting=False)
+
+    def _prompt_ids(self, conversation: Conversation, question: str) -> tuple[list[int], int]:
+        prepared = conversation.prepare(question, history=[])
+        return token_ids(self.engine, prepared.prompt.text), len(prepared.prompt.memories)
+
+    def _likert(
+        self, conversation: Conversation, methods: Sequence[Method], responses: ItemResponses
+    ) -> None:
+        items = self.questionnaire.items
+        prompts = []
+        for item in items:
+            ids, memories = self._prompt_ids(conversation, self.settings.likert.ask(item))
+            prompts.append(ids)
+            responses.recalled_memories += memories
+        logprobs = next_token_logprobs(
+            self.engine.model,
+            prompts,
+            batch_size=self.batch_size,
+            pad_id=self._pad_id,
+            rows_done=self.rows_done,
+        )
+        if Method.EXPECTED_LIKERT in methods:
+            options = self._option_ids()
+            probabilities = logprobs.exp()
+            for row, item in enumerate(items):
+                mass = [float(probabilities[row, ids].sum()) for ids in options]
+                total = sum(mass)
+                responses.option_probabilities[item.id] = [p / total for p in mass]
+        if Method.GRAMMAR in methods:
+            answers = self._grammar_answers(logprobs, [prompt[-1:] for prompt in prompts])
+            for item, answer in zip(items, answers, strict=True):
+                responses.grammar_answers[item.id] = answer
+
+    def _grammar_answers(self, logprobs: Any, last_tokens: list[list[int]]) -> list[int]:
+        """The greedy first token each row may produce under the Likert grammar."""
+        import torch
+
+        processor = parts.likert_grammar_processor(
+            self.engine.tokenizer, self.settings.likert.grammar
+        )
+        if processor is None:
+            raise RoleplayError("the grammar method needs roleplay.control.grammar")
+        # One fresh processor for the whole batch: on its first call transformers-cfg only
+        # needs the batch size from input_ids, and it masks every row with the grammar.
+        masked = processor(torch.tensor(last_tokens), logprobs.clone())
+        options = list(self.settings.likert.options)
+        answers = []
+        for token in masked.argmax(dim=-1).tolist():
+            text = self.engine.tokenizer.decode([int(token)]).strip()
+            if text not in options:
+                raise RoleplayError(
+                    f"grammar {self.settings.likert.grammar!r} allowed {text!r}, "
+                    f"which is not one of the options {options}"
+                )
+            answers.append(options.index(text) + 1)
+        return answers
+
+    def _statements(self) -> list[list[int]]:
+        return [token_ids(self.engine, item.statement) for item in self.questionnaire.items]
+
+    def _likelihood(self, conversation: Conversation, responses: ItemResponses) -> None:
+        context, memories = self._prompt_ids(conversation, self.settings.likelihood.request)
+        responses.recalled_memories += memories * len(self.questionnaire.items)
+        statements = self._statements()
+        scores = continuation_logprobs(
+            self.engine.model,
+            [context] * len(statements),
+            statements,
+            batch_size=self.batch_size,
+            pad_id=self._pad_id,
+            rows_done=self.rows_done,
+        )
+        for item, score in zip(self.questionnaire.items, scores, strict=True):
+            responses.log_likelihoods[item.id] = score
+
+    def neutral_log_likelihoods(self) -> dict[int, float]:
+        """``log P(statement | neutral role-player asked to describe itself)`` per item.
+
+        Never steered and without memory: it is the baseline every character and every
+        condition is compared with.
+        """
+        if self._neutral is None:
+            likelihood = self.settings.likelihood
+            prompt = self.engine.render_chat(
+                [
+                    ChatMessage("system", likelihood.neutral_system_prompt),
+                    ChatMessage("user", likelihood.request),
+                ]
+            )
+            statements = self._statements()
+            context = token_ids(self.engine, prompt)
+            scores = continuation_logprobs(
+                self.engine.model,
+                [context] * len(statements),
+                statements,
+                batch_size=self.batch_size,
+                pad_id=self._pad_id,
+                rows_done=self.rows_done,
+            )
+            self._neutral = {
+                item.id: score for item, score in zip(self.questionnaire.items, scores, strict=True)
+            }
+        return dict(self._neutral)
+
+    def _option_ids(self) -> list[list[int]]:
+        if self._options is None:
+            self._options = option_token_ids(self.engine.tokenizer, self.settings.likert.options)
+        return self._options

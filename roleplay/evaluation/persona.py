@@ -1,0 +1,185 @@
+"""Personality fidelity: interview characters under each condition, score with each method.
+
+For every condition the characters are interviewed once (all requested methods share the
+forward passes), then each method turns the responses into trait scores on 0..1, which are
+compared with the cards (``metrics.py``). The likelihood method is centred per trait across
+the characters of the run, so its numbers depend on which characters are evaluated
+together; the report says so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from roleplay.cards.loader import load_card
+from roleplay.errors import RoleplayError
+from roleplay.evaluation.interview import Interviewer, ItemResponses
+from roleplay.evaluation.metrics import (
+    CharacterFidelity,
+    OverallFidelity,
+    compare_traits,
+    summarise,
+)
+from roleplay.evaluation.plan import (
+    CONDITION_LABELS,
+    Condition,
+    Method,
+    require_available,
+)
+from roleplay.evaluation.questionnaire import InterviewSettings, Questionnaire
+from roleplay.evaluation.scoring import (
+    centre_across_characters,
+    expected_answer,
+    likelihood_trait_raw,
+    likert_trait_scores,
+    to_unit_interval,
+)
+
+
+class EvaluationProgress(Protocol):
+    """Receives progress in forward-pass rows (a rich progress bar in the CLI)."""
+
+    def begin(self, total_rows: int) -> None: ...
+
+    def label(self, text: str) -> None: ...
+
+    def advance(self, rows: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class CharacterSpec:
+    name: str
+    path: Path
+    card_traits: dict[str, float]
+
+
+@dataclass
+class MethodResult:
+    """One method under one condition: every character's estimate and the summary."""
+
+    method: Method
+    condition: Condition
+    characters: list[CharacterFidelity]
+    overall: OverallFidelity
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PersonaReport:
+    model_id: str
+    characters: list[CharacterSpec]
+    methods: list[Method]
+    conditions: list[Condition]
+    results: list[MethodResult]
+    seconds: float
+    controls: dict[str, dict[str, Any]] = field(default_factory=dict)  # condition/char -> controls
+
+    def result(self, method: Method, condition: Condition) -> MethodResult:
+        for result in self.results:
+            if result.method is method and result.condition is condition:
+                return result
+        raise KeyError((method, condition))
+
+
+def character_spec(path: Path) -> CharacterSpec:
+    card = load_card(path)
+    return CharacterSpec(card.name, path, card.personality.big_five.as_dict())
+
+
+def estimates_for(
+    method: Method,
+    responses: dict[str, ItemResponses],
+    questionnaire: Questionnaire,
+    settings: InterviewSettings,
+) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """Trait estimates per character name from the responses, and notes for the report."""
+    options = len(settings.likert.options)
+    notes: list[str] = []
+    if method is Method.EXPECTED_LIKERT:
+        return {
+            name: likert_trait_scores(
+                {item: expected_answer(p) for item, p in r.option_probabilities.items()},
+                questionnaire,
+                options,
+            )
+            for name, r in responses.items()
+        }, notes
+    if method is Method.GRAMMAR:
+        return {
+            name: likert_trait_scores(
+                {item: float(a) for item, a in r.grammar_answers.items()}, questionnaire, options
+            )
+            for name, r in responses.items()
+        }, notes
+    raw = {
+        name: likelihood_trait_raw(r.likelihood_differences, questionnaire)
+        for name, r in responses.items()
+    }
+    if len(raw) < 2:
+        notes.append("one character: likelihood scores are not centred across characters")
+    centred = centre_across_characters(raw)
+    scale = settings.likelihood.scale
+    return {
+        name: {trait: to_unit_interval(value, scale) for trait, value in traits.items()}
+        for name, traits in centred.items()
+    }, notes
+
+
+def evaluate_persona(
+    engine: object,
+    card_paths: Sequence[Path],
+    methods: Sequence[Method],
+    conditions: Sequence[Condition],
+    *,
+    interviewer: Interviewer | None = None,
+    progress: EvaluationProgress | None = None,
+) -> PersonaReport:
+    """Interview every card under every condition and score it with every method."""
+    require_available([*methods, *conditions])
+    started = time.perf_counter()
+    characters = [character_spec(path) for path in card_paths]
+    names = [c.name for c in characters]
+    if len(set(names)) != len(names):
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        raise RoleplayError(f"character {duplicates[0]!r} is given twice")
+    interviewer = interviewer or Interviewer(
+        engine, rows_done=progress.advance if progress else None
+    )
+    if progress is not None:
+        per_interview = interviewer.rows(methods)
+        neutral = interviewer.neutral_rows() if Method.LIKELIHOOD in methods else 0
+        progress.begin(per_interview * len(characters) * len(conditions) + neutral)
+    results: list[MethodResult] = []
+    controls: dict[str, dict[str, Any]] = {}
+    for condition in conditions:
+        responses: dict[str, ItemResponses] = {}
+        for character in characters:
+            if progress is not None:
+                progress.label(f"{character.name} ({CONDITION_LABELS[condition]})")
+            responses[character.name] = interviewer.interview(character.path, condition, methods)
+            if responses[character.name].controls:
+                controls[f"{condition.value}/{character.name}"] = responses[character.name].controls
+        for method in methods:
+            estimates, notes = estimates_for(
+                method, responses, interviewer.questionnaire, interviewer.settings
+            )
+            fidelity = [
+                compare_traits(
+                    c.name, c.card_traits, estimates[c.name], interviewer.settings.accuracy
+                )
+                for c in characters
+            ]
+            results.append(MethodResult(method, condition, fidelity, summarise(fidelity), notes))
+    return PersonaReport(
+        model_id=str(getattr(engine, "model_id", "unknown")),
+        characters=characters,
+        methods=list(methods),
+        conditions=list(conditions),
+        results=results,
+        seconds=time.perf_counter() - started,
+        controls=controls,
+    )

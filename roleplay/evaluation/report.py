@@ -1,0 +1,180 @@
+"""Persona-fidelity output: JSON, rich tables and a small PNG plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich import box
+from rich.table import Table
+
+from roleplay.cards.model import BIG_FIVE_TRAITS
+from roleplay.evaluation.metrics import CharacterFidelity
+from roleplay.evaluation.persona import MethodResult, PersonaReport
+from roleplay.evaluation.plan import CONDITION_LABELS, CONDITION_SHORT, METHOD_DESCRIPTIONS
+from roleplay.evaluation.questionnaire import load_interview_settings
+
+JSON_NAME = "persona_fidelity.json"
+PLOT_NAME = "persona_fidelity.png"
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _character_json(fidelity: CharacterFidelity) -> dict[str, Any]:
+    return {
+        "name": fidelity.character,
+        "mae": _round(fidelity.mae),
+        "acc_dim": _round(fidelity.acc_dim),
+        "full": fidelity.full,
+        "traits": {
+            trait: {
+                "card": comparison.card,
+                "estimate": _round(comparison.estimate),
+                "abs_error": _round(comparison.abs_error),
+                "counted": comparison.counted,
+                "correct": comparison.correct,
+            }
+            for trait, comparison in fidelity.traits.items()
+        },
+    }
+
+
+def _result_json(result: MethodResult) -> dict[str, Any]:
+    overall = result.overall
+    return {
+        "method": result.method.value,
+        "condition": result.condition.value,
+        "mae": _round(overall.mae),
+        "acc_dim": _round(overall.acc_dim),
+        "acc_full": _round(overall.acc_full),
+        "counted_dims": overall.counted_dims,
+        "trait_mae": {trait: _round(value) for trait, value in overall.trait_mae.items()},
+        "trait_acc": {trait: _round(value) for trait, value in overall.trait_acc.items()},
+        "notes": result.notes,
+        "characters": [_character_json(fidelity) for fidelity in result.characters],
+    }
+
+
+def report_json(report: PersonaReport) -> dict[str, Any]:
+    settings = load_interview_settings()
+    return {
+        "model": report.model_id,
+        "questionnaire": "IPIP-50 Big-Five factor markers",
+        "seconds": round(report.seconds, 2),
+        "accuracy": {
+            "midpoint": settings.accuracy.midpoint,
+            "exclusion_margin": settings.accuracy.exclusion_margin,
+            "rule": "cards with |score - midpoint| < margin are left out of Acc(Dim)/Acc(Full)",
+        },
+        "likelihood_scale": settings.likelihood.scale,
+        "methods": {method.value: METHOD_DESCRIPTIONS[method] for method in report.methods},
+        "conditions": {c.value: CONDITION_LABELS[c] for c in report.conditions},
+        "characters": [
+            {"name": c.name, "card": str(c.path), "big_five": c.card_traits}
+            for c in report.characters
+        ],
+        "results": [_result_json(result) for result in report.results],
+        "controls": report.controls,
+    }
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def summary_table(report: PersonaReport) -> Table:
+    """One row per method x condition: MAE, Acc(Dim), Acc(Full)."""
+    table = Table(
+        title=f"Persona fidelity ({len(report.characters)} characters, IPIP-50)", box=box.SIMPLE
+    )
+    table.add_column("method")
+    table.add_column("condition")
+    for column in ("MAE", "Acc(Dim)", "Acc(Full)", "dims"):
+        table.add_column(column, justify="right")
+    for result in report.results:
+        overall = result.overall
+        table.add_row(
+            result.method.value,
+            CONDITION_SHORT[result.condition],
+            f"{overall.mae:.3f}",
+            _number(overall.acc_dim),
+            _number(overall.acc_full),
+            str(overall.counted_dims),
+        )
+    table.caption = (
+        "conditions add up: prompt, +ctrl (steering), +mem (recalled memories); dims = "
+        "(character, trait) pairs counted: card scores within 0.1 of 0.5 are not"
+    )
+    return table
+
+
+def trait_table(report: PersonaReport) -> Table:
+    """Acc(Dim) per trait for each method x condition."""
+    table = Table(title="Acc(Dim) per trait", box=box.SIMPLE)
+    table.add_column("method")
+    table.add_column("condition")
+    for trait in BIG_FIVE_TRAITS:
+        table.add_column(trait[0].upper(), justify="right")
+    for result in report.results:
+        table.add_row(
+            result.method.value,
+            CONDITION_SHORT[result.condition],
+            *(_number(result.overall.trait_acc[trait]) for trait in BIG_FIVE_TRAITS),
+        )
+    return table
+
+
+def character_table(result: MethodResult) -> Table:
+    """Estimate vs card per trait for each character (a mark when the side is wrong)."""
+    table = Table(
+        title=f"{result.method.value} - {CONDITION_LABELS[result.condition]}: estimate (card)",
+        box=box.SIMPLE,
+    )
+    table.add_column("character")
+    for trait in BIG_FIVE_TRAITS:
+        table.add_column(trait[0].upper(), justify="right")
+    table.add_column("MAE", justify="right")
+    for fidelity in result.characters:
+        cells = []
+        for trait in BIG_FIVE_TRAITS:
+            comparison = fidelity.traits[trait]
+            mark = {True: "", False: " ✗", None: " ·"}[comparison.correct]
+            cells.append(f"{comparison.estimate:.2f} ({comparison.card:.2f}){mark}")
+        table.add_row(fidelity.character, *cells, f"{fidelity.mae:.3f}")
+    table.caption = "✗ wrong side of 0.5; · card too close to 0.5 to count"
+    return table
+
+
+def write_plot(report: PersonaReport, path: Path) -> Path:
+    """Grouped bars: Acc(Dim) and MAE per method, one bar per condition."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = report.methods
+    conditions = report.conditions
+    width = 0.8 / max(len(conditions), 1)
+    figure, (accuracy_axis, error_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    for offset, condition in enumerate(conditions):
+        positions = [m + (offset - (len(conditions) - 1) / 2) * width for m in range(len(methods))]
+        results = [report.result(method, condition).overall for method in methods]
+        label = CONDITION_LABELS[condition]
+        accuracy_axis.bar(positions, [r.acc_dim or 0.0 for r in results], width=width, label=label)
+        error_axis.bar(positions, [r.mae for r in results], width=width, label=label)
+    for axis, title in ((accuracy_axis, "Acc(Dim) (higher is better)"), (error_axis, "MAE")):
+        axis.set_xticks(range(len(methods)), [method.value for method in methods])
+        axis.set_title(title)
+    accuracy_axis.axhline(0.5, color="grey", linestyle="--", linewidth=1, label="chance")
+    accuracy_axis.set_ylim(0, 1)
+    handles, labels = accuracy_axis.get_legend_handles_labels()
+    # Below the plots: inside an axis the legend hides bars whatever corner it takes.
+    figure.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
+    figure.suptitle(f"Persona fidelity on {report.model_id} ({len(report.characters)} characters)")
+    figure.tight_layout(rect=(0, 0.07, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
