@@ -57,7 +57,9 @@ def card_to_yaml(card: Card, *, header: Sequence[str] = (), notes: Notes | None 
 
 def _yaml() -> YAML:
     yaml = YAML(typ="rt", pure=True)
-    yaml.width = 120
+    # No wrapping: the emitter folds long double-quoted scalars at spaces, and a fold next to
+    # an escape (e.g. "\x7F 0") does not always read back to the same text.
+    yaml.width = 1_000_000
     yaml.indent(mapping=_INDENT, sequence=_INDENT * 2, offset=_INDENT)
     yaml.allow_unicode = True
     return yaml

@@ -12,8 +12,10 @@ from roleplay.cli.chat import chat_command
 from roleplay.cli.errors import RoleplayGroup
 from roleplay.cli.eval_commands import eval_app
 from roleplay.cli.generate_commands import generate_app
+from roleplay.cli.memory_commands import memory_app
 from roleplay.cli.prompt_command import prompt_command
 from roleplay.cli.session_commands import sessions_app
+from roleplay.cli.steer_commands import steer_app
 
 app = typer.Typer(
     cls=RoleplayGroup,
@@ -29,6 +31,8 @@ app.add_typer(card_app, name="card")
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(eval_app, name="eval")
 app.add_typer(generate_app, name="generate")
+app.add_typer(memory_app, name="memory")
+app.add_typer(steer_app, name="steer")
 
 
 def _register_plugin_commands() -> None:

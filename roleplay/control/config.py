@@ -1,0 +1,71 @@
+"""Steering settings from ``data/steering.yaml`` (layers, method, the measured strength bounds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from roleplay.errors import FileProblemsError, Problem
+
+Method = Literal["mean_difference", "pca"]
+METHODS: tuple[Method, ...] = ("mean_difference", "pca")
+
+
+@dataclass(frozen=True)
+class SteeringConfig:
+    extraction_system_prompt: str
+    layer_fractions: tuple[float, ...]
+    method: Method
+    unit_relative_norm: float
+    max_strength: float
+    max_combined_strength: float
+
+
+def config_path() -> Path:
+    return Path(str(resources.files("roleplay.control") / "data" / "steering.yaml"))
+
+
+def _number(data: dict[str, Any], key: str, path: str, problems: list[Problem]) -> float:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        problems.append(Problem(path, 1, 1, f"'{key}' must be a positive number"))
+        return 1.0
+    return float(value)
+
+
+@cache
+def load_config(path: Path | None = None) -> SteeringConfig:
+    from ruamel.yaml import YAML
+
+    source = path or config_path()
+    data = YAML(typ="safe").load(source.read_text(encoding="utf-8")) or {}
+    where = str(source)
+    problems: list[Problem] = []
+    fractions = data.get("layer_fractions")
+    if not (
+        isinstance(fractions, list)
+        and fractions
+        and all(isinstance(f, int | float) and 0 <= f <= 1 for f in fractions)
+    ):
+        problems.append(
+            Problem(where, 1, 1, "'layer_fractions' must be a list of numbers in [0, 1]")
+        )
+        fractions = [0.5]
+    method = data.get("method", "mean_difference")
+    if method not in METHODS:
+        problems.append(Problem(where, 1, 1, f"'method' must be one of {', '.join(METHODS)}"))
+    prompt = data.get("extraction_system_prompt", "")
+    config = SteeringConfig(
+        extraction_system_prompt=prompt if isinstance(prompt, str) else "",
+        layer_fractions=tuple(float(f) for f in fractions),
+        method=method if method in METHODS else "mean_difference",
+        unit_relative_norm=_number(data, "unit_relative_norm", where, problems),
+        max_strength=_number(data, "max_strength", where, problems),
+        max_combined_strength=_number(data, "max_combined_strength", where, problems),
+    )
+    if problems:
+        raise FileProblemsError(problems)
+    return config

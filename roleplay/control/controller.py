@@ -1,0 +1,290 @@
+"""The controller: the one object the chat pipeline asks for steering and decoding controls.
+
+    controller = Controller.for_card(loaded, card, overrides={"sentiment": 0.5})
+    with controller.steering():
+        for event in engine.stream(prompt, settings,
+                                   logits_processors=controller.logits_processors()):
+            ...
+    session.record(controller.describe())
+
+``for_card`` resolves the strengths (card Big Five and ``attributes``, then per-chat
+overrides, clipped to the measured bound), loads the needed vectors from the cache (building
+missing ones, a few seconds per attribute), and precomputes the per-layer vectors, so that
+``steering()`` only installs and removes hooks.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from roleplay.control.attributes import load_attributes
+from roleplay.control.config import SteeringConfig, load_config
+from roleplay.control.errors import ControlError
+from roleplay.control.grammar import Grammar, GrammarCompiler, load_grammar
+from roleplay.control.hooks import SteeringHandle, steering_applied
+from roleplay.control.layers import find_decoder_layers
+from roleplay.control.strengths import ResolvedStrengths, resolve_strengths
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import LogitsProcessor, PreTrainedTokenizerBase
+
+    from roleplay.control.building import ProgressCallback
+
+BANNED_PHRASES_EXTENSION = "banned_phrases"  # card.extensions key holding a list of phrases
+
+
+class ModelBundle(Protocol):
+    """What the controller needs of a loaded model (``roleplay.engine.loading.LoadedModel``)."""
+
+    model: Any
+    tokenizer: Any
+    model_id: str
+
+
+def supports_hooks(model: Any) -> bool:
+    """Whether steering vectors can be applied: a PyTorch model with recognisable decoder layers."""
+    try:
+        find_decoder_layers(model)
+    except ControlError:
+        return False
+    return True
+
+
+def _unpack(loaded: ModelBundle | tuple[Any, Any, str]) -> tuple[Any, Any, str]:
+    if isinstance(loaded, tuple):
+        if len(loaded) != 3:
+            raise ControlError("pass a loaded model or a (model, tokenizer, model_id) tuple")
+        return loaded
+    return loaded.model, loaded.tokenizer, loaded.model_id
+
+
+def _card_banned_phrases(card: Any) -> list[str]:
+    extensions = getattr(card, "extensions", None)
+    if not isinstance(extensions, Mapping):
+        return []
+    phrases = extensions.get(BANNED_PHRASES_EXTENSION) or []
+    if isinstance(phrases, str) or not isinstance(phrases, Sequence):
+        raise ControlError(
+            f"card extensions.{BANNED_PHRASES_EXTENSION} must be a list of phrases, got {phrases!r}"
+        )
+    return [str(p) for p in phrases]
+
+
+_compilers: weakref.WeakKeyDictionary[Any, GrammarCompiler] = weakref.WeakKeyDictionary()
+
+
+def grammar_compiler(tokenizer: PreTrainedTokenizerBase) -> GrammarCompiler:
+    """The shared ``GrammarCompiler`` of a tokenizer (its byte trie is built once)."""
+    try:
+        compiler = _compilers.get(tokenizer)
+        if compiler is None:
+            compiler = _compilers[tokenizer] = GrammarCompiler(tokenizer)
+        return compiler
+    except TypeError:  # an unhashable or non-weakref-able tokenizer: no sharing
+        return GrammarCompiler(tokenizer)
+
+
+@dataclass(frozen=True)
+class DecodingControls:
+    banned_phrases: tuple[str, ...] = ()
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
+    no_repeat_ngram_size: int = 0
+    grammar: Grammar | None = None
+
+
+@dataclass
+class Controller:
+    model: Any
+    tokenizer: Any
+    model_id: str
+    resolved: ResolvedStrengths
+    controls: DecodingControls
+    config: SteeringConfig
+    enabled: bool = True
+    layers: tuple[int, ...] = ()
+    deltas: dict[int, torch.Tensor] = field(default_factory=dict)
+    rescaled_layers: dict[int, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    card: Any = None  # kept so that set_overrides() can re-resolve
+    layer_choice: tuple[int, ...] | None = None
+    use_cache: bool = True
+
+    @classmethod
+    def for_card(
+        cls,
+        loaded: ModelBundle | tuple[Any, Any, str],
+        card: Any = None,
+        overrides: Mapping[str, float] | None = None,
+        *,
+        enabled: bool = True,
+        banned_phrases: Sequence[str] = (),
+        grammar: str | Grammar | None = None,
+        frequency_penalty: float = 0.0,
+        presence_penalty: float = 0.0,
+        no_repeat_ngram_size: int = 0,
+        layers: Sequence[int] | None = None,
+        use_cache: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> Controller:
+        """A controller for one chat with ``card`` (None: overrides only).
+
+        ``enabled=False`` gives a controller that does nothing (no hooks, no processors) but
+        still validates its input and describes itself. Bad input (unknown attribute,
+        non-numeric strength, bad grammar, bad processor setting) raises ``ControlError``.
+        """
+        model, tokenizer, model_id = _unpack(loaded)
+        config = load_config()
+        resolved = resolve_strengths(
+            card, overrides, load_attributes(), max_strength=config.max_strength
+        )
+        phrases = tuple(dict.fromkeys([*_card_banned_phrases(card), *banned_phrases]))
+        chosen_grammar = load_grammar(grammar) if isinstance(grammar, str) else grammar
+        controls = DecodingControls(
+            phrases, frequency_penalty, presence_penalty, no_repeat_ngram_size, chosen_grammar
+        )
+        controller = cls(
+            model,
+            tokenizer,
+            model_id,
+            resolved,
+            controls,
+            config,
+            enabled,
+            card=card,
+            layer_choice=tuple(layers) if layers is not None else None,
+            use_cache=use_cache,
+        )
+        try:  # validate the processor settings now, not at the first generation
+            controller._build_processors()
+        except ValueError as error:
+            raise ControlError(str(error)) from None
+        if enabled and resolved.strengths:
+            controller._prepare_steering(layers, use_cache, progress)
+        return controller
+
+    def _prepare_steering(
+        self,
+        layers: Sequence[int] | None,
+        use_cache: bool,
+        progress: ProgressCallback | None,
+    ) -> None:
+        if not supports_hooks(self.model):
+            self.notes.append(
+                f"steering unavailable: {type(self.model).__name__} has no hookable decoder layers"
+            )
+            return
+        from roleplay.control.building import build_steering_set
+
+        steering_set, report = build_steering_set(
+            self.model,
+            self.tokenizer,
+            self.model_id,
+            sorted(self.resolved.strengths),
+            layers=layers,
+            config=self.config,
+            use_cache=use_cache,
+            progress=progress,
+        )
+        combined = steering_set.combine(self.resolved.strengths)
+        self.layers, self.deltas, self.rescaled_layers = (
+            report.layers,
+            combined.deltas,
+            combined.rescaled_layers,
+        )
+        if report.built:
+            self.notes.append(f"built steering vectors: {', '.join(report.built)}")
+        if combined.rescaled_layers:
+            self.notes.append(
+                "combined steering exceeded the fluency bound and was scaled down "
+                f"(factors {', '.join(f'{f:.2f}' for f in combined.rescaled_layers.values())})"
+            )
+
+    def set_overrides(
+        self, overrides: Mapping[str, float] | None, *, progress: ProgressCallback | None = None
+    ) -> None:
+        """Replace the per-chat overrides (e.g. a TUI slider); used from the next ``steering()``.
+
+        Re-resolves against the card, loads or builds any newly needed vector, and leaves
+        the controller unchanged if the overrides are invalid (``ControlError``).
+        """
+        resolved = resolve_strengths(
+            self.card, overrides, load_attributes(), max_strength=self.config.max_strength
+        )
+        self.resolved = resolved
+        self.layers, self.deltas, self.rescaled_layers, self.notes = (), {}, {}, []
+        if self.enabled and resolved.strengths:
+            self._prepare_steering(self.layer_choice, self.use_cache, progress)
+
+    @property
+    def strengths(self) -> dict[str, float]:
+        """Attribute strengths in force (empty when disabled or steering is unavailable)."""
+        return dict(self.resolved.strengths) if self.enabled and self.deltas else {}
+
+    @contextmanager
+    def steering(self) -> Iterator[SteeringHandle | None]:
+        """Apply the steering vectors to the model for the duration of the ``with`` block."""
+        if not (self.enabled and self.deltas):
+            yield None
+            return
+        with steering_applied(self.model, self.deltas) as handle:
+            yield handle
+
+    def logits_processors(self) -> list[LogitsProcessor]:
+        """Fresh processors for one generation (they remember where the reply starts)."""
+        return self._build_processors() if self.enabled else []
+
+    def _build_processors(self) -> list[LogitsProcessor]:
+        from roleplay.control.processors import (
+            BannedPhrasesLogitsProcessor,
+            ReplyFrequencyPenaltyLogitsProcessor,
+            ReplyNoRepeatNGramLogitsProcessor,
+        )
+
+        controls = self.controls
+        processors: list[LogitsProcessor] = []
+        if controls.banned_phrases:
+            processors.append(BannedPhrasesLogitsProcessor(controls.banned_phrases, self.tokenizer))
+        if controls.frequency_penalty or controls.presence_penalty:
+            processors.append(
+                ReplyFrequencyPenaltyLogitsProcessor(
+                    controls.frequency_penalty, controls.presence_penalty
+                )
+            )
+        if controls.no_repeat_ngram_size:
+            processors.append(ReplyNoRepeatNGramLogitsProcessor(controls.no_repeat_ngram_size))
+        if controls.grammar is not None:
+            # Last, so that nothing after it can re-enable a token the grammar forbids.
+            processors.append(grammar_compiler(self.tokenizer).processor(controls.grammar))
+        return processors
+
+    def describe(self) -> dict[str, Any]:
+        """What is in force, JSON-ready, for the session record and ``roleplay prompt``."""
+        controls = self.controls
+        return {
+            "enabled": self.enabled,
+            "model_id": self.model_id,
+            "steering": {
+                "strengths": {n: round(v, 4) for n, v in sorted(self.strengths.items())},
+                "requested": {n: v for n, v in sorted(self.resolved.requested.items())},
+                "sources": {n: self.resolved.sources[n] for n in sorted(self.strengths)},
+                "clipped_from": {n: v for n, v in sorted(self.resolved.clipped.items())},
+                "layers": list(self.layers),
+                "unit_relative_norm": self.config.unit_relative_norm,
+                "max_strength": self.config.max_strength,
+                "rescaled_layers": {str(k): round(v, 4) for k, v in self.rescaled_layers.items()},
+            },
+            "decoding": {
+                "banned_phrases": list(controls.banned_phrases),
+                "frequency_penalty": controls.frequency_penalty,
+                "presence_penalty": controls.presence_penalty,
+                "no_repeat_ngram_size": controls.no_repeat_ngram_size,
+                "grammar": controls.grammar.name if controls.grammar else None,
+            },
+            "notes": list(self.notes),
+        }

@@ -1,0 +1,1 @@
+"""Data files of the controller (a package so that setuptools ships them)."""

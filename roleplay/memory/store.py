@@ -1,0 +1,252 @@
+"""One character's memories in Chroma: a text collection and a small emotion index.
+
+- ``mem-<slug>`` holds each memory's text, its MiniLM embedding (cosine space) and metadata:
+  the emotion vector (``emo_joy`` ... ``emo_anticipation``), the scorer's raw scores
+  (``emo_raw``, JSON), kind, speaker, session id, turn index and timestamp.
+- ``emo-<slug>`` holds the same ids with their emotion vectors as 8-d embeddings, so the
+  emotion-first strategy (``s-s``) can ask Chroma for the memories closest to a mood
+  instead of scanning every memory.
+
+The slug comes from ``roleplay.paths.safe_slug``: ASCII, at most 48 readable characters
+plus a hash of the full name, so any Unicode name yields a valid Chroma collection name
+(3-63 characters of ``[a-z0-9-]``, alphanumeric at both ends) and two characters never
+share one. The emotion index is written before the text collection, so an interrupted
+write can only leave an orphan in the index, which reads skip.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from roleplay.memory.chroma_client import chroma_errors, open_client
+from roleplay.memory.emotions import (
+    EMOTION_COUNT,
+    EMOTION_KEYS,
+    emotion_dict,
+    emotion_from_metadata,
+    emotion_metadata,
+)
+from roleplay.memory.encoder import EMBEDDING_DIMENSION
+from roleplay.memory.records import MemoryRecord, MetadataValue
+from roleplay.paths import safe_slug
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+
+# The scorer's raw scores (JSON list in EMOTIONS order), kept so a later recalibration can
+# rescore every memory without re-embedding anything.
+RAW_EMOTION_KEY = "emo_raw"
+# Chroma accepts larger batches, but the write of one batch holds the SQLite write lock;
+# 1,000 keeps each lock short while amortising the per-call overhead.
+WRITE_BATCH = 1000
+# A zero emotion vector has no direction; cosine distance in the index needs one.
+_INDEX_EPSILON = 1e-6
+
+
+def collection_names(character: str) -> tuple[str, str]:
+    """(text collection, emotion index) names for a character name."""
+    slug = safe_slug(character)
+    return f"mem-{slug}", f"emo-{slug}"
+
+
+@dataclass(frozen=True)
+class NewMemory:
+    """A memory to write, with everything computed: the store does no embedding itself."""
+
+    id: str
+    text: str
+    embedding: np.ndarray
+    emotion: np.ndarray
+    raw_emotion: np.ndarray
+    metadata: dict[str, MetadataValue]
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Memories fetched for ranking: parallel lists plus (n, 384) and (n, 8) arrays."""
+
+    ids: list[str]
+    texts: list[str]
+    metadatas: list[dict[str, MetadataValue]]
+    embeddings: np.ndarray
+    emotions: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _empty_candidates() -> Candidates:
+    return Candidates(
+        [],
+        [],
+        [],
+        np.zeros((0, EMBEDDING_DIMENSION), np.float32),
+        np.zeros((0, EMOTION_COUNT), np.float32),
+    )
+
+
+class MemoryStore:
+    """Reads and writes one character's memories; every Chroma call is error-translated."""
+
+    def __init__(self, character: str, *, chroma_url: str | None = None) -> None:
+        self.character = character
+        self.chroma_url = chroma_url
+        self.text_collection_name, self.emotion_index_name = collection_names(character)
+
+    @cached_property
+    def client(self) -> ClientAPI:
+        return open_client(self.chroma_url)
+
+    @cached_property
+    def _texts(self) -> Collection:
+        from roleplay.memory.embedding_function import MiniLMEmbeddingFunction
+
+        with chroma_errors(f"open the memories of {self.character}"):
+            return self.client.get_or_create_collection(
+                self.text_collection_name,
+                # Always explicit: a reopened collection would otherwise use Chroma's
+                # default embedding function, which downloads a model.
+                embedding_function=MiniLMEmbeddingFunction(),  # type: ignore[arg-type]
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={"character": self.character},
+            )
+
+    @cached_property
+    def _emotion_index(self) -> Collection:
+        with chroma_errors(f"open the emotion index of {self.character}"):
+            return self.client.get_or_create_collection(
+                self.emotion_index_name,
+                embedding_function=None,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={"character": self.character},
+            )
+
+    def count(self) -> int:
+        with chroma_errors("count memories"):
+            return int(self._texts.count())
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        with chroma_errors("look up memories"):
+            return set(self._texts.get(ids=list(ids), include=[])["ids"])
+
+    def write(self, memories: Sequence[NewMemory]) -> None:
+        """Insert or replace memories (same id = same memory)."""
+        for start in range(0, len(memories), WRITE_BATCH):
+            batch = memories[start : start + WRITE_BATCH]
+            ids = [memory.id for memory in batch]
+            emotions = np.stack([memory.emotion for memory in batch])
+            with chroma_errors("store memories"):
+                self._emotion_index.upsert(ids=ids, embeddings=_index_vectors(emotions))
+                self._texts.upsert(
+                    ids=ids,
+                    embeddings=np.stack([memory.embedding for memory in batch]).astype(np.float32),
+                    documents=[memory.text for memory in batch],
+                    metadatas=[_metadata(memory) for memory in batch],  # type: ignore[misc]
+                )
+
+    def records(self, ids: Sequence[str] | None = None) -> list[MemoryRecord]:
+        """Stored memories (all, or the given ids), oldest first."""
+        with chroma_errors("read memories"):
+            result = self._texts.get(
+                ids=list(ids) if ids is not None else None, include=["documents", "metadatas"]
+            )
+        records = [
+            _record(memory_id, text or "", dict(metadata or {}))
+            for memory_id, text, metadata in zip(
+                result["ids"], result["documents"] or [], result["metadatas"] or [], strict=True
+            )
+        ]
+        return sorted(records, key=lambda r: (float(r.metadata.get("timestamp", 0.0)), r.id))
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        with chroma_errors("forget memories"):
+            self._texts.delete(ids=list(ids))
+            self._emotion_index.delete(ids=list(ids))
+
+    def delete_all(self) -> None:
+        """Drop both collections of this character (other characters are untouched)."""
+        with chroma_errors(f"forget the memories of {self.character}"):
+            existing = {collection.name for collection in self.client.list_collections()}
+            for name in (self.text_collection_name, self.emotion_index_name):
+                if name in existing:
+                    self.client.delete_collection(name)
+        for attribute in ("_texts", "_emotion_index"):
+            self.__dict__.pop(attribute, None)
+
+    def nearest_by_text(self, embedding: np.ndarray, n: int) -> Candidates:
+        """The ``n`` memories closest to a query embedding."""
+        with chroma_errors("search memories"):
+            result = self._texts.query(
+                query_embeddings=embedding[None, :].astype(np.float32),
+                n_results=n,
+                include=["documents", "metadatas", "embeddings"],
+            )
+        return _candidates(
+            result["ids"][0],
+            (result["documents"] or [[]])[0],
+            (result["metadatas"] or [[]])[0],
+            (result["embeddings"] or [[]])[0],
+        )
+
+    def nearest_by_emotion(self, mood: np.ndarray, n: int) -> Candidates:
+        """The ``n`` memories whose emotion points most the way of the mood."""
+        with chroma_errors("search memories by emotion"):
+            ids = self._emotion_index.query(
+                query_embeddings=_index_vectors(mood[None, :]), n_results=n, include=[]
+            )["ids"][0]
+            if not ids:
+                return _empty_candidates()
+            result = self._texts.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+        return _candidates(
+            result["ids"],
+            result["documents"] or [],
+            result["metadatas"] or [],
+            result["embeddings"],
+        )
+
+
+def _index_vectors(emotions: np.ndarray) -> np.ndarray:
+    return np.asarray(emotions + _INDEX_EPSILON, dtype=np.float32)
+
+
+def _metadata(memory: NewMemory) -> dict[str, MetadataValue]:
+    entries: dict[str, MetadataValue] = dict(memory.metadata)
+    entries.update(emotion_metadata(memory.emotion))
+    entries[RAW_EMOTION_KEY] = json.dumps([round(float(v), 6) for v in memory.raw_emotion])
+    return entries
+
+
+def _record(memory_id: str, text: str, metadata: dict[str, Any]) -> MemoryRecord:
+    emotion = emotion_dict(emotion_from_metadata(metadata))
+    visible = {
+        key: value
+        for key, value in metadata.items()
+        if key not in EMOTION_KEYS and isinstance(value, str | int | float | bool)
+    }
+    return MemoryRecord(memory_id, text, emotion, visible)
+
+
+def _candidates(
+    ids: list[str], texts: list[Any], metadatas: list[Any], embeddings: Any
+) -> Candidates:
+    if not ids:
+        return _empty_candidates()
+    metadata_dicts = [dict(metadata or {}) for metadata in metadatas]
+    return Candidates(
+        ids=list(ids),
+        texts=[text or "" for text in texts],
+        metadatas=metadata_dicts,
+        embeddings=np.asarray(embeddings, dtype=np.float32).reshape(len(ids), -1),
+        emotions=np.stack([emotion_from_metadata(metadata) for metadata in metadata_dicts]),
+    )

@@ -1,0 +1,164 @@
+"""The controller as the chat pipeline uses it, on the tiny model."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import torch
+
+from roleplay.control.config import load_config
+from roleplay.control.controller import Controller, supports_hooks
+from roleplay.control.errors import ControlError
+from roleplay.control.hooks import steering_hook_count
+from roleplay.control.processors import (
+    BannedPhrasesLogitsProcessor,
+    ReplyFrequencyPenaltyLogitsProcessor,
+    ReplyNoRepeatNGramLogitsProcessor,
+)
+from tests.control.conftest import make_card
+
+LAYERS = (1, 2)
+
+
+def reply(tiny: Any, controller: Controller, max_new_tokens: int = 8) -> list[int]:
+    ids = tiny.tokenizer("Tell me about your day.", return_tensors="pt")
+    with controller.steering(), torch.inference_mode():
+        out = tiny.model.generate(
+            **ids,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            logits_processor=controller.logits_processors(),
+            pad_token_id=tiny.tokenizer.pad_token_id,
+        )
+    return list(out[0, ids["input_ids"].shape[1] :].tolist())
+
+
+@pytest.mark.usefixtures("no_hooks_left")
+def test_card_strengths_steer_for_the_block_only(tiny: Any) -> None:
+    card = make_card({"extraversion": 1.0, "neuroticism": 0.5}, {"sentiment": 0.5})
+    controller = Controller.for_card(tiny, card, layers=LAYERS)
+    assert controller.strengths == {"extraversion": 1.0, "sentiment": 0.5}
+    with controller.steering() as handle:
+        assert handle is not None and steering_hook_count(tiny.model) == len(LAYERS)
+    assert steering_hook_count(tiny.model) == 0
+    ids = tiny.tokenizer("Hello", return_tensors="pt")
+    with torch.inference_mode():
+        plain = tiny.model(**ids).logits
+        with controller.steering():
+            steered = tiny.model(**ids).logits
+    assert not torch.allclose(plain, steered)
+
+
+@pytest.mark.usefixtures("no_hooks_left")
+def test_overrides_tuple_input_and_describe(tiny: Any) -> None:
+    card = make_card({"extraversion": 0.9}, extensions={"banned_phrases": ["As an AI"]})
+    controller = Controller.for_card(
+        (tiny.model, tiny.tokenizer, tiny.model_id),
+        card,
+        {"extraversion": -5.0, "formality": 0.5},
+        banned_phrases=["Certainly!"],
+        frequency_penalty=0.3,
+        no_repeat_ngram_size=3,
+        grammar="mood",
+        layers=LAYERS,
+    )
+    info = controller.describe()
+    steering = info["steering"]
+    bound = load_config().max_strength
+    assert steering["strengths"] == {"extraversion": -bound, "formality": min(0.5, bound)}
+    assert steering["clipped_from"] == {"extraversion": -5.0}
+    assert steering["sources"] == {"extraversion": "override", "formality": "override"}
+    assert steering["layers"] == list(LAYERS)
+    assert info["decoding"]["banned_phrases"] == ["As an AI", "Certainly!"]
+    assert info["decoding"]["grammar"] == "mood"
+    import json
+
+    json.dumps(info)  # recordable in the session as is
+
+
+def test_processors_are_fresh_for_each_generation(tiny: Any) -> None:
+    controller = Controller.for_card(
+        tiny,
+        None,
+        banned_phrases=["no"],
+        frequency_penalty=0.2,
+        no_repeat_ngram_size=2,
+        grammar="likert",
+    )
+    first, second = controller.logits_processors(), controller.logits_processors()
+    kinds = [type(p) for p in first]
+    assert kinds[:3] == [
+        BannedPhrasesLogitsProcessor,
+        ReplyFrequencyPenaltyLogitsProcessor,
+        ReplyNoRepeatNGramLogitsProcessor,
+    ]
+    assert type(first[-1]).__name__ == "GrammarConstrainedLogitsProcessor"  # last: it has the say
+    assert all(a is not b for a, b in zip(first, second, strict=True))
+    text = tiny.tokenizer.decode(reply(tiny, controller), skip_special_tokens=True)
+    assert text in {"1", "2", "3", "4", "5"}
+    assert tiny.tokenizer.decode(reply(tiny, controller), skip_special_tokens=True) == text
+
+
+@pytest.mark.usefixtures("no_hooks_left")
+def test_disabled_controller_does_nothing_but_still_validates(tiny: Any) -> None:
+    controller = Controller.for_card(
+        tiny, make_card({"extraversion": 1.0}), enabled=False, grammar="likert"
+    )
+    assert controller.logits_processors() == []
+    with controller.steering() as handle:
+        assert handle is None
+    assert controller.describe()["enabled"] is False
+    with pytest.raises(ControlError, match="did you mean 'sentiment'"):
+        Controller.for_card(tiny, None, {"sentimnt": 1.0}, enabled=False)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"grammar": "root ::= ("}, r"expecting '\)'"),
+        ({"frequency_penalty": 5}, "frequency_penalty"),
+        ({"no_repeat_ngram_size": -1}, "ngram_size"),
+        ({"banned_phrases": [""]}, "non-empty strings"),
+    ],
+)
+def test_bad_settings_fail_at_construction(
+    tiny: Any, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ControlError, match=message):
+        Controller.for_card(tiny, None, **options)
+
+
+def test_card_banned_phrases_must_be_a_list(tiny: Any) -> None:
+    with pytest.raises(ControlError, match="must be a list of phrases"):
+        Controller.for_card(tiny, make_card(extensions={"banned_phrases": "As an AI"}))
+
+
+def test_models_without_hooks_still_get_processors(tiny: Any) -> None:
+    assert supports_hooks(tiny.model)
+    opaque = SimpleNamespace(model=object(), tokenizer=tiny.tokenizer, model_id="llama.cpp")
+    assert not supports_hooks(opaque.model)
+    controller = Controller.for_card(opaque, None, {"sentiment": 1.0}, banned_phrases=["x"])
+    assert controller.strengths == {}
+    assert "steering unavailable" in controller.describe()["notes"][0]
+    assert len(controller.logits_processors()) == 1
+    with controller.steering() as handle:
+        assert handle is None
+
+
+@pytest.mark.usefixtures("no_hooks_left")
+def test_overrides_can_change_between_replies(tiny: Any) -> None:
+    card = make_card({"extraversion": 1.0})
+    controller = Controller.for_card(tiny, card, layers=LAYERS)
+    assert controller.strengths == {"extraversion": 1.0}
+    controller.set_overrides({"sentiment": -0.5})
+    assert controller.strengths == {"extraversion": 1.0, "sentiment": -0.5}
+    assert controller.describe()["steering"]["sources"]["sentiment"] == "override"
+    controller.set_overrides({"extraversion": 0})
+    assert controller.strengths == {}
+    with controller.steering() as handle:
+        assert handle is None
+    with pytest.raises(ControlError, match="did you mean"):
+        controller.set_overrides({"extravert": 1.0})
+    assert controller.strengths == {}  # unchanged after the bad input

@@ -1,0 +1,142 @@
+"""Steering hooks: added for the block only, removed on every exit path, additive."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+from roleplay.control.errors import ControlError
+from roleplay.control.hooks import add_steering_hooks, steering_applied, steering_hook_count
+from roleplay.control.vectors import SteeringSet, SteeringVector
+
+HIDDEN = 32
+LAYER = 2
+
+
+def hook_count(model: Any) -> int:
+    return steering_hook_count(model)
+
+
+def vector(name: str, seed: int, scale: float = 10.0) -> SteeringVector:
+    generator = torch.Generator().manual_seed(seed)
+    direction = torch.randn(HIDDEN, generator=generator)
+    return SteeringVector(
+        attribute=name,
+        model_id="tiny",
+        directions={LAYER: direction / direction.norm()},
+        layer_scales={LAYER: scale},
+    )
+
+
+def layer_output(tiny: Any, text: str = "Hello there") -> torch.Tensor:
+    ids = tiny.tokenizer(text, return_tensors="pt")
+    with torch.inference_mode():
+        out = tiny.model(**ids, output_hidden_states=True)
+    return out.hidden_states[LAYER + 1]  # [0] is the embeddings
+
+
+@pytest.mark.usefixtures("no_hooks_left")
+def test_hooks_exist_only_inside_the_block(tiny: Any) -> None:
+    before = hook_count(tiny.model)
+    with vector("a", 0).apply(tiny.model, 1.0) as handle:
+        assert hook_count(tiny.model) == before + 1
+        assert handle.active
+    assert hook_count(tiny.model) == before
+    assert not handle.active
+
+
+@pytest.mark.usefixtures("no_hooks_left")
+def test_hooks_removed_when_the_block_raises(tiny: Any) -> None:
+    with pytest.raises(RuntimeError, match="boom"), vector("a", 0).apply(tiny.model, 1.0):
+        raise RuntimeError("boom")
+
+
+@pytest.mark.usefixtures("no_hooks_left")
+def test_hooks_removed_when_generation_fails_midway(tiny: Any) -> None:
+    calls = {"n": 0}
+
+    def failing(_: Any, scores: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # e.g. the user pressed Ctrl-C mid-reply
+        return scores
+
+    ids = tiny.tokenizer("Hello", return_tensors="pt")
+    with pytest.raises(KeyboardInterrupt), vector("a", 0).apply(tiny.model, 1.0):
+        tiny.model.generate(**ids, max_new_tokens=8, do_sample=False, logits_processor=[failing])
+
+
+@pytest.mark.usefixtures("no_hooks_left")
+def test_steering_changes_generation_and_leaves_nothing_behind(tiny: Any) -> None:
+    ids = tiny.tokenizer("Hello", return_tensors="pt")
+
+    def greedy() -> list[int]:
+        with torch.inference_mode():
+            out = tiny.model.generate(**ids, max_new_tokens=6, do_sample=False)
+        return out[0].tolist()
+
+    plain = greedy()
+    with vector("a", 0, scale=200.0).apply(tiny.model, 1.0):
+        steered = greedy()
+    assert steered != plain
+    assert greedy() == plain  # nothing lingers after the block
+
+
+def test_delta_is_strength_times_unit_times_layer_scale(tiny: Any) -> None:
+    v = vector("a", 0, scale=7.0)
+    plain = layer_output(tiny)
+    with v.apply(tiny.model, 0.5, unit_relative_norm=0.2):
+        steered = layer_output(tiny)
+    delta = steered - plain
+    expected = v.directions[LAYER] * (0.5 * 0.2 * 7.0)
+    torch.testing.assert_close(delta, expected.expand_as(delta), atol=1e-5, rtol=1e-4)
+
+
+def test_composition_is_additive(tiny: Any) -> None:
+    steering = SteeringSet({"a": vector("a", 0), "b": vector("b", 1)}, unit_relative_norm=0.3)
+    plain = layer_output(tiny)
+
+    def delta(strengths: dict[str, float]) -> torch.Tensor:
+        with steering.apply(tiny.model, strengths):
+            return layer_output(tiny) - plain
+
+    both = delta({"a": 1.0, "b": -0.5})
+    torch.testing.assert_close(both, delta({"a": 1.0}) + delta({"b": -0.5}), atol=1e-4, rtol=1e-4)
+
+
+def test_nested_applications_add_up(tiny: Any) -> None:
+    a, b = vector("a", 0), vector("b", 1)
+    plain = layer_output(tiny)
+    with a.apply(tiny.model, 1.0), b.apply(tiny.model, 1.0):
+        nested = layer_output(tiny) - plain
+    expected = a.deltas(1.0, 1.0)[LAYER] + b.deltas(1.0, 1.0)[LAYER]
+    torch.testing.assert_close(nested, expected.expand_as(nested), atol=1e-4, rtol=1e-4)
+
+
+def test_combined_bound_scales_the_sum_down() -> None:
+    a, b = vector("a", 0, scale=10.0), vector("b", 1, scale=10.0)
+    capped = SteeringSet({"a": a, "b": b}, unit_relative_norm=0.1, max_combined_strength=1.0)
+    combined = capped.combine({"a": 3.0, "b": 3.0})
+    assert float(combined.deltas[LAYER].norm()) == pytest.approx(1.0 * 0.1 * 10.0, rel=1e-5)
+    assert LAYER in combined.rescaled_layers
+    within = capped.combine({"a": 0.5})
+    assert within.rescaled_layers == {}
+    torch.testing.assert_close(within.deltas[LAYER], a.deltas(0.5, 0.1)[LAYER])
+
+
+def test_zero_strength_adds_nothing_and_unknown_names_fail() -> None:
+    steering = SteeringSet({"sentiment": vector("sentiment", 0)}, unit_relative_norm=0.1)
+    assert steering.combine({"sentiment": 0.0}).deltas == {}
+    with pytest.raises(ControlError, match="did you mean 'sentiment'"):
+        steering.combine({"sentimant": 1.0})
+
+
+@pytest.mark.usefixtures("no_hooks_left")
+def test_bad_layer_installs_nothing(tiny: Any) -> None:
+    good = torch.zeros(HIDDEN)
+    with pytest.raises(ControlError, match="do not exist"):
+        add_steering_hooks(tiny.model, {0: good, 99: good})
+    with pytest.raises(ControlError), steering_applied(tiny.model, {-1: good}):
+        pass

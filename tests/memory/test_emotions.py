@@ -1,0 +1,65 @@
+"""Emotion vectors, the CLI's NAME=VALUE form and the Chroma metadata round trip."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from roleplay.cards.model import EMOTIONS
+from roleplay.errors import RoleplayError
+from roleplay.memory.emotions import (
+    EMOTION_KEYS,
+    emotion_dict,
+    emotion_from_metadata,
+    emotion_metadata,
+    emotion_vector,
+    parse_emotion_spec,
+)
+
+
+def test_vector_follows_the_cards_emotion_order() -> None:
+    vector = emotion_vector({"anticipation": 0.5, "joy": 1.0})
+    assert vector.tolist() == [1.0, 0, 0, 0, 0, 0, 0, 0.5]
+    assert list(emotion_dict(vector)) == list(EMOTIONS)
+
+
+def test_parse_spec() -> None:
+    assert parse_emotion_spec("joy=0.8, fear=0.1") == {"joy": 0.8, "fear": 0.1}
+    assert parse_emotion_spec("Sadness=1") == {"sadness": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("", "empty emotion"),
+        ("happiness=0.5", "unknown emotion 'happiness'"),
+        ("joy=1.5", "must be between 0 and 1"),
+        ("joy=-0.1", "must be between 0 and 1"),
+        ("joy=nan", "must be between 0 and 1"),
+        ("joy=inf", "must be between 0 and 1"),
+        ("joy", "expected NAME=VALUE"),
+        ("joy=", "expected NAME=VALUE"),
+        ("joy=lots", "not a number"),
+        ("joy=0.1,joy=0.2", "given twice"),
+    ],
+)
+def test_bad_specs_are_user_errors(spec: str, message: str) -> None:
+    with pytest.raises(RoleplayError, match=message):
+        parse_emotion_spec(spec)
+
+
+def test_dict_validation() -> None:
+    with pytest.raises(RoleplayError):
+        emotion_vector({"joy": math.nan})
+    with pytest.raises(RoleplayError):
+        emotion_vector({"joy": True})
+
+
+def test_metadata_round_trip() -> None:
+    vector = np.linspace(0, 1, 8, dtype=np.float32)
+    metadata = emotion_metadata(vector)
+    assert tuple(metadata) == EMOTION_KEYS == tuple(f"emo_{name}" for name in EMOTIONS)
+    assert emotion_from_metadata(metadata) == pytest.approx(vector)
+    assert emotion_from_metadata({}).tolist() == [0.0] * 8

@@ -1,0 +1,97 @@
+"""Memory and controller wired into the one pipeline (tiny random model, real Chroma store)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from roleplay.engine.base import GenerationSettings
+from roleplay.engine.transformers_engine import TransformersEngine
+from roleplay.errors import RoleplayError
+from roleplay.features import FeatureOptions, control_factory, memory_factory, parse_steer_option
+from roleplay.pipeline import ChatPipeline
+from roleplay.sessions import SessionStore
+
+
+def _pipeline(tiny: TransformersEngine, tmp_path: Path, options: FeatureOptions) -> ChatPipeline:
+    # The tiny tokenizer needs more tokens than a real one for the same card.
+    engine = TransformersEngine(tiny.loaded, context_window=4096)
+    return ChatPipeline(
+        engine,
+        SessionStore(tmp_path / "s.sqlite3"),
+        settings=GenerationSettings(max_new_tokens=6, seed=1),
+        memory_factory=memory_factory(options),
+        control_factory=control_factory(engine.loaded, options),
+    )
+
+
+def test_turn_recalls_seed_memories_and_stores_the_exchange(
+    tiny_engine: TransformersEngine, tmp_path: Path, characters_dir: Path
+) -> None:
+    options = FeatureOptions(steering=False)
+    conversation = _pipeline(tiny_engine, tmp_path, options).start(characters_dir / "elias.yaml")
+    prepared = conversation.prepare("Tell me about the archive fire.")
+    assert prepared.prompt.memories, "seed memories should be recalled"
+    assert set(prepared.mood) == {
+        "joy",
+        "trust",
+        "fear",
+        "surprise",
+        "sadness",
+        "disgust",
+        "anger",
+        "anticipation",
+    }
+    assert prepared.prompt.memories[0].text in prepared.prompt.text
+    stream = conversation.send("Tell me about the archive fire.")
+    reply = stream.text()
+    memory = conversation.memory
+    assert memory is not None
+    stored = [record.text for record in memory.memory.memories()]  # type: ignore[attr-defined]
+    if reply.strip():
+        assert any("Tell me about the archive fire." in text for text in stored)
+    assert len(stored) >= len(conversation.card.memories)
+
+
+def test_controller_records_its_strengths_in_the_reply(
+    tiny_engine: TransformersEngine, tmp_path: Path, characters_dir: Path
+) -> None:
+    options = FeatureOptions(memory=False, steer_overrides={"sentiment": 0.5})
+    conversation = _pipeline(tiny_engine, tmp_path, options).start(characters_dir / "pip.yaml")
+    stream = conversation.send("Hello!")
+    stream.text()
+    controls = stream.prepared.controls
+    assert controls["enabled"] is True
+    assert controls["steering"]["strengths"]["sentiment"] == pytest.approx(0.5)
+    assert controls["steering"]["strengths"]["extraversion"] > 0  # Pip: extraversion 0.95
+    assert not any(layer._forward_hooks for layer in tiny_engine.model.model.layers)
+
+
+def test_no_steer_switches_the_controller_off(
+    tiny_engine: TransformersEngine, tmp_path: Path, characters_dir: Path
+) -> None:
+    options = FeatureOptions(memory=False, steering=False)
+    conversation = _pipeline(tiny_engine, tmp_path, options).start(characters_dir / "pip.yaml")
+    assert conversation.prepare("Hi").controls["enabled"] is False
+
+
+def test_steer_option_errors_are_one_line() -> None:
+    assert parse_steer_option("extraversion=+1.0,sentiment=-0.5") == {
+        "extraversion": 1.0,
+        "sentiment": -0.5,
+    }
+    with pytest.raises(RoleplayError, match="did you mean 'sentiment'"):
+        parse_steer_option("sentimnt=1")
+    with pytest.raises(RoleplayError, match="must be a number"):
+        parse_steer_option("sentiment=lots")
+
+
+def test_toxicity_flag_names_its_scorer() -> None:
+    from roleplay.features import ToxicityFlag
+
+    flag = ToxicityFlag()
+    calm = flag.rate("What a lovely cup of tea.")
+    assert calm["flagged"] is False
+    assert calm["scorer"] == flag.choice.scorer.name
+    assert 0.0 <= calm["score"] <= 1.0
