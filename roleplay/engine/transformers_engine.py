@@ -2,9 +2,15 @@
 
 Why our own decode loop instead of ``generate`` + ``TextIteratorStreamer``: the streamer needs
 a second thread and a queue per token, and ``generate`` re-validates its configuration on
-each call; a direct loop over ``model(...)`` with the KV cache yields tokens in the caller's
-thread (so Ctrl+C and cancellation are immediate) and keeps forward hooks (steering) working.
+each call; a direct loop over the model with a KV cache yields tokens in the caller's thread
+(so Ctrl+C and cancellation are immediate) and keeps forward hooks (steering) working.
 Sampling itself reuses transformers' logits processors and warpers.
+
+Speed (docs/speed.md): ``load`` applies an optimization (``roleplay.engine.optimization``):
+by default int8 weights and the compact Llama forward of ``roleplay.engine.fast_llama``, which
+still calls every decoder layer module, so steering hooks fire. Models without a fast
+forward, and replies while hooks sit anywhere but on decoder layers, use the transformers
+forward.
 """
 
 from __future__ import annotations
@@ -15,11 +21,18 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from roleplay.engine.base import ChatMessage, GenerationSettings, GenerationStats, TokenEvent
-from roleplay.engine.decoding import IncrementalDetokenizer, StopStringScanner
+from roleplay.engine.decoding import (
+    IncrementalDetokenizer,
+    StopStringScanner,
+    SuppressTokensUntil,
+)
 from roleplay.engine.loading import LoadedModel, StatusCallback, load_model
 
 if TYPE_CHECKING:
     import torch
+
+    from roleplay.engine.fast_llama import FastLlama, KVCache
+    from roleplay.engine.optimization import AppliedOptimization
 
 DEFAULT_CONTEXT_WINDOW = 2048
 
@@ -27,7 +40,21 @@ DEFAULT_CONTEXT_WINDOW = 2048
 class TransformersEngine:
     """Streams chat replies from a Hugging Face causal LM on the CPU."""
 
-    def __init__(self, loaded: LoadedModel, *, context_window: int | None = None) -> None:
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        *,
+        context_window: int | None = None,
+        optimization: str | None = "none",
+        status: StatusCallback | None = None,
+    ) -> None:
+        """Wrap a loaded model; ``optimization`` is applied to it in place (see ``load``).
+
+        Constructed directly the engine keeps the model as it is ("none"); ``None`` means
+        the environment's choice, else "auto", as in ``load``.
+        """
+        from roleplay.engine.optimization import apply_optimization
+
         self.loaded = loaded
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
@@ -36,6 +63,7 @@ class TransformersEngine:
         window = context_window or DEFAULT_CONTEXT_WINDOW
         self.context_window = min(window, model_limit) if model_limit else window
         self._stop_token_ids = self._find_stop_token_ids()
+        self.optimization: AppliedOptimization = apply_optimization(loaded, optimization, status)
 
     @classmethod
     def load(
@@ -44,9 +72,25 @@ class TransformersEngine:
         *,
         status: StatusCallback | None = None,
         context_window: int | None = None,
+        optimization: str | None = None,
+        torch_threads: int | None = None,
     ) -> TransformersEngine:
-        loaded = load_model(reference, status=status or (lambda _: None))
-        return cls(loaded, context_window=context_window)
+        """Load a model and make it fast.
+
+        ``optimization``: "auto" (default; also via ``$ROLEPLAY_ENGINE_OPTIMIZATION``),
+        "none" (plain transformers float32), "fast" (compact forward, float32) or "int8".
+        ``torch_threads``: default from ``roleplay.engine.threads.choose_threads``.
+        """
+        from roleplay.engine.threads import choose_threads
+
+        threads = choose_threads(torch_threads)
+        loaded = load_model(reference, status=status or (lambda _: None), torch_threads=threads)
+        return cls(
+            loaded,
+            context_window=context_window,
+            optimization=optimization,  # None: $ROLEPLAY_ENGINE_OPTIMIZATION, else "auto"
+            status=status,
+        )
 
     def _find_stop_token_ids(self) -> set[int]:
         ids: set[int] = set()
@@ -82,7 +126,6 @@ class TransformersEngine:
     ) -> Any:
         from transformers.generation.logits_process import (
             LogitsProcessorList,
-            MinNewTokensLengthLogitsProcessor,
             RepetitionPenaltyLogitsProcessor,
             TemperatureLogitsWarper,
             TopKLogitsWarper,
@@ -92,7 +135,7 @@ class TransformersEngine:
         processors = LogitsProcessorList(list(extra))
         if settings.min_new_tokens > 0:
             processors.append(
-                MinNewTokensLengthLogitsProcessor(
+                SuppressTokensUntil(
                     prompt_length, settings.min_new_tokens, sorted(self._stop_token_ids)
                 )
             )
@@ -105,6 +148,16 @@ class TransformersEngine:
             if settings.top_p < 1.0:
                 processors.append(TopPLogitsWarper(settings.top_p))
         return processors
+
+    def _fast_forward_for(self, positions: int) -> FastLlama | None:
+        """The fast forward for this reply, or None when the transformers forward must run."""
+        from roleplay.engine.fast_llama import hooks_outside_layers
+
+        fast = self.optimization.fast
+        if fast is None or positions > fast.max_positions:
+            return None
+        # Hooks on sub-modules or on the whole model would not fire on the fast path.
+        return None if hooks_outside_layers(self.model) else fast
 
     def stream(
         self,
@@ -119,16 +172,20 @@ class TransformersEngine:
 
         stats = stats if stats is not None else GenerationStats()
         input_ids = self.encode(prompt)
-        stats.prompt_tokens = int(input_ids.shape[1])
-        processors = self._sampling_processors(settings, logits_processors, stats.prompt_tokens)
+        prompt_length = int(input_ids.shape[1])
+        stats.prompt_tokens = prompt_length
+        processors = self._sampling_processors(settings, logits_processors, prompt_length)
         generator = torch.Generator()
         generator.manual_seed(settings.seed if settings.seed is not None else int(time.time_ns()))
         detokenizer = IncrementalDetokenizer(self.tokenizer)
         scanner = StopStringScanner(settings.stop_strings)
         started = time.perf_counter()
-        all_ids = input_ids
-        next_input = input_ids
-        cache = None
+        # Prompt and reply ids in one preallocated row: processors see a view of the filled
+        # part, and no step concatenates.
+        all_ids = torch.empty(1, prompt_length + settings.max_new_tokens, dtype=torch.long)
+        all_ids[:, :prompt_length] = input_ids
+        length = prompt_length
+        decoder = _Decoder(self, prompt_length + settings.max_new_tokens)
         stats.stop_reason = "length"
         try:
             with torch.inference_mode():
@@ -136,12 +193,11 @@ class TransformersEngine:
                     if cancel is not None and cancel.is_set():
                         stats.stop_reason = "cancelled"
                         break
-                    # logits_to_keep=1: the prefill needs only the last position's logits.
-                    outputs = self.model(
-                        input_ids=next_input, cache=cache, use_cache=True, logits_to_keep=1
-                    )
-                    cache = outputs.cache
-                    scores = processors(all_ids, outputs.logits[:, -1, :].float())
+                    if length == prompt_length:
+                        logits = decoder.prefill(input_ids)
+                    else:
+                        logits = decoder.step(all_ids[:, length - 1 : length])
+                    scores = processors(all_ids[:, :length], logits.float())
                     if settings.temperature > 0:
                         probabilities = torch.softmax(scores, dim=-1)
                         token = torch.multinomial(probabilities, 1, generator=generator)
@@ -154,8 +210,8 @@ class TransformersEngine:
                         stats.stop_reason = "eos"
                         break
                     stats.new_tokens += 1
-                    all_ids = torch.cat([all_ids, token], dim=1)
-                    next_input = token
+                    all_ids[0, length] = token_id
+                    length += 1
                     piece = scanner.feed(detokenizer.push(token_id))
                     if piece:
                         yield TokenEvent(text=piece, token_ids=[token_id])
@@ -167,4 +223,47 @@ class TransformersEngine:
                 if tail:
                     yield TokenEvent(text=tail)
         finally:
+            decoder.close()
             stats.seconds = time.perf_counter() - started
+
+
+class _Decoder:
+    """One reply's forward passes: the fast forward when usable, else transformers'."""
+
+    def __init__(self, engine: TransformersEngine, positions: int) -> None:
+        self._model = engine.model
+        self._fast = engine._fast_forward_for(positions)
+        self._fast_cache: KVCache | None = None
+        self._hf_cache: Any = None
+        if self._fast is not None:
+            self._fast_cache = self._fast.new_cache()
+            self._fast_cache.reserve(positions)
+
+    @property
+    def uses_fast_forward(self) -> bool:
+        return self._fast is not None
+
+    def prefill(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Logits [1, vocab] after the prompt."""
+        if self._fast is not None and self._fast_cache is not None:
+            return self._fast.prefill(self._fast_cache, input_ids[0].tolist())
+        return self._hf_forward(input_ids)
+
+    def step(self, token: torch.Tensor) -> torch.Tensor:
+        """Logits [1, vocab] after one more token (``token``: [1, 1])."""
+        if self._fast is not None and self._fast_cache is not None:
+            return self._fast.forward(self._fast_cache, [int(token[0, 0])])
+        return self._hf_forward(token)
+
+    def _hf_forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        # logits_to_keep=1: the prefill needs only the last position's logits.
+        outputs = self._model(
+            input_ids=input_ids, cache=self._hf_cache, use_cache=True, logits_to_keep=1
+        )
+        self._hf_cache = outputs.cache
+        return outputs.logits[:, -1, :]  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        if self._fast is not None and self._fast_cache is not None:
+            self._fast.release(self._fast_cache)
+            self._fast_cache = None

@@ -12,6 +12,7 @@ import pytest
 from roleplay.cli.runtime import open_store
 from tests.tui.helpers import (
     SteadyEngine,
+    cards_loaded,
     chat,
     chat_ready,
     idle_with,
@@ -249,6 +250,7 @@ async def test_sending_while_the_model_loads_keeps_the_text(tmp_path: Path) -> N
 
     app = RoleplayApp(pipeline_factory=slow_build, cursor_blink=False)
     async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: cards_loaded(app))  # the model is still loading
         await pilot.press("enter")  # open the first character while loading
         await wait_until(pilot, lambda: app.screen.__class__.__name__ == "ChatScreen")
         screen = chat(app)
