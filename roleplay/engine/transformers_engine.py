@@ -185,7 +185,11 @@ class TransformersEngine:
         all_ids = torch.empty(1, prompt_length + settings.max_new_tokens, dtype=torch.long)
         all_ids[:, :prompt_length] = input_ids
         length = prompt_length
-        decoder = _Decoder(self, prompt_length + settings.max_new_tokens)
+        # A seeded reply is computed from scratch: reusing a cached prefix changes the float
+        # rounding, so the same seed would not always give the same reply.
+        decoder = _Decoder(
+            self, prompt_length + settings.max_new_tokens, reuse_prefix=settings.seed is None
+        )
         stats.stop_reason = "length"
         try:
             with torch.inference_mode():
@@ -230,12 +234,16 @@ class TransformersEngine:
 class _Decoder:
     """One reply's forward passes: the fast forward when usable, else transformers'."""
 
-    def __init__(self, engine: TransformersEngine, positions: int) -> None:
+    def __init__(
+        self, engine: TransformersEngine, positions: int, *, reuse_prefix: bool = True
+    ) -> None:
         self._model = engine.model
         self._fast = engine._fast_forward_for(positions)
         self._fast_cache: KVCache | None = None
         self._hf_cache: Any = None
         if self._fast is not None:
+            if not reuse_prefix:
+                self._fast.forget()
             self._fast_cache = self._fast.new_cache()
             self._fast_cache.reserve(positions)
 
