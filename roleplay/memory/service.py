@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -35,8 +34,8 @@ if TYPE_CHECKING:
     from roleplay.cards.model import Card, SeedMemory
     from roleplay.memory.encoder import SentenceEncoder
 
-# Memories embedded and written per step of a bulk add: big enough for efficient batches,
-# small enough that embedding the next chunk overlaps the Chroma write of this one.
+# Memories embedded and written per step of a bulk add: big enough for efficient batches
+# and Chroma writes, small enough for a progress bar to move.
 INGEST_CHUNK = 512
 
 
@@ -133,8 +132,7 @@ class CharacterMemory:
     ) -> list[str]:
         """Embed (batched), score and store memories; emotions not given are scored.
 
-        Everything is validated before anything is written. Large inputs go in chunks, and
-        each chunk is written to Chroma on a worker thread while the next one is embedded;
+        Everything is validated before anything is written. Large inputs go in chunks;
         ``progress`` is called with the number of memories stored after each chunk.
         """
         for text in texts:
@@ -154,23 +152,13 @@ class CharacterMemory:
             for start in range(0, len(texts), INGEST_CHUNK)
         ]
         stored = 0
-        writing: tuple[Future[None], int] | None = None
-
-        def finish_writing() -> None:
-            nonlocal stored
-            if writing is not None:
-                future, count = writing
-                future.result()  # re-raises the write's error, if any
-                stored += count
-                if progress is not None:
-                    progress(stored)
-
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="memory-writer") as writer:
-            for chunk in chunks:
-                memories = self._prepare(chunk)
-                finish_writing()
-                writing = (writer.submit(self.store.write, memories), len(memories))
-            finish_writing()
+        for chunk in chunks:
+            # Sequential on purpose: writing on a second thread while the next chunk is
+            # embedded was slower on 2 cores, where the model already uses both.
+            self.store.write(self._prepare(chunk))
+            stored += len(chunk)
+            if progress is not None:
+                progress(stored)
         return ids
 
     def _prepare(self, chunk: list[_Pending]) -> list[NewMemory]:
@@ -230,16 +218,17 @@ class CharacterMemory:
         )
         emotion_first = chosen == "s-s" and strength >= weights.min_mood_strength
         if emotion_first:
-            candidates = self.store.nearest_by_emotion(mood, weights.emotional_pool)
+            candidates = self.store.nearest_by_emotion(
+                mood, weights.emotional_pool, query_embedding
+            )
         else:
             candidates = self.store.nearest_by_text(
                 query_embedding, max(self.settings.candidates, weights.semantic_pool, k)
             )
         if not len(candidates):
             return []
-        semantic = candidates.embeddings @ query_embedding
         emotional = emotional_similarity(mood, candidates.emotions)
-        ranking = rank(chosen, semantic.astype(np.float64), emotional, k, weights, strength)
+        ranking = rank(chosen, candidates.semantic, emotional, k, weights, strength)
         return [
             RecalledMemory(
                 id=candidates.ids[i],

@@ -32,7 +32,6 @@ from roleplay.memory.emotions import (
     emotion_from_metadata,
     emotion_metadata,
 )
-from roleplay.memory.encoder import EMBEDDING_DIMENSION
 from roleplay.memory.records import MemoryRecord, MetadataValue
 from roleplay.paths import safe_slug
 
@@ -70,12 +69,13 @@ class NewMemory:
 
 @dataclass(frozen=True)
 class Candidates:
-    """Memories fetched for ranking: parallel lists plus (n, 384) and (n, 8) arrays."""
+    """Memories fetched for ranking: parallel lists, their cosine similarity to the query
+    (n,) and their emotion vectors (n, 8)."""
 
     ids: list[str]
     texts: list[str]
     metadatas: list[dict[str, MetadataValue]]
-    embeddings: np.ndarray
+    semantic: np.ndarray
     emotions: np.ndarray
 
     def __len__(self) -> int:
@@ -83,13 +83,7 @@ class Candidates:
 
 
 def _empty_candidates() -> Candidates:
-    return Candidates(
-        [],
-        [],
-        [],
-        np.zeros((0, EMBEDDING_DIMENSION), np.float32),
-        np.zeros((0, EMOTION_COUNT), np.float32),
-    )
+    return Candidates([], [], [], np.zeros(0), np.zeros((0, EMOTION_COUNT), np.float32))
 
 
 class MemoryStore:
@@ -184,22 +178,24 @@ class MemoryStore:
         for attribute in ("_texts", "_emotion_index"):
             self.__dict__.pop(attribute, None)
 
-    def nearest_by_text(self, embedding: np.ndarray, n: int) -> Candidates:
+    def nearest_by_text(self, query: np.ndarray, n: int) -> Candidates:
         """The ``n`` memories closest to a query embedding."""
         with chroma_errors("search memories"):
             result = self._texts.query(
-                query_embeddings=embedding[None, :].astype(np.float32),
+                query_embeddings=query[None, :].astype(np.float32),
                 n_results=n,
-                include=["documents", "metadatas", "embeddings"],
+                # Cosine distances, not the 384-d vectors: a fraction of the data to move.
+                include=["documents", "metadatas", "distances"],
             )
+        distances = np.asarray((result["distances"] or [[]])[0], dtype=np.float64)
         return _candidates(
             result["ids"][0],
             (result["documents"] or [[]])[0],
             (result["metadatas"] or [[]])[0],
-            (result["embeddings"] or [[]])[0],
+            semantic=1.0 - distances,
         )
 
-    def nearest_by_emotion(self, mood: np.ndarray, n: int) -> Candidates:
+    def nearest_by_emotion(self, mood: np.ndarray, n: int, query: np.ndarray) -> Candidates:
         """The ``n`` memories whose emotion points most the way of the mood."""
         with chroma_errors("search memories by emotion"):
             ids = self._emotion_index.query(
@@ -208,11 +204,13 @@ class MemoryStore:
             if not ids:
                 return _empty_candidates()
             result = self._texts.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+        count = len(result["ids"])
+        embeddings = np.asarray(result["embeddings"], dtype=np.float64).reshape(count, -1)
         return _candidates(
             result["ids"],
             result["documents"] or [],
             result["metadatas"] or [],
-            result["embeddings"],
+            semantic=embeddings @ query.astype(np.float64),
         )
 
 
@@ -238,7 +236,7 @@ def _record(memory_id: str, text: str, metadata: dict[str, Any]) -> MemoryRecord
 
 
 def _candidates(
-    ids: list[str], texts: list[Any], metadatas: list[Any], embeddings: Any
+    ids: list[str], texts: list[Any], metadatas: list[Any], *, semantic: np.ndarray
 ) -> Candidates:
     if not ids:
         return _empty_candidates()
@@ -247,6 +245,6 @@ def _candidates(
         ids=list(ids),
         texts=[text or "" for text in texts],
         metadatas=metadata_dicts,
-        embeddings=np.asarray(embeddings, dtype=np.float32).reshape(len(ids), -1),
+        semantic=semantic,
         emotions=np.stack([emotion_from_metadata(metadata) for metadata in metadata_dicts]),
     )
