@@ -186,8 +186,12 @@ def locate(tree: Any, loc: Loc, *, at_key: bool = False) -> tuple[int, int]:
             key = _find_key(node, part)
             if key is None:
                 return anchor
-            anchor = _one_based(node.lc.key(key))
             value = node[key]
+            if key not in (node.lc.data or {}):
+                # A key merged in with `<<: *anchor` has no position in this mapping; the
+                # mapping itself is the closest place we can point at.
+                return _start(node)
+            anchor = _one_based(node.lc.key(key))
             if (last and at_key) or value is None:
                 position = anchor
             else:

@@ -3,8 +3,8 @@
 Cards come from strangers, so everything that could be slow, ambiguous or dangerous is
 refused up front with one located line instead of a traceback: oversized, binary or
 non-UTF-8 files, anchors and aliases (the "billion laughs" bomb; cards never need them),
-custom tags, deep nesting and duplicate keys. The tree keeps ruamel's ``.lc`` line/column
-records so later validation errors can point at the offending line.
+merge keys, custom tags, deep nesting and duplicate keys. The tree keeps ruamel's ``.lc``
+line/column records so later validation errors can point at the offending line.
 """
 
 from __future__ import annotations
@@ -95,6 +95,13 @@ class _CardComposer(Composer):
         is_key = isinstance(parent, MappingNode) and index is None
         if is_key and not isinstance(event, (ScalarEvent, AliasEvent)):
             raise _Refused("keys must be plain text, not lists or mappings", event.start_mark)
+        if is_key and isinstance(event, ScalarEvent) and event.value == "<<" and not event.style:
+            # A plain `<<` key is YAML 1.1's merge key: it splices another mapping in,
+            # hiding keys from line tracking. Cards never need it; quoted '<<' is text.
+            raise _Refused(
+                "YAML merge keys (<<:) are not allowed in cards; quote '<<' if it is text",
+                event.start_mark,
+            )
         tag = getattr(event, "ctag", None)
         if tag is not None and str(tag) != _NON_SPECIFIC_TAG and str(tag) not in _CORE_TAGS:
             shown = str(tag).replace("tag:yaml.org,2002:", "!!")

@@ -179,10 +179,23 @@ def test_billion_laughs_is_refused_at_the_first_anchor(write_card: WriteCard) ->
     assert "anchors and aliases" in problem.message
 
 
-def test_merge_key_alias_is_refused(write_card: WriteCard) -> None:
+def test_merge_key_alias_is_refused_at_the_merge_key(write_card: WriteCard) -> None:
     problem = only_error(write_card("name: x\nextensions:\n  <<: *base\n"))
-    assert at(problem) == (3, 7)
-    assert "anchors and aliases" in problem.message
+    assert at(problem) == (3, 3)
+    assert "merge keys" in problem.message
+
+
+def test_merge_key_with_inline_mapping_is_refused(write_card: WriteCard) -> None:
+    # Found by the fuzzer: merged keys have no line record, which used to crash locating.
+    problem = only_error(write_card("name: x\npersonality:\n <<:\n    openness: 0.5\n"))
+    assert at(problem) == (3, 2)
+    assert "merge keys" in problem.message
+
+
+def test_quoted_merge_key_is_just_an_unknown_field(write_card: WriteCard) -> None:
+    problem = only_error(write_card(VALID_CARD + "'<<': y\n"))
+    assert at(problem) == (VALID_CARD.count("\n") + 1, 1)
+    assert "unknown field '<<'" in problem.message
 
 
 def test_python_tag_is_refused(write_card: WriteCard) -> None:
