@@ -342,7 +342,7 @@ def main() -> None:
                 default_gguf_path(),
                 threads,
                 max(4096, arguments.context + 256),
-                set(reference._stop_token_ids),
+                set(reference.stop_token_ids),
             )
         except ImportError:
             print("llama-cpp-python is not installed: no llama.cpp column", flush=True)

@@ -33,7 +33,7 @@ def staged_reply(engine: Any, prompt: str, settings: GenerationSettings) -> dict
 
     input_ids = engine.encode(prompt)
     prompt_length = int(input_ids.shape[1])
-    processors = engine._sampling_processors(settings, (), prompt_length)
+    processors = engine.sampling_processors(settings, (), prompt_length)
     detokenizer = IncrementalDetokenizer(engine.tokenizer)
     scanner = StopStringScanner(("\nUser:",))
     all_ids = torch.empty(1, prompt_length + settings.max_new_tokens, dtype=torch.long)

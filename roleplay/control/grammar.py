@@ -1,7 +1,7 @@
 """Grammar-constrained decoding with transformers-cfg 0.2.7, made to work offline here.
 
 transformers-cfg recognises tokenizers by their class and, for byte-level BPE tokenizers
-(GPT-2 style, like SmolLM2's), asks ``AutoTokenizer.from_pretrained("gpt2")`` for GPT-2's
+(GPT-2 style, like SmolLM2's), asks the hub for the GPT-2 tokenizer to get its
 byte-to-unicode table. Under transformers 5 a tokenizer loaded with ``AutoTokenizer`` is a
 plain ``TokenizersBackend`` ("not supported"), and the hub is unreachable. This adapter
 builds the two pieces transformers-cfg derives from the tokenizer itself (the token ->

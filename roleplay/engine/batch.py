@@ -35,9 +35,18 @@ class BatchEngine(Protocol):
 
     model: Any
     tokenizer: Any
-    _stop_token_ids: set[int]
+    stop_token_ids: set[int]
 
     def encode(self, text: str) -> torch.Tensor: ...
+
+    def sampling_processors(
+        self,
+        settings: GenerationSettings,
+        extra: Sequence[Any],
+        prompt_length: int,
+        *,
+        repetition_penalty: Any = None,
+    ) -> Any: ...
 
 
 @dataclass
@@ -96,47 +105,13 @@ class _StopStrings:
         return done
 
 
-def _processors(
-    engine: BatchEngine,
-    settings: GenerationSettings,
-    extra: Sequence[Any],
-    prompt_length: int,
-    pad_lengths: Sequence[int],
-) -> Any:
-    # Same processors, in the same order, as TransformersEngine._sampling_processors.
-    from transformers.generation.logits_process import (
-        LogitsProcessorList,
-        MinNewTokensLengthLogitsProcessor,
-        TemperatureLogitsWarper,
-        TopKLogitsWarper,
-        TopPLogitsWarper,
-    )
-
-    processors = LogitsProcessorList(list(extra))
-    if settings.min_new_tokens > 0:
-        processors.append(
-            MinNewTokensLengthLogitsProcessor(
-                prompt_length, settings.min_new_tokens, sorted(engine._stop_token_ids)
-            )
-        )
-    if settings.repetition_penalty != 1.0:
-        processors.append(_UnpaddedRepetitionPenalty(settings.repetition_penalty, pad_lengths))
-    if settings.temperature > 0:
-        processors.append(TemperatureLogitsWarper(settings.temperature))
-        if settings.top_k > 0:
-            processors.append(TopKLogitsWarper(settings.top_k))
-        if settings.top_p < 1.0:
-            processors.append(TopPLogitsWarper(settings.top_p))
-    return processors
-
-
 def _pad_id(engine: BatchEngine) -> int:
     tokenizer = engine.tokenizer
     if tokenizer.pad_token_id is not None:
         return int(tokenizer.pad_token_id)
     if tokenizer.eos_token_id is not None:
         return int(tokenizer.eos_token_id)
-    return min(engine._stop_token_ids)
+    return min(engine.stop_token_ids)
 
 
 def _finish(
@@ -144,7 +119,7 @@ def _finish(
 ) -> GenerationOutput:
     reason: StopReason = "length"
     for index, token in enumerate(new_ids):
-        if token in engine._stop_token_ids:
+        if token in engine.stop_token_ids:
             new_ids, reason = new_ids[:index], "eos"
             break
     text: str = engine.tokenizer.decode(new_ids, skip_special_tokens=True)
@@ -173,7 +148,7 @@ def _generate_one_batch(
     rows = list(zip(pad_lengths, encoded, strict=True))
     input_ids = torch.tensor([[pad_id] * pad + ids for pad, ids in rows])
     attention_mask = torch.tensor([[0] * pad + [1] * len(ids) for pad, ids in rows])
-    # A bare config: every processor comes from _processors, none from the model's defaults.
+    # A bare config: every processor comes from the engine's, none from the model's defaults.
     config = GenerationConfig(
         max_new_tokens=settings.max_new_tokens,
         do_sample=settings.temperature > 0,
@@ -181,9 +156,14 @@ def _generate_one_batch(
         top_k=None,
         top_p=None,
         pad_token_id=pad_id,
-        eos_token_id=sorted(engine._stop_token_ids),
+        eos_token_id=sorted(engine.stop_token_ids),
     )
-    processors = _processors(engine, settings, logits_processors, width, pad_lengths)
+    processors = engine.sampling_processors(
+        settings,
+        logits_processors,
+        width,
+        repetition_penalty=_UnpaddedRepetitionPenalty(settings.repetition_penalty, pad_lengths),
+    )
     stopping = StoppingCriteriaList([_StopStrings(engine.tokenizer, settings.stop_strings, width)])
     started = time.perf_counter()
     # The batch's own seeded RNG; the caller's global torch RNG state is left as it was.

@@ -62,7 +62,7 @@ class TransformersEngine:
         model_limit = int(getattr(self.model.config, "max_position_embeddings", 0) or 0)
         window = context_window or DEFAULT_CONTEXT_WINDOW
         self.context_window = min(window, model_limit) if model_limit else window
-        self._stop_token_ids = self._find_stop_token_ids()
+        self.stop_token_ids = self._find_stop_token_ids()
         self.optimization: AppliedOptimization = apply_optimization(loaded, optimization, status)
 
     @classmethod
@@ -121,9 +121,19 @@ class TransformersEngine:
     def encode(self, text: str) -> torch.Tensor:
         return self.tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
 
-    def _sampling_processors(
-        self, settings: GenerationSettings, extra: Sequence[Any], prompt_length: int
+    def sampling_processors(
+        self,
+        settings: GenerationSettings,
+        extra: Sequence[Any],
+        prompt_length: int,
+        *,
+        repetition_penalty: Any = None,
     ) -> Any:
+        """The logits processors for ``settings``, after the caller's ``extra`` ones.
+
+        ``repetition_penalty`` replaces transformers' processor for that setting (batching
+        passes one that skips padding); the order stays the same either way.
+        """
         from transformers.generation.logits_process import (
             LogitsProcessorList,
             RepetitionPenaltyLogitsProcessor,
@@ -136,11 +146,13 @@ class TransformersEngine:
         if settings.min_new_tokens > 0:
             processors.append(
                 SuppressTokensUntil(
-                    prompt_length, settings.min_new_tokens, sorted(self._stop_token_ids)
+                    prompt_length, settings.min_new_tokens, sorted(self.stop_token_ids)
                 )
             )
         if settings.repetition_penalty != 1.0:
-            processors.append(RepetitionPenaltyLogitsProcessor(settings.repetition_penalty))
+            processors.append(
+                repetition_penalty or RepetitionPenaltyLogitsProcessor(settings.repetition_penalty)
+            )
         if settings.temperature > 0:
             processors.append(TemperatureLogitsWarper(settings.temperature))
             if settings.top_k > 0:
@@ -174,7 +186,7 @@ class TransformersEngine:
         input_ids = self.encode(prompt)
         prompt_length = int(input_ids.shape[1])
         stats.prompt_tokens = prompt_length
-        processors = self._sampling_processors(settings, logits_processors, prompt_length)
+        processors = self.sampling_processors(settings, logits_processors, prompt_length)
         generator = torch.Generator()
         generator.manual_seed(settings.seed if settings.seed is not None else int(time.time_ns()))
         detokenizer = IncrementalDetokenizer(self.tokenizer)
@@ -210,7 +222,7 @@ class TransformersEngine:
                     token_id = int(token[0, 0])
                     if stats.new_tokens == 0:
                         stats.ttft = time.perf_counter() - started
-                    if token_id in self._stop_token_ids:
+                    if token_id in self.stop_token_ids:
                         stats.stop_reason = "eos"
                         break
                     stats.new_tokens += 1
