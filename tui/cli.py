@@ -1,9 +1,9 @@
 """`roleplay tui` (registered through the ``roleplay.commands`` entry point) and
 `python -m tui`.
 
-Only typer is imported at module level: the core CLI loads this module for every
-`roleplay` command, so Textual (and torch, much later, on the pipeline thread) are imported
-inside the command.
+Only typer (and the shared option declarations) are imported at module level, so the first
+frame comes fast: Textual is imported inside the command, and torch much later, on the
+pipeline thread.
 """
 
 from __future__ import annotations
@@ -12,20 +12,13 @@ import sys
 
 import typer
 
-# The feature flags are the same as `roleplay chat`'s (roleplay/cli/options.py). They are
-# declared again here because importing that module reads the card model (pydantic), which
-# `python -m tui` would otherwise pay for before its first frame.
-MemoryOption = typer.Option(
-    True, "--memory/--no-memory", help="Recall and store long-term memories (ChromaDB)."
-)
-ChromaUrlOption = typer.Option(
-    None, "--chroma-url", help="Use a Chroma server (e.g. http://127.0.0.1:8000) for memories."
-)
-SteerOption = typer.Option(
-    None, "--steer", help="Steering overrides, e.g. extraversion=+1.0,sentiment=-0.5."
-)
-NoSteerOption = typer.Option(
-    False, "--no-steer", help="Switch the latent-attribute controller off."
+from roleplay.cli.options import (
+    ChromaUrlOption,
+    MemoryOption,
+    ModelOption,
+    NoSteerOption,
+    SteerOption,
+    UserNameOption,
 )
 
 
@@ -39,13 +32,8 @@ def tui_command(
     session: str | None = typer.Option(
         None, "--session", "-s", help="Resume this saved session at once."
     ),
-    model: str | None = typer.Option(
-        None,
-        "--model",
-        "-m",
-        help="Hugging Face model id, local folder or .gguf file (default: embedded SmolLM2).",
-    ),
-    user: str = typer.Option("User", "--user", help="Your name in the role-play ({{user}})."),
+    model: str | None = ModelOption,
+    user: str = UserNameOption,
     memory: bool = MemoryOption,
     chroma_url: str | None = ChromaUrlOption,
     steer: str | None = SteerOption,

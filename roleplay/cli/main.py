@@ -1,48 +1,43 @@
-"""The `roleplay` command line: a thin face over the pipeline and the parts."""
+"""The `roleplay` command line: a thin face over the pipeline and the parts.
+
+Command modules are imported when their command runs (``roleplay.cli.lazy``), so each
+command starts without loading the others' dependencies.
+"""
 
 from __future__ import annotations
 
 import sys
-from importlib.metadata import entry_points
 
 import typer
 
-from roleplay.cli.card_commands import card_app, characters_command
-from roleplay.cli.chat import chat_command
-from roleplay.cli.errors import RoleplayGroup
-from roleplay.cli.eval_commands import eval_app
-from roleplay.cli.generate_commands import generate_app
-from roleplay.cli.memory_commands import memory_app
-from roleplay.cli.prompt_command import prompt_command
-from roleplay.cli.session_commands import sessions_app
-from roleplay.cli.steer_commands import steer_app
+from roleplay.cli.lazy import LazyRoleplayGroup, from_module, plugin_commands
+
+LazyRoleplayGroup.lazy_commands = {
+    "chat": from_module("roleplay.cli.chat:chat_command"),
+    "prompt": from_module("roleplay.cli.prompt_command:prompt_command"),
+    "characters": from_module("roleplay.cli.card_commands:characters_command"),
+    "card": from_module("roleplay.cli.card_commands:card_app"),
+    "sessions": from_module("roleplay.cli.session_commands:sessions_app"),
+    "eval": from_module("roleplay.cli.eval_commands:eval_app"),
+    "generate": from_module("roleplay.cli.generate_commands:generate_app"),
+    "memory": from_module("roleplay.cli.memory_commands:memory_app"),
+    "steer": from_module("roleplay.cli.steer_commands:steer_app"),
+    **plugin_commands(),
+}
 
 app = typer.Typer(
-    cls=RoleplayGroup,
+    cls=LazyRoleplayGroup,
     help="Persona-consistent role-play on local language models.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.command("chat")(chat_command)
-app.command("prompt")(prompt_command)
-app.command("characters")(characters_command)
-app.add_typer(card_app, name="card")
-app.add_typer(sessions_app, name="sessions")
-app.add_typer(eval_app, name="eval")
-app.add_typer(generate_app, name="generate")
-app.add_typer(memory_app, name="memory")
-app.add_typer(steer_app, name="steer")
 
 
-def _register_plugin_commands() -> None:
-    """Faces outside the core (the TUI, the audit) register commands through entry points,
-    so `roleplay` never imports them directly and dependencies keep pointing one way."""
-    for entry_point in entry_points(group="roleplay.commands"):
-        app.command(entry_point.name)(entry_point.load())
-
-
-_register_plugin_commands()
+@app.callback()
+def root() -> None:
+    # A callback makes typer build a command group even before any command is loaded.
+    pass
 
 
 def main() -> None:

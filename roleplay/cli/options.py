@@ -1,13 +1,18 @@
-"""Options shared by several commands, and the parsers behind them."""
+"""Options shared by several commands (the TUI's too), and the parsers behind them.
+
+Only typer is imported at module level: `roleplay tui` declares its options from here
+before its first frame, so the card model and the pipeline are imported when used.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from roleplay.cards.registry import resolve_card
-from roleplay.features import FeatureOptions, parse_steer_option
+if TYPE_CHECKING:
+    from roleplay.features import FeatureOptions
 
 CharacterOption = typer.Option(
     "mira", "--character", "-c", help="Bundled or user card name, or a path to a card file."
@@ -25,6 +30,8 @@ ContextWindowOption = typer.Option(
 
 
 def card_path(reference: str) -> Path:
+    from roleplay.cards.registry import resolve_card
+
     return resolve_card(reference)
 
 
@@ -45,6 +52,8 @@ NoSteerOption = typer.Option(
 def feature_options(
     memory: bool, chroma_url: str | None, steer: str | None, no_steer: bool
 ) -> FeatureOptions:
+    from roleplay.features import FeatureOptions, parse_steer_option
+
     return FeatureOptions(
         memory=memory,
         chroma_url=chroma_url,
