@@ -8,6 +8,7 @@ per steered layer per forward pass, which is why steering is nearly free at deco
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -53,7 +54,19 @@ def _adding_hook(delta: torch.Tensor) -> Callable[[nn.Module, Any, Any], Any]:
         return (steered, *output[1:]) if isinstance(output, tuple) else steered
 
     hook.roleplay_steering = True  # type: ignore[attr-defined]
+    # The engine reuses a cached prompt prefix only under hooks with the same identity.
+    # Each turn installs new closures, but one that adds the same vector has the same
+    # effect, so its identity is the vector's content.
+    hook.cache_key = ("roleplay-steering", _content_digest(delta))  # type: ignore[attr-defined]
     return hook
+
+
+def _content_digest(delta: torch.Tensor) -> str:
+    import torch
+
+    data = delta.detach().to("cpu").contiguous()
+    header = f"{data.dtype}:{tuple(data.shape)}:".encode()
+    return hashlib.blake2b(header + data.view(-1).view(torch.uint8).numpy().tobytes()).hexdigest()
 
 
 def steering_hook_count(model: nn.Module) -> int:

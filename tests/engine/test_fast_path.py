@@ -470,3 +470,44 @@ def test_seeded_replies_do_not_depend_on_the_previous_reply(
         pass  # an unseeded reply leaves its prefix cached behind
     again = "".join(event.text for event in engine.stream(prompt, settings))
     assert again == alone
+
+
+def test_same_steering_each_turn_keeps_the_prefix_and_new_steering_drops_it(
+    engines: dict[str, TransformersEngine],
+) -> None:
+    """The controller installs fresh steering hooks every turn; equal vectors must not cost
+    a full prompt recomputation, while changed vectors must never reuse stale keys."""
+    from roleplay.control.hooks import steering_applied
+
+    engine = engines["fast"]
+    fast = engine.optimization.fast
+    assert fast is not None
+    hidden = engine.model.config.hidden_size
+    deltas = {1: torch.full((hidden,), 0.25)}
+    first = _prompt(engine)
+    follow_up = first + "Fine.<|im_end|>\n<|im_start|>user\nAnd you?<|im_end|>\n"
+    total = engine.count_tokens(follow_up)
+    computed: list[int] = []
+
+    def count(_module: Any, inputs: Any) -> None:
+        computed.append(int(inputs[0].shape[1]))
+
+    count.cache_key = ("count",)  # type: ignore[attr-defined]
+    counter = engine.model.model.layers[0].register_forward_pre_hook(count)
+    try:
+        fast.forget()
+        with steering_applied(engine.model, deltas):
+            _greedy(engine, first)
+        with steering_applied(engine.model, {1: deltas[1].clone()}):  # equal, not the same
+            cache = fast.new_cache()
+            steered = fast.prefill(cache, engine.encode(follow_up)[0].tolist())[0]
+            fast.release(cache)
+        assert 0 < computed[-1] < total  # only the new tokens ran
+        with steering_applied(engine.model, {1: torch.full((hidden,), -0.25)}):
+            cache = fast.new_cache()
+            other = fast.prefill(cache, engine.encode(follow_up)[0].tolist())[0]
+            fast.release(cache)
+        assert computed[-1] == total  # different steering: everything recomputed
+    finally:
+        counter.remove()
+    assert not torch.allclose(steered, other)
