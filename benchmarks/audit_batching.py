@@ -12,7 +12,7 @@ activations are quantized with scales computed over the whole batch, so a row's 
 depend on its batch mates and greedy texts drift apart after a few tokens (both are greedy
 replies of the same int8 model).
 
-    python benchmarks/audit_batching.py [--prompts 16] [--tokens 40] [--batch-sizes 4 8 16]
+    python -m benchmarks.audit_batching [--prompts 16] [--tokens 40] [--batch-sizes 4 8 16]
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ installed:
 
 The machine is shared: compare numbers from the same run only.
 
-    python benchmarks/generation_speed.py [--tokens 80] [--repeats 5] [--threads N]
+    python -m benchmarks.generation_speed [--tokens 80] [--repeats 5] [--threads N]
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Measures tokens/s for both (greedy, a fixed number of new tokens) and the pipeli
 first token, and reports the pipeline's overhead: the whole ``Conversation.send`` (prompt
 building, session writes, streaming, detokenization) against ``generate`` alone.
 
-    python benchmarks/pipeline_speed.py [--tokens 80] [--repeats 3]
+    python -m benchmarks.pipeline_speed [--tokens 80] [--repeats 3]
 """
 
 from __future__ import annotations

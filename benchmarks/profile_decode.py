@@ -4,7 +4,7 @@ Runs the engine's own decode loop stage by stage with a timer around each stage 
 pass, logits processors, token choice, detokenizer + stop-string scan), then profiles one
 reply with ``torch.profiler`` and lists the most expensive operators (self CPU time).
 
-    python benchmarks/profile_decode.py [--options none,int8] [--tokens 80] [--threads N]
+    python -m benchmarks.profile_decode [--options none,int8] [--tokens 80] [--threads N]
 """
 
 from __future__ import annotations

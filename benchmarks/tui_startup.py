@@ -13,7 +13,7 @@ Two measurements, each repeated (median reported):
 
 A new, empty ROLEPLAY_HOME is used for every run, so no session or user card is read.
 
-    python benchmarks/tui_startup.py [--repeats 5]
+    python -m benchmarks.tui_startup [--repeats 5]
 """
 
 from __future__ import annotations

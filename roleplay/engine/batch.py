@@ -3,7 +3,10 @@
 Chat streams one reply at a time through ``TransformersEngine.stream``; an audit generates
 thousands of short replies, where a padded batch keeps the CPU's matrix units busy and gives
 several times the throughput. The contract is that greedy output equals ``stream``'s output
-for every prompt, so the batching is a speed choice and never changes what is measured:
+for every prompt on float32 weights (tested), so batching is a speed choice and does not
+change what is measured. On int8 weights rows are scaled to their own activation range in
+both modes, but the batched kernel rounds differently, so a reply can drift from the
+one-at-a-time text after some tokens (same model, not the same bits; BENCHMARKS.md):
 
 - prompts are left-padded (the new tokens of every row are then aligned at the right) and
   the attention mask hides the padding; ``generate`` derives position ids from that mask;
