@@ -331,7 +331,10 @@ def main() -> None:
         )
         load_seconds["int8 (cached)"] = round(seconds, 2)
     torch.set_num_threads(threads)
-    reference = engines.get("none") or next(iter(engines.values()))
+    # The baseline is always float32 transformers, also when "none" is not being compared.
+    reference = engines.get("none") or TransformersEngine.load(
+        None, optimization="none", torch_threads=threads
+    )
     prompt = reference.render_chat(CHAT_PROMPT)
     prompt_ids = reference.encode(prompt)[0].tolist()
 

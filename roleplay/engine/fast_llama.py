@@ -32,7 +32,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from roleplay.engine.quantize import DynamicInt8Linear, bias_of, concat_weights, quantized_weight_of
+from roleplay.engine.quantize import (
+    DynamicInt8Linear,
+    bias_of,
+    concat_weights,
+    full_activation_range,
+    quantized_weight_of,
+)
+from roleplay.engine.scripted_decode import projection_arguments, scripted_layer_step
 
 FAST_MODEL_TYPES = frozenset({"llama", "mistral", "qwen2"})
 # RoPE variants whose tables depend on the position only (not on the current length).
@@ -167,10 +174,42 @@ class _LayerWeights:
         self.o_proj = attention.o_proj
         self.gate_up = _fuse([mlp.gate_proj, mlp.up_proj])
         self.down_proj = mlp.down_proj
+        projections = [projection_arguments(p) for p in self._projections()]
+        self._packed = [packed for packed, _, _ in projections]
+        self._float_weights = [weight for _, weight, _ in projections]
+        self._biases = [bias for _, _, bias in projections]
+        self._reduce_range = not full_activation_range()
+
+    def _projections(self) -> tuple[nn.Module, ...]:
+        return (self.qkv, self.o_proj, self.gate_up, self.down_proj)
 
     def run(self, hidden: torch.Tensor, step: FastStep) -> torch.Tensor:
         """hidden: [1, T, hidden] -> [1, T, hidden]; writes this layer's keys/values."""
         tokens = hidden.shape[1]
+        if tokens == 1 and step.mask is None:
+            scripted = scripted_layer_step()
+            if scripted is not None:  # same operators, without Python between them
+                return scripted(
+                    hidden,
+                    self.input_norm,
+                    self.post_norm,
+                    self.eps,
+                    self.heads,
+                    self.kv_heads,
+                    self.head_dim,
+                    self.intermediate,
+                    self.scaling,
+                    step.cos,
+                    step.sin,
+                    step.cache.keys[self.index],
+                    step.cache.values[self.index],
+                    step.start,
+                    step.end,
+                    self._packed,
+                    self._float_weights,
+                    self._biases,
+                    self._reduce_range,
+                )
         heads, kv_heads, dim = self.heads, self.kv_heads, self.head_dim
         normed = F.rms_norm(hidden, (self.hidden,), self.input_norm, self.eps)
         # [1, heads + 2 * kv_heads, T, dim]: queries, keys, values side by side.

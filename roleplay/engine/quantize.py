@@ -134,6 +134,11 @@ class DynamicInt8Linear(nn.Module):
             out = out + self.bias_values
         return out  # type: ignore[no-any-return]
 
+    @property
+    def packed_weight(self) -> Any:
+        """fbgemm's prepacked int8 weight (what ``quantized::linear_dynamic`` takes)."""
+        return self._packed
+
     def quantized_weight(self) -> QuantizedWeight:
         """The int8 values and scales back from the packed form (for fusing and caching)."""
         with warnings.catch_warnings():

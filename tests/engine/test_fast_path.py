@@ -511,3 +511,50 @@ def test_same_steering_each_turn_keeps_the_prefix_and_new_steering_drops_it(
     finally:
         counter.remove()
     assert not torch.allclose(steered, other)
+
+
+@pytest.mark.parametrize("option", ["fast", "int8"])
+def test_scripted_decode_step_is_bit_identical_to_the_eager_step(
+    engines: dict[str, TransformersEngine], option: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TorchScript only removes the Python between the operators, never changes a number."""
+    from roleplay.engine import fast_llama, scripted_decode
+
+    assert scripted_decode.scripted_layer_step() is not None
+    engine = engines[option]
+    fast = engine.optimization.fast
+    assert fast is not None
+    ids = engine.encode(_prompt(engine))[0].tolist()
+
+    def decode_logits() -> list[torch.Tensor]:
+        fast.forget()
+        cache = fast.new_cache()
+        logits = [fast.prefill(cache, ids)]
+        for _ in range(5):
+            logits.append(fast.forward(cache, [int(logits[-1].argmax())]))
+        fast.forget()
+        return logits
+
+    scripted = decode_logits()
+    calls: list[int] = []
+
+    def eager_only() -> None:
+        calls.append(1)
+        return None
+
+    monkeypatch.setattr(fast_llama, "scripted_layer_step", eager_only)
+    eager = decode_logits()
+    assert calls  # the fast path asked for the scripted step and ran the eager one
+    for with_script, without in zip(scripted, eager, strict=True):
+        assert torch.equal(with_script, without)
+
+
+def test_scripted_decode_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from roleplay.engine import scripted_decode
+
+    monkeypatch.setenv(scripted_decode.SCRIPTED_DECODE_ENV, "0")
+    scripted_decode.scripted_layer_step.cache_clear()
+    try:
+        assert scripted_decode.scripted_layer_step() is None
+    finally:
+        scripted_decode.scripted_layer_step.cache_clear()
