@@ -93,3 +93,47 @@ class SuppressTokensUntil:
         if input_ids.shape[-1] - self.prompt_length >= self.min_new_tokens:
             return scores
         return scores.index_fill(-1, self.token_ids, float("-inf"))
+
+
+class TruncatedSampler:
+    """Temperature, top-k, top-p and the random draw, computed on the k best tokens only.
+
+    The same distribution as transformers' ``TemperatureLogitsWarper``, ``TopKLogitsWarper``
+    and ``TopPLogitsWarper`` followed by a softmax and ``multinomial`` over the vocabulary,
+    but those sort, mask and normalise all 49k entries of the default model's vocabulary at
+    every token (~1.5 ms, measured); here one ``topk`` picks the candidates and the rest works
+    on ``k`` values. Top-k keeps the order of the scores, so it may run before the
+    temperature. Top-p keeps the most probable tokens until their mass reaches ``top_p``
+    (at least one), as transformers does. With ``top_k == 0`` the candidates are the whole
+    vocabulary.
+    """
+
+    def __init__(
+        self, temperature: float, top_k: int, top_p: float, generator: torch.Generator
+    ) -> None:
+        self.temperature = temperature
+        self.top_k = top_k
+        self.top_p = top_p
+        self.generator = generator
+
+    def __call__(self, scores: torch.Tensor) -> int:
+        """One token id drawn from ``scores`` (``[1, vocab]`` logits after the processors)."""
+        import torch
+
+        indices, probabilities = self.candidates(scores)
+        choice = torch.multinomial(probabilities, 1, generator=self.generator)
+        return int(indices[choice[0]])
+
+    def candidates(self, scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The candidate token ids and their probabilities (zero for those top-p drops)."""
+        import torch
+
+        row = scores[0]
+        k = self.top_k if 0 < self.top_k < row.shape[0] else row.shape[0]
+        values, indices = torch.topk(row, k)  # sorted, most probable first
+        values = values / self.temperature
+        if self.top_p < 1.0:
+            probabilities = torch.softmax(values, dim=-1)
+            mass_before = probabilities.cumsum(dim=-1) - probabilities
+            values = values.masked_fill(mass_before >= self.top_p, float("-inf"))
+        return indices, torch.softmax(values, dim=-1)

@@ -25,6 +25,7 @@ from roleplay.engine.decoding import (
     IncrementalDetokenizer,
     StopStringScanner,
     SuppressTokensUntil,
+    TruncatedSampler,
 )
 from roleplay.engine.loading import LoadedModel, StatusCallback, load_model
 
@@ -128,11 +129,14 @@ class TransformersEngine:
         prompt_length: int,
         *,
         repetition_penalty: Any = None,
+        warpers: bool = True,
     ) -> Any:
         """The logits processors for ``settings``, after the caller's ``extra`` ones.
 
         ``repetition_penalty`` replaces transformers' processor for that setting (batching
-        passes one that skips padding); the order stays the same either way.
+        passes one that skips padding); the order stays the same either way. ``warpers=False``
+        leaves out temperature, top-k and top-p, for a caller that samples with
+        ``TruncatedSampler`` (which applies them itself, in the same order).
         """
         from transformers.generation.logits_process import (
             LogitsProcessorList,
@@ -153,7 +157,7 @@ class TransformersEngine:
             processors.append(
                 repetition_penalty or RepetitionPenaltyLogitsProcessor(settings.repetition_penalty)
             )
-        if settings.temperature > 0:
+        if settings.temperature > 0 and warpers:
             processors.append(TemperatureLogitsWarper(settings.temperature))
             if settings.top_k > 0:
                 processors.append(TopKLogitsWarper(settings.top_k))
@@ -186,9 +190,12 @@ class TransformersEngine:
         input_ids = self.encode(prompt)
         prompt_length = int(input_ids.shape[1])
         stats.prompt_tokens = prompt_length
-        processors = self.sampling_processors(settings, logits_processors, prompt_length)
+        processors = self.sampling_processors(
+            settings, logits_processors, prompt_length, warpers=False
+        )
         generator = torch.Generator()
         generator.manual_seed(settings.seed if settings.seed is not None else int(time.time_ns()))
+        sample = TruncatedSampler(settings.temperature, settings.top_k, settings.top_p, generator)
         detokenizer = IncrementalDetokenizer(self.tokenizer)
         scanner = StopStringScanner(settings.stop_strings)
         started = time.perf_counter()
@@ -215,11 +222,9 @@ class TransformersEngine:
                         logits = decoder.step(all_ids[:, length - 1 : length])
                     scores = processors(all_ids[:, :length], logits.float())
                     if settings.temperature > 0:
-                        probabilities = torch.softmax(scores, dim=-1)
-                        token = torch.multinomial(probabilities, 1, generator=generator)
+                        token_id = sample(scores)
                     else:
-                        token = scores.argmax(dim=-1, keepdim=True)
-                    token_id = int(token[0, 0])
+                        token_id = int(scores[0].argmax())
                     if stats.new_tokens == 0:
                         stats.ttft = time.perf_counter() - started
                     if token_id in self.stop_token_ids:
