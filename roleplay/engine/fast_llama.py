@@ -174,14 +174,14 @@ class _LayerWeights:
         self.o_proj = attention.o_proj
         self.gate_up = _fuse([mlp.gate_proj, mlp.up_proj])
         self.down_proj = mlp.down_proj
-        projections = [projection_arguments(p) for p in self._projections()]
+        # The scripted decode step's view of the four projections (scripted_decode.py).
+        projections = [
+            projection_arguments(p) for p in (self.qkv, self.o_proj, self.gate_up, self.down_proj)
+        ]
         self._packed = [packed for packed, _, _ in projections]
         self._float_weights = [weight for _, weight, _ in projections]
         self._biases = [bias for _, _, bias in projections]
         self._reduce_range = not full_activation_range()
-
-    def _projections(self) -> tuple[nn.Module, ...]:
-        return (self.qkv, self.o_proj, self.gate_up, self.down_proj)
 
     def run(self, hidden: torch.Tensor, step: FastStep) -> torch.Tensor:
         """hidden: [1, T, hidden] -> [1, T, hidden]; writes this layer's keys/values."""

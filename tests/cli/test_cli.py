@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -101,3 +103,22 @@ def test_unknown_session_exits_2(tiny_model_dir: Path) -> None:
         "chat", "--model", str(tiny_model_dir), "--session", "nope", "--once", "x"
     )
     assert code == 2 and "unknown session 'nope'" in err
+
+
+def test_commands_are_imported_only_when_they_run() -> None:
+    """`roleplay tui` and small commands must not pay for every command's dependencies."""
+    probe = (
+        "import sys\n"
+        "from roleplay.cli.main import app\n"
+        "from tui.cli import tui_command\n"
+        "heavy = ('roleplay.cards.model', 'roleplay.pipeline', 'roleplay.interop', 'torch')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
+    code, out, _ = _invoke("--help")
+    assert code == 0
+    for command in ("chat", "card", "sessions", "memory", "steer", "tui", "audit"):
+        assert command in out
