@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import time
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
 from tui.backend import MessageView
 from tui.keys import MESSAGE_KEYS, bindings
 from tui.turn_info import toxicity_of
+
+# The reply being written reaches the screen at most this often. Rendering shares the CPU
+# (and Python's GIL) with generation: updating on every piece cost 40% of the tokens/s with
+# the default model on 2 cores (31 vs 52 tok/s, measured); 10 updates a second still reads
+# as streaming.
+STREAM_INTERVAL_S = 0.1
 
 
 def header_content(message: MessageView, name: str) -> Content:
@@ -50,6 +59,9 @@ class MessageBox(Vertical, can_focus=True):
         self.message = message
         self.speaker = name
         self._stream: MarkdownStream | None = None
+        self._pending: list[str] = []  # pieces received since the last screen update
+        self._last_update = 0.0
+        self._update_timer: Timer | None = None
 
     @property
     def message_id(self) -> int | None:
@@ -77,16 +89,35 @@ class MessageBox(Vertical, can_focus=True):
     # Streaming -----------------------------------------------------------------------------
 
     async def write(self, piece: str) -> None:
-        """Append a piece of the reply; the Markdown stream batches fast pieces."""
+        """Append a piece of the reply; the screen follows at most every STREAM_INTERVAL_S."""
+        self._pending.append(piece)
+        if self._update_timer is not None:
+            return  # an update is already scheduled and will include this piece
+        wait = self._last_update + STREAM_INTERVAL_S - time.monotonic()
+        if wait <= 0:
+            await self._update()  # the first piece shows at once
+        else:
+            self._update_timer = self.set_timer(wait, self._update)
+
+    async def _update(self) -> None:
+        self._update_timer = None
+        self._last_update = time.monotonic()
+        text = "".join(self._pending)
+        self._pending.clear()
+        if not text:
+            return
         if self._stream is None:
             self.query_one(".message-header", Static).update(self._live_header(""))
             self._stream = Markdown.get_stream(self.query_one(".message-body", Markdown))
-        await self._stream.write(piece)
+        await self._stream.write(text)
 
     def stopping(self) -> None:
         self.query_one(".message-header", Static).update(self._live_header("stopping…"))
 
     async def close_stream(self) -> None:
+        if self._update_timer is not None:
+            self._update_timer.stop()
+        await self._update()  # what is still pending
         if self._stream is not None:
             await self._stream.stop()
             self._stream = None
