@@ -3,20 +3,14 @@
 Card text is data: it is passed to the (sandboxed) template as variables and never compiled,
 so ``{{ 7*7 }}`` in a description reaches the model literally.
 
-Layout, in order: the card's system block (the same every turn), the history, then what
-belongs to this turn only: a system message with the lore that fired and the memories
-recalled ("turn context"), the latest user message and the card's
-``post_history_instructions`` (as SillyTavern sends them). Keeping the per-turn parts at the
-end keeps everything before them identical from one turn to the next, so the engine reuses
-its cached keys for the whole earlier conversation and computes only the new turn (with the
-memories in the system block, every turn recomputed the whole prompt: 0.4-0.7 s at ~1,000
-tokens on 2 cores, growing with the chat). Chat templates that refuse a system message after
-the chat (some only allow one, first) get those notes folded into the latest user message.
-
 The token budget is the context window minus the reply budget. When the conversation does not
 fit, the oldest history messages are dropped first, then the lowest-ranked memories, then the
 least important lore entries; the system block, the latest user message and the card's
 post-history instructions are never dropped.
+
+A card's ``post_history_instructions`` go after the history as a final system message (as
+SillyTavern sends them). Chat templates that refuse a system message there (some only allow
+one, first) get the note appended to the latest user message instead.
 """
 
 from __future__ import annotations
@@ -100,8 +94,17 @@ def _environment() -> SandboxedEnvironment:
     )
 
 
-def render_system_prompt(card: Card, user_name: str) -> str:
-    """The system block for a card whose ``{{char}}``/``{{user}}`` are already substituted."""
+def render_system_prompt(
+    card: Card,
+    user_name: str,
+    *,
+    memories: Sequence[MemorySnippet] = (),
+    lore: Sequence[LoreSnippet] = (),
+) -> str:
+    """The system block for a card whose ``{{char}}``/``{{user}}`` are already substituted.
+
+    Lore entries are filled here (``{{char}}``/``{{user}}``), when they fire.
+    """
     personality = card.personality
     examples = [
         [
@@ -127,32 +130,9 @@ def render_system_prompt(card: Card, user_name: str) -> str:
         traits=list(personality.traits),
         speaking_style=card.speaking_style,
         scenario=card.scenario,
+        lore=[fill_placeholders(entry.content, char=card.name, user=user_name) for entry in lore],
+        memories=[memory.text for memory in memories],
         examples=examples,
-    )
-    return text.strip()
-
-
-def render_turn_context(
-    card: Card,
-    user_name: str,
-    *,
-    memories: Sequence[MemorySnippet] = (),
-    lore: Sequence[LoreSnippet] = (),
-) -> str:
-    """This turn's lore and memories as one note ("" when there are none).
-
-    Lore entries are filled here (``{{char}}``/``{{user}}``), when they fire.
-    """
-    if not memories and not lore:
-        return ""
-    text = (
-        _environment()
-        .get_template("turn_context.j2")
-        .render(
-            name=card.name,
-            lore=[fill_placeholders(e.content, char=card.name, user=user_name) for e in lore],
-            memories=[memory.text for memory in memories],
-        )
     )
     return text.strip()
 
@@ -181,10 +161,12 @@ class PromptBuilder:
         budget = self.token_budget
         kept_memories = list(memories)
         kept_lore = list(lore)
-        system = ChatMessage("system", render_system_prompt(card, user_name))
+        closing = self._closing(card, user_message)
         while True:
-            context = render_turn_context(card, user_name, memories=kept_memories, lore=kept_lore)
-            closing = self._closing(card, user_message, context)
+            system = ChatMessage(
+                "system",
+                render_system_prompt(card, user_name, memories=kept_memories, lore=kept_lore),
+            )
             base_tokens = self.engine.count_tokens(self.engine.render_chat([system, *closing]))
             if base_tokens <= budget or not (kept_memories or kept_lore):
                 break
@@ -226,28 +208,17 @@ class PromptBuilder:
             dropped_lore=len(lore) - len(kept_lore),
         )
 
-    def _closing(self, card: Card, user_message: str, context: str) -> list[ChatMessage]:
-        """The messages after the history: turn context, the new user message, the card's note."""
+    def _closing(self, card: Card, user_message: str) -> list[ChatMessage]:
+        """The messages after the history: the new user message and the post-history note."""
         latest = ChatMessage("user", user_message)
         note = card.post_history_instructions
-        if not context and not note:
+        if not note:
             return [latest]
-        closing = [
-            *([ChatMessage("system", context)] if context else []),
-            latest,
-            *([ChatMessage("system", note)] if note else []),
-        ]
-        # Right after the system block (no history yet) and after a chat exchange.
-        openings = (
-            [ChatMessage("system", "-")],
-            [ChatMessage("system", "-"), ChatMessage("user", "-"), ChatMessage("assistant", "-")],
-        )
+        closing = [latest, ChatMessage("system", note)]
         try:
-            for opening in openings:
-                self.engine.render_chat([*opening, *closing])
+            self.engine.render_chat([ChatMessage("system", "-"), *closing])
         except TemplateError:  # the chat template allows no system message after the chat
-            folded = "\n\n".join(part for part in (context, user_message, note) if part)
-            return [ChatMessage("user", folded)]
+            return [ChatMessage("user", f"{user_message}\n\n{note}")]
         return closing
 
     def _fit_history(self, history: Sequence[ChatMessage], available: int) -> list[ChatMessage]:

@@ -8,12 +8,7 @@ from roleplay.cards.loader import load_card
 from roleplay.cards.model import Card
 from roleplay.engine.base import ChatMessage
 from roleplay.errors import RoleplayError
-from roleplay.prompting.builder import (
-    MemorySnippet,
-    PromptBuilder,
-    render_system_prompt,
-    render_turn_context,
-)
+from roleplay.prompting.builder import MemorySnippet, PromptBuilder, render_system_prompt
 from tests.helpers.scripted_engine import ScriptedEngine
 
 
@@ -68,30 +63,8 @@ def test_card_text_is_never_compiled_as_a_template() -> None:
 
 def test_memories_appear_in_their_own_block() -> None:
     memories = [MemorySnippet("The reactor failed once.", 0.9, "m1")]
-    text = render_turn_context(_card(), "Ann", memories=memories)
-    assert text == "# What Mira remembers\n- The reactor failed once."
-    assert render_turn_context(_card(), "Ann") == ""
-
-
-def test_turn_context_comes_last_so_earlier_turns_stay_a_reusable_prefix() -> None:
-    """Memories change every turn; placed before the history they would change the prompt's
-    beginning, and the engine could not reuse any cached keys of the conversation."""
-    builder = PromptBuilder(ScriptedEngine(), reply_tokens=64)
-    history = _history(2)
-    first = builder.build(
-        _card(), "Ann", history, "Status?", memories=[MemorySnippet("Reactor.", 0.9, "a")]
-    )
-    second = builder.build(
-        _card(), "Ann", history, "Status?", memories=[MemorySnippet("Convoy.", 0.8, "b")]
-    )
-    roles = [message.role for message in first.messages]
-    assert roles == ["system", *[m.role for m in history], "system", "user"]
-    assert first.messages[-2].content == "# What Mira remembers\n- Reactor."
-    assert "remembers" not in first.messages[0].content
-    assert first.messages[:-2] == second.messages[:-2]
-    shared = first.text.index("Reactor.")
-    assert first.text[:shared] == second.text[:shared]
-    assert shared > first.text.index(history[-1].content)
+    text = render_system_prompt(_card(), "Ann", memories=memories)
+    assert "# What Mira remembers\n- The reactor failed once." in text
 
 
 def _history(turns: int) -> list[ChatMessage]:

@@ -15,13 +15,7 @@ from roleplay.cards.loader import check_card
 from roleplay.cards.model import Card, Lorebook
 from roleplay.engine.base import ChatMessage
 from roleplay.pipeline import ChatPipeline
-from roleplay.prompting.builder import (
-    LoreSnippet,
-    MemorySnippet,
-    PromptBuilder,
-    render_system_prompt,
-    render_turn_context,
-)
+from roleplay.prompting.builder import LoreSnippet, PromptBuilder, render_system_prompt
 from roleplay.prompting.lorebook import (
     MAX_RECURSION_DEPTH,
     LorebookScanner,
@@ -265,10 +259,10 @@ def _card(**overrides: Any) -> Card:
 
 
 def test_lore_goes_under_world_notes_with_placeholders_filled() -> None:
-    text = render_turn_context(
+    text = render_system_prompt(
         _card(), "Ann", lore=[LoreSnippet("{{char}} once saved {{user}}.", "constant")]
     )
-    assert text == "# World notes\n- Mira once saved Ann."
+    assert "# World notes\n- Mira once saved Ann." in text
 
 
 def test_builder_drops_the_least_important_lore_when_over_budget() -> None:
@@ -305,25 +299,6 @@ def test_post_history_instructions_fall_back_to_the_user_message() -> None:
     card = _card(post_history_instructions="Answer in one line.")
     built = builder.build(card, "Ann", [], "Hi!")
     assert built.messages[-1] == ChatMessage("user", "Hi!\n\nAnswer in one line.")
-
-
-def test_turn_context_folds_into_the_user_message_for_strict_templates() -> None:
-    builder = PromptBuilder(_StrictTemplateEngine(context_window=4000), reply_tokens=100)
-    card = _card(post_history_instructions="Answer in one line.")
-    built = builder.build(
-        card,
-        "Ann",
-        [ChatMessage("user", "Hello."), ChatMessage("assistant", "Hi.")],
-        "Status?",
-        lore=[LoreSnippet("The Kestrel is old.", "constant")],
-        memories=[MemorySnippet("The reactor failed once.", 0.9, "m1")],
-    )
-    assert [m.role for m in built.messages] == ["system", "user", "assistant", "user"]
-    assert built.messages[-1].content == (
-        "# World notes\n- The Kestrel is old.\n\n"
-        "# What Mira remembers\n- The reactor failed once.\n\n"
-        "Status?\n\nAnswer in one line."
-    )
 
 
 def test_card_system_prompt_replaces_the_opening_and_can_include_it() -> None:
