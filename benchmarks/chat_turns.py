@@ -16,25 +16,14 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+from pathlib import Path
 
+import yaml
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-MESSAGES = [
-    "Captain, the engines are failing.",
-    "What about the signal from the nebula?",
-    "I am scared, Captain. Are we going to make it?",
-    "Tell me about the sealed orders.",
-    "Should we turn back to port?",
-    "The crew is asking questions. What do I tell them?",
-    "I found something strange in the drift logs.",
-    "Who was on the convoy you brought home?",
-    "Do you trust fleet command?",
-    "What would you do if the signal answers again?",
-    "Thank you for trusting me with the ship.",
-    "Let's plot the course together.",
-]
+MESSAGES_PATH = Path(__file__).resolve().parent / "data" / "chat_turns.yaml"
 
 
 def main() -> None:
@@ -51,6 +40,7 @@ def main() -> None:
     from roleplay.cards.registry import resolve_card
     from roleplay.cli.runtime import RuntimeOptions, build_pipeline
 
+    messages: list[str] = yaml.safe_load(MESSAGES_PATH.read_text(encoding="utf-8"))
     console = Console()
     pipeline = build_pipeline(RuntimeOptions(max_new_tokens=60), quiet=True)
     conversation = pipeline.start(resolve_card("mira"))
@@ -59,7 +49,7 @@ def main() -> None:
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("chatting", total=arguments.turns)
         for turn in range(arguments.turns):
-            stream = conversation.send(MESSAGES[turn % len(MESSAGES)])
+            stream = conversation.send(messages[turn % len(messages)])
             stream.text()
             stats = stream.stats
             decode = stats.seconds - stats.ttft
