@@ -219,6 +219,7 @@ async def test_auto_scroll_follows_only_when_at_the_bottom() -> None:
         assert log.max_scroll_y > 0
 
         await pilot.press("pageup")
+        await pilot.wait_for_scheduled_animations()  # page up scrolls smoothly: let it land
         await pilot.pause()
         reading = log.scroll_y
         assert reading < log.max_scroll_y
