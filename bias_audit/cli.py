@@ -10,6 +10,8 @@ from pathlib import Path
 
 import typer
 
+from roleplay.cli.options import ModelOption
+
 
 def _default_out() -> Path:
     from datetime import datetime
@@ -18,12 +20,7 @@ def _default_out() -> Path:
 
 
 def audit_command(
-    model: str | None = typer.Option(
-        None,
-        "--model",
-        "-m",
-        help="Hugging Face model id, local folder or .gguf (default: SmolLM2).",
-    ),
+    model: str | None = ModelOption,
     character: list[str] = typer.Option(
         [], "--character", "-c", help="Also audit this character card (repeatable)."
     ),

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from roleplay.cli.options import ModelOption
 from roleplay.errors import RoleplayError
 
 eval_app = typer.Typer(
@@ -115,9 +116,7 @@ def persona_command(
     out: Path | None = typer.Option(
         None, "--out", help="Folder for persona_fidelity.json and persona_fidelity.png."
     ),
-    model: str | None = typer.Option(
-        None, "--model", "-m", help="HF model id, local folder or .gguf (default: embedded)."
-    ),
+    model: str | None = ModelOption,
     details: bool = typer.Option(False, "--details", help="Also print per-character tables."),
     batch_size: int | None = typer.Option(
         None, "--batch-size", min=1, help="Rows per forward pass (default from the data file)."

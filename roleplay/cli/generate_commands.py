@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from roleplay.cli.eval_commands import load_engine, one_line_errors
+from roleplay.cli.options import ModelOption
 from roleplay.errors import RoleplayError
 
 generate_app = typer.Typer(
@@ -36,9 +37,6 @@ CharactersOption = typer.Option(
 )
 PolicyOption = typer.Option(
     "round-robin", "--policy", help="Turn taking: round-robin or next-speaker."
-)
-ModelOption = typer.Option(
-    None, "--model", "-m", help="HF model id, local folder or .gguf (default: embedded)."
 )
 MaxTokensOption = typer.Option(
     None, "--max-new-tokens", min=1, max=4096, help="Tokens per line (default 80)."
