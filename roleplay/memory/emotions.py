@@ -17,13 +17,17 @@ from roleplay.cards.model import EMOTIONS
 from roleplay.errors import RoleplayError
 
 EMOTION_COUNT = len(EMOTIONS)
-# The Chroma metadata entry that holds a memory's emotion vector: a JSON list in EMOTIONS
-# order. One entry, not one per emotion: Chroma's SQLite indexes every entry, and eight float
-# entries made each write ~20% slower at 40k memories (0.83 vs 1.05 ms per memory), for
-# per-emotion ``where`` filters that nothing used.
+# The Chroma metadata entry that holds a memory's emotion: JSON
+# ``{"vector": [8 values in EMOTIONS order], "raw": [the scorer's 8 raw scores]}``. One
+# entry, not one per value: Chroma's SQLite indexes every entry, and writes got slower with
+# each (eight float entries plus a raw one: 1.05 ms per memory at 40k memories; one entry
+# for the vector and one for the raw scores: 0.83 ms; this one: 0.78 ms; 0.93 vs 0.83 ms at
+# 100k), for per-emotion ``where`` filters that nothing used.
 EMOTION_METADATA_KEY = "emotion"
-# Stores written before that hold one entry per emotion; they are still read.
+# Stores written before hold one entry per emotion and the raw scores under "emo_raw"
+# (a JSON list); they are still read. Records show the raw scores under that name.
 LEGACY_EMOTION_KEYS: tuple[str, ...] = tuple(f"emo_{name}" for name in EMOTIONS)
+RAW_EMOTION_KEY = "emo_raw"
 
 
 def zero_emotion() -> np.ndarray:
@@ -79,38 +83,74 @@ def parse_emotion_spec(spec: str) -> dict[str, float]:
     return values
 
 
-def emotion_metadata(vector: np.ndarray) -> dict[str, str]:
-    """The Chroma metadata entry for one memory's emotion vector."""
-    return {EMOTION_METADATA_KEY: encode_vector(vector)}
+def emotion_metadata(vector: np.ndarray, raw: np.ndarray) -> dict[str, str]:
+    """The Chroma metadata entry for one memory's emotion vector and raw scores."""
+    return {EMOTION_METADATA_KEY: json.dumps({"vector": _rounded(vector), "raw": _rounded(raw)})}
 
 
 def encode_vector(vector: np.ndarray) -> str:
-    """Compact JSON for an 8-value vector (6 decimals: far below the scorers' precision)."""
-    return json.dumps([round(float(value), 6) for value in vector])
+    """Compact JSON for a vector (6 decimals: far below the scorers' precision)."""
+    return json.dumps(_rounded(vector))
+
+
+def _rounded(vector: np.ndarray) -> list[float]:
+    return [round(float(value), 6) for value in vector]
 
 
 def emotion_from_metadata(metadata: Mapping[str, object]) -> np.ndarray:
-    """The retrieval vector stored by ``emotion_metadata``, or by the older one-entry-per-
-    emotion layout. Missing or unreadable values read as 0 (no emotion), never as an error:
-    one hand-edited memory must not break recall."""
-    packed = metadata.get(EMOTION_METADATA_KEY)
-    if isinstance(packed, str):
-        return _decode_vector(packed)
-    values = [metadata.get(key, 0.0) for key in LEGACY_EMOTION_KEYS]
-    return np.array([_number(value) for value in values], np.float32)
+    """The retrieval vector stored by ``emotion_metadata``, or by the older layouts. Missing
+    or unreadable values read as 0 (no emotion), never as an error: one hand-edited memory
+    must not break recall."""
+    packed = _packed_entry(metadata)
+    if packed is not None:
+        values = packed.get("vector") if isinstance(packed, dict) else packed
+        return _clipped_vector(values)
+    legacy = [metadata.get(key, 0.0) for key in LEGACY_EMOTION_KEYS]
+    return np.array([_number(value) for value in legacy], np.float32)
 
 
-def _decode_vector(text: str) -> np.ndarray:
+def raw_emotion_from_metadata(metadata: Mapping[str, object]) -> np.ndarray | None:
+    """The scorer's raw scores, if stored (memories with explicit emotions have them too)."""
+    packed = _packed_entry(metadata)
+    if isinstance(packed, dict):
+        values = packed.get("raw")
+    else:
+        stored = metadata.get(RAW_EMOTION_KEY)
+        values = _json(stored) if isinstance(stored, str) else None
+    if not isinstance(values, list) or len(values) != EMOTION_COUNT:
+        return None
+    if not all(_finite(value) for value in values):
+        return None
+    return np.array(values, np.float32)
+
+
+def _packed_entry(metadata: Mapping[str, object]) -> object | None:
+    stored = metadata.get(EMOTION_METADATA_KEY)
+    if not isinstance(stored, str):
+        return None
+    value = _json(stored)
+    # A bare list is the vector alone (the layout between the two others).
+    return value if isinstance(value, dict | list) else {}
+
+
+def _json(text: str) -> object:
     try:
-        values = json.loads(text)
+        return json.loads(text)
     except ValueError:
-        return zero_emotion()
+        return None
+
+
+def _clipped_vector(values: object) -> np.ndarray:
     if not isinstance(values, list) or len(values) != EMOTION_COUNT:
         return zero_emotion()
     return np.array([_number(value) for value in values], np.float32)
 
 
+def _finite(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
 def _number(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return 0.0
-    return min(1.0, max(0.0, float(value)))
+    if isinstance(value, int | float) and _finite(value):
+        return min(1.0, max(0.0, float(value)))
+    return 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 
@@ -107,7 +108,8 @@ def test_remember_exchange(memory: CharacterMemory) -> None:
     assert replaced.metadata["kind"] == "exchange"
     assert replaced.metadata["speaker"] == "user+character"
     assert isinstance(replaced.metadata["timestamp"], float)
-    assert "emo_raw" in replaced.metadata
+    # The scorer's raw scores are kept (for a later recalibration) and shown with the record.
+    assert len(json.loads(str(replaced.metadata["emo_raw"]))) == 8
 
 
 def test_forget(memory: CharacterMemory) -> None:
