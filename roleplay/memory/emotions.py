@@ -19,10 +19,9 @@ from roleplay.errors import RoleplayError
 EMOTION_COUNT = len(EMOTIONS)
 # The Chroma metadata entry that holds a memory's emotion: JSON
 # ``{"vector": [8 values in EMOTIONS order], "raw": [the scorer's 8 raw scores]}``. One
-# entry, not one per value: Chroma's SQLite indexes every entry, and writes got slower with
-# each (eight float entries plus a raw one: 1.05 ms per memory at 40k memories; one entry
-# for the vector and one for the raw scores: 0.83 ms; this one: 0.78 ms; 0.93 vs 0.83 ms at
-# 100k), for per-emotion ``where`` filters that nothing used.
+# entry, not one per value: Chroma's SQLite indexes every entry, and each costs write time
+# (measured at 40k-100k memories: nine entries -> two saved ~20% of a write, two -> one
+# another ~5-10%), for per-emotion ``where`` filters that nothing used.
 EMOTION_METADATA_KEY = "emotion"
 # Stores written before hold one entry per emotion and the raw scores under "emo_raw"
 # (a JSON list); they are still read. Records show the raw scores under that name.

@@ -49,7 +49,7 @@ WRITE_BATCH = 1000
 # Shown as the record's emotion dict, not among its other metadata.
 _EMOTION_ENTRIES = frozenset({EMOTION_METADATA_KEY, RAW_EMOTION_KEY, *LEGACY_EMOTION_KEYS})
 # HNSW build settings for new collections (reopened ones keep theirs). Measured at 40k
-# memories (benchmarks in docs/memory.md): the text index at ef_construction 50 instead of
+# memories (BENCHMARKS.md, Memory): the text index at ef_construction 50 instead of
 # Chroma's 100 found 99.9% of the exact 32 nearest (100: 99.97%); the 8-d emotion index with
 # 8 neighbours and ef_construction 16 found 99.8% of the exact 20 nearest. Together they cut
 # a write from 0.95 to 0.71 ms per memory; queries keep Chroma's ef_search of 100.
