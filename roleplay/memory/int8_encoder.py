@@ -27,6 +27,8 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from roleplay.engine.quantize import quantize_weight
+
 # A row of zeros has no range; any positive floor quantizes it to zeros.
 _MIN_RANGE = 1e-12
 _LEVELS = 127.0
@@ -74,12 +76,11 @@ class Int8Linear(nn.Module):
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
         super().__init__()
-        weight = weight.detach().float()
-        self.out_features = int(weight.shape[0])
-        scale = weight.abs().amax(dim=1).clamp(min=_MIN_RANGE) / _LEVELS
-        values = torch.round(weight / scale[:, None]).clamp(-_LEVELS, _LEVELS).to(torch.int8)
-        self._packed = torch.ops.onednn.qlinear_prepack(values, None)
-        self._weight_scale = scale.contiguous()
+        # The engine's symmetric per-output-channel int8, packed for oneDNN instead of fbgemm.
+        quantized = quantize_weight(weight)
+        self.out_features = int(quantized.values.shape[0])
+        self._packed = torch.ops.onednn.qlinear_prepack(quantized.values, None)
+        self._weight_scale = quantized.scale
         self._weight_zero_points = torch.zeros(self.out_features, dtype=torch.long)
         self._bias = bias.detach().float().contiguous()
 
