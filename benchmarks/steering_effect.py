@@ -154,12 +154,12 @@ class Bench:
 
     def build(self, names: list[str]) -> float:
         from roleplay.control.building import build_steering_set
+        from roleplay.control.targets import HookTarget
 
         started = time.perf_counter()
         # use_cache=False: time a real build, and leave the user's cache alone.
-        steering_set, _ = build_steering_set(
-            self.model, self.tokenizer, self.loaded.model_id, names, use_cache=False
-        )
+        target = HookTarget(self.model, self.tokenizer, self.loaded.model_id)
+        steering_set, _ = build_steering_set(target, names, use_cache=False)
         elapsed = time.perf_counter() - started
         # Measure the raw effect: the sweep must go past the configured combined bound.
         self.steering_set = dataclasses.replace(steering_set, max_combined_strength=None)

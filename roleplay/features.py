@@ -16,7 +16,6 @@ from roleplay.pipeline import ControlFactory, ControlPort, MemoryFactory, Memory
 from roleplay.prompting.builder import MemorySnippet
 
 if TYPE_CHECKING:
-    from roleplay.engine.loading import LoadedModel
     from roleplay.memory.service import CharacterMemory
 
 DEFAULT_RECALLED_MEMORIES = 3
@@ -91,14 +90,17 @@ def memory_factory(options: FeatureOptions) -> MemoryFactory | None:
     return build
 
 
-def control_factory(loaded: LoadedModel, options: FeatureOptions) -> ControlFactory | None:
-    """Steering and decoding controls for each card; off with ``steering=False``."""
+def control_factory(source: Any, options: FeatureOptions) -> ControlFactory | None:
+    """Steering and decoding controls for each card; off with ``steering=False``.
+
+    ``source`` is the engine (any backend) or a loaded Hugging Face model.
+    """
 
     def build(card: Card) -> ControlPort:
         from roleplay.control.controller import Controller
 
         return Controller.for_card(
-            loaded, card, overrides=options.steer_overrides, enabled=options.steering
+            source, card, overrides=options.steer_overrides, enabled=options.steering
         )
 
     return build

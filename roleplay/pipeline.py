@@ -19,7 +19,13 @@ from typing import Any, Protocol
 
 from roleplay.cards.loader import load_card
 from roleplay.cards.model import Card
-from roleplay.engine.base import ChatMessage, Engine, GenerationSettings, GenerationStats
+from roleplay.engine.base import (
+    BackendError,
+    ChatMessage,
+    Engine,
+    GenerationSettings,
+    GenerationStats,
+)
 from roleplay.errors import RoleplayError
 from roleplay.prompting.builder import BuiltPrompt, LoreSnippet, MemorySnippet, PromptBuilder
 from roleplay.sessions import Message, Session, SessionStore
@@ -43,7 +49,11 @@ class MemoryPort(Protocol):
 
 
 class ControlPort(Protocol):
-    """What the pipeline needs from the latent-attribute controller (see roleplay.control)."""
+    """What the pipeline needs from the latent-attribute controller (see roleplay.control).
+
+    ``grammar_text`` and ``prompt_guidance`` are optional: a controller without them
+    constrains nothing by grammar text and adds nothing to the prompt.
+    """
 
     def steering(self) -> AbstractContextManager[Any]: ...
 
@@ -125,23 +135,36 @@ class ReplyStream:
         pieces: list[str] = []
         steering = controller.steering() if controller else contextlib.nullcontext()
         processors = controller.logits_processors() if controller else []
-        finished = False
+        grammar_text = getattr(controller, "grammar_text", None)
+        grammar = grammar_text() if grammar_text is not None else None
+        finished = failed = False
         try:
             with steering:
                 for event in pipeline.engine.stream(
                     self.prepared.prompt.text,
                     self._settings,
+                    messages=self.prepared.prompt.messages,
                     logits_processors=processors,
+                    grammar=grammar,
                     cancel=self._cancel,
                     stats=self.stats,
                 ):
                     pieces.append(event.text)
                     yield event.text
             finished = True
+        except BackendError:
+            # The backend failed (a server died mid-reply): the user's message stays,
+            # no half reply is stored as if it had been said.
+            failed = True
+            raise
         finally:
             interrupted = not finished or self.stats.stop_reason == "cancelled"
             self.result = self._conversation._store_reply(
-                self._parent, "".join(pieces), self.prepared, self.stats, interrupted
+                self._parent,
+                "" if failed else "".join(pieces),
+                self.prepared,
+                self.stats,
+                interrupted,
             )
 
     def text(self) -> str:
@@ -199,6 +222,7 @@ class Conversation:
         lore: list[LoreSnippet] = []
         if self.lore is not None:
             lore = self.lore.scan([*chat_history, ChatMessage("user", user_message)])
+        guidance = getattr(self.controller, "prompt_guidance", None)
         prompt = self.pipeline.builder.build(
             self.card,
             self.session.user_name,
@@ -206,6 +230,7 @@ class Conversation:
             user_message,
             memories=memories,
             lore=lore,
+            steering_guidance=guidance() if guidance is not None else (),
         )
         controls = self.controller.describe() if self.controller else {}
         return PreparedTurn(prompt=prompt, mood=mood, controls=controls)

@@ -60,3 +60,12 @@ def default_engine() -> object:
 @pytest.fixture
 def characters_dir() -> Path:
     return REPO_ROOT / "characters"
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight Llama GGUF (F32) with the ChatML template, built once."""
+    from tests.helpers.tiny_gguf import build_tiny_gguf
+
+    folder = tmp_path_factory.mktemp("tiny-gguf")
+    return build_tiny_gguf(folder / "tiny-llama.gguf", arch="llama", hf_folder=folder / "hf")

@@ -65,6 +65,10 @@ class LaunchOptions:
     character: str | None = None  # open a new chat with this card at once
     session: str | None = None  # or resume this session
     model: str | None = None
+    backend: str = "auto"
+    base_url: str | None = None
+    api_key: str | None = None
+    threads: int | None = None
     user_name: str = "User"
     # The features, as `roleplay chat`'s flags; turned into FeatureOptions on the pipeline
     # thread, because roleplay.features imports the card model (not before the first frame).
@@ -77,19 +81,26 @@ class LaunchOptions:
 def default_pipeline_factory(options: LaunchOptions) -> PipelineFactory:
     def build() -> ChatPipeline:
         # Imported here: this is what pulls in torch, on the pipeline thread.
+        from roleplay.application import BackendOptions, RuntimeOptions, build_pipeline
         from roleplay.cli.options import feature_options
-        from roleplay.cli.runtime import RuntimeOptions, build_pipeline
 
         features = feature_options(
             options.memory, options.chroma_url, options.steer, not options.steering
         )
-        return build_pipeline(RuntimeOptions(model=options.model, features=features), quiet=True)
+        backend = BackendOptions(
+            backend=options.backend,
+            model=options.model,
+            base_url=options.base_url,
+            api_key=options.api_key,
+            threads=options.threads,
+        )
+        return build_pipeline(RuntimeOptions(backend=backend, features=features))
 
     return build
 
 
 def default_store() -> SessionStore:
-    from roleplay.cli.runtime import open_store
+    from roleplay.application import open_store
 
     return open_store()
 

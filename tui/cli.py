@@ -13,11 +13,15 @@ import sys
 import typer
 
 from roleplay.cli.options import (
+    ApiKeyOption,
+    BackendOption,
+    BaseUrlOption,
     ChromaUrlOption,
     MemoryOption,
     ModelOption,
     NoSteerOption,
     SteerOption,
+    ThreadsOption,
     UserNameOption,
 )
 
@@ -33,6 +37,10 @@ def tui_command(
         None, "--session", "-s", help="Resume this saved session at once."
     ),
     model: str | None = ModelOption,
+    backend: str = BackendOption,
+    base_url: str | None = BaseUrlOption,
+    api_key: str | None = ApiKeyOption,
+    threads: int | None = ThreadsOption,
     user: str = UserNameOption,
     memory: bool = MemoryOption,
     chroma_url: str | None = ChromaUrlOption,
@@ -42,6 +50,7 @@ def tui_command(
     """Full-screen chat: characters, sessions, swipes, mood, memories and steering."""
     if steer:
         _check_steer(steer)  # a usage error: say so now, not after loading the model
+    _check_backend(backend, model, base_url)
 
     from tui.app import LaunchOptions, RoleplayApp
 
@@ -49,6 +58,10 @@ def tui_command(
         character=character,
         session=session,
         model=model,
+        backend=backend,
+        base_url=base_url,
+        api_key=api_key,
+        threads=threads,
         user_name=user,
         memory=memory,
         chroma_url=chroma_url,
@@ -70,6 +83,17 @@ def _check_steer(steer: str) -> None:
     try:
         parse_steer_option(steer)
     except RoleplayError as error:  # e.g. an unknown attribute
+        sys.stderr.write(f"error: {error.message}\n")
+        raise typer.Exit(error.exit_code) from None
+
+
+def _check_backend(backend: str, model: str | None, base_url: str | None) -> None:
+    from roleplay.application import BackendOptions, resolve_backend
+    from roleplay.errors import RoleplayError
+
+    try:
+        resolve_backend(BackendOptions(backend=backend, model=model, base_url=base_url))
+    except RoleplayError as error:
         sys.stderr.write(f"error: {error.message}\n")
         raise typer.Exit(error.exit_code) from None
 

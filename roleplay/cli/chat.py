@@ -6,13 +6,18 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from roleplay.application import describe_engine
 from roleplay.cli.options import (
+    ApiKeyOption,
+    BackendOption,
+    BaseUrlOption,
     CharacterOption,
     ChromaUrlOption,
     ContextWindowOption,
@@ -20,11 +25,14 @@ from roleplay.cli.options import (
     ModelOption,
     NoSteerOption,
     SteerOption,
+    ThreadsOption,
     UserNameOption,
+    backend_options,
     card_path,
     feature_options,
 )
-from roleplay.cli.runtime import RuntimeOptions, build_pipeline
+from roleplay.cli.runtime import RuntimeOptions, load_cli_pipeline
+from roleplay.engine.base import BackendError
 from roleplay.errors import RoleplayError
 from roleplay.pipeline import ChatPipeline, Conversation, ReplyStream
 
@@ -56,6 +64,10 @@ def chat_command(
     json_output: bool = typer.Option(False, "--json", help="With --once: print a JSON object."),
     session: str | None = typer.Option(None, "--session", "-s", help="Continue a saved session."),
     model: str | None = ModelOption,
+    backend: str = BackendOption,
+    base_url: str | None = BaseUrlOption,
+    api_key: str | None = ApiKeyOption,
+    threads: int | None = ThreadsOption,
     seed: int | None = typer.Option(None, "--seed", help="Random seed for reproducible replies."),
     user_name: str = UserNameOption,
     max_new_tokens: int = typer.Option(160, "--max-new-tokens", min=1, max=4096),
@@ -68,8 +80,7 @@ def chat_command(
 ) -> None:
     """Chat with a character in the terminal."""
     options = RuntimeOptions(
-        model=model,
-        context_window=context_window,
+        backend=backend_options(backend, model, base_url, api_key, threads, context_window),
         max_new_tokens=max_new_tokens,
         temperature=temperature,
         seed=seed,
@@ -77,7 +88,7 @@ def chat_command(
     )
     # Resolve the card before loading the model: a typo should fail in milliseconds.
     resolved = None if session else card_path(character)
-    pipeline = build_pipeline(options, quiet=json_output)
+    pipeline = load_cli_pipeline(options, quiet=json_output)
     conversation = open_conversation(pipeline, resolved, session, user_name)
     if once is not None:
         _reply_once(conversation, once, seed, json_output)
@@ -96,11 +107,22 @@ def _reply_once(conversation: Conversation, message: str, seed: int | None, as_j
             "tokens": stats.new_tokens,
             "seconds": round(stats.seconds, 4),
             "ttft": round(stats.ttft, 4),
+            **describe_engine(conversation.pipeline.engine),
+            "steering": steering_summary(stream.prepared.controls),
         }
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
         return
     _render_stream(conversation, stream)
     console.print(f"[dim]session {conversation.session.id}[/]")
+
+
+def steering_summary(controls: dict[str, Any]) -> dict[str, Any]:
+    """The attributes applied and how (control_vectors, hooks, prompt or none)."""
+    steering = controls.get("steering", {}) if controls else {}
+    return {
+        "method": steering.get("method", "none") if controls.get("enabled", False) else "none",
+        "attributes": steering.get("strengths", {}) or steering.get("requested", {}),
+    }
 
 
 def _print_turn(name: str, text: str, *, style: str) -> None:
@@ -195,6 +217,7 @@ def _interactive(conversation: Conversation, seed: int | None) -> None:
                     break
                 continue
             _render_stream(conversation, conversation.send(line, seed=seed))
-        except RoleplayError as error:
+        except (RoleplayError, BackendError) as error:
+            # The session keeps the user's message; /regen or a new message continues.
             console.print(f"[red]error:[/] {escape(error.message)}")
     console.print(f"[dim]Saved. Resume with: roleplay chat --session {conversation.session.id}[/]")

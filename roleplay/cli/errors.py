@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
+from roleplay.engine.base import BackendError
 from roleplay.errors import USAGE_EXIT_CODE, RoleplayError
 
 error_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -27,3 +28,6 @@ class RoleplayGroup(TyperGroup):
         except RoleplayError as error:
             report_error(error.message)
             raise typer.Exit(USAGE_EXIT_CODE) from error
+        except BackendError as error:  # the model's side failed (a server, a lost stream)
+            report_error(error.message)
+            raise typer.Exit(error.exit_code) from error

@@ -14,6 +14,7 @@ from roleplay.cli.lazy import LazyRoleplayGroup, from_module, plugin_commands
 
 LazyRoleplayGroup.lazy_commands = {
     "chat": from_module("roleplay.cli.chat:chat_command"),
+    "models": from_module("roleplay.cli.models_command:models_command"),
     "prompt": from_module("roleplay.cli.prompt_command:prompt_command"),
     "characters": from_module("roleplay.cli.card_commands:characters_command"),
     "card": from_module("roleplay.cli.card_commands:card_app"),

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from roleplay.application import BackendOptions
     from roleplay.features import FeatureOptions
 
 CharacterOption = typer.Option(
@@ -21,7 +22,25 @@ ModelOption = typer.Option(
     None,
     "--model",
     "-m",
-    help="Hugging Face model id, local folder or .gguf file (default: embedded SmolLM2).",
+    help=".gguf file, Hugging Face folder or id, or a server's model name "
+    "(default: embedded SmolLM2).",
+)
+BackendOption = typer.Option(
+    "auto",
+    "--backend",
+    help="auto, llama.cpp, transformers or openai (auto: openai with --base-url, "
+    "llama.cpp for .gguf files, transformers for Hugging Face models).",
+)
+BaseUrlOption = typer.Option(
+    None, "--base-url", help="An OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1."
+)
+ApiKeyOption = typer.Option(
+    None,
+    "--api-key",
+    help="The server's API key (default: $ROLEPLAY_API_KEY, then $OPENAI_API_KEY).",
+)
+ThreadsOption = typer.Option(
+    None, "--threads", min=1, help="CPU threads (default: the cores other processes leave)."
 )
 UserNameOption = typer.Option("User", "--user", help="Your name in the role-play ({{user}}).")
 ContextWindowOption = typer.Option(
@@ -60,3 +79,26 @@ def feature_options(
         steering=not no_steer,
         steer_overrides=parse_steer_option(steer),
     )
+
+
+def backend_options(
+    backend: str,
+    model: str | None,
+    base_url: str | None,
+    api_key: str | None,
+    threads: int | None,
+    context_window: int | None = None,
+) -> BackendOptions:
+    """The backend options, checked now (a bad choice fails before anything loads)."""
+    from roleplay.application import BackendOptions, resolve_backend
+
+    options = BackendOptions(
+        backend=backend,
+        model=model,
+        base_url=base_url,
+        api_key=api_key,
+        threads=threads,
+        context_window=context_window,
+    )
+    resolve_backend(options)
+    return options

@@ -12,6 +12,9 @@ from rich.markup import escape
 
 from roleplay.cli.chat import open_conversation
 from roleplay.cli.options import (
+    ApiKeyOption,
+    BackendOption,
+    BaseUrlOption,
     CharacterOption,
     ChromaUrlOption,
     ContextWindowOption,
@@ -19,11 +22,13 @@ from roleplay.cli.options import (
     ModelOption,
     NoSteerOption,
     SteerOption,
+    ThreadsOption,
     UserNameOption,
+    backend_options,
     card_path,
     feature_options,
 )
-from roleplay.cli.runtime import RuntimeOptions, build_pipeline
+from roleplay.cli.runtime import RuntimeOptions, load_cli_pipeline
 from roleplay.pipeline import Conversation
 
 diagnostics = Console(stderr=True, highlight=False)
@@ -36,6 +41,10 @@ def prompt_command(
         None, "--session", "-s", help="Use a saved session's history."
     ),
     model: str | None = ModelOption,
+    backend: str = BackendOption,
+    base_url: str | None = BaseUrlOption,
+    api_key: str | None = ApiKeyOption,
+    threads: int | None = ThreadsOption,
     user_name: str = UserNameOption,
     max_new_tokens: int = typer.Option(160, "--max-new-tokens", min=1, max=4096),
     context_window: int | None = ContextWindowOption,
@@ -49,13 +58,12 @@ def prompt_command(
 ) -> None:
     """Print the rendered chat-template text for MESSAGE (diagnostics go to stderr)."""
     options = RuntimeOptions(
-        model=model,
-        context_window=context_window,
+        backend=backend_options(backend, model, base_url, api_key, threads, context_window),
         max_new_tokens=max_new_tokens,
         features=feature_options(memory, chroma_url, steer, no_steer),
     )
     resolved = None if session else card_path(character)
-    pipeline = build_pipeline(options, quiet=True)
+    pipeline = load_cli_pipeline(options, quiet=True)
     if session:
         conversation = pipeline.resume(session)
     else:

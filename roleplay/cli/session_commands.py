@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from roleplay.cli.runtime import open_store
+from roleplay.application import open_store
 
 sessions_app = typer.Typer(help="Saved conversations.", no_args_is_help=True)
 console = Console(highlight=False)

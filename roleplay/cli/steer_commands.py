@@ -104,19 +104,31 @@ def build(
         str | None, typer.Option(help="Comma-separated decoder layers (default: from config).")
     ] = None,
     force: Annotated[bool, typer.Option(help="Recompute even when cached.")] = False,
+    backend: Annotated[
+        str, typer.Option(help="auto, llama.cpp or transformers (auto: by the model's kind).")
+    ] = "auto",
+    threads: Annotated[int | None, typer.Option(help="CPU threads.")] = None,
 ) -> None:
     """Compute the steering vectors of a model once and cache them."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from roleplay.application import BackendOptions, load_engine
     from roleplay.control.attributes import load_attributes
     from roleplay.control.building import build_steering_set, select_attributes
-    from roleplay.engine.loading import load_model
+    from roleplay.control.targets import steering_target_for
 
     chosen_layers = _parse_layers(layers)
     names = _split(attributes)
     select_attributes(names, load_attributes())  # fail on a typo before loading the model
+    options = BackendOptions(backend=backend, model=model, threads=threads)
     with console.status("Loading the model..."):
-        loaded = load_model(model, status=lambda message: console.log(message))
+        engine = load_engine(options, status=lambda message: console.log(message))
+    target = steering_target_for(engine)
+    if target is None:
+        raise RoleplayError(
+            f"the {engine.capabilities.backend} backend exposes no hidden states; "
+            "steering vectors are built with llama.cpp or transformers"
+        )
     started = time.perf_counter()
     with Progress(
         "[progress.description]{task.description}",
@@ -132,16 +144,17 @@ def build(
             progress.update(task, completed=done, total=total)
 
         steering_set, report = build_steering_set(
-            loaded.model,
-            loaded.tokenizer,
-            loaded.model_id,
+            target,
             names,
             layers=chosen_layers,
             force=force,
             progress=advance,
         )
     elapsed = time.perf_counter() - started
-    table = Table(title=f"Steering vectors for {loaded.model_id} (layers {list(report.layers)})")
+    table = Table(
+        title=f"Steering vectors for {target.model_id} ({target.backend}, "
+        f"layers {list(report.layers)})"
+    )
     for column in ("attribute", "pairs", "consistency", "separation", "status"):
         table.add_column(column)
     for name, vector in steering_set.vectors.items():

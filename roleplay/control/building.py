@@ -16,18 +16,13 @@ from roleplay.control.cache import cache_key, load_vector, save_vector
 from roleplay.control.config import Method, SteeringConfig, load_config
 from roleplay.control.directions import direction_for, pair_consistency
 from roleplay.control.errors import ControlError, did_you_mean
-from roleplay.control.layers import (
-    find_decoder_layers,
-    hidden_size,
-    layers_at_fractions,
-    validate_layers,
-)
-from roleplay.control.recording import ChatExample, record_answer_activations
+from roleplay.control.layers import layers_at_fractions, validate_layers
+from roleplay.control.recording import ChatExample
 from roleplay.control.vectors import SteeringSet, SteeringVector
+from roleplay.engine.base import ChatMessage
 
 if TYPE_CHECKING:
-    from torch import nn
-    from transformers import PreTrainedTokenizerBase
+    from roleplay.control.targets import SteeringTarget
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -37,11 +32,6 @@ class BuildReport:
     built: tuple[str, ...]  # computed now
     cached: tuple[str, ...]  # loaded from the cache
     layers: tuple[int, ...]
-
-
-def default_layers(model: nn.Module, config: SteeringConfig | None = None) -> tuple[int, ...]:
-    config = config or load_config()
-    return layers_at_fractions(len(find_decoder_layers(model)), config.layer_fractions)
 
 
 def select_attributes(
@@ -58,26 +48,22 @@ def select_attributes(
 
 
 def chat_examples(
-    spec: AttributeSpec, tokenizer: PreTrainedTokenizerBase, system_prompt: str
+    spec: AttributeSpec, target: SteeringTarget, system_prompt: str
 ) -> tuple[list[ChatExample], list[ChatExample]]:
     """(positive examples, negative examples), one per pair, in the model's chat format."""
     positive, negative = [], []
     for pair in spec.pairs:
-        messages = [{"role": "user", "content": pair.question}]
+        messages = [ChatMessage("user", pair.question)]
         if system_prompt:
-            messages.insert(0, {"role": "system", "content": system_prompt})
-        prefix = str(
-            tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        )
+            messages.insert(0, ChatMessage("system", system_prompt))
+        prefix = target.render_chat(messages)
         positive.append(ChatExample(prefix, prefix + pair.positive))
         negative.append(ChatExample(prefix, prefix + pair.negative))
     return positive, negative
 
 
 def compute_vectors(
-    model: nn.Module,
-    tokenizer: PreTrainedTokenizerBase,
-    model_id: str,
+    target: SteeringTarget,
     specs: Sequence[AttributeSpec],
     layers: Sequence[int],
     *,
@@ -92,12 +78,10 @@ def compute_vectors(
     examples: list[ChatExample] = []
     spans: dict[str, tuple[int, int]] = {}
     for spec in specs:
-        positive, negative = chat_examples(spec, tokenizer, system_prompt)
+        positive, negative = chat_examples(spec, target, system_prompt)
         spans[spec.name] = (len(examples), len(positive))
         examples += positive + negative
-    recorded = record_answer_activations(
-        model, tokenizer, examples, layers, batch_size=batch_size, progress=progress
-    )
+    recorded = target.record(examples, layers, batch_size=batch_size, progress=progress)
     vectors = {}
     for spec in specs:
         start, count = spans[spec.name]
@@ -124,7 +108,7 @@ def compute_vectors(
         ]
         vectors[spec.name] = SteeringVector(
             attribute=spec.name,
-            model_id=model_id,
+            model_id=target.model_id,
             directions=directions,
             layer_scales=scales,
             method=method,
@@ -138,9 +122,7 @@ def compute_vectors(
 
 
 def build_steering_set(
-    model: nn.Module,
-    tokenizer: PreTrainedTokenizerBase,
-    model_id: str,
+    target: SteeringTarget,
     attributes: Sequence[str] | None = None,
     *,
     layers: Sequence[int] | None = None,
@@ -153,20 +135,30 @@ def build_steering_set(
 ) -> tuple[SteeringSet, BuildReport]:
     """Vectors for ``attributes`` (all known ones when None), from the cache when possible.
 
+    ``target`` is where the activations are read (``roleplay.control.targets``): a PyTorch
+    model through hooks, or a GGUF in llama.cpp through its eval callback.
+
     ``force`` recomputes and overwrites cached entries; ``use_cache=False`` neither reads
     nor writes the cache.
     """
     config = config or load_config()
     chosen = select_attributes(attributes, specs if specs is not None else load_attributes())
-    num_layers = len(find_decoder_layers(model))
+    num_layers = target.num_layers
     picked = (
         validate_layers(layers, num_layers)
         if layers is not None
         else layers_at_fractions(num_layers, config.layer_fractions)
     )
-    width = hidden_size(model)
+    width = target.hidden_size
     keys = {
-        spec.name: cache_key(model_id, spec, picked, config.method, config.extraction_system_prompt)
+        spec.name: cache_key(
+            target.model_id,
+            spec,
+            picked,
+            config.method,
+            config.extraction_system_prompt,
+            backend=target.backend,
+        )
         for spec in chosen
     }
     vectors: dict[str, SteeringVector] = {}
@@ -179,9 +171,7 @@ def build_steering_set(
     missing = [spec for spec in chosen if spec.name not in vectors]
     if missing:
         computed = compute_vectors(
-            model,
-            tokenizer,
-            model_id,
+            target,
             missing,
             picked,
             method=config.method,

@@ -2,8 +2,10 @@
 
 One entry per (model, attribute): ``<cache_dir>/steering/<model slug>/<attribute>-<digest>``
 as a safetensors file of the directions plus a JSON file holding the full key and the
-layer scales. The digest hashes the key: model id, the attribute's data hash (its pairs),
-the layers, the method, the extraction prompt and the format version. A different model,
+layer scales. The digest hashes the key: model id (for a GGUF, its content digest), the
+backend that read the activations (llama.cpp's quantised kernels and transformers'
+float32 ones give slightly different vectors), the attribute's data hash (its pairs), the
+layers, the method, the extraction prompt and the format version. A different model,
 an edited pair or other layers give another file. On load the stored key is compared in
 full and the hidden size checked, so a stale or foreign file is rebuilt, never used.
 """
@@ -22,7 +24,7 @@ from roleplay.control.attributes import AttributeSpec
 from roleplay.control.vectors import SteeringVector
 from roleplay.paths import cache_dir, safe_slug
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 def steering_cache_dir() -> Path:
@@ -35,10 +37,13 @@ def cache_key(
     layers: Sequence[int],
     method: str,
     system_prompt: str,
+    *,
+    backend: str = "transformers",
 ) -> dict[str, Any]:
     return {
         "format": CACHE_FORMAT,
         "model_id": model_id,
+        "backend": backend,
         "attribute": spec.name,
         "data_hash": spec.data_hash,
         "layers": sorted(layers),

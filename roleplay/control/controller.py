@@ -1,16 +1,19 @@
 """The controller: the one object the chat pipeline asks for steering and decoding controls.
 
-    controller = Controller.for_card(loaded, card, overrides={"sentiment": 0.5})
+    controller = Controller.for_card(engine, card, overrides={"sentiment": 0.5})
     with controller.steering():
         for event in engine.stream(prompt, settings,
-                                   logits_processors=controller.logits_processors()):
+                                   logits_processors=controller.logits_processors(),
+                                   grammar=controller.grammar_text()):
             ...
     session.record(controller.describe())
 
 ``for_card`` resolves the strengths (card Big Five and ``attributes``, then per-chat
 overrides, clipped to the measured bound), loads the needed vectors from the cache (building
 missing ones, a few seconds per attribute), and precomputes the per-layer vectors, so that
-``steering()`` only installs and removes hooks.
+``steering()`` only installs them (hooks on a PyTorch model, control vectors in llama.cpp,
+see ``targets.py``). A backend without hidden states gets the strengths as prompt guidance
+(``prompt_guidance()``), and ``describe()`` says which method is in force.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from roleplay.control.attributes import load_attributes
 from roleplay.control.config import SteeringConfig, load_config
 from roleplay.control.errors import ControlError
 from roleplay.control.grammar import Grammar, GrammarCompiler, load_grammar
-from roleplay.control.hooks import SteeringHandle, steering_applied
 from roleplay.control.layers import find_decoder_layers
 from roleplay.control.strengths import ResolvedStrengths, resolve_strengths
+from roleplay.control.targets import SteeringTarget, steering_target_for
+from roleplay.engine.base import Capabilities, capabilities_of
 
 if TYPE_CHECKING:
     import torch
@@ -39,11 +43,21 @@ BANNED_PHRASES_EXTENSION = "banned_phrases"  # card.extensions key holding a lis
 
 
 class ModelBundle(Protocol):
-    """What the controller needs of a loaded model (``roleplay.engine.loading.LoadedModel``)."""
+    """A loaded Hugging Face model (``roleplay.engine.loading.LoadedModel``)."""
 
     model: Any
     tokenizer: Any
     model_id: str
+
+
+class _EncodeOnly:
+    """A tokenizer stand-in for the banned-phrase processor (``encode`` only)."""
+
+    def __init__(self, target: SteeringTarget) -> None:
+        self._target = target
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        return self._target.encode(text)
 
 
 def supports_hooks(model: Any) -> bool:
@@ -55,12 +69,27 @@ def supports_hooks(model: Any) -> bool:
     return True
 
 
-def _unpack(loaded: ModelBundle | tuple[Any, Any, str]) -> tuple[Any, Any, str]:
-    if isinstance(loaded, tuple):
-        if len(loaded) != 3:
+def _unpack(source: Any) -> tuple[SteeringTarget | None, Any, str, Capabilities]:
+    """(steering target, Hugging Face tokenizer or None, model id, capabilities) of a source.
+
+    A source is an engine (any backend), a loaded model bundle, or a
+    ``(model, tokenizer, model_id)`` tuple.
+    """
+    if isinstance(source, tuple):
+        if len(source) != 3:
             raise ControlError("pass a loaded model or a (model, tokenizer, model_id) tuple")
-        return loaded
-    return loaded.model, loaded.tokenizer, loaded.model_id
+        target, tokenizer, model_id = steering_target_for(source), source[1], source[2]
+        return target, tokenizer, model_id, _HOOKS
+    target = steering_target_for(source)
+    loaded = getattr(source, "loaded", None)
+    tokenizer = getattr(loaded if loaded is not None else source, "tokenizer", None)
+    capabilities = capabilities_of(source) if hasattr(source, "capabilities") else _HOOKS
+    return target, tokenizer, str(source.model_id), capabilities
+
+
+_HOOKS = Capabilities(
+    backend="transformers", steering="hooks", hidden_states=True, grammar="processor"
+)
 
 
 def _card_banned_phrases(card: Any) -> list[str]:
@@ -100,12 +129,13 @@ class DecodingControls:
 
 @dataclass
 class Controller:
-    model: Any
-    tokenizer: Any
+    target: SteeringTarget | None  # where vectors are built and applied; None: prompt only
+    tokenizer: Any  # a Hugging Face tokenizer (grammar processors), or None
     model_id: str
     resolved: ResolvedStrengths
     controls: DecodingControls
     config: SteeringConfig
+    capabilities: Capabilities
     enabled: bool = True
     layers: tuple[int, ...] = ()
     deltas: dict[int, torch.Tensor] = field(default_factory=dict)
@@ -118,7 +148,7 @@ class Controller:
     @classmethod
     def for_card(
         cls,
-        loaded: ModelBundle | tuple[Any, Any, str],
+        source: Any,
         card: Any = None,
         overrides: Mapping[str, float] | None = None,
         *,
@@ -134,11 +164,13 @@ class Controller:
     ) -> Controller:
         """A controller for one chat with ``card`` (None: overrides only).
 
-        ``enabled=False`` gives a controller that does nothing (no hooks, no processors) but
-        still validates its input and describes itself. Bad input (unknown attribute,
-        non-numeric strength, bad grammar, bad processor setting) raises ``ControlError``.
+        ``source`` is the engine (any backend), a loaded model or a ``(model, tokenizer,
+        model_id)`` tuple. ``enabled=False`` gives a controller that does nothing (no hooks,
+        no processors) but still validates its input and describes itself. Bad input
+        (unknown attribute, non-numeric strength, bad grammar, bad processor setting) raises
+        ``ControlError``.
         """
-        model, tokenizer, model_id = _unpack(loaded)
+        target, tokenizer, model_id, capabilities = _unpack(source)
         config = load_config()
         resolved = resolve_strengths(
             card, overrides, load_attributes(), max_strength=config.max_strength
@@ -148,13 +180,20 @@ class Controller:
         controls = DecodingControls(
             phrases, frequency_penalty, presence_penalty, no_repeat_ngram_size, chosen_grammar
         )
+        if chosen_grammar is not None and capabilities.grammar == "none":
+            raise ControlError(
+                f"the {capabilities.backend} backend cannot constrain output with a grammar"
+            )
+        if chosen_grammar is not None and capabilities.grammar == "processor" and not tokenizer:
+            raise ControlError("grammar-constrained decoding needs the model's tokenizer")
         controller = cls(
-            model,
+            target,
             tokenizer,
             model_id,
             resolved,
             controls,
             config,
+            capabilities,
             enabled,
             card=card,
             layer_choice=tuple(layers) if layers is not None else None,
@@ -174,17 +213,16 @@ class Controller:
         use_cache: bool,
         progress: ProgressCallback | None,
     ) -> None:
-        if not supports_hooks(self.model):
+        if self.target is None:
             self.notes.append(
-                f"steering unavailable: {type(self.model).__name__} has no hookable decoder layers"
+                f"steering unavailable: the {self.capabilities.backend} backend exposes no "
+                "hidden states; the strengths are given to the model as prompt guidance"
             )
             return
         from roleplay.control.building import build_steering_set
 
         steering_set, report = build_steering_set(
-            self.model,
-            self.tokenizer,
-            self.model_id,
+            self.target,
             sorted(self.resolved.strengths),
             layers=layers,
             config=self.config,
@@ -226,14 +264,38 @@ class Controller:
         """Attribute strengths in force (empty when disabled or steering is unavailable)."""
         return dict(self.resolved.strengths) if self.enabled and self.deltas else {}
 
+    @property
+    def method(self) -> str:
+        """How the attributes reach the model: control_vectors, hooks, prompt or none."""
+        if not (self.enabled and self.resolved.strengths):
+            return "none"
+        if self.deltas and self.target is not None:
+            return self.target.method
+        return "prompt"
+
     @contextmanager
-    def steering(self) -> Iterator[SteeringHandle | None]:
+    def steering(self) -> Iterator[Any]:
         """Apply the steering vectors to the model for the duration of the ``with`` block."""
-        if not (self.enabled and self.deltas):
+        if not (self.enabled and self.deltas and self.target is not None):
             yield None
             return
-        with steering_applied(self.model, self.deltas) as handle:
+        with self.target.steering(self.deltas) as handle:
             yield handle
+
+    def prompt_guidance(self) -> list[str]:
+        """Steering as words, for backends that cannot take vectors (empty otherwise)."""
+        if self.method != "prompt":
+            return []
+        from roleplay.control.prompt_steering import guidance_lines
+
+        return guidance_lines(self.resolved.strengths, load_attributes())
+
+    def grammar_text(self) -> str | None:
+        """The grammar for backends that compile it themselves (GBNF), else None."""
+        grammar = self.controls.grammar
+        if not self.enabled or grammar is None or self.capabilities.grammar != "gbnf":
+            return None
+        return grammar.text
 
     def logits_processors(self) -> list[LogitsProcessor]:
         """Fresh processors for one generation (they remember where the reply starts)."""
@@ -249,7 +311,15 @@ class Controller:
         controls = self.controls
         processors: list[LogitsProcessor] = []
         if controls.banned_phrases:
-            processors.append(BannedPhrasesLogitsProcessor(controls.banned_phrases, self.tokenizer))
+            encoder = self.tokenizer
+            if encoder is None and self.target is not None:
+                encoder = _EncodeOnly(self.target)
+            if encoder is None:
+                raise ControlError(
+                    f"banned phrases need token ids; the {self.capabilities.backend} "
+                    "backend does not give them"
+                )
+            processors.append(BannedPhrasesLogitsProcessor(controls.banned_phrases, encoder))
         if controls.frequency_penalty or controls.presence_penalty:
             processors.append(
                 ReplyFrequencyPenaltyLogitsProcessor(
@@ -258,7 +328,7 @@ class Controller:
             )
         if controls.no_repeat_ngram_size:
             processors.append(ReplyNoRepeatNGramLogitsProcessor(controls.no_repeat_ngram_size))
-        if controls.grammar is not None:
+        if controls.grammar is not None and self.capabilities.grammar == "processor":
             # Last, so that nothing after it can re-enable a token the grammar forbids.
             processors.append(grammar_compiler(self.tokenizer).processor(controls.grammar))
         return processors
@@ -269,7 +339,9 @@ class Controller:
         return {
             "enabled": self.enabled,
             "model_id": self.model_id,
+            "backend": self.capabilities.backend,
             "steering": {
+                "method": self.method,
                 "strengths": {n: round(v, 4) for n, v in sorted(self.strengths.items())},
                 "requested": {n: v for n, v in sorted(self.resolved.requested.items())},
                 "sources": {n: self.resolved.sources[n] for n in sorted(self.strengths)},

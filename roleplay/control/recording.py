@@ -42,7 +42,7 @@ class _StopForward(Exception):
     """Raised by the last recording hook to skip the layers nobody reads."""
 
 
-def _answer_start(prefix_ids: list[int], full_ids: list[int]) -> int:
+def answer_start(prefix_ids: list[int], full_ids: list[int]) -> int:
     # Usually the prefix tokenizes to a prefix of the full text; if a merge crosses the
     # boundary, the answer starts where the two token sequences first differ.
     start = 0
@@ -73,7 +73,7 @@ def record_answer_activations(
         )
         for example in examples
     ]
-    starts = [_answer_start(prefix, full) for full, prefix in encoded]
+    starts = [answer_start(prefix, full) for full, prefix in encoded]
     pad_id = tokenizer.pad_token_id
     if pad_id is None:
         pad_id = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0

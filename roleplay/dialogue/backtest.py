@@ -21,8 +21,7 @@ from roleplay.cards.model import BIG_FIVE_TRAITS
 from roleplay.dialogue.settings import DialogueSettings, load_dialogue_settings
 from roleplay.engine.base import ChatMessage
 from roleplay.errors import RoleplayError
-from roleplay.evaluation.forward import continuation_logprobs, pad_token_id
-from roleplay.evaluation.interview import Interviewer, token_ids
+from roleplay.evaluation.interview import Interviewer
 from roleplay.evaluation.metrics import has_side, same_side
 from roleplay.evaluation.questionnaire import load_interview_settings
 from roleplay.evaluation.scoring import centre_across_characters, likelihood_trait_raw
@@ -108,18 +107,18 @@ class PortrayalEstimator:
                 ChatMessage("user", self.interviewer.settings.likelihood.request),
             ]
         )
-        return token_ids(self.engine, prompt)
+        return self.interviewer.scorer.token_ids(prompt)
 
     def raw_traits(self, sample: SpeakerSample) -> dict[str, float]:
         questionnaire = self.interviewer.questionnaire
-        statements = [token_ids(self.engine, item.statement) for item in questionnaire.items]
+        scorer = self.interviewer.scorer
+        statements = [scorer.token_ids(item.statement) for item in questionnaire.items]
         context = self._context(sample.lines)
-        scores = continuation_logprobs(
-            self.engine.model,
+        scores = scorer.continuation_logprobs(
             [context] * len(statements),
             statements,
             batch_size=self.interviewer.batch_size,
-            pad_id=pad_token_id(self.engine.tokenizer),
+            rows_done=None,
         )
         neutral = self.interviewer.neutral_log_likelihoods()
         differences = {

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from roleplay.dialogue.turns import Line, NextSpeakerScorer
-from roleplay.evaluation.forward import continuation_logprobs, pad_token_id
-from roleplay.evaluation.interview import ScoringEngine, token_ids
+from roleplay.errors import RoleplayError
+from roleplay.evaluation.scorer import scorer_for
 
 LABEL_ROOM_TOKENS = 32  # room left in the context window for the "Name:" label
 
@@ -22,21 +22,17 @@ def transcript_text(lines: Sequence[Line]) -> str:
 
 def model_speaker_scorer(engine: object) -> NextSpeakerScorer | None:
     """A scorer backed by the engine's model, or None for engines without logits."""
-    if not all(hasattr(engine, name) for name in ("model", "tokenizer", "encode")):
+    try:
+        scorer = scorer_for(engine)
+    except RoleplayError:
         return None
-    scoring: ScoringEngine = engine  # type: ignore[assignment]
-    pad_id = pad_token_id(scoring.tokenizer)
     limit = max(int(getattr(engine, "context_window", 2048)) - LABEL_ROOM_TOKENS, 1)
 
     def score(lines: Sequence[Line], candidates: Sequence[str]) -> dict[str, float]:
-        context = token_ids(scoring, transcript_text(lines))[-limit:]
-        labels = [token_ids(scoring, f"{name}:") for name in candidates]
-        values = continuation_logprobs(
-            scoring.model,
-            [context] * len(labels),
-            labels,
-            batch_size=len(labels),
-            pad_id=pad_id,
+        context = scorer.token_ids(transcript_text(lines))[-limit:]
+        labels = [scorer.token_ids(f"{name}:") for name in candidates]
+        values = scorer.continuation_logprobs(
+            [context] * len(labels), labels, batch_size=len(labels), rows_done=None
         )
         return dict(zip(candidates, values, strict=True))
 

@@ -1,7 +1,10 @@
-"""The engine contract: the only thing the pipeline knows about a language model.
+"""The backend contract: the only thing the pipeline knows about a language model.
 
-A test can implement it with a scripted or tiny random model; the real implementation is
-``roleplay.engine.transformers_engine.TransformersEngine``.
+Three backends implement it (docs/backends.md): ``llama_cpp_engine.LlamaCppEngine`` (any GGUF
+file, in process; the default), ``transformers_engine.TransformersEngine`` (Hugging Face
+checkpoints, the reference path) and ``openai_engine.OpenAIEngine`` (any OpenAI-compatible
+server). A test can implement it with a scripted or tiny random model. What a backend cannot
+do is a capability it reports (``Capabilities``); faces say which method was used.
 """
 
 from __future__ import annotations
@@ -63,6 +66,34 @@ class GenerationStats:
         return self.new_tokens / self.seconds if self.seconds > 0 else 0.0
 
 
+class BackendError(Exception):
+    """A backend failed while generating (a server died mid-reply, an HTTP error...).
+
+    ``exit_code`` follows the CLI's convention: 2 for the user's input (a bad URL, a wrong
+    key, an unknown model), 1 for a failure of the other side (a 5xx, a lost connection).
+    """
+
+    def __init__(self, message: str, *, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+SteeringMethod = Literal["control_vectors", "hooks", "prompt"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do; the controller and the faces adapt to it."""
+
+    backend: str  # "llama.cpp" | "transformers" | "openai" | a test's name
+    steering: SteeringMethod  # how attribute steering reaches the model
+    hidden_states: bool = False  # activations can be recorded (steering vectors are built)
+    logprobs: bool = False  # text can be scored (persona interviews)
+    grammar: Literal["gbnf", "processor", "none"] = "none"  # how constrained decoding runs
+    logits_processors: bool = True  # Python logits processors are applied while sampling
+
+
 @runtime_checkable
 class Engine(Protocol):
     """A chat model that renders prompts and streams tokens."""
@@ -81,9 +112,25 @@ class Engine(Protocol):
         prompt: str,
         settings: GenerationSettings,
         *,
+        messages: Sequence[ChatMessage] | None = None,
         logits_processors: Sequence[Any] = (),
+        grammar: str | None = None,
         cancel: threading.Event | None = None,
         stats: GenerationStats | None = None,
     ) -> Iterator[TokenEvent]:
-        """Yield the reply piece by piece; fills ``stats`` when given."""
+        """Yield the reply piece by piece; fills ``stats`` when given.
+
+        ``prompt`` is ``render_chat(messages)``: local backends run the text, a server
+        backend sends ``messages`` (its server applies the template). ``grammar`` is GBNF
+        text for backends whose ``capabilities.grammar`` is "gbnf" (the controller compiles
+        it into a logits processor for the others). Failures raise ``BackendError``.
+        """
         ...
+
+
+def capabilities_of(engine: object) -> Capabilities:
+    """The engine's declared capabilities; an engine that declares none is a plain one."""
+    declared = getattr(engine, "capabilities", None)
+    if isinstance(declared, Capabilities):
+        return declared
+    return Capabilities(backend=type(engine).__name__, steering="prompt")

@@ -20,7 +20,13 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from roleplay.engine.base import ChatMessage, GenerationSettings, GenerationStats, TokenEvent
+from roleplay.engine.base import (
+    Capabilities,
+    ChatMessage,
+    GenerationSettings,
+    GenerationStats,
+    TokenEvent,
+)
 from roleplay.engine.decoding import (
     IncrementalDetokenizer,
     StopStringScanner,
@@ -40,6 +46,16 @@ DEFAULT_CONTEXT_WINDOW = 2048
 
 class TransformersEngine:
     """Streams chat replies from a Hugging Face causal LM on the CPU."""
+
+    backend_name = "transformers"
+    # Steering hooks on decoder layers; grammars as transformers-cfg logits processors.
+    capabilities = Capabilities(
+        backend="transformers",
+        steering="hooks",
+        hidden_states=True,
+        logprobs=True,
+        grammar="processor",
+    )
 
     def __init__(
         self,
@@ -180,10 +196,13 @@ class TransformersEngine:
         prompt: str,
         settings: GenerationSettings,
         *,
+        messages: Sequence[ChatMessage] | None = None,
         logits_processors: Sequence[Any] = (),
+        grammar: str | None = None,
         cancel: threading.Event | None = None,
         stats: GenerationStats | None = None,
     ) -> Iterator[TokenEvent]:
+        # ``messages`` is already rendered into ``prompt``; a grammar arrives as a processor.
         import torch
 
         stats = stats if stats is not None else GenerationStats()

@@ -19,17 +19,12 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from roleplay.engine.base import ChatMessage, GenerationStats
+from roleplay.engine.base import ChatMessage
 from roleplay.errors import RoleplayError
 from roleplay.evaluation import parts
-from roleplay.evaluation.forward import (
-    RowsDone,
-    continuation_logprobs,
-    next_token_logprobs,
-    pad_token_id,
-)
+from roleplay.evaluation.forward import RowsDone
 from roleplay.evaluation.plan import Condition, Method, uses_controller, uses_memory
 from roleplay.evaluation.questionnaire import (
     InterviewSettings,
@@ -37,46 +32,11 @@ from roleplay.evaluation.questionnaire import (
     load_interview_settings,
     load_questionnaire,
 )
+from roleplay.evaluation.scorer import LogprobScorer, scorer_for
 from roleplay.pipeline import ChatPipeline, Conversation
 from roleplay.sessions import SessionStore
 
 LIKERT_METHODS = (Method.EXPECTED_LIKERT, Method.GRAMMAR)
-
-
-class ScoringEngine(Protocol):
-    """What interviews need: the chat engine contract plus the model behind it."""
-
-    model_id: str
-    context_window: int
-    loaded: Any
-    model: Any
-    tokenizer: Any
-
-    def render_chat(self, messages: Sequence[ChatMessage]) -> str: ...
-
-    def count_tokens(self, text: str) -> int: ...
-
-    def encode(self, text: str) -> Any: ...
-
-    def stream(
-        self,
-        prompt: str,
-        settings: Any,
-        *,
-        logits_processors: Sequence[Any] = (),
-        cancel: Any = None,
-        stats: GenerationStats | None = None,
-    ) -> Any: ...
-
-
-def require_scoring_engine(engine: object) -> ScoringEngine:
-    """The engine itself, if it exposes model logits; a one-line error otherwise."""
-    if not all(hasattr(engine, name) for name in ("model", "tokenizer", "encode", "loaded")):
-        raise RoleplayError(
-            f"{type(engine).__name__} exposes no model logits; persona scoring needs a "
-            "transformers engine (roleplay.engine.transformers_engine)"
-        )
-    return engine  # type: ignore[return-value]
 
 
 @dataclass
@@ -98,11 +58,11 @@ class ItemResponses:
         }
 
 
-def token_ids(engine: ScoringEngine, text: str) -> list[int]:
-    return [int(token) for token in engine.encode(text)[0].tolist()]
+def token_ids(engine: object, text: str) -> list[int]:
+    return scorer_for(engine).token_ids(text)
 
 
-def option_token_ids(tokenizer: Any, options: Sequence[str]) -> list[list[int]]:
+def option_token_ids(scorer: LogprobScorer, options: Sequence[str]) -> list[list[int]]:
     """For each answer option, the single tokens that spell it (``"3"`` and ``" 3"``).
 
     A model may start its answer with or without a space; both count for the option.
@@ -111,9 +71,9 @@ def option_token_ids(tokenizer: Any, options: Sequence[str]) -> list[list[int]]:
     for option in options:
         ids: list[int] = []
         for variant in (option, f" {option}"):
-            encoded = tokenizer(variant, add_special_tokens=False)["input_ids"]
-            if len(encoded) == 1 and encoded[0] not in ids:
-                ids.append(int(encoded[0]))
+            token = scorer.single_token(variant)
+            if token is not None and token not in ids:
+                ids.append(token)
         if not ids:
             raise RoleplayError(
                 f"the model's tokenizer has no single token for the answer {option!r}; "
@@ -135,14 +95,14 @@ class Interviewer:
         batch_size: int | None = None,
         rows_done: RowsDone | None = None,
     ) -> None:
-        self.engine = require_scoring_engine(engine)
+        self.engine: Any = engine
+        self.scorer = scorer_for(engine)
         self.questionnaire = questionnaire or load_questionnaire()
         self.settings = settings or load_interview_settings()
         self.batch_size = batch_size or self.settings.batch_size
         self.rows_done = rows_done
         self._neutral: dict[int, float] | None = None
         self._options: list[list[int]] | None = None
-        self._pad_id = pad_token_id(self.engine.tokenizer)
 
     def rows(self, methods: Sequence[Method]) -> int:
         """Forward-pass rows one interview needs (for a progress bar)."""
@@ -195,7 +155,7 @@ class Interviewer:
 
     def _prompt_ids(self, conversation: Conversation, question: str) -> tuple[list[int], int]:
         prepared = conversation.prepare(question, history=[])
-        return token_ids(self.engine, prepared.prompt.text), len(prepared.prompt.memories)
+        return self.scorer.token_ids(prepared.prompt.text), len(prepared.prompt.memories)
 
     def _likert(
         self, conversation: Conversation, methods: Sequence[Method], responses: ItemResponses
@@ -206,12 +166,8 @@ class Interviewer:
             ids, memories = self._prompt_ids(conversation, self.settings.likert.ask(item))
             prompts.append(ids)
             responses.recalled_memories += memories
-        logprobs = next_token_logprobs(
-            self.engine.model,
-            prompts,
-            batch_size=self.batch_size,
-            pad_id=self._pad_id,
-            rows_done=self.rows_done,
+        logprobs = self.scorer.next_token_logprobs(
+            prompts, batch_size=self.batch_size, rows_done=self.rows_done
         )
         if Method.EXPECTED_LIKERT in methods:
             options = self._option_ids()
@@ -229,6 +185,11 @@ class Interviewer:
         """The greedy first token each row may produce under the Likert grammar."""
         import torch
 
+        if not self.scorer.supports_grammar_method:
+            raise RoleplayError(
+                f"the grammar method needs the transformers backend (this is {self.scorer.backend}"
+                "); use the likelihood or expected-likert method"
+            )
         processor = parts.likert_grammar_processor(
             self.engine.tokenizer, self.settings.likert.grammar
         )
@@ -250,18 +211,16 @@ class Interviewer:
         return answers
 
     def _statements(self) -> list[list[int]]:
-        return [token_ids(self.engine, item.statement) for item in self.questionnaire.items]
+        return [self.scorer.token_ids(item.statement) for item in self.questionnaire.items]
 
     def _likelihood(self, conversation: Conversation, responses: ItemResponses) -> None:
         context, memories = self._prompt_ids(conversation, self.settings.likelihood.request)
         responses.recalled_memories += memories * len(self.questionnaire.items)
         statements = self._statements()
-        scores = continuation_logprobs(
-            self.engine.model,
+        scores = self.scorer.continuation_logprobs(
             [context] * len(statements),
             statements,
             batch_size=self.batch_size,
-            pad_id=self._pad_id,
             rows_done=self.rows_done,
         )
         for item, score in zip(self.questionnaire.items, scores, strict=True):
@@ -282,13 +241,11 @@ class Interviewer:
                 ]
             )
             statements = self._statements()
-            context = token_ids(self.engine, prompt)
-            scores = continuation_logprobs(
-                self.engine.model,
+            context = self.scorer.token_ids(prompt)
+            scores = self.scorer.continuation_logprobs(
                 [context] * len(statements),
                 statements,
                 batch_size=self.batch_size,
-                pad_id=self._pad_id,
                 rows_done=self.rows_done,
             )
             self._neutral = {
@@ -298,5 +255,5 @@ class Interviewer:
 
     def _option_ids(self) -> list[list[int]]:
         if self._options is None:
-            self._options = option_token_ids(self.engine.tokenizer, self.settings.likert.options)
+            self._options = option_token_ids(self.scorer, self.settings.likert.options)
         return self._options

@@ -57,7 +57,7 @@ def controller_factory(engine: LoadedModelEngine) -> ControlFactory | None:
         return None
     from roleplay.features import FeatureOptions, control_factory
 
-    return control_factory(engine.loaded, FeatureOptions(memory=False))
+    return control_factory(engine, FeatureOptions(memory=False))
 
 
 class RecallOnlyMemory:

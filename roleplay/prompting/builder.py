@@ -100,10 +100,13 @@ def render_system_prompt(
     *,
     memories: Sequence[MemorySnippet] = (),
     lore: Sequence[LoreSnippet] = (),
+    steering_guidance: Sequence[str] = (),
 ) -> str:
     """The system block for a card whose ``{{char}}``/``{{user}}`` are already substituted.
 
     Lore entries are filled here (``{{char}}``/``{{user}}``), when they fire.
+    ``steering_guidance`` is the controller's steering in words, for backends that cannot
+    take steering vectors (a remote server).
     """
     personality = card.personality
     examples = [
@@ -133,6 +136,7 @@ def render_system_prompt(
         lore=[fill_placeholders(entry.content, char=card.name, user=user_name) for entry in lore],
         memories=[memory.text for memory in memories],
         examples=examples,
+        steering_guidance=list(steering_guidance),
     )
     return text.strip()
 
@@ -157,6 +161,7 @@ class PromptBuilder:
         *,
         memories: Sequence[MemorySnippet] = (),
         lore: Sequence[LoreSnippet] = (),
+        steering_guidance: Sequence[str] = (),
     ) -> BuiltPrompt:
         budget = self.token_budget
         kept_memories = list(memories)
@@ -165,7 +170,13 @@ class PromptBuilder:
         while True:
             system = ChatMessage(
                 "system",
-                render_system_prompt(card, user_name, memories=kept_memories, lore=kept_lore),
+                render_system_prompt(
+                    card,
+                    user_name,
+                    memories=kept_memories,
+                    lore=kept_lore,
+                    steering_guidance=steering_guidance,
+                ),
             )
             base_tokens = self.engine.count_tokens(self.engine.render_chat([system, *closing]))
             if base_tokens <= budget or not (kept_memories or kept_lore):

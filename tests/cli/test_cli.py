@@ -34,7 +34,21 @@ def test_chat_once_json_reports_reply_and_timings(tiny_model_dir: Path) -> None:
     )
     assert code == 0, err
     record = json.loads(out)
-    assert set(record) == {"session", "reply", "tokens", "seconds", "ttft"}
+    assert set(record) == {
+        "session",
+        "reply",
+        "tokens",
+        "seconds",
+        "ttft",
+        "backend",
+        "model",
+        "steering",
+    }
+    assert record["backend"] == "transformers"  # a Hugging Face folder
+    assert record["model"].startswith(tiny_model_dir.name)
+    # Mira's card Big Five become attribute strengths, applied by hooks on this backend.
+    assert record["steering"]["method"] == "hooks"
+    assert record["steering"]["attributes"]["conscientiousness"] > 0
     assert 0 <= record["tokens"] <= 8
     assert record["seconds"] >= record["ttft"] >= 0
     code, out, _ = _invoke("sessions", "list", "--json")

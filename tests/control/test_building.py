@@ -15,18 +15,23 @@ from roleplay.control.cache import cache_key, entry_paths, load_vector, steering
 from roleplay.control.config import load_config
 from roleplay.control.errors import ControlError
 from roleplay.control.recording import record_answer_activations
+from roleplay.control.targets import HookTarget
 
 LAYERS = (1, 2)
 
 
 def build(tiny: Any, names: list[str] | None = None, **options: Any) -> Any:
     options.setdefault("layers", LAYERS)
-    return build_steering_set(tiny.model, tiny.tokenizer, tiny.model_id, names, **options)
+    return build_steering_set(target(tiny), names, **options)
+
+
+def target(tiny: Any, model_id: str | None = None) -> HookTarget:
+    return HookTarget(tiny.model, tiny.tokenizer, model_id or tiny.model_id)
 
 
 def test_batching_does_not_change_the_recorded_means(tiny: Any) -> None:
     spec = load_attributes()["sentiment"]
-    positive, negative = chat_examples(spec, tiny.tokenizer, "Stay in character.")
+    positive, negative = chat_examples(spec, target(tiny), "Stay in character.")
     examples = (positive + negative)[:6]
     one = record_answer_activations(tiny.model, tiny.tokenizer, examples, LAYERS, batch_size=1)
     many = record_answer_activations(tiny.model, tiny.tokenizer, examples, LAYERS, batch_size=6)
@@ -40,7 +45,7 @@ def test_recording_stops_after_the_deepest_layer(tiny: Any) -> None:
     last = tiny.model.model.layers[3].register_forward_hook(lambda *_: calls.append(1))
     try:
         spec = load_attributes()["formality"]
-        examples = chat_examples(spec, tiny.tokenizer, "")[0][:2]
+        examples = chat_examples(spec, target(tiny), "")[0][:2]
         record_answer_activations(tiny.model, tiny.tokenizer, examples, (1,))
     finally:
         last.remove()
@@ -65,9 +70,7 @@ def test_build_all_attributes_then_load_from_cache(tiny: Any, scratch_home: Path
 
 def test_cache_is_keyed_by_model_layers_and_data(tiny: Any) -> None:
     build(tiny, ["sentiment"])
-    other_model = build_steering_set(
-        tiny.model, tiny.tokenizer, "another-model", ["sentiment"], layers=LAYERS
-    )[1]
+    other_model = build_steering_set(target(tiny, "another-model"), ["sentiment"], layers=LAYERS)[1]
     assert other_model.built == ("sentiment",)  # a different model never reuses vectors
     assert build(tiny, ["sentiment"], layers=(0, 1))[1].built == ("sentiment",)
     spec = load_attributes()["sentiment"]

@@ -13,6 +13,7 @@ from roleplay.errors import RoleplayError
 from roleplay.evaluation import parts
 from roleplay.evaluation.forward import next_token_logprobs
 from roleplay.evaluation.interview import Interviewer, option_token_ids
+from roleplay.evaluation.scorer import scorer_for
 from roleplay.evaluation.plan import Condition, Method
 from roleplay.paths import sessions_db_path
 from roleplay.pipeline import Conversation, PreparedTurn
@@ -124,12 +125,12 @@ def test_controller_and_memory_conditions_change_the_answers(
 
 
 def test_option_tokens_include_the_spaced_variant(roomy_tiny_engine: Any) -> None:
-    ids = option_token_ids(roomy_tiny_engine.tokenizer, ["1", "5"])
+    ids = option_token_ids(scorer_for(roomy_tiny_engine), ["1", "5"])
     assert all(ids) and len(ids) == 2
 
 
 def test_engines_without_logits_are_refused() -> None:
-    with pytest.raises(RoleplayError, match="no model logits"):
+    with pytest.raises(RoleplayError, match="no log-probabilities"):
         Interviewer(ScriptedEngine())
 
 

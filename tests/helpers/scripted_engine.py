@@ -7,13 +7,20 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from roleplay.engine.base import ChatMessage, GenerationSettings, GenerationStats, TokenEvent
+from roleplay.engine.base import (
+    Capabilities,
+    ChatMessage,
+    GenerationSettings,
+    GenerationStats,
+    TokenEvent,
+)
 
 
 class ScriptedEngine:
     """Implements the Engine protocol; each ``stream`` call plays the next scripted reply."""
 
     model_id = "scripted-test-engine"
+    capabilities = Capabilities(backend="scripted", steering="prompt")
 
     def __init__(
         self,
@@ -27,6 +34,7 @@ class ScriptedEngine:
         self.delay = delay
         self.calls = 0
         self.prompts: list[str] = []
+        self.messages: list[list[ChatMessage]] = []
 
     def render_chat(self, messages: Sequence[ChatMessage]) -> str:
         rendered = "".join(f"<{m.role}>\n{m.content}\n" for m in messages)
@@ -40,12 +48,15 @@ class ScriptedEngine:
         prompt: str,
         settings: GenerationSettings,
         *,
+        messages: Sequence[ChatMessage] | None = None,
         logits_processors: Sequence[Any] = (),
+        grammar: str | None = None,
         cancel: threading.Event | None = None,
         stats: GenerationStats | None = None,
     ) -> Iterator[TokenEvent]:
         stats = stats if stats is not None else GenerationStats()
         self.prompts.append(prompt)
+        self.messages.append(list(messages or []))
         reply = self.replies[min(self.calls, len(self.replies) - 1)]
         self.calls += 1
         started = time.perf_counter()

@@ -11,7 +11,7 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import Markdown
 
-from roleplay.cli.runtime import open_store
+from roleplay.application import open_store
 from roleplay.engine.base import GenerationSettings, GenerationStats, TokenEvent
 from roleplay.pipeline import ChatPipeline, Conversation
 from roleplay.prompting.builder import MemorySnippet
@@ -45,13 +45,20 @@ class SteadyEngine(ScriptedEngine):
         prompt: str,
         settings: GenerationSettings,
         *,
+        messages: Sequence[Any] | None = None,
         logits_processors: Sequence[Any] = (),
+        grammar: str | None = None,
         cancel: Any = None,
         stats: GenerationStats | None = None,
     ) -> Iterator[TokenEvent]:
         stats = stats if stats is not None else GenerationStats()
         yield from super().stream(
-            prompt, settings, logits_processors=logits_processors, cancel=cancel, stats=stats
+            prompt,
+            settings,
+            messages=messages,
+            logits_processors=logits_processors,
+            cancel=cancel,
+            stats=stats,
         )
         stats.seconds = stats.new_tokens / 25.0
         stats.ttft = 0.04

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from roleplay.cli.runtime import open_store
+from roleplay.application import open_store
 from tests.tui.helpers import (
     SteadyEngine,
     cards_loaded,

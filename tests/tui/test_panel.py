@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Static
 
-from roleplay.cli.runtime import open_store
+from roleplay.application import open_store
 from roleplay.pipeline import ChatPipeline
 from tests.tui.helpers import (
     MIRA,

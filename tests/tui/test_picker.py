@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from roleplay.cli.runtime import open_store
+from roleplay.application import open_store
 from roleplay.errors import RoleplayError
 from roleplay.pipeline import ChatPipeline
 from tests.tui.helpers import (

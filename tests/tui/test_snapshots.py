@@ -20,7 +20,7 @@ import pytest
 from textual.pilot import Pilot
 
 import roleplay.sessions
-from roleplay.cli.runtime import open_store
+from roleplay.application import open_store
 from roleplay.pipeline import ChatPipeline
 from tests.tui.helpers import (
     MIRA,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from roleplay.cli.runtime import open_store
+from roleplay.application import open_store
 from roleplay.engine.base import GenerationSettings
 from roleplay.pipeline import ChatPipeline
 from tests.tui.helpers import chat, chat_ready, idle_with, send, wait_until

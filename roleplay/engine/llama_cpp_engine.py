@@ -1,0 +1,476 @@
+"""The llama.cpp backend: any GGUF file, in process, as it is (mmap, no dequantised copy).
+
+Through llama-cpp-python: its ``Llama`` object for loading, tokenising and the sampling
+loop (its ``generate`` reuses the longest cached prefix of the KV cache, so a turn only
+evaluates what changed since the last one), and its ctypes layer for what the high level
+does not offer: control vectors (``llama_set_adapter_cvec``, the same addition to a layer's
+output as the transformers hooks) and reading the layers' outputs through the scheduler's
+eval callback (the ``l_out-N`` tensors, as llama.cpp's own ``cvector-generator`` does) to
+build steering vectors from the GGUF itself.
+
+The file is checked before llama.cpp sees it (``gguf_check``); llama.cpp's own log is
+captured instead of printed, and its last error line becomes the one-line message when a
+load still fails (an architecture this llama.cpp does not know, say).
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from roleplay.engine.base import (
+    BackendError,
+    Capabilities,
+    ChatMessage,
+    GenerationSettings,
+    GenerationStats,
+    TokenEvent,
+)
+from roleplay.engine.decoding import StopStringScanner
+from roleplay.engine.gguf_check import GGUFInfo, check_fits_in_memory, read_gguf_header
+from roleplay.errors import RoleplayError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from llama_cpp import Llama
+
+DEFAULT_CONTEXT_WINDOW = 2048
+DEFAULT_BATCH = 512
+INSTALL_HINT = (
+    "llama-cpp-python is not installed; run `make install` (it compiles llama.cpp once, "
+    "a few minutes) or use --backend transformers"
+)
+# Turn-ending markers some chat templates use without flagging them end-of-generation.
+_TURN_MARKERS = ("<|im_end|>", "<|im_start|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>")
+StatusCallback = Callable[[str], None]
+_GGML_LOG_LEVEL_ERROR = 4  # ggml.h: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5
+
+
+def import_llama_cpp() -> Any:
+    """The ``llama_cpp`` module, or a one-line error with the install hint."""
+    try:
+        import llama_cpp
+    except ImportError:
+        raise RoleplayError(INSTALL_HINT) from None
+    return llama_cpp
+
+
+class _LlamaLog:
+    """Receives llama.cpp's log instead of stderr; keeps the recent error lines."""
+
+    def __init__(self) -> None:
+        self.errors: deque[str] = deque(maxlen=8)
+        self._callback: Any = None
+
+    def install(self, llama_cpp: Any) -> None:
+        if self._callback is not None:
+            return
+
+        def receive(level: int, text: bytes, _user_data: Any) -> None:
+            if level == _GGML_LOG_LEVEL_ERROR and text:
+                line = text.decode("utf-8", errors="replace").strip()
+                if line:
+                    self.errors.append(line)
+
+        self._callback = llama_cpp.llama_log_callback(receive)  # kept alive: C holds it
+        llama_cpp.llama_log_set(self._callback, ctypes.c_void_p(0))
+
+    def last_error(self) -> str:
+        """The most telling recent error: the loader's reason, without llama.cpp's prefix."""
+        for line in reversed(self.errors):
+            if "error loading model:" in line:
+                return line.split("error loading model:", 1)[1].strip()
+        return self.errors[-1] if self.errors else "llama.cpp could not load it"
+
+
+_log = _LlamaLog()
+
+
+def _render_template(template: str, messages: Sequence[ChatMessage], bos: str, eos: str) -> str:
+    """Render a GGUF's Jinja chat template in a sandbox (templates are data from the file)."""
+    from jinja2 import TemplateError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def raise_exception(message: str) -> None:
+        raise TemplateError(message)
+
+    environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    environment.globals["raise_exception"] = raise_exception
+    environment.globals["strftime_now"] = lambda fmt: time.strftime(fmt)
+    compiled = environment.from_string(template)
+    return compiled.render(
+        messages=[{"role": m.role, "content": m.content} for m in messages],
+        add_generation_prompt=True,
+        bos_token=bos,
+        eos_token=eos,
+    )
+
+
+class LlamaCppEngine:
+    """Streams chat replies from a GGUF model through llama.cpp."""
+
+    backend_name = "llama.cpp"
+    capabilities = Capabilities(
+        backend="llama.cpp",
+        steering="control_vectors",
+        hidden_states=True,
+        logprobs=True,
+        grammar="gbnf",
+    )
+
+    def __init__(
+        self, llm: Llama, info: GGUFInfo, *, model_id: str, threads: int, batch_size: int
+    ) -> None:
+        import numpy as np
+
+        self.llm = llm
+        self.info = info
+        self.path = info.path
+        self.model_id = model_id
+        self.threads = threads
+        self.batch_size = batch_size
+        self.context_window = int(llm.n_ctx())
+        self.n_layer = int(self._lib.llama_model_n_layer(llm.model))
+        self.n_embd = int(llm.n_embd())
+        self._template = llm.metadata.get("tokenizer.chat_template", "")
+        self._bos_id = int(llm.token_bos())
+        self._bos_text = self._piece(self._bos_id) if self._bos_id >= 0 else ""
+        eos = int(llm.token_eos())
+        self._eos_text = self._piece(eos) if eos >= 0 else ""
+        self.stop_token_ids = self._find_stop_token_ids()
+        self._grammars: dict[str, Any] = {}
+        # Control vector: what the context holds, and what the cached KV was computed with.
+        self._loaded_vector: tuple[str, np.ndarray] | None = None
+        self._wanted_vector: tuple[str, np.ndarray] | None = None
+        self._kv_vector_key: str | None = None
+        self._empty = np.zeros(0, dtype=np.float32)
+        self.lock = threading.RLock()  # one reply at a time on the one KV cache
+
+    @property
+    def _lib(self) -> Any:
+        return import_llama_cpp()
+
+    @classmethod
+    def load(
+        cls,
+        reference: str | Path | None = None,
+        *,
+        status: StatusCallback | None = None,
+        context_window: int | None = None,
+        threads: int | None = None,
+        batch_size: int = DEFAULT_BATCH,
+    ) -> LlamaCppEngine:
+        """Check and load a GGUF (``None``: the embedded default model)."""
+        from roleplay.engine.default_model import DEFAULT_MODEL_NAME, default_gguf_path
+        from roleplay.engine.file_identity import content_digest
+        from roleplay.engine.threads import choose_threads
+
+        say = status or (lambda _: None)
+        path = default_gguf_path() if reference is None else Path(reference).expanduser()
+        info = read_gguf_header(path)
+        if not info.has_chat_template:
+            raise RoleplayError(
+                f"{path}: the model has no chat template (tokenizer.chat_template); "
+                "use a chat/instruct model"
+            )
+        check_fits_in_memory(info)
+        llama_cpp = import_llama_cpp()
+        _log.install(llama_cpp)
+        chosen_threads = choose_threads(threads)
+        window = context_window or DEFAULT_CONTEXT_WINDOW
+        if info.context_length:
+            window = min(window, info.context_length)
+        name = DEFAULT_MODEL_NAME if reference is None else path.stem
+        model_id = f"{name}-{content_digest(path)}"
+        say(f"Loading {path.name} with llama.cpp ({chosen_threads} threads)...")
+        _log.errors.clear()
+        try:
+            llm = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=window,
+                n_batch=min(batch_size, window),
+                n_threads=chosen_threads,
+                n_threads_batch=chosen_threads,
+                verbose=False,
+                logits_all=False,
+            )
+        except (ValueError, RuntimeError, OSError) as error:
+            reason = _log.last_error() if _log.errors else str(error)
+            raise RoleplayError(
+                f"{path}: llama.cpp cannot load it ({info.architecture} model): {reason}"
+            ) from None
+        return cls(llm, info, model_id=model_id, threads=chosen_threads, batch_size=batch_size)
+
+    # Text and tokens ------------------------------------------------------------------
+
+    def _piece(self, token: int) -> str:
+        return bytes(self.llm.detokenize([token], special=True)).decode("utf-8", "replace")
+
+    def _find_stop_token_ids(self) -> set[int]:
+        vocab = self.llm._model.vocab
+        ids = {
+            token
+            for token in (int(self.llm.token_eos()), int(self.llm._model.token_eot()))
+            if token >= 0
+        }
+        for marker in _TURN_MARKERS:
+            encoded = self.llm.tokenize(marker.encode(), add_bos=False, special=True)
+            if len(encoded) == 1:
+                ids.add(int(encoded[0]))
+        return {t for t in ids if t >= 0} | {
+            t for t in ids if self._lib.llama_vocab_is_eog(vocab, t)
+        }
+
+    def render_chat(self, messages: Sequence[ChatMessage]) -> str:
+        from jinja2 import TemplateError
+
+        try:
+            return _render_template(self._template, messages, self._bos_text, self._eos_text)
+        except TemplateError as error:
+            raise RoleplayError(
+                f"{self.path.name}: its chat template refused the conversation: {error}"
+            ) from None
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of a rendered prompt; special markers in it are parsed as such."""
+        ids = self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+        if len(ids) > 1 and ids[0] == self._bos_id and ids[1] == self._bos_id:
+            ids = ids[1:]  # the template already wrote the BOS token
+        return [int(token) for token in ids]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def detokenize(self, token_ids: Sequence[int]) -> str:
+        return bytes(self.llm.detokenize(list(token_ids))).decode("utf-8", "replace")
+
+    # Control vectors ------------------------------------------------------------------
+
+    def set_control_vector(self, key: str | None, per_layer: Mapping[int, Any] | None) -> None:
+        """Ask for ``per_layer`` (layer index -> [n_embd] float32) from the next reply on.
+
+        ``key`` names the content (the same key is the same vector): the KV cache computed
+        under one vector is reused only under the same key. ``None`` clears the vector.
+        Layer 0 cannot carry a vector in llama.cpp (its buffer starts at layer 1).
+        """
+        import numpy as np
+
+        if key is None or not per_layer:
+            self._wanted_vector = None
+            return
+        buffer = np.zeros((self.n_layer - 1) * self.n_embd, dtype=np.float32)
+        for layer, vector in per_layer.items():
+            if not 1 <= layer < self.n_layer:
+                raise RoleplayError(
+                    f"llama.cpp cannot steer layer {layer} (layers 1..{self.n_layer - 1})"
+                )
+            values = np.asarray(vector, dtype=np.float32).reshape(-1)
+            if values.shape[0] != self.n_embd:
+                raise RoleplayError(
+                    f"a control vector of {values.shape[0]} values for a model of {self.n_embd}"
+                )
+            buffer[(layer - 1) * self.n_embd : layer * self.n_embd] = values
+        self._wanted_vector = (key, buffer)
+
+    def _sync_control_vector(self) -> None:
+        """Load the wanted vector into the context; drop a KV cache computed otherwise."""
+        wanted = self._wanted_vector
+        loaded_key = self._loaded_vector[0] if self._loaded_vector else None
+        wanted_key = wanted[0] if wanted else None
+        if wanted_key != loaded_key:
+            context = self.llm._ctx.ctx
+            if wanted is None:
+                result = self._lib.llama_set_adapter_cvec(context, None, 0, self.n_embd, -1, -1)
+            else:
+                buffer = wanted[1]
+                pointer = buffer.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+                result = self._lib.llama_set_adapter_cvec(
+                    context, pointer, buffer.size, self.n_embd, 1, self.n_layer - 1
+                )
+            if result != 0:
+                raise BackendError(f"llama.cpp refused the control vector (code {result})")
+            self._loaded_vector = wanted
+        if self._kv_vector_key != wanted_key:
+            self.llm.reset()  # the cached prefix was computed without (or with another) vector
+            self._kv_vector_key = wanted_key
+
+    # Generation ------------------------------------------------------------------------
+
+    def _grammar(self, text: str) -> Any:
+        grammar = self._grammars.get(text)
+        if grammar is None:
+            from llama_cpp import LlamaGrammar
+
+            try:
+                grammar = LlamaGrammar.from_string(text, verbose=False)
+            except ValueError as error:
+                raise RoleplayError(f"llama.cpp cannot parse the grammar: {error}") from None
+            self._grammars[text] = grammar
+        return grammar
+
+    def _processors(
+        self, settings: GenerationSettings, extra: Sequence[Any], prompt_length: int
+    ) -> Any:
+        """llama-cpp-python processors: the callers' torch ones adapted, plus min tokens."""
+        processors: list[Callable[[Any, Any], Any]] = []
+        if extra:
+            processors.append(_TorchProcessors(extra))
+        if settings.min_new_tokens > 0:
+            processors.append(
+                _SuppressUntil(prompt_length, settings.min_new_tokens, self.stop_token_ids)
+            )
+        if not processors:
+            return None
+        from llama_cpp import LogitsProcessorList
+
+        return LogitsProcessorList(processors)
+
+    def stream(
+        self,
+        prompt: str,
+        settings: GenerationSettings,
+        *,
+        messages: Sequence[ChatMessage] | None = None,
+        logits_processors: Sequence[Any] = (),
+        grammar: str | None = None,
+        cancel: threading.Event | None = None,
+        stats: GenerationStats | None = None,
+    ) -> Iterator[TokenEvent]:
+        stats = stats if stats is not None else GenerationStats()
+        with self.lock:
+            yield from self._stream(prompt, settings, logits_processors, grammar, cancel, stats)
+
+    def _stream(
+        self,
+        prompt: str,
+        settings: GenerationSettings,
+        logits_processors: Sequence[Any],
+        grammar: str | None,
+        cancel: threading.Event | None,
+        stats: GenerationStats,
+    ) -> Iterator[TokenEvent]:
+        started = time.perf_counter()
+        tokens = self.tokenize(prompt)
+        stats.prompt_tokens = len(tokens)
+        if len(tokens) + 1 > self.context_window:
+            raise RoleplayError(
+                f"the prompt has {len(tokens)} tokens; the context window is "
+                f"{self.context_window} (raise --context-window)"
+            )
+        budget = min(settings.max_new_tokens, self.context_window - len(tokens))
+        self._sync_control_vector()
+        if settings.seed is not None:
+            # A seeded reply is computed from scratch, so that the same seed gives the
+            # same reply whatever was cached before (batch boundaries change rounding).
+            self.llm.reset()
+        self.llm.set_seed(
+            settings.seed if settings.seed is not None else random.randrange(2**31 - 1)
+        )
+        greedy = settings.temperature <= 0
+        generator = self.llm.generate(
+            tokens,
+            top_k=settings.top_k if not greedy else 1,
+            top_p=settings.top_p,
+            min_p=0.0,
+            temp=settings.temperature,
+            repeat_penalty=settings.repetition_penalty,
+            logits_processor=self._processors(settings, logits_processors, len(tokens)),
+            grammar=self._grammar(grammar) if grammar else None,
+        )
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        scanner = StopStringScanner(settings.stop_strings)
+        stats.stop_reason = "length"
+        try:
+            for token in generator:
+                if stats.new_tokens == 0:
+                    stats.ttft = time.perf_counter() - started
+                if token in self.stop_token_ids:
+                    stats.stop_reason = "eos"
+                    break
+                stats.new_tokens += 1
+                piece = scanner.feed(decoder.decode(self.llm.detokenize([token])))
+                if piece:
+                    yield TokenEvent(text=piece, token_ids=[int(token)])
+                if scanner.stopped:
+                    stats.stop_reason = "stop_string"
+                    break
+                if stats.new_tokens >= budget:
+                    break
+                if cancel is not None and cancel.is_set():
+                    stats.stop_reason = "cancelled"
+                    break
+            if not scanner.stopped:
+                tail = scanner.feed(decoder.decode(b"", final=True)) + scanner.flush()
+                if tail:
+                    yield TokenEvent(text=tail)
+        finally:
+            generator.close()
+            stats.seconds = time.perf_counter() - started
+
+    # Hidden states and scoring ---------------------------------------------------------
+
+    def layer_outputs(
+        self, sequences: Sequence[Sequence[int]], layers: Sequence[int]
+    ) -> list[dict[int, np.ndarray]]:
+        """Each layer's output ([tokens, n_embd] float32) for each token sequence.
+
+        Read through the scheduler's eval callback on a separate context, so the chat's
+        KV cache is untouched. No control vector is applied there: vectors are built from
+        the unsteered model.
+        """
+        from roleplay.engine.llama_cpp_hidden import record_layer_outputs
+
+        with self.lock:
+            return record_layer_outputs(self, sequences, layers)
+
+    def sequence_logprobs(
+        self, sequences: Sequence[Sequence[int]], starts: Sequence[int]
+    ) -> list[np.ndarray]:
+        """For each sequence, log-softmax rows at positions ``start-1 .. len-2``.
+
+        Row ``k`` is the model's prediction of token ``start + k`` (with the control
+        vector in force, as in chat). Used to score text (persona interviews).
+        """
+        from roleplay.engine.llama_cpp_hidden import score_sequences
+
+        with self.lock:
+            self._sync_control_vector()
+            return score_sequences(self, sequences, starts)
+
+
+class _TorchProcessors:
+    """Runs transformers-style logits processors (torch tensors) inside llama.cpp's sampler."""
+
+    def __init__(self, processors: Sequence[Any]) -> None:
+        self.processors = list(processors)
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import numpy as np
+        import torch
+
+        ids = torch.from_numpy(np.asarray(input_ids, dtype=np.int64)).unsqueeze(0)
+        current = torch.from_numpy(np.array(scores, dtype=np.float32)).unsqueeze(0)
+        for processor in self.processors:
+            current = processor(ids, current)
+        return current[0].numpy()
+
+
+class _SuppressUntil:
+    """End-of-turn tokens are impossible until ``minimum`` reply tokens exist."""
+
+    def __init__(self, prompt_length: int, minimum: int, stop_ids: set[int]) -> None:
+        self.prompt_length = prompt_length
+        self.minimum = minimum
+        self.stop_ids = sorted(stop_ids)
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        if len(input_ids) - self.prompt_length < self.minimum:
+            scores[self.stop_ids] = -float("inf")
+        return scores

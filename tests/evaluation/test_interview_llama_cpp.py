@@ -1,0 +1,67 @@
+"""Interviews on the llama.cpp backend give the numbers transformers gives on the same weights.
+
+The tiny GGUF and its Hugging Face twin hold the same random weights
+(``tests.helpers.tiny_gguf``), so the likelihood method must agree between the backends up to
+llama.cpp's float16 KV cache; with the card's steering on, llama.cpp's control vectors move
+the scores as transformers' hooks do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from roleplay.engine.llama_cpp_engine import LlamaCppEngine
+from roleplay.engine.transformers_engine import TransformersEngine
+from roleplay.evaluation.interview import Interviewer
+from roleplay.evaluation.plan import Condition, Method
+from roleplay.evaluation.scorer import LlamaCppScorer, scorer_for
+
+# Summed over a statement's ~20 tokens, float16 KV rounding adds up to a few hundredths.
+TOLERANCE = 0.1
+
+
+@pytest.fixture(scope="module")
+def engines(tiny_gguf: Path) -> tuple[LlamaCppEngine, TransformersEngine]:
+    llama = LlamaCppEngine.load(str(tiny_gguf), context_window=4096, threads=1)
+    reference = TransformersEngine.load(str(tiny_gguf.parent / "hf"), context_window=4096)
+    return llama, reference
+
+
+def test_likelihood_interview_agrees_with_transformers(
+    engines: tuple[LlamaCppEngine, TransformersEngine], characters_dir: Path
+) -> None:
+    llama, reference = engines
+    assert isinstance(scorer_for(llama), LlamaCppScorer)
+    card = characters_dir / "mira.yaml"
+    ours = Interviewer(llama).interview(card, Condition.PROMPT, [Method.LIKELIHOOD])
+    theirs = Interviewer(reference).interview(card, Condition.PROMPT, [Method.LIKELIHOOD])
+    assert len(ours.log_likelihoods) == 50
+    for item, value in theirs.log_likelihoods.items():
+        assert ours.log_likelihoods[item] == pytest.approx(value, abs=TOLERANCE)
+    neutral = Interviewer(llama).neutral_log_likelihoods()
+    assert neutral.keys() == ours.log_likelihoods.keys()
+
+
+def test_steered_interview_moves_scores_with_control_vectors(
+    engines: tuple[LlamaCppEngine, TransformersEngine], characters_dir: Path
+) -> None:
+    llama, _ = engines
+    interviewer = Interviewer(llama)
+    card = characters_dir / "mira.yaml"
+    plain = interviewer.interview(card, Condition.PROMPT, [Method.LIKELIHOOD])
+    steered = interviewer.interview(card, Condition.CONTROLLER, [Method.LIKELIHOOD])
+    assert steered.controls["steering"]["method"] == "control_vectors"
+    assert steered.log_likelihoods != plain.log_likelihoods
+
+
+def test_grammar_method_names_the_backend(
+    engines: tuple[LlamaCppEngine, TransformersEngine], characters_dir: Path
+) -> None:
+    from roleplay.errors import RoleplayError
+
+    with pytest.raises(RoleplayError, match="grammar method needs the transformers backend"):
+        Interviewer(engines[0]).interview(
+            characters_dir / "mira.yaml", Condition.PROMPT, [Method.GRAMMAR]
+        )
