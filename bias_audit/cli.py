@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from roleplay.cli.options import ModelOption
+from roleplay.cli.options import ApiKeyOption, BaseUrlOption, ModelOption, ThreadsOption
 
 
 def _default_out() -> Path:
@@ -21,6 +21,15 @@ def _default_out() -> Path:
 
 def audit_command(
     model: str | None = ModelOption,
+    backend: str = typer.Option(
+        "transformers",
+        "--backend",
+        help="transformers (batched, the default here), llama.cpp (one reply at a time) or "
+        "openai (concurrent requests to --base-url).",
+    ),
+    base_url: str | None = BaseUrlOption,
+    api_key: str | None = ApiKeyOption,
+    threads: int | None = ThreadsOption,
     character: list[str] = typer.Option(
         [], "--character", "-c", help="Also audit this character card (repeatable)."
     ),
@@ -75,9 +84,11 @@ def audit_command(
 
     from bias_audit.probes import parse_dimensions
     from bias_audit.runner import AuditConfig, run_audit
+    from roleplay.cli.options import backend_options
     from roleplay.paths import configure_library_caches
 
     configure_library_caches()
+    backend_options(backend, model, base_url, api_key, threads)  # fail fast on a bad choice
     config = AuditConfig(
         out=out or _default_out(),
         model=model,
@@ -94,6 +105,10 @@ def audit_command(
         max_new_tokens=max_new_tokens,
         prompts_dir=prompts_dir,
         context_window=context_window,
+        backend=backend,
+        base_url=base_url,
+        api_key=api_key,
+        threads=threads,
     )
     outcome = run_audit(config)
     console = Console(highlight=False)

@@ -134,8 +134,18 @@ GenerateFn = Callable[[list[str], GenerationSettings], list[GenerationOutput]]
 
 
 def batch_generator(engine: Engine, batch_size: int) -> GenerateFn:
-    """Batched ``generate`` on engines with a transformers model; one at a time otherwise
-    (e.g. a scripted test engine)."""
+    """Batched ``generate`` on engines with a transformers model, concurrent requests to a
+    server (``complete_many``), one at a time otherwise (llama.cpp, a scripted engine)."""
+    complete_many = getattr(engine, "complete_many", None)
+    if complete_many is not None:
+
+        def concurrent(prompts: list[str], settings: GenerationSettings) -> list[GenerationOutput]:
+            # A server applies its own chat template: the rendered prompt travels as one
+            # user message (the audit's prompts are single-turn).
+            conversations = [[ChatMessage("user", prompt)] for prompt in prompts]
+            return [GenerationOutput(text=t) for t in complete_many(conversations, settings)]
+
+        return concurrent
     if hasattr(engine, "model") and hasattr(engine, "tokenizer"):
 
         def batched(prompts: list[str], settings: GenerationSettings) -> list[GenerationOutput]:

@@ -81,6 +81,12 @@ class AuditConfig:
     max_new_tokens: int | None = None
     prompts_dir: Path | None = None
     context_window: int | None = None
+    # Batched generation runs on transformers (4.5x one-at-a-time); llama.cpp generates one
+    # reply at a time; an OpenAI-compatible server gets concurrent requests.
+    backend: str = "transformers"
+    base_url: str | None = None
+    api_key: str | None = None
+    threads: int | None = None
 
     @property
     def prompt_count(self) -> int:
@@ -183,10 +189,18 @@ def run_audit(
         scorer = load_toxicity_scorer(config.detoxify_checkpoint, config.detoxify_config)
     say(f"Toxicity scorer: {scorer.description} ({scorer.reason})")
     if engine is None:
-        from roleplay.engine.transformers_engine import TransformersEngine
+        from roleplay.application import BackendOptions, load_engine
 
-        engine = TransformersEngine.load(
-            config.model, status=say, context_window=config.context_window
+        engine = load_engine(
+            BackendOptions(
+                backend=config.backend,
+                model=config.model,
+                base_url=config.base_url,
+                api_key=config.api_key,
+                threads=config.threads,
+                context_window=config.context_window,
+            ),
+            status=say,
         )
     settings = generation_settings(config)
     sampling: dict[str, Any] = {

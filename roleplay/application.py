@@ -109,6 +109,28 @@ def load_engine(options: BackendOptions, *, status: StatusCallback | None = None
     )
 
 
+def model_identity(options: BackendOptions) -> str | None:
+    """The id the engine for ``options`` will report, without loading it (None: unknown yet).
+
+    Lets a face check saved work against the model before the slow part.
+    """
+    backend = resolve_backend(options)
+    if backend == "llama.cpp":
+        from roleplay.engine.llama_cpp_engine import gguf_model_id
+
+        try:
+            return gguf_model_id(options.model)
+        except (OSError, RoleplayError):
+            return None  # the load reports the problem in full
+    if backend == "openai":
+        return options.model
+    if options.model is not None and not options.model.lower().endswith(".gguf"):
+        from roleplay.engine.loading import resolve_model_source
+
+        return resolve_model_source(options.model, lambda _: None)[1]
+    return None
+
+
 def open_store() -> SessionStore:
     configure_library_caches()
     return SessionStore(sessions_db_path())
@@ -120,8 +142,13 @@ def build_pipeline(
     status: StatusCallback | None = None,
     engine: Engine | None = None,
     store: SessionStore | None = None,
+    background_parts: bool = False,
 ) -> ChatPipeline:
-    """Engine (loaded unless given), session store, memory, controller and safety, wired."""
+    """Engine (loaded unless given), session store, memory, controller and safety, wired.
+
+    ``background_parts``: see ``ChatPipeline`` (interactive faces show their prompt while
+    memory and steering load).
+    """
     from roleplay.prompting.lorebook import make_lore_factory
 
     loaded_engine = engine if engine is not None else load_engine(options.backend, status=status)
@@ -139,6 +166,7 @@ def build_pipeline(
         memory_factory=memory_factory(options.features),
         control_factory=control_factory(loaded_engine, options.features),
         safety=ToxicityFlag() if options.features.toxicity else None,
+        background_parts=background_parts,
     )
 
 

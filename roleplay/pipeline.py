@@ -172,6 +172,42 @@ class ReplyStream:
         return "".join(self)
 
 
+@dataclass
+class ConversationParts:
+    memory: MemoryPort | None = None
+    controller: ControlPort | None = None
+    lore: LorePort | None = None
+
+
+class PendingParts:
+    """A conversation's parts built on a background thread (see ``ChatPipeline``).
+
+    Memory (ChromaDB, the sentence encoder) and steering vectors take seconds to load; an
+    interactive chat shows its prompt at once and joins this before the first reply. An
+    error raised while building is raised again where the parts are first needed.
+    """
+
+    def __init__(self, build: Callable[[], ConversationParts]) -> None:
+        self._build = build
+        self._parts: ConversationParts | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="conversation-parts", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._parts = self._build()
+        except BaseException as error:  # re-raised in the caller's thread by get()
+            self._error = error
+
+    def get(self) -> ConversationParts:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._parts is not None
+        return self._parts
+
+
 class Conversation:
     """A session bound to its card, its memory and its controller."""
 
@@ -181,17 +217,35 @@ class Conversation:
         session: Session,
         card: Card,
         *,
-        memory: MemoryPort | None,
-        controller: ControlPort | None,
-        lore: LorePort | None,
+        memory: MemoryPort | None = None,
+        controller: ControlPort | None = None,
+        lore: LorePort | None = None,
+        pending: PendingParts | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.session = session
         self.raw_card = card
         self.card = card.substituted(session.user_name)
-        self.memory = memory
-        self.controller = controller
-        self.lore = lore
+        self._parts = ConversationParts(memory, controller, lore)
+        self._pending = pending
+
+    def _ready_parts(self) -> ConversationParts:
+        if self._pending is not None:
+            self._parts = self._pending.get()
+            self._pending = None
+        return self._parts
+
+    @property
+    def memory(self) -> MemoryPort | None:
+        return self._ready_parts().memory
+
+    @property
+    def controller(self) -> ControlPort | None:
+        return self._ready_parts().controller
+
+    @property
+    def lore(self) -> LorePort | None:
+        return self._ready_parts().lore
 
     @property
     def store(self) -> SessionStore:
@@ -381,7 +435,12 @@ class ChatPipeline:
         control_factory: ControlFactory | None = None,
         lore_factory: LoreFactory | None = None,
         safety: SafetyPort | None = None,
+        background_parts: bool = False,
     ) -> None:
+        """``background_parts``: build each conversation's memory, controller and lore on a
+        background thread (an interactive face shows its prompt meanwhile); errors then
+        surface at the first use instead of at ``start``."""
+        self.background_parts = background_parts
         self.engine = engine
         self.safety = safety
         self.store = store
@@ -391,14 +450,25 @@ class ChatPipeline:
         self._control_factory = control_factory
         self._lore_factory = lore_factory
 
+    def _parts(self, card: Card) -> ConversationParts:
+        return ConversationParts(
+            memory=self._memory_factory(card) if self._memory_factory else None,
+            controller=self._control_factory(card) if self._control_factory else None,
+            lore=self._lore_factory(card) if self._lore_factory else None,
+        )
+
     def _conversation(self, session: Session, card: Card) -> Conversation:
+        if self.background_parts:
+            pending = PendingParts(lambda: self._parts(card))
+            return Conversation(self, session, card, pending=pending)
+        parts = self._parts(card)
         return Conversation(
             self,
             session,
             card,
-            memory=self._memory_factory(card) if self._memory_factory else None,
-            controller=self._control_factory(card) if self._control_factory else None,
-            lore=self._lore_factory(card) if self._lore_factory else None,
+            memory=parts.memory,
+            controller=parts.controller,
+            lore=parts.lore,
         )
 
     def start(

@@ -88,7 +88,8 @@ def chat_command(
     )
     # Resolve the card before loading the model: a typo should fail in milliseconds.
     resolved = None if session else card_path(character)
-    pipeline = load_cli_pipeline(options, quiet=json_output)
+    # An interactive chat shows the prompt while memory and steering load behind it.
+    pipeline = load_cli_pipeline(options, quiet=json_output, background_parts=once is None)
     conversation = open_conversation(pipeline, resolved, session, user_name)
     if once is not None:
         _reply_once(conversation, once, seed, json_output)

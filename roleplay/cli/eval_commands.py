@@ -11,14 +11,24 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from roleplay.cli.options import ModelOption
+from roleplay.cli.options import (
+    ApiKeyOption,
+    BackendOption,
+    BaseUrlOption,
+    ModelOption,
+    ThreadsOption,
+    backend_options,
+)
 from roleplay.errors import RoleplayError
+
+if TYPE_CHECKING:
+    from roleplay.application import BackendOptions
 
 eval_app = typer.Typer(
     help="Measure how well characters keep their personality.", no_args_is_help=True
@@ -43,20 +53,11 @@ def one_line_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def load_engine(model: str | None, *, quiet: bool) -> Any:
-    """The transformers engine for ``--model`` (default: the embedded model)."""
-    from roleplay.engine.transformers_engine import TransformersEngine
-    from roleplay.paths import configure_library_caches
+def load_engine(options: BackendOptions, *, quiet: bool) -> Any:
+    """The engine ``options`` describe (default: the embedded model on llama.cpp)."""
+    from roleplay.cli.runtime import load_cli_engine
 
-    configure_library_caches()
-
-    def report(message: str) -> None:
-        if not quiet:
-            error_console.print(f"[dim]{message}[/]")
-
-    spinner = error_console.status("Loading the model...", spinner="dots")
-    with spinner if not quiet and sys.stderr.isatty() else contextlib.nullcontext():
-        return TransformersEngine.load(model, status=report)
+    return load_cli_engine(options, quiet=quiet)
 
 
 class RichRowsProgress:
@@ -117,6 +118,10 @@ def persona_command(
         None, "--out", help="Folder for persona_fidelity.json and persona_fidelity.png."
     ),
     model: str | None = ModelOption,
+    backend: str = BackendOption,
+    base_url: str | None = BaseUrlOption,
+    api_key: str | None = ApiKeyOption,
+    threads: int | None = ThreadsOption,
     details: bool = typer.Option(False, "--details", help="Also print per-character tables."),
     batch_size: int | None = typer.Option(
         None, "--batch-size", min=1, help="Rows per forward pass (default from the data file)."
@@ -145,6 +150,7 @@ def persona_command(
     )
 
     # Everything the user typed is checked before the model loads (a typo fails at once).
+    backend_choice = backend_options(backend, model, base_url, api_key, threads)
     cards = resolve_characters(character) if character else bundled_character_paths()
     if method:
         methods = parse_methods(method)
@@ -156,7 +162,13 @@ def persona_command(
         require_available(chosen_conditions)
     else:
         chosen_conditions = [c for c in Condition if unavailable_reason(c) is None]
-    engine = load_engine(model, quiet=json_output)
+    engine = load_engine(backend_choice, quiet=json_output)
+    if not method and Method.GRAMMAR in methods:
+        from roleplay.evaluation.scorer import scorer_for
+
+        if not scorer_for(engine).supports_grammar_method:
+            methods = [m for m in methods if m is not Method.GRAMMAR]
+            error_console.print("[dim]grammar method skipped: it needs the transformers backend[/]")
     with rows_progress(not json_output and sys.stderr.isatty()) as progress:
         interviewer = Interviewer(
             engine, batch_size=batch_size, rows_done=progress.advance if progress else None

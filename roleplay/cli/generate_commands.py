@@ -20,7 +20,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from roleplay.cli.eval_commands import load_engine, one_line_errors
-from roleplay.cli.options import ModelOption
+from roleplay.cli.options import (
+    ApiKeyOption,
+    BackendOption,
+    BaseUrlOption,
+    ModelOption,
+    ThreadsOption,
+    backend_options,
+)
 from roleplay.errors import RoleplayError
 
 generate_app = typer.Typer(
@@ -101,6 +108,10 @@ def scene_command(
     policy: str = PolicyOption,
     out: Path | None = typer.Option(None, "--out", help="Write the scene as JSONL here."),
     model: str | None = ModelOption,
+    backend: str = BackendOption,
+    base_url: str | None = BaseUrlOption,
+    api_key: str | None = ApiKeyOption,
+    threads: int | None = ThreadsOption,
     max_new_tokens: int | None = MaxTokensOption,
     steering: bool = SteeringOption,
     memory: bool = MemoryOption,
@@ -125,7 +136,7 @@ def scene_command(
     chosen_policy = parse_policy(policy)
     cards = resolve_characters([characters], minimum=2)
     spec = SceneSpec("scene-00000", tuple(cards), topic.strip(), turns, chosen_policy, seed)
-    engine = load_engine(model, quiet=False)
+    engine = load_engine(backend_options(backend, model, base_url, api_key, threads), quiet=False)
     generation = load_dialogue_settings().generation_settings(max_new_tokens=max_new_tokens)
     runner = SceneRunner(
         engine,
@@ -201,6 +212,10 @@ def corpus_command(
     seed: int = typer.Option(0, "--seed", help="Base seed (scene i: seed + 1000 i)."),
     policy: str = PolicyOption,
     model: str | None = ModelOption,
+    backend: str = BackendOption,
+    base_url: str | None = BaseUrlOption,
+    api_key: str | None = ApiKeyOption,
+    threads: int | None = ThreadsOption,
     max_new_tokens: int | None = MaxTokensOption,
     steering: bool = SteeringOption,
     memory: bool = MemoryOption,
@@ -210,13 +225,13 @@ def corpus_command(
     ),
 ) -> None:
     """Generate many scenes as JSONL (one line per utterance); re-run to resume."""
+    from roleplay.application import model_identity
     from roleplay.cards.loader import load_card
     from roleplay.dialogue.annotate import load_annotator
     from roleplay.dialogue.corpus import CorpusWriter, plan_scenes, read_topics, utterance_records
     from roleplay.dialogue.scene import SceneRunner, UtteranceDone
     from roleplay.dialogue.settings import load_dialogue_settings
     from roleplay.dialogue.turns import parse_policy
-    from roleplay.engine.loading import resolve_model_source
     from roleplay.evaluation.characters import resolve_characters
     from roleplay.paths import configure_library_caches
 
@@ -230,14 +245,22 @@ def corpus_command(
     )
     names = {path: load_card(path).name for path in cards}
     writer = CorpusWriter.open(out)
-    # The model's id without loading it, so a mismatched --out fails before the slow part.
     configure_library_caches()
-    _, model_id = resolve_model_source(model, lambda _: None)
-    planned = [
-        {**spec.describe([names[p] for p in spec.characters]), "model": model_id} for spec in specs
-    ]
+    choice = backend_options(backend, model, base_url, api_key, threads)
+
+    def plan(model_id: str) -> list[dict[str, Any]]:
+        return [
+            {**spec.describe([names[p] for p in spec.characters]), "model": model_id}
+            for spec in specs
+        ]
+
+    # The model's id without loading it, so a mismatched --out fails before the slow part.
+    expected_id = model_identity(choice)
+    if expected_id is not None:
+        writer.check_plan(specs, plan(expected_id))
+    engine = load_engine(choice, quiet=False)
+    planned = plan(engine.model_id)
     writer.check_plan(specs, planned)
-    engine = load_engine(model, quiet=False)
     if writer.repaired_lines:
         status_console.print(
             f"[dim]dropped {writer.repaired_lines} lines of an unfinished scene; redoing it[/]"
@@ -284,6 +307,10 @@ def corpus_command(
 def backtest_command(
     folder: Path = typer.Argument(..., help="A corpus folder written by `generate corpus`."),
     model: str | None = ModelOption,
+    backend: str = BackendOption,
+    base_url: str | None = BaseUrlOption,
+    api_key: str | None = ApiKeyOption,
+    threads: int | None = ThreadsOption,
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Estimate the traits each speaker portrayed and compare their sides with the cards."""
@@ -292,7 +319,9 @@ def backtest_command(
     if not (folder / UTTERANCES_FILE).is_file():
         raise RoleplayError(f"{folder}: no {UTTERANCES_FILE} (not a corpus folder)")
     records = CorpusWriter.open(folder).utterances()
-    engine = load_engine(model, quiet=json_output)
+    engine = load_engine(
+        backend_options(backend, model, base_url, api_key, threads), quiet=json_output
+    )
     report = _run_backtest(engine, folder, records)
     if json_output:
         sys.stdout.write(json.dumps(report.as_json()) + "\n")

@@ -30,10 +30,12 @@ def _spinner(quiet: bool) -> Any:
     return status_console.status("Loading the model...", spinner="dots")
 
 
-def load_cli_pipeline(options: RuntimeOptions, *, quiet: bool = False) -> ChatPipeline:
+def load_cli_pipeline(
+    options: RuntimeOptions, *, quiet: bool = False, background_parts: bool = False
+) -> ChatPipeline:
     with _spinner(quiet):
         engine = load_engine(options.backend, status=_reporter(quiet))
-    return build_pipeline(options, engine=engine)
+    return build_pipeline(options, engine=engine, background_parts=background_parts)
 
 
 def load_cli_engine(options: BackendOptions, *, quiet: bool = False) -> Any:

@@ -113,6 +113,16 @@ def _render_template(template: str, messages: Sequence[ChatMessage], bos: str, e
     )
 
 
+def gguf_model_id(reference: str | Path | None) -> str:
+    """The model id of a GGUF (``None``: the embedded default): its name and content digest."""
+    from roleplay.engine.default_model import DEFAULT_MODEL_NAME, default_gguf_path
+    from roleplay.engine.file_identity import content_digest
+
+    path = default_gguf_path() if reference is None else Path(reference).expanduser()
+    name = DEFAULT_MODEL_NAME if reference is None else path.stem
+    return f"{name}-{content_digest(path)}"
+
+
 class LlamaCppEngine:
     """Streams chat replies from a GGUF model through llama.cpp."""
 
@@ -168,8 +178,7 @@ class LlamaCppEngine:
         batch_size: int = DEFAULT_BATCH,
     ) -> LlamaCppEngine:
         """Check and load a GGUF (``None``: the embedded default model)."""
-        from roleplay.engine.default_model import DEFAULT_MODEL_NAME, default_gguf_path
-        from roleplay.engine.file_identity import content_digest
+        from roleplay.engine.default_model import default_gguf_path
         from roleplay.engine.threads import choose_threads
 
         say = status or (lambda _: None)
@@ -187,8 +196,7 @@ class LlamaCppEngine:
         window = context_window or DEFAULT_CONTEXT_WINDOW
         if info.context_length:
             window = min(window, info.context_length)
-        name = DEFAULT_MODEL_NAME if reference is None else path.stem
-        model_id = f"{name}-{content_digest(path)}"
+        model_id = gguf_model_id(reference)
         say(f"Loading {path.name} with llama.cpp ({chosen_threads} threads)...")
         _log.errors.clear()
         try:
