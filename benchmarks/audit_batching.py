@@ -6,11 +6,8 @@ openers) one at a time with ``TransformersEngine.stream`` and then batched with
 tokens/s and the speed-up. Greedy decoding with ``min_new_tokens == max_new_tokens``, so every
 variant produces exactly the same number of tokens and the comparison is like for like.
 
-It also reports how many batched replies are identical to the one-at-a-time ones. With the
-float32 forward (``--optimization none``) all are; with int8 weights the
-activations are quantized with scales computed over the whole batch, so a row's numbers
-depend on its batch mates and greedy texts drift apart after a few tokens (both are greedy
-replies of the same int8 model).
+It also reports how many batched replies are identical to the one-at-a-time ones: on the
+transformers backend's float32 forward all should be (the batching contract, docs/audit.md).
 
     python -m benchmarks.audit_batching [--prompts 16] [--tokens 40] [--batch-sizes 4 8 16]
 """
@@ -42,18 +39,13 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=40)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[4, 8, 16])
     parser.add_argument("--model", default=None)
-    parser.add_argument(
-        "--optimization", default=None, help="Engine optimization: auto (default), none, fast, int8"
-    )
     arguments = parser.parse_args()
     configure_library_caches()
     from roleplay.engine.batch import generate_batch
     from roleplay.engine.transformers_engine import TransformersEngine
 
     console = Console()
-    engine = TransformersEngine.load(
-        arguments.model, status=console.print, optimization=arguments.optimization
-    )
+    engine = TransformersEngine.load(arguments.model, status=console.print)
     settings = GenerationSettings(
         max_new_tokens=arguments.tokens,
         min_new_tokens=arguments.tokens,
@@ -100,16 +92,15 @@ def main() -> None:
             f"{row['speedup']:.2f}x",
         )
     console.print(table)
-    optimization = getattr(getattr(engine, "optimization", None), "method", "none")
     console.print(
-        f"engine optimization: {optimization}; batched replies identical to one-at-a-time "
-        f"(of {arguments.prompts}), per batch size: {identical}"
+        f"batched replies identical to one-at-a-time (of {arguments.prompts}), "
+        f"per batch size: {identical}"
     )
     path = write_result(
-        f"audit_batching-{optimization}",
+        "audit_batching",
         {
             "model": engine.model_id,
-            "optimization": optimization,
+            "precision": "float32",
             "prompts": arguments.prompts,
             "new_tokens": arguments.tokens,
             "rows": rows,

@@ -7,8 +7,9 @@ by ``benchmarks.standin_gguf``):
    as control vectors, memory off so both sides get the same prompt) against bare
    llama-cpp-python on the same file, threads and prompt, interleaved repeats, each run from
    an empty KV cache (seeded replies are computed from scratch on both sides);
-2. peak RSS of one `roleplay chat --once` process (memory and steering on) against the
-   file's size, and the bytes it wrote to a fresh data dir;
+2. peak RSS of one `roleplay chat --once` process in a fresh data dir (memory and steering
+   on, so the steering vectors are built from the GGUF first) against the file's size
+   (GNU time's %M), and the bytes it wrote to that data dir;
 3. time to first token at each turn of one 10-turn conversation (memory and steering on),
    on llama.cpp and, for the default model, on the transformers backend (int8 fast path);
 4. a warm `roleplay chat` start: seconds until the user's prompt is printed.
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -42,6 +42,7 @@ MESSAGES_PATH = Path(__file__).resolve().parent / "data" / "chat_turns.yaml"
 REPO = Path(__file__).resolve().parents[1]
 MESSAGE = "Captain, the engines are failing and the crew is scared. What do we do?"
 NEW_TOKENS = 64
+SHARED_CACHE = Path(tempfile.gettempdir()) / "roleplay-bench-cache"
 console = Console()
 
 
@@ -199,36 +200,49 @@ def chat_process(model: str | None, threads: int) -> dict[str, Any]:
     ]
     if model:
         command += ["--model", model]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # GNU time reports the child's own peak RSS. (The parent's RUSAGE_CHILDREN would also
+    # count the pages a forked child shares with this process before it execs: the
+    # benchmark process holds a model too, which inflated a first run to 2.7 GB.)
+    report = home / "time.txt"
     started = time.perf_counter()
     done = subprocess.run(
-        command,
+        ["/usr/bin/time", "-f", "%M", "-o", str(report), *command],
         env={**os.environ, "ROLEPLAY_HOME": str(home)},
         capture_output=True,
         text=True,
         check=False,
     )
     seconds = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    peak_kib = int(report.read_text().split()[-1])
+    report.unlink()
     written = sum(f.stat().st_size for f in home.rglob("*") if f.is_file())
     return {
         "exit_code": done.returncode,
         "seconds": seconds,
-        # ru_maxrss of children is the largest child so far: runs go smallest model first.
-        "peak_rss_bytes": peak_kib * 1024 if peak_kib > before else None,
+        "peak_rss_bytes": peak_kib * 1024,
         "data_dir_bytes": written,
         "stderr_tail": done.stderr[-300:],
     }
 
 
-def turns(backend: str, model: str | None, threads: int, count: int) -> list[dict[str, Any]]:
+def turns(
+    backend: str, model: str | None, threads: int, count: int, layout: str = "system"
+) -> list[dict[str, Any]]:
     from roleplay.application import BackendOptions, RuntimeOptions, build_pipeline
     from roleplay.cards.registry import resolve_card
 
-    os.environ["ROLEPLAY_HOME"] = tempfile.mkdtemp(prefix="bench-turns-")
+    # A fresh data dir (conversation store, memory) sharing one cache folder, so steering
+    # vectors are built once per model (a one-time cost that chat_process measures).
+    shared_cache = SHARED_CACHE
+    shared_cache.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="bench-turns-"))
+    (home / "cache").symlink_to(shared_cache, target_is_directory=True)
+    os.environ["ROLEPLAY_HOME"] = str(home)
     messages: list[str] = yaml.safe_load(MESSAGES_PATH.read_text(encoding="utf-8"))
     options = RuntimeOptions(
-        backend=BackendOptions(backend=backend, model=model, threads=threads), max_new_tokens=60
+        backend=BackendOptions(backend=backend, model=model, threads=threads),
+        max_new_tokens=60,
+        prompt_layout=layout,  # type: ignore[arg-type]
     )
     pipeline = build_pipeline(options)
     conversation = pipeline.start(resolve_card("mira"))
@@ -281,6 +295,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--skip-standin", action="store_true")
+    parser.add_argument(
+        "--only-turns", action="store_true", help="only the TTFT-per-turn part, both layouts"
+    )
     arguments = parser.parse_args()
     os.environ.setdefault("ROLEPLAY_HOME", tempfile.mkdtemp(prefix="bench-backends-"))
     models: list[tuple[str, Path | None]] = [("default SmolLM2-135M Q4_1", None)]
@@ -289,6 +306,21 @@ def main() -> None:
 
         models.append(("stand-in Qwen2 0.8B Q4_K_M", build_standin(verbose=False)))
     load_before = os.getloadavg()
+    if arguments.only_turns:
+        only: dict[str, Any] = {"turns": {}}
+        for label, path in models:
+            for layout in ("system", "turn"):
+                only["turns"][f"{label}, llama.cpp, {layout} layout"] = turns(
+                    "llama.cpp",
+                    None if path is None else str(path),
+                    arguments.threads,
+                    arguments.turns,
+                    layout,
+                )
+        only["load_average"] = {"before": load_before, "after": os.getloadavg()}
+        _print_turns(only)
+        console.print(f"written to {write_result('backends_turns', only)}")
+        return
     results: dict[str, Any] = {"speed": {}, "process": {}, "turns": {}}
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("benchmarks", total=len(models) * 3 + 2)
@@ -342,6 +374,11 @@ def _print(results: dict[str, Any]) -> None:
             f"{result['data_dir_bytes'] / 1e6:.1f}",
         )
     console.print(table)
+    _print_turns(results)
+    console.print(f"warm start to the prompt: {results['warm_start_s']}")
+
+
+def _print_turns(results: dict[str, Any]) -> None:
     table = Table("conversation", "turn 1", "turn 2", "turn 5", "turn 10", "10 / 2", title="TTFT")
     for label, rows in results["turns"].items():
         by_turn = {row["turn"]: row["ttft_s"] for row in rows}
@@ -349,7 +386,6 @@ def _print(results: dict[str, Any]) -> None:
         ratio = by_turn.get(10, float("nan")) / by_turn.get(2, float("nan"))
         table.add_row(label, *cells, f"{ratio:.2f}")
     console.print(table)
-    console.print(f"warm start to the prompt: {results['warm_start_s']}")
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ def run(arguments: argparse.Namespace) -> None:
     report = evaluate_persona(engine, cards, methods, conditions)
     payload = report_json(report)
     payload["engine"] = {
-        "optimization": getattr(getattr(engine, "optimization", None), "method", "none"),
+        "backend": engine.backend_name,
         "load_seconds": round(load_seconds, 2),
     }
     payload["skipped"] = skipped

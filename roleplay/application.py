@@ -22,6 +22,7 @@ from roleplay.errors import RoleplayError
 from roleplay.features import FeatureOptions, ToxicityFlag, control_factory, memory_factory
 from roleplay.paths import configure_library_caches, sessions_db_path
 from roleplay.pipeline import ChatPipeline
+from roleplay.prompting.builder import PromptLayout
 from roleplay.sessions import SessionStore
 
 BACKENDS = ("auto", "llama.cpp", "transformers", "openai")
@@ -45,6 +46,7 @@ class RuntimeOptions:
     temperature: float = 0.8
     seed: int | None = None
     features: FeatureOptions = field(default_factory=FeatureOptions)
+    prompt_layout: PromptLayout = "system"  # where memories and lore go (prompting.builder)
 
 
 def llama_cpp_installed() -> bool:
@@ -164,9 +166,10 @@ def build_pipeline(
         # Lore budgets are counted with the model's own tokenizer.
         lore_factory=make_lore_factory(loaded_engine.count_tokens),
         memory_factory=memory_factory(options.features),
-        control_factory=control_factory(loaded_engine, options.features),
+        control_factory=control_factory(loaded_engine, options.features, status=status),
         safety=ToxicityFlag() if options.features.toxicity else None,
         background_parts=background_parts,
+        prompt_layout=options.prompt_layout,
     )
 
 

@@ -7,7 +7,8 @@ factories: a pipeline without memory never imports chromadb.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,9 @@ class FeatureOptions:
     recalled_memories: int = DEFAULT_RECALLED_MEMORIES
     steering: bool = True
     steer_overrides: dict[str, float] = field(default_factory=dict)
+    # A Hugging Face folder of the same model to build steering vectors from (else the
+    # model builds its own, e.g. a GGUF through llama.cpp's eval callback).
+    steering_source: str | None = None
     toxicity: bool = True
 
 
@@ -57,20 +61,42 @@ class ChatMemory:
 
 
 class ToxicityFlag:
-    """Scores each reply with the configured toxicity scorer and flags it above a threshold."""
+    """Scores each reply with the configured toxicity scorer and flags it above a threshold.
+
+    The scorer (scikit-learn or detoxify, 1 s or more to import) loads on a background
+    thread from construction on, so a chat shows its prompt without waiting for it; the
+    first ``rate`` joins it.
+    """
 
     def __init__(self, threshold: float = TOXICITY_FLAG_THRESHOLD) -> None:
+        self.threshold = threshold
+        self._choice: Any = None
+        self._error: BaseException | None = None
+        self._loading = threading.Thread(target=self._load, name="toxicity-scorer", daemon=True)
+        self._loading.start()
+
+    def _load(self) -> None:
         from roleplay.safety.toxicity import load_toxicity_scorer
 
-        self.choice = load_toxicity_scorer()
-        self.threshold = threshold
+        try:
+            self._choice = load_toxicity_scorer()
+        except BaseException as error:  # re-raised where the scorer is first needed
+            self._error = error
+
+    @property
+    def choice(self) -> Any:
+        self._loading.join()
+        if self._error is not None:
+            raise self._error
+        return self._choice
 
     def rate(self, text: str) -> dict[str, Any]:
-        score = self.choice.scorer.score([text])[0]
+        scorer = self.choice.scorer
+        score = scorer.score([text])[0]
         return {
             "score": round(score, 4),
             "flagged": score > self.threshold,
-            "scorer": self.choice.scorer.name,
+            "scorer": scorer.name,
         }
 
 
@@ -90,17 +116,41 @@ def memory_factory(options: FeatureOptions) -> MemoryFactory | None:
     return build
 
 
-def control_factory(source: Any, options: FeatureOptions) -> ControlFactory | None:
+def control_factory(
+    source: Any, options: FeatureOptions, status: Callable[[str], None] | None = None
+) -> ControlFactory | None:
     """Steering and decoding controls for each card; off with ``steering=False``.
 
-    ``source`` is the engine (any backend) or a loaded Hugging Face model.
+    ``source`` is the engine (any backend) or a loaded Hugging Face model. ``status`` hears
+    once when vectors have to be built (a minute or more on a CPU, once per model).
     """
+
+    said: list[bool] = []
+
+    def progress(done: int, total: int) -> None:
+        if status is not None and not said:  # say it once, when the build starts
+            said.append(True)
+            status(
+                f"Building steering vectors from the model ({total} examples; once per "
+                "model, then cached)..."
+            )
+
+    vector_source: list[Any] = []  # loaded once, on the first card that needs it
 
     def build(card: Card) -> ControlPort:
         from roleplay.control.controller import Controller
 
+        if options.steering_source and options.steering and not vector_source:
+            from roleplay.engine.loading import load_model
+
+            vector_source.append(load_model(options.steering_source))
         return Controller.for_card(
-            source, card, overrides=options.steer_overrides, enabled=options.steering
+            source,
+            card,
+            overrides=options.steer_overrides,
+            enabled=options.steering,
+            vector_source=vector_source[0] if vector_source else None,
+            progress=progress,
         )
 
     return build

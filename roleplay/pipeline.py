@@ -27,7 +27,13 @@ from roleplay.engine.base import (
     GenerationStats,
 )
 from roleplay.errors import RoleplayError
-from roleplay.prompting.builder import BuiltPrompt, LoreSnippet, MemorySnippet, PromptBuilder
+from roleplay.prompting.builder import (
+    BuiltPrompt,
+    LoreSnippet,
+    MemorySnippet,
+    PromptBuilder,
+    PromptLayout,
+)
 from roleplay.sessions import Message, Session, SessionStore
 
 DEFAULT_USER_NAME = "User"
@@ -436,8 +442,11 @@ class ChatPipeline:
         lore_factory: LoreFactory | None = None,
         safety: SafetyPort | None = None,
         background_parts: bool = False,
+        prompt_layout: PromptLayout = "system",
     ) -> None:
-        """``background_parts``: build each conversation's memory, controller and lore on a
+        """``prompt_layout``: where memories and lore go (``roleplay.prompting.builder``).
+
+        ``background_parts``: build each conversation's memory, controller and lore on a
         background thread (an interactive face shows its prompt meanwhile); errors then
         surface at the first use instead of at ``start``."""
         self.background_parts = background_parts
@@ -445,7 +454,9 @@ class ChatPipeline:
         self.safety = safety
         self.store = store
         self.settings = settings or GenerationSettings()
-        self.builder = PromptBuilder(engine, reply_tokens=self.settings.max_new_tokens)
+        self.builder = PromptBuilder(
+            engine, reply_tokens=self.settings.max_new_tokens, layout=prompt_layout
+        )
         self._memory_factory = memory_factory
         self._control_factory = control_factory
         self._lore_factory = lore_factory

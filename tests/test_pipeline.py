@@ -197,3 +197,64 @@ def test_safety_rating_is_stored_with_the_reply_and_nothing_is_dropped(
     reply = conversation.messages()[-1]
     assert reply.content == "Rude words."
     assert reply.metadata["toxicity"] == {"score": 0.9, "flagged": True, "scorer": "test"}
+
+
+class _DyingEngine(ScriptedEngine):
+    """Streams two words, then fails as a server that died mid-reply does."""
+
+    def stream(self, prompt, settings, **kwargs):  # type: ignore[no-untyped-def]
+        from roleplay.engine.base import BackendError
+
+        for index, event in enumerate(super().stream(prompt, settings, **kwargs)):
+            if index == 2:
+                raise BackendError("http://127.0.0.1:9/v1: the connection was lost mid-reply")
+            yield event
+
+
+def test_a_backend_failure_keeps_the_message_and_stores_no_half_reply(
+    tmp_path: Path, mira: Path
+) -> None:
+    from roleplay.engine.base import BackendError
+
+    engine = _DyingEngine(("Aye, the engines are done for, captain.",))
+    pipeline = ChatPipeline(engine, SessionStore(tmp_path / "s.sqlite3"))
+    conversation = pipeline.start(mira, user_name="Ann")
+    stream = conversation.send("Status?")
+    with pytest.raises(BackendError, match="mid-reply"):
+        stream.text()
+    branch = conversation.messages()
+    assert branch[-1].role == "user" and branch[-1].content == "Status?"
+    assert stream.result is not None and stream.result.message is None
+    # The conversation goes on: the next attempt answers the kept message.
+    engine.__class__ = ScriptedEngine
+    assert conversation.reply_to_head().text()
+
+
+def test_messages_reach_the_engine_with_the_rendered_prompt(tmp_path: Path, mira: Path) -> None:
+    pipeline = _pipeline(tmp_path, "Aye.")
+    conversation = pipeline.start(mira, user_name="Ann")
+    conversation.send("Status?").text()
+    engine = pipeline.engine
+    assert isinstance(engine, ScriptedEngine)
+    sent = engine.messages[-1]
+    assert sent[0].role == "system" and "Mira" in sent[0].content
+    assert sent[-1].role == "user" and sent[-1].content == "Status?"
+    assert engine.prompts[-1] == engine.render_chat(sent)
+
+
+def test_background_parts_are_built_off_the_caller_thread(tmp_path: Path, mira: Path) -> None:
+    built_on: list[str] = []
+
+    def memory(card: object) -> None:
+        built_on.append(threading.current_thread().name)
+        return None
+
+    pipeline = ChatPipeline(
+        ScriptedEngine(("Aye.",)),
+        SessionStore(tmp_path / "s.sqlite3"),
+        memory_factory=memory,  # type: ignore[arg-type]
+        background_parts=True,
+    )
+    conversation = pipeline.start(mira, user_name="Ann")
+    assert conversation.send("Status?").text() == "Aye."
+    assert built_on == ["conversation-parts"]

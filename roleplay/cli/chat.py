@@ -24,12 +24,15 @@ from roleplay.cli.options import (
     MemoryOption,
     ModelOption,
     NoSteerOption,
+    PromptLayoutOption,
+    SteeringSourceOption,
     SteerOption,
     ThreadsOption,
     UserNameOption,
     backend_options,
     card_path,
     feature_options,
+    prompt_layout,
 )
 from roleplay.cli.runtime import RuntimeOptions, load_cli_pipeline
 from roleplay.engine.base import BackendError
@@ -68,6 +71,7 @@ def chat_command(
     base_url: str | None = BaseUrlOption,
     api_key: str | None = ApiKeyOption,
     threads: int | None = ThreadsOption,
+    layout: str = PromptLayoutOption,
     seed: int | None = typer.Option(None, "--seed", help="Random seed for reproducible replies."),
     user_name: str = UserNameOption,
     max_new_tokens: int = typer.Option(160, "--max-new-tokens", min=1, max=4096),
@@ -77,14 +81,16 @@ def chat_command(
     chroma_url: str | None = ChromaUrlOption,
     steer: str | None = SteerOption,
     no_steer: bool = NoSteerOption,
+    steering_source: str | None = SteeringSourceOption,
 ) -> None:
     """Chat with a character in the terminal."""
     options = RuntimeOptions(
         backend=backend_options(backend, model, base_url, api_key, threads, context_window),
+        prompt_layout=prompt_layout(layout),
         max_new_tokens=max_new_tokens,
         temperature=temperature,
         seed=seed,
-        features=feature_options(memory, chroma_url, steer, no_steer),
+        features=feature_options(memory, chroma_url, steer, no_steer, steering_source),
     )
     # Resolve the card before loading the model: a typo should fail in milliseconds.
     resolved = None if session else card_path(character)

@@ -22,8 +22,10 @@ from roleplay.cli.options import (
     BackendOption,
     BaseUrlOption,
     ModelOption,
+    PromptLayoutOption,
     ThreadsOption,
     backend_options,
+    prompt_layout,
 )
 from roleplay.errors import RoleplayError
 
@@ -122,6 +124,7 @@ def persona_command(
     base_url: str | None = BaseUrlOption,
     api_key: str | None = ApiKeyOption,
     threads: int | None = ThreadsOption,
+    layout: str = PromptLayoutOption,
     details: bool = typer.Option(False, "--details", help="Also print per-character tables."),
     batch_size: int | None = typer.Option(
         None, "--batch-size", min=1, help="Rows per forward pass (default from the data file)."
@@ -171,7 +174,10 @@ def persona_command(
             error_console.print("[dim]grammar method skipped: it needs the transformers backend[/]")
     with rows_progress(not json_output and sys.stderr.isatty()) as progress:
         interviewer = Interviewer(
-            engine, batch_size=batch_size, rows_done=progress.advance if progress else None
+            engine,
+            batch_size=batch_size,
+            rows_done=progress.advance if progress else None,
+            prompt_layout=prompt_layout(layout),
         )
         report = evaluate_persona(
             engine,

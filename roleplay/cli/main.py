@@ -23,6 +23,7 @@ LazyRoleplayGroup.lazy_commands = {
     "generate": from_module("roleplay.cli.generate_commands:generate_app"),
     "memory": from_module("roleplay.cli.memory_commands:memory_app"),
     "steer": from_module("roleplay.cli.steer_commands:steer_app"),
+    "serve": from_module("roleplay.cli.serve_command:serve_command"),
     **plugin_commands(),
 }
 

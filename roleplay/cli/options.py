@@ -14,6 +14,7 @@ import typer
 if TYPE_CHECKING:
     from roleplay.application import BackendOptions
     from roleplay.features import FeatureOptions
+    from roleplay.prompting.builder import PromptLayout
 
 CharacterOption = typer.Option(
     "mira", "--character", "-c", help="Bundled or user card name, or a path to a card file."
@@ -39,6 +40,12 @@ ApiKeyOption = typer.Option(
     "--api-key",
     help="The server's API key (default: $ROLEPLAY_API_KEY, then $OPENAI_API_KEY).",
 )
+PromptLayoutOption = typer.Option(
+    "system",
+    "--prompt-layout",
+    help="Where recalled memories and lore go: system (in the system block) or turn (just "
+    "before your message, so the cached conversation is reused: faster replies in long chats).",
+)
 ThreadsOption = typer.Option(
     None, "--threads", min=1, help="CPU threads (default: the cores other processes leave)."
 )
@@ -63,21 +70,36 @@ ChromaUrlOption = typer.Option(
 SteerOption = typer.Option(
     None, "--steer", help="Steering overrides, e.g. extraversion=+1.0,sentiment=-0.5."
 )
+SteeringSourceOption = typer.Option(
+    None,
+    "--steering-source",
+    help="A Hugging Face folder of the same model to build steering vectors from "
+    "(default: the model itself).",
+)
 NoSteerOption = typer.Option(
     False, "--no-steer", help="Switch the latent-attribute controller off."
 )
 
 
 def feature_options(
-    memory: bool, chroma_url: str | None, steer: str | None, no_steer: bool
+    memory: bool,
+    chroma_url: str | None,
+    steer: str | None,
+    no_steer: bool,
+    steering_source: str | None = None,
 ) -> FeatureOptions:
     from roleplay.features import FeatureOptions, parse_steer_option
 
+    if steering_source is not None and not Path(steering_source).expanduser().is_dir():
+        from roleplay.errors import RoleplayError
+
+        raise RoleplayError(f"--steering-source {steering_source}: not a model folder")
     return FeatureOptions(
         memory=memory,
         chroma_url=chroma_url,
         steering=not no_steer,
         steer_overrides=parse_steer_option(steer),
+        steering_source=steering_source,
     )
 
 
@@ -102,3 +124,12 @@ def backend_options(
     )
     resolve_backend(options)
     return options
+
+
+def prompt_layout(value: str) -> PromptLayout:
+    from roleplay.errors import RoleplayError
+    from roleplay.prompting.builder import PROMPT_LAYOUTS
+
+    if value not in PROMPT_LAYOUTS:
+        raise RoleplayError(f"--prompt-layout {value!r}: use one of {', '.join(PROMPT_LAYOUTS)}")
+    return value  # type: ignore[return-value]

@@ -21,12 +21,14 @@ from roleplay.cli.options import (
     MemoryOption,
     ModelOption,
     NoSteerOption,
+    PromptLayoutOption,
     SteerOption,
     ThreadsOption,
     UserNameOption,
     backend_options,
     card_path,
     feature_options,
+    prompt_layout,
 )
 from roleplay.cli.runtime import RuntimeOptions, load_cli_pipeline
 from roleplay.pipeline import Conversation
@@ -45,6 +47,7 @@ def prompt_command(
     base_url: str | None = BaseUrlOption,
     api_key: str | None = ApiKeyOption,
     threads: int | None = ThreadsOption,
+    layout: str = PromptLayoutOption,
     user_name: str = UserNameOption,
     max_new_tokens: int = typer.Option(160, "--max-new-tokens", min=1, max=4096),
     context_window: int | None = ContextWindowOption,
@@ -59,6 +62,7 @@ def prompt_command(
     """Print the rendered chat-template text for MESSAGE (diagnostics go to stderr)."""
     options = RuntimeOptions(
         backend=backend_options(backend, model, base_url, api_key, threads, context_window),
+        prompt_layout=prompt_layout(layout),
         max_new_tokens=max_new_tokens,
         features=feature_options(memory, chroma_url, steer, no_steer),
     )

@@ -35,7 +35,9 @@ def load_cli_pipeline(
 ) -> ChatPipeline:
     with _spinner(quiet):
         engine = load_engine(options.backend, status=_reporter(quiet))
-    return build_pipeline(options, engine=engine, background_parts=background_parts)
+    return build_pipeline(
+        options, engine=engine, background_parts=background_parts, status=_reporter(quiet)
+    )
 
 
 def load_cli_engine(options: BackendOptions, *, quiet: bool = False) -> Any:

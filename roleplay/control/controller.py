@@ -87,6 +87,23 @@ def _unpack(source: Any) -> tuple[SteeringTarget | None, Any, str, Capabilities]
     return target, tokenizer, str(source.model_id), capabilities
 
 
+def _matching_source(source: Any, target: SteeringTarget | None) -> SteeringTarget | None:
+    """The steering target of ``source``, checked to have ``target``'s layers and width."""
+    if source is None:
+        return None
+    built_from = steering_target_for(source)
+    if built_from is None:
+        raise ControlError("the steering source exposes no hidden states")
+    if target is not None and (
+        built_from.num_layers != target.num_layers or built_from.hidden_size != target.hidden_size
+    ):
+        raise ControlError(
+            f"the steering source {built_from.model_id} has {built_from.num_layers} layers of "
+            f"{built_from.hidden_size}; the model has {target.num_layers} of {target.hidden_size}"
+        )
+    return built_from
+
+
 _HOOKS = Capabilities(
     backend="transformers", steering="hooks", hidden_states=True, grammar="processor"
 )
@@ -144,6 +161,9 @@ class Controller:
     card: Any = None  # kept so that set_overrides() can re-resolve
     layer_choice: tuple[int, ...] | None = None
     use_cache: bool = True
+    # Where vectors are built when not from the model itself: a Hugging Face checkpoint of
+    # the same model (same layers and width) whose vectors are applied to ``target``.
+    vector_source: SteeringTarget | None = None
 
     @classmethod
     def for_card(
@@ -161,8 +181,12 @@ class Controller:
         layers: Sequence[int] | None = None,
         use_cache: bool = True,
         progress: ProgressCallback | None = None,
+        vector_source: Any = None,
     ) -> Controller:
         """A controller for one chat with ``card`` (None: overrides only).
+
+        ``vector_source`` (an engine or loaded Hugging Face model of the same model) builds
+        the vectors instead of ``source``, which then only applies them.
 
         ``source`` is the engine (any backend), a loaded model or a ``(model, tokenizer,
         model_id)`` tuple. ``enabled=False`` gives a controller that does nothing (no hooks,
@@ -198,6 +222,7 @@ class Controller:
             card=card,
             layer_choice=tuple(layers) if layers is not None else None,
             use_cache=use_cache,
+            vector_source=_matching_source(vector_source, target),
         )
         try:  # validate the processor settings now, not at the first generation
             controller._build_processors()
@@ -222,7 +247,7 @@ class Controller:
         from roleplay.control.building import build_steering_set
 
         steering_set, report = build_steering_set(
-            self.target,
+            self.vector_source or self.target,
             sorted(self.resolved.strengths),
             layers=layers,
             config=self.config,

@@ -106,6 +106,8 @@ def record_answer_activations(
         decoder[layer].register_forward_hook(make_hook(layer, layer == wanted[-1]))
         for layer in wanted
     ]
+    if progress is not None:
+        progress(0, len(order))
     try:
         with torch.inference_mode():
             for begin in range(0, len(order), batch_size):

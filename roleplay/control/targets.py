@@ -153,6 +153,8 @@ class ControlVectorTarget:
         wanted = sorted(set(layers))
         means = {layer: torch.zeros(len(examples), self.hidden_size) for layer in wanted}
         norms: dict[int, list[torch.Tensor]] = {layer: [] for layer in wanted}
+        if progress is not None:
+            progress(0, len(examples))
         for begin in range(0, len(examples), batch_size):
             chunk = examples[begin : begin + batch_size]
             encoded = [

@@ -138,7 +138,6 @@ class LlamaCppEngine:
     def __init__(
         self, llm: Llama, info: GGUFInfo, *, model_id: str, threads: int, batch_size: int
     ) -> None:
-        import numpy as np
 
         self.llm = llm
         self.info = info
@@ -160,8 +159,9 @@ class LlamaCppEngine:
         self._loaded_vector: tuple[str, np.ndarray] | None = None
         self._wanted_vector: tuple[str, np.ndarray] | None = None
         self._kv_vector_key: str | None = None
-        self._empty = np.zeros(0, dtype=np.float32)
         self.lock = threading.RLock()  # one reply at a time on the one KV cache
+        # Tokens whose KV cells scoring left in the context (None: the chat owns them).
+        self.scored_prefix: list[int] | None = None
 
     @property
     def _lib(self) -> Any:
@@ -307,6 +307,7 @@ class LlamaCppEngine:
             self._loaded_vector = wanted
         if self._kv_vector_key != wanted_key:
             self.llm.reset()  # the cached prefix was computed without (or with another) vector
+            self.scored_prefix = None
             self._kv_vector_key = wanted_key
 
     # Generation ------------------------------------------------------------------------
@@ -374,6 +375,7 @@ class LlamaCppEngine:
             )
         budget = min(settings.max_new_tokens, self.context_window - len(tokens))
         self._sync_control_vector()
+        self.scored_prefix = None  # generation rewrites the KV cells scoring left behind
         if settings.seed is not None:
             # A seeded reply is computed from scratch, so that the same seed gives the
             # same reply whatever was cached before (batch boundaries change rounding).

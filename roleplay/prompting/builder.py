@@ -11,6 +11,15 @@ post-history instructions are never dropped.
 A card's ``post_history_instructions`` go after the history as a final system message (as
 SillyTavern sends them). Chat templates that refuse a system message there (some only allow
 one, first) get the note appended to the latest user message instead.
+
+Two layouts (``PromptLayout``) place the per-turn parts (recalled memories, lore that fired):
+
+- ``system`` (default): inside the system block. Persona fidelity was measured this way
+  (BENCHMARKS.md), but the block changes every turn, so a backend's cached prefix ends
+  there and every turn recomputes the whole conversation: time to first token grows with it.
+- ``turn``: in a system message right before the latest user message. Everything earlier
+  stays identical between turns, so the KV cache covers it and time to first token stays
+  flat (BENCHMARKS.md, "Backends").
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Protocol
+from typing import Literal, Protocol
 
 from jinja2 import PackageLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
@@ -28,6 +37,9 @@ from roleplay.cards.model import Card, fill_placeholders
 from roleplay.engine.base import ChatMessage
 from roleplay.errors import RoleplayError
 from roleplay.prompting.guidance import mbti_summary, personality_lines
+
+PromptLayout = Literal["system", "turn"]
+PROMPT_LAYOUTS: tuple[str, ...] = ("system", "turn")
 
 # Per-message chat-template overhead (role markers, newlines) used for the first estimate; the
 # final prompt is always measured exactly.
@@ -141,12 +153,40 @@ def render_system_prompt(
     return text.strip()
 
 
+def render_turn_context(
+    card: Card,
+    user_name: str,
+    *,
+    memories: Sequence[MemorySnippet] = (),
+    lore: Sequence[LoreSnippet] = (),
+) -> str:
+    """This turn's lore and memories as one note ("" when there are none), for the ``turn``
+    layout. Lore entries are filled here (``{{char}}``/``{{user}}``), when they fire."""
+    if not memories and not lore:
+        return ""
+    text = (
+        _environment()
+        .get_template("turn_context.j2")
+        .render(
+            name=card.name,
+            lore=[fill_placeholders(e.content, char=card.name, user=user_name) for e in lore],
+            memories=[memory.text for memory in memories],
+        )
+    )
+    return text.strip()
+
+
 class PromptBuilder:
     """Fits card, memories, lore and history into the model's context window."""
 
-    def __init__(self, engine: PromptEngine, *, reply_tokens: int) -> None:
+    def __init__(
+        self, engine: PromptEngine, *, reply_tokens: int, layout: PromptLayout = "system"
+    ) -> None:
+        if layout not in PROMPT_LAYOUTS:
+            raise RoleplayError(f"prompt layout {layout!r}: use one of {', '.join(PROMPT_LAYOUTS)}")
         self.engine = engine
         self.reply_tokens = reply_tokens
+        self.layout = layout
 
     @property
     def token_budget(self) -> int:
@@ -166,18 +206,24 @@ class PromptBuilder:
         budget = self.token_budget
         kept_memories = list(memories)
         kept_lore = list(lore)
-        closing = self._closing(card, user_message)
+        in_system = self.layout == "system"
         while True:
             system = ChatMessage(
                 "system",
                 render_system_prompt(
                     card,
                     user_name,
-                    memories=kept_memories,
-                    lore=kept_lore,
+                    memories=kept_memories if in_system else (),
+                    lore=kept_lore if in_system else (),
                     steering_guidance=steering_guidance,
                 ),
             )
+            context = (
+                ""
+                if in_system
+                else render_turn_context(card, user_name, memories=kept_memories, lore=kept_lore)
+            )
+            closing = self._closing(card, user_message, context)
             base_tokens = self.engine.count_tokens(self.engine.render_chat([system, *closing]))
             if base_tokens <= budget or not (kept_memories or kept_lore):
                 break
@@ -219,17 +265,28 @@ class PromptBuilder:
             dropped_lore=len(lore) - len(kept_lore),
         )
 
-    def _closing(self, card: Card, user_message: str) -> list[ChatMessage]:
-        """The messages after the history: the new user message and the post-history note."""
+    def _closing(self, card: Card, user_message: str, context: str = "") -> list[ChatMessage]:
+        """The messages after the history: turn context, the new user message, the card's note."""
         latest = ChatMessage("user", user_message)
         note = card.post_history_instructions
-        if not note:
+        if not context and not note:
             return [latest]
-        closing = [latest, ChatMessage("system", note)]
+        closing = [
+            *([ChatMessage("system", context)] if context else []),
+            latest,
+            *([ChatMessage("system", note)] if note else []),
+        ]
+        # Right after the system block (no history yet) and after a chat exchange.
+        openings = (
+            [ChatMessage("system", "-")],
+            [ChatMessage("system", "-"), ChatMessage("user", "-"), ChatMessage("assistant", "-")],
+        )
         try:
-            self.engine.render_chat([ChatMessage("system", "-"), *closing])
-        except TemplateError:  # the chat template allows no system message after the chat
-            return [ChatMessage("user", f"{user_message}\n\n{note}")]
+            for opening in openings:
+                self.engine.render_chat([*opening, *closing])
+        except (TemplateError, RoleplayError):  # the template allows one system message, first
+            folded = "\n\n".join(part for part in (context, user_message, note) if part)
+            return [ChatMessage("user", folded)]
         return closing
 
     def _fit_history(self, history: Sequence[ChatMessage], available: int) -> list[ChatMessage]:

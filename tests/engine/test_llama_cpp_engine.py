@@ -248,3 +248,51 @@ def test_unknown_architecture_names_the_reason(tiny: Tiny, tmp_path: Path) -> No
     message = error.value.message
     assert str(strange) in message and "\n" not in message
     assert "llama.cpp cannot load it" in message and "unknown model architecture" in message
+
+
+def test_a_file_bigger_than_free_memory_is_refused_before_loading(
+    tiny: Tiny, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from roleplay.engine import gguf_check
+
+    monkeypatch.setattr(gguf_check, "available_memory_bytes", lambda: 1024)
+    with pytest.raises(RoleplayError, match="too big for free memory") as error:
+        LlamaCppEngine.load(str(tiny.gguf))
+    assert "ROLEPLAY_IGNORE_MEMORY_CHECK" in error.value.message
+    monkeypatch.setenv("ROLEPLAY_IGNORE_MEMORY_CHECK", "1")
+    assert LlamaCppEngine.load(str(tiny.gguf), context_window=128, threads=1).n_layer == 4
+
+
+def test_vectors_from_the_matching_hugging_face_checkpoint(
+    tiny: Tiny, engine: LlamaCppEngine, hf_model: Any, tiny_model_dir: Path
+) -> None:
+    from transformers import AutoTokenizer
+
+    from roleplay.control.controller import Controller
+    from roleplay.control.errors import ControlError
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny.hf)
+    twin = (hf_model, tokenizer, f"hf-twin-{tiny.arch}")
+    controller = Controller.for_card(
+        engine, None, {"sentiment": 1.0}, layers=[1, 2], vector_source=twin
+    )
+    described = controller.describe()
+    assert described["steering"]["method"] == "control_vectors"
+    assert "built steering vectors: sentiment" in described["notes"][0]
+    ids = engine.tokenize(_prompt(engine))
+    plain = engine.sequence_logprobs([ids], [len(ids) - 1])[0][-1]
+    with controller.steering():
+        steered = engine.sequence_logprobs([ids], [len(ids) - 1])[0][-1]
+    # The checkpoint's vectors, applied as control vectors, move the model's predictions.
+    assert np.abs(steered - plain).max() > TOLERANCE * float(plain.std())
+    # A checkpoint of another shape is refused in one line.
+    from transformers import AutoModelForCausalLM
+
+    other = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    with pytest.raises(ControlError, match="layers of"):
+        Controller.for_card(
+            engine,
+            None,
+            {"sentiment": 1.0},
+            vector_source=(other, AutoTokenizer.from_pretrained(tiny_model_dir), "other"),
+        )

@@ -24,13 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import llama_cpp
 import numpy as np
 import pytest
 
 from tests.helpers import tiny_gguf
 from tests.helpers.tiny_gguf import Arch, build_tiny_gguf, quantize_gguf
-
-llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is an optional extra")
 
 GGML_TYPE_F32 = 0  # llama_cpp.GGML_TYPE_F32, for the KV cache
 # Long enough that positions (RoPE) and attention over many keys matter; digits and markup

@@ -7,9 +7,12 @@ from typing import Any
 import pytest
 import torch
 from transformers import LogitsProcessor
+from transformers.generation.logits_process import MinNewTokensLengthLogitsProcessor
 
 from roleplay.engine.base import ChatMessage, Engine, GenerationSettings, GenerationStats
+from roleplay.engine.decoding import SuppressTokensUntil
 from roleplay.engine.loading import load_model, resolve_model_source
+from roleplay.engine.threads import THREADS_ENV, choose_threads
 from roleplay.engine.transformers_engine import TransformersEngine
 from roleplay.errors import RoleplayError
 
@@ -166,3 +169,88 @@ def test_min_new_tokens_suppresses_the_end_of_turn(tiny_engine: TransformersEngi
     )
     assert stats.new_tokens == 4
     assert stats.stop_reason == "eos"
+
+
+def _greedy_ids(engine: TransformersEngine, prompt: str) -> tuple[list[int], GenerationStats]:
+    settings = GenerationSettings(max_new_tokens=12, temperature=0.0, repetition_penalty=1.0)
+    ids: list[int] = []
+    stats = GenerationStats()
+    for event in engine.stream(prompt, settings, stats=stats):
+        ids.extend(event.token_ids)
+    return ids, stats
+
+
+def test_layer_hooks_fire_and_steer(tiny_engine: TransformersEngine) -> None:
+    """Steering hooks on a decoder layer run on the prompt and on every generated token."""
+    prompt = _prompt(tiny_engine)
+    plain_ids, _ = _greedy_ids(tiny_engine, prompt)
+    calls: list[int] = []
+
+    def hook(_module: Any, _inputs: Any, output: Any) -> Any:
+        hidden = output[0] if isinstance(output, tuple) else output
+        calls.append(int(hidden.shape[1]))
+        return hidden + 3.0
+
+    handle = tiny_engine.model.model.layers[1].register_forward_hook(hook)
+    try:
+        steered_ids, stats = _greedy_ids(tiny_engine, prompt)
+    finally:
+        handle.remove()
+    # Once for the prompt, then once per generated token after the first.
+    steps = stats.new_tokens - 1 + (stats.stop_reason == "eos")
+    assert calls == [stats.prompt_tokens] + [1] * steps
+    assert steered_ids != plain_ids
+
+
+def test_seeded_replies_do_not_depend_on_the_previous_reply(
+    tiny_engine: TransformersEngine,
+) -> None:
+    settings = GenerationSettings(max_new_tokens=8, temperature=1.0, seed=3)
+    prompt = _prompt(tiny_engine)
+    alone = "".join(event.text for event in tiny_engine.stream(prompt, settings))
+    for _ in tiny_engine.stream(prompt + "x", GenerationSettings(max_new_tokens=2)):
+        pass  # an unseeded reply in between
+    again = "".join(event.text for event in tiny_engine.stream(prompt, settings))
+    assert again == alone
+
+
+def test_other_architectures_stream(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """The decode loop is transformers' forward, so any causal LM works (here GPT-2)."""
+    import shutil
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config
+
+    folder = tmp_path / "gpt2"
+    folder.mkdir()
+    for file in tiny_model_dir.iterdir():
+        if file.name.startswith(("tokenizer", "special_tokens", "chat_template")):
+            shutil.copy(file, folder / file.name)
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    config = GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=4, n_positions=512)
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+    engine = TransformersEngine.load(str(folder))
+    _, stats = _greedy_ids(engine, _prompt(engine))
+    assert stats.new_tokens + (stats.stop_reason == "eos") >= 1
+
+
+def test_threads_come_from_the_argument_the_environment_or_the_free_cores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert choose_threads(3) == 3
+    monkeypatch.setenv(THREADS_ENV, "2")
+    assert choose_threads() == 2
+    monkeypatch.delenv(THREADS_ENV)
+    monkeypatch.setattr("os.getloadavg", lambda: (100.0, 0.0, 0.0))
+    assert choose_threads() == 1
+    monkeypatch.setattr("os.getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert choose_threads() >= 1
+
+
+def test_suppress_tokens_until_matches_transformers() -> None:
+    scores = torch.randn(1, 50)
+    ours = SuppressTokensUntil(prompt_length=4, min_new_tokens=2, token_ids=[3, 7])
+    theirs = MinNewTokensLengthLogitsProcessor(4, 2, [3, 7])
+    for length in range(4, 8):
+        ids = torch.zeros(1, length, dtype=torch.long)
+        torch.testing.assert_close(ours(ids, scores.clone()), theirs(ids, scores.clone()))

@@ -118,3 +118,40 @@ def test_bundled_cards_fit_a_small_context_with_room_for_history(characters_dir:
         card = load_card(path).substituted("Ann")
         built = builder.build(card, "Ann", [], "Hello.")
         assert built.prompt_tokens < 900, path.name
+
+
+def test_turn_layout_keeps_the_earlier_conversation_an_unchanged_prefix() -> None:
+    builder = PromptBuilder(ScriptedEngine(), reply_tokens=50, layout="turn")
+    card = _card()
+    history = [ChatMessage("user", "Status?"), ChatMessage("assistant", "Holding.")]
+    first = builder.build(
+        card, "Ann", history, "Any news?", memories=[MemorySnippet("Ann fixed the drive", 0.9)]
+    )
+    second = builder.build(
+        card,
+        "Ann",
+        [*history, ChatMessage("user", "Any news?"), ChatMessage("assistant", "None.")],
+        "And now?",
+        memories=[MemorySnippet("The reactor hums", 0.8)],
+    )
+    # The per-turn memories sit just before the latest message...
+    assert first.messages[-2] == ChatMessage(
+        "system", "# What Mira remembers\n- Ann fixed the drive"
+    )
+    assert first.messages[-1] == ChatMessage("user", "Any news?")
+    assert "remembers" not in first.messages[0].content
+    # ...so everything before them is the same text from one turn to the next: a backend's
+    # cached prefix covers the system block and the whole earlier history.
+    shared = first.text[: first.text.index("<system>\n# What Mira remembers")]
+    assert second.text.startswith(shared)
+
+
+def test_system_layout_puts_memories_in_the_system_block() -> None:
+    builder = PromptBuilder(ScriptedEngine(), reply_tokens=50)
+    prompt = builder.build(_card(), "Ann", [], "Hi", memories=[MemorySnippet("A memory", 0.9)])
+    assert "A memory" in prompt.messages[0].content and len(prompt.messages) == 2
+
+
+def test_unknown_layout_is_refused() -> None:
+    with pytest.raises(RoleplayError, match="use one of system, turn"):
+        PromptBuilder(ScriptedEngine(), reply_tokens=50, layout="middle")  # type: ignore[arg-type]
