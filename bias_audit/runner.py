@@ -51,7 +51,7 @@ from bias_audit.report import (
 from bias_audit.scoring import AGREEMENT_METHOD, REGARD_METHOD, measured_by, score_replies
 from roleplay.cards.loader import load_card
 from roleplay.cards.registry import resolve_card
-from roleplay.engine.base import Engine, GenerationSettings
+from roleplay.engine.base import Engine, GenerationSettings, capabilities_of
 from roleplay.errors import RoleplayError
 from roleplay.safety import ScorerChoice, load_toxicity_scorer
 
@@ -257,6 +257,8 @@ def run_audit(
     metadata = {
         "model": config.model,
         "model_id": engine.model_id,
+        # Which backend generated the replies (personas are prompts: nothing is steered).
+        "backend": capabilities_of(engine).backend,
         "seed": config.seed,
         "samples": config.prompt_count,
         "quick": config.quick,

@@ -118,6 +118,20 @@ def from_metadata(metadata: Mapping[str, Any]) -> TurnInfo:
     )
 
 
+STEERING_METHODS = {
+    "control_vectors": "as llama.cpp control vectors",
+    "hooks": "as hooks on the model's layers",
+    "prompt": "as prompt guidance (no hidden states)",
+}
+
+
+def steering_method(controls: Mapping[str, Any]) -> str:
+    """How the steering reached the model, in words ("" when the controls do not say)."""
+    steering = controls.get("steering")
+    method = steering.get("method") if isinstance(steering, Mapping) else None
+    return STEERING_METHODS.get(str(method), "") if method else ""
+
+
 def steering_strengths(controls: Mapping[str, Any]) -> tuple[dict[str, float], float]:
     """The strengths in force and the largest allowed, from a controller's ``describe()``.
 
@@ -126,6 +140,8 @@ def steering_strengths(controls: Mapping[str, Any]) -> tuple[dict[str, float], f
     """
     steering = controls.get("steering")
     source: Any = steering.get("strengths") if isinstance(steering, Mapping) else controls
+    if isinstance(steering, Mapping) and steering.get("method") == "prompt":
+        source = steering.get("requested")  # given to the model as words, not vectors
     limit = _number(steering.get("max_strength")) if isinstance(steering, Mapping) else None
     strengths: dict[str, float] = {}
     if isinstance(source, Mapping):

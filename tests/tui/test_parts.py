@@ -144,3 +144,16 @@ def test_a_bad_steer_option_is_a_usage_error_before_anything_starts() -> None:
     result = CliRunner().invoke(app, ["tui", "--steer", "bogus=1"])
     assert result.exit_code == 2
     assert "unknown attribute 'bogus'" in result.output
+
+
+def test_the_panel_says_how_steering_reached_the_model() -> None:
+    from tui.turn_info import steering_method, steering_strengths
+
+    vectors = {"steering": {"method": "control_vectors", "strengths": {"sentiment": 0.5}}}
+    assert steering_method(vectors) == "as llama.cpp control vectors"
+    assert steering_strengths(vectors)[0] == {"sentiment": 0.5}
+    # On a server the strengths are requested and given as words: they are shown too.
+    prompt = {"steering": {"method": "prompt", "strengths": {}, "requested": {"sentiment": -1}}}
+    assert steering_method(prompt) == "as prompt guidance (no hidden states)"
+    assert steering_strengths(prompt)[0] == {"sentiment": -1.0}
+    assert steering_method({"steering": {"strengths": {}}}) == ""

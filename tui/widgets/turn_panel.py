@@ -19,7 +19,7 @@ from textual.widgets import Static
 
 from tui.bars import bar, shorten, signed_bar
 from tui.keys import STEERING_KEYS, bindings
-from tui.turn_info import TurnInfo, decoding_summary, steering_strengths
+from tui.turn_info import TurnInfo, decoding_summary, steering_method, steering_strengths
 
 if TYPE_CHECKING:  # the card model (pydantic) is imported after the first frame
     from roleplay.cards.model import Card
@@ -129,10 +129,12 @@ class SteeringControl(Static, can_focus=True):
         self.can_focus = adjustable
         self.strengths: dict[str, float] = {}
         self.limit = 1.0
+        self.method = ""  # how the strengths reach the model, when the controls say
         self.pending = False  # changed since the last reply: applies to the next one
 
     def set_controls(self, controls: Mapping[str, object]) -> None:
         self.strengths, self.limit = steering_strengths(controls)  # type: ignore[arg-type]
+        self.method = steering_method(controls)  # type: ignore[arg-type]
         self.pending = False
         self.selected = min(self.selected, max(len(self.strengths) - 1, 0))
         self._render_lines()
@@ -158,6 +160,8 @@ class SteeringControl(Static, can_focus=True):
                     f" {value:+.2f}",
                 )
             )
+        if self.method and self.strengths:
+            lines.append(Content.styled(self.method, "dim"))
         if self.pending:
             lines.append(Content.styled("applies from the next reply", "dim italic"))
         elif self.adjustable and self.strengths and not self.has_focus:
