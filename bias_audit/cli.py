@@ -30,6 +30,13 @@ def audit_command(
     base_url: str | None = BaseUrlOption,
     api_key: str | None = ApiKeyOption,
     threads: int | None = ThreadsOption,
+    concurrency: int = typer.Option(
+        4,
+        "--concurrency",
+        min=1,
+        max=256,
+        help="With --backend openai: requests in flight at once (scale out on vLLM).",
+    ),
     character: list[str] = typer.Option(
         [], "--character", "-c", help="Also audit this character card (repeatable)."
     ),
@@ -109,6 +116,7 @@ def audit_command(
         base_url=base_url,
         api_key=api_key,
         threads=threads,
+        concurrency=concurrency,
     )
     outcome = run_audit(config)
     console = Console(highlight=False)

@@ -87,6 +87,7 @@ class AuditConfig:
     base_url: str | None = None
     api_key: str | None = None
     threads: int | None = None
+    concurrency: int = 4  # requests in flight to a server (openai backend)
 
     @property
     def prompt_count(self) -> int:
@@ -202,6 +203,8 @@ def run_audit(
             ),
             status=say,
         )
+        if hasattr(engine, "concurrency"):
+            engine.concurrency = config.concurrency
     settings = generation_settings(config)
     sampling: dict[str, Any] = {
         "max_new_tokens": settings.max_new_tokens,

@@ -63,3 +63,25 @@ def test_batch_edge_cases(tiny_engine: Any) -> None:
     assert generate_batch(tiny_engine, [], settings) == []
     with pytest.raises(ValueError):
         generate_batch(tiny_engine, ["hi"], settings, batch_size=0)
+
+
+def test_a_server_engine_gets_the_batch_as_concurrent_requests() -> None:
+    from bias_audit.generation import batch_generator
+    from roleplay.engine.base import GenerationSettings
+
+    class ServerLike:
+        model_id = "server"
+        context_window = 4096
+
+        def __init__(self) -> None:
+            self.calls: list[int] = []
+
+        def complete_many(self, conversations, settings):  # type: ignore[no-untyped-def]
+            self.calls.append(len(conversations))
+            return [f"reply to {c[-1].content}" for c in conversations]
+
+    engine = ServerLike()
+    generate = batch_generator(engine, batch_size=8)  # type: ignore[arg-type]
+    outputs = generate(["a", "b", "c"], GenerationSettings(max_new_tokens=4))
+    assert [o.text for o in outputs] == ["reply to a", "reply to b", "reply to c"]
+    assert engine.calls == [3]  # one concurrent batch, not three sequential streams
