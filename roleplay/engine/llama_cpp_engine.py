@@ -138,7 +138,6 @@ class LlamaCppEngine:
     def __init__(
         self, llm: Llama, info: GGUFInfo, *, model_id: str, threads: int, batch_size: int
     ) -> None:
-
         self.llm = llm
         self.info = info
         self.path = info.path
@@ -222,7 +221,7 @@ class LlamaCppEngine:
         return bytes(self.llm.detokenize([token], special=True)).decode("utf-8", "replace")
 
     def _find_stop_token_ids(self) -> set[int]:
-        vocab = self.llm._model.vocab
+        """End-of-generation tokens, plus turn markers that some templates end turns with."""
         ids = {
             token
             for token in (int(self.llm.token_eos()), int(self.llm._model.token_eot()))
@@ -230,11 +229,9 @@ class LlamaCppEngine:
         }
         for marker in _TURN_MARKERS:
             encoded = self.llm.tokenize(marker.encode(), add_bos=False, special=True)
-            if len(encoded) == 1:
+            if len(encoded) == 1:  # a control token of this vocabulary, not spelled out
                 ids.add(int(encoded[0]))
-        return {t for t in ids if t >= 0} | {
-            t for t in ids if self._lib.llama_vocab_is_eog(vocab, t)
-        }
+        return ids
 
     def render_chat(self, messages: Sequence[ChatMessage]) -> str:
         from jinja2 import TemplateError
