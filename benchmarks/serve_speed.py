@@ -18,7 +18,7 @@ The server runs in its own process (as it does for users), started by this scrip
 
     python -m benchmarks.serve_speed [--repeats 5] [--tokens 64] [--threads 2] [--clients 4]
 
-Writes benchmarks/out/serve_speed.json and prints the tables (copied to BENCHMARKS.md by hand).
+Writes benchmarks/out/serve_speed_<N>threads.json and prints the tables (for BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -85,7 +85,32 @@ def in_process(pipeline: Any, card: Path, seed: int) -> dict[str, Any]:
             pieces.append(piece)
     tokens = stream.stats.new_tokens
     ttft, decode = rates(started, stamps, tokens)
-    return {"ttft": ttft, "decode": decode, "tokens": tokens, "text": "".join(pieces).strip()}
+    return {
+        "ttft": ttft,
+        "decode": decode,
+        "tokens": tokens,
+        "text": "".join(pieces).strip(),
+        **engine_side(stream.stats.ttft, stream.stats.seconds, tokens),
+    }
+
+
+def engine_side(ttft: float, seconds: float, tokens: int) -> dict[str, float]:
+    """The engine's own clock: its TTFT (tokenising + prefill) and its decode rate, which
+    the serving layer cannot change; what a side adds on top is its overhead."""
+    decode = (tokens - 1) / (seconds - ttft) if tokens > 1 and seconds > ttft else 0.0
+    return {"engine_ttft": ttft, "engine_decode": decode}
+
+
+def add_served_engine_side(runs: list[dict[str, Any]]) -> None:
+    """The server process stores each reply's timings (``ttft``, ``seconds``) with it."""
+    from roleplay.paths import sessions_db_path
+    from roleplay.sessions import SessionStore
+
+    store = SessionStore(sessions_db_path())
+    by_client = {s.metadata.get("serve_client"): s for s in store.list_sessions()}
+    for run in runs:
+        reply = store.branch(by_client[run["user"]].id)[-1].metadata
+        run.update(engine_side(reply["ttft"], reply["seconds"], reply["tokens"]))
 
 
 def served(client: Any, greeting: str, seed: int, user: str) -> dict[str, Any]:
@@ -114,7 +139,14 @@ def served(client: Any, greeting: str, seed: int, user: str) -> dict[str, Any]:
     ttft, decode = rates(started, stamps, tokens)
     finished = time.perf_counter() - started
     text = "".join(pieces).strip()
-    return {"ttft": ttft, "decode": decode, "tokens": tokens, "text": text, "total": finished}
+    return {
+        "ttft": ttft,
+        "decode": decode,
+        "tokens": tokens,
+        "text": text,
+        "total": finished,
+        "user": user,
+    }
 
 
 def concurrent(client_factory: Any, greeting: str, clients: int, tag: str) -> dict[str, Any]:
@@ -198,7 +230,8 @@ def main() -> None:
     if arguments.serve is not None:
         serve(arguments.serve, arguments.tokens, arguments.threads)
         return
-    os.environ.setdefault("ROLEPLAY_HOME", tempfile.mkdtemp(prefix="bench-serve-"))
+    # A fresh data folder, shared with the server process (its stored replies are read back).
+    os.environ["ROLEPLAY_HOME"] = tempfile.mkdtemp(prefix="bench-serve-")
 
     import openai
 
@@ -249,6 +282,7 @@ def main() -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+    add_served_engine_side(runs["served"])
     same_text = sum(
         a["text"] == b["text"] for a, b in zip(runs["in-process"], runs["served"], strict=True)
     )
@@ -263,7 +297,7 @@ def main() -> None:
         "sequential": apart,
         "load_average": {"before": load_before, "after": load_after},
     }
-    path = write_result("serve_speed", result)
+    path = write_result(f"serve_speed_{arguments.threads}threads", result)
     _print(result, path)
 
 
@@ -292,6 +326,20 @@ def _print(result: dict[str, Any], path: Path) -> None:
     print(
         f"| decode tok/s, median [min, max] | {interval(decode_local)} | "
         f"{interval(decode_remote)} | x{ratio:.3f} |"
+    )
+    overhead_local = [(r["ttft"] - r["engine_ttft"]) * 1000 for r in local]
+    overhead_remote = [(r["ttft"] - r["engine_ttft"]) * 1000 for r in remote]
+    print(
+        f"| TTFT minus the engine's own (prefill), ms | {interval(overhead_local)} | "
+        f"{interval(overhead_remote)} | "
+        f"{statistics.median(overhead_remote) - statistics.median(overhead_local):+.1f} ms |"
+    )
+    engine_local = [r["engine_decode"] for r in local]
+    engine_remote = [r["engine_decode"] for r in remote]
+    engine_ratio = statistics.median(engine_remote) / statistics.median(engine_local)
+    print(
+        f"| decode by the engine's clock, tok/s | {interval(engine_local)} | "
+        f"{interval(engine_remote)} | x{engine_ratio:.3f} |"
     )
     print(
         f"| tokens per reply | {statistics.median(r['tokens'] for r in local):.0f} | "
