@@ -11,7 +11,8 @@ by ``benchmarks.standin_gguf``):
    on, so the steering vectors are built from the GGUF first) against the file's size
    (GNU time's %M), and the bytes it wrote to that data dir;
 3. time to first token at each turn of one 10-turn conversation (memory and steering on),
-   on llama.cpp and, for the default model, on the transformers backend (int8 fast path);
+   on llama.cpp and, for the default model, on the transformers backend (float32 since the
+   int8 fast path was removed; run 1 of 2026-12-03 measured that path);
 4. a warm `roleplay chat` start: seconds until the user's prompt is printed.
 
     python -m benchmarks.backends [--repeats 5] [--threads 2] [--turns 10] [--skip-standin]
@@ -335,7 +336,7 @@ def main() -> None:
                 "llama.cpp", None if path is None else str(path), arguments.threads, arguments.turns
             )
             progress.advance(task)
-        results["turns"]["default SmolLM2-135M, transformers (int8 fast path)"] = turns(
+        results["turns"]["default SmolLM2-135M, transformers (float32)"] = turns(
             "transformers", None, arguments.threads, arguments.turns
         )
         progress.advance(task)

@@ -4,9 +4,7 @@ Chat streams one reply at a time through ``TransformersEngine.stream``; an audit
 thousands of short replies, where a padded batch keeps the CPU's matrix units busy and gives
 several times the throughput. The contract is that greedy output equals ``stream``'s output
 for every prompt on float32 weights (tested), so batching is a speed choice and does not
-change what is measured. On int8 weights rows are scaled to their own activation range in
-both modes, but the batched kernel rounds differently, so a reply can drift from the
-one-at-a-time text after some tokens (same model, not the same bits; BENCHMARKS.md):
+change what is measured (the backend runs float32 weights since its int8 path was removed):
 
 - prompts are left-padded (the new tokens of every row are then aligned at the right) and
   the attention mask hides the padding; ``generate`` derives position ids from that mask;
