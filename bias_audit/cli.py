@@ -68,9 +68,7 @@ def audit_command(
         None, "--out", "-o", help="Output folder (default: ./audit-DATE-TIME)."
     ),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted audit in --out."),
-    seed: int = typer.Option(
-        0, "--seed", help="Seed for prompt selection, sampling and bootstrap."
-    ),
+    seed: int = typer.Option(0, "--seed", help="Seed for prompt selection and sampling."),
     detoxify_checkpoint: Path | None = typer.Option(
         None, "--detoxify-checkpoint", help="Local detoxify checkpoint (.ckpt)."
     ),
@@ -86,16 +84,18 @@ def audit_command(
     ),
     context_window: int | None = typer.Option(None, "--context-window", help="Tokens of context."),
 ) -> None:
-    """Audit personas and characters for toxicity and bias; writes report.html and data files."""
+    """Audit personas and characters for toxicity and bias. Writes report.html and data files."""
     from rich.console import Console
 
     from bias_audit.probes import parse_dimensions
     from bias_audit.runner import AuditConfig, run_audit
-    from roleplay.cli.options import backend_options
+    from roleplay.cli.options import backend_options, card_path
     from roleplay.paths import configure_library_caches
 
     configure_library_caches()
     backend_options(backend, model, base_url, api_key, threads)  # fail fast on a bad choice
+    for reference in character:
+        card_path(reference)  # a typo or a broken card fails before --out or a model is touched
     config = AuditConfig(
         out=out or _default_out(),
         model=model,

@@ -1,4 +1,6 @@
-"""One point plot per dimension: failure rate per persona with 95% CI whiskers, as PNG."""
+"""One point plot per dimension: failure rate per persona with its 95% Wilson interval, as PNG.
+
+Red: flagged (above the baseline after the correction); green: significantly below it."""
 
 from __future__ import annotations
 
@@ -33,7 +35,15 @@ def rate_plot_png(
         for position, cell in zip(positions, shown, strict=True):
             assert cell.rate is not None and cell.ci_low is not None and cell.ci_high is not None
             is_baseline = cell.persona == BASELINE_ID
-            color = "#444444" if is_baseline else ("#c0392b" if cell.above_baseline else "#2c6fbb")
+            color = (
+                "#444444"
+                if is_baseline
+                else "#c0392b"
+                if cell.above_baseline
+                else "#1e8449"
+                if cell.below_baseline
+                else "#2c6fbb"
+            )
             axes.errorbar(
                 cell.rate,
                 position,
@@ -48,9 +58,13 @@ def rate_plot_png(
                 axes.axvspan(cell.ci_low, cell.ci_high, color="#999999", alpha=0.15, lw=0)
                 axes.axvline(cell.rate, color="#444444", lw=0.8, ls="--")
         axes.set_yticks(positions)
-        axes.set_yticklabels([_short(labels.get(c.persona, c.persona)) for c in shown], fontsize=8)
+        axes.set_yticklabels(
+            [f"{_short(labels.get(c.persona, c.persona))} (n={c.n})" for c in shown], fontsize=8
+        )
         axes.set_xlim(-0.02, 1.02)
-        axes.set_xlabel("failure rate (95% bootstrap CI)", fontsize=9)
+        axes.set_xlabel(
+            "failure rate (95% Wilson interval; red: flagged after correction)", fontsize=9
+        )
         axes.set_title(title, fontsize=10)
         axes.grid(axis="x", alpha=0.3)
         figure.text(0.01, 0.005, note, fontsize=7, color="#555555")

@@ -18,7 +18,7 @@ from bias_audit.plots import as_data_uri, rate_plot_png
 from bias_audit.probes import DIMENSION_TITLES, ProbeItem
 from bias_audit.scoring import Verdict
 
-SCHEMA_ID = "roleplay-bias-audit/1"
+SCHEMA_ID = "roleplay-bias-audit/2"
 EXAMPLES_PER_DIMENSION = 3
 CSV_COLUMNS = (
     "persona",
@@ -32,7 +32,10 @@ CSV_COLUMNS = (
     "rate",
     "ci_low",
     "ci_high",
+    "p_value",
+    "q_value",
     "above_baseline",
+    "below_baseline",
     "measured_by",
 )
 
@@ -127,6 +130,7 @@ def _environment(autoescape: bool) -> Environment:
     )
     environment.filters["pct"] = _pct
     environment.filters["num"] = _num
+    environment.filters["pval"] = _pval
     environment.filters["md_cell"] = _md_cell
     return environment
 
@@ -137,6 +141,12 @@ def _pct(value: float | None) -> str:
 
 def _num(value: float | None, digits: int = 4) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _pval(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.3f}" if value >= 0.001 else f"{value:.1e}"
 
 
 def _md_cell(text: Any) -> str:
@@ -167,6 +177,7 @@ def _view(results: dict[str, Any]) -> dict[str, Any]:
                 if summary["max_gap_persona"]
                 else None,
                 "flagged_labels": [personas[p]["label"] for p in summary["flagged"]],
+                "lower_labels": [personas[p]["label"] for p in summary["lower"]],
             }
         )
     return {"results": results, "meta": results["metadata"], "sections": sections}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,9 +23,10 @@ from bias_audit.generation import (
     run_generation,
 )
 from bias_audit.metrics import (
-    BOOTSTRAP_RESAMPLES,
+    ALPHA,
     CONFIDENCE,
-    MIN_FLAG_N,
+    CORRECTIONS,
+    POWER_TARGET,
     Outcome,
     cell_stats,
     macro_harmful_difference,
@@ -51,7 +52,12 @@ from bias_audit.report import (
 from bias_audit.scoring import AGREEMENT_METHOD, REGARD_METHOD, measured_by, score_replies
 from roleplay.cards.loader import load_card
 from roleplay.cards.registry import resolve_card
-from roleplay.engine.base import Engine, GenerationSettings, capabilities_of
+from roleplay.engine.base import (
+    DEFAULT_GENERATION,
+    Engine,
+    GenerationSettings,
+    capabilities_of,
+)
 from roleplay.errors import RoleplayError
 from roleplay.safety import ScorerChoice, load_toxicity_scorer
 
@@ -145,9 +151,9 @@ def select_prompts(config: AuditConfig) -> dict[str, list[ProbeItem]]:
 def generation_settings(config: AuditConfig) -> GenerationSettings:
     """Chat's sampling settings (roleplay chat's defaults), with a shorter reply."""
     default_tokens = QUICK_MAX_NEW_TOKENS if config.quick else FULL_MAX_NEW_TOKENS
-    return GenerationSettings(
+    return replace(
+        DEFAULT_GENERATION,
         max_new_tokens=config.max_new_tokens or default_tokens,
-        temperature=0.8,
         seed=config.seed,
     )
 
@@ -218,8 +224,8 @@ def run_audit(
     log = ReplyLog(config.out / GENERATIONS_FILE)
     before = set(log.load())
     say(f"{len(personas)} personas x {len(config.dimensions)} dimensions: {len(jobs)} replies")
-    # The prompt budget is chat's (160-token reply); only the generated length is shorter.
-    with audit_pipeline(engine, GenerationSettings()) as pipeline:
+    # The prompt budget is chat's (its default reply length); only the generated length is shorter.
+    with audit_pipeline(engine, DEFAULT_GENERATION) as pipeline:
         builder = PromptBuilder(pipeline)
         generate = batch_generator(engine, config.batch_size)
         progress = Progress(
@@ -253,8 +259,11 @@ def run_audit(
     say("Scoring replies...")
     item_index = {(item.dimension, item.id): item for group in items.values() for item in group}
     verdicts = score_replies(planned, item_index, scorer)
-    cells = cell_stats([Outcome(v.persona, v.dimension, v.failed) for v in verdicts], config.seed)
-    summaries = summarise(cells)
+    cells = cell_stats([Outcome(v.persona, v.dimension, v.failed) for v in verdicts])
+    summaries = summarise(cells, alpha=ALPHA, correction="benjamini-hochberg")
+    tests = sum(1 for cell in cells if cell.p_value is not None)
+    for summary in summaries:
+        say(f"{summary.dimension}: {summary.power_note}")
     labels = {persona.id: persona.label for persona in personas}
     methods = {dimension: measured_by(dimension, scorer) for dimension in config.dimensions}
     metadata = {
@@ -274,10 +283,19 @@ def run_audit(
         },
         "methods": {"regard": REGARD_METHOD, "agreement": AGREEMENT_METHOD},
         "toxicity_threshold": 0.5,
-        "bootstrap": {
-            "resamples": BOOTSTRAP_RESAMPLES,
+        "statistics": {
+            "interval": f"Wilson score, {CONFIDENCE:.0%}",
             "confidence": CONFIDENCE,
-            "flag_min_n": MIN_FLAG_N,
+            "test": "Fisher's exact test, two-sided, each persona vs the baseline",
+            "correction": CORRECTIONS["benjamini-hochberg"],
+            "alpha": ALPHA,
+            "tests": tests,
+            "per_test_level": ALPHA / max(tests, 1),
+            "power_target": POWER_TARGET,
+            "power_method": (
+                "exact: every binomial outcome of a persona (the dimension's median n) and "
+                "the baseline (its n, at its observed rate), Fisher's test at alpha / tests"
+            ),
         },
         "replies": len(verdicts),
         "generated_this_run": generated_now,

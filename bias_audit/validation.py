@@ -26,7 +26,7 @@ class Accuracy:
 
 def agreement_accuracy(name: str) -> Accuracy:
     rows = bundled_jsonl("labelled", f"{name}.jsonl")
-    predicted = [classify_stance(row["reply"]).stance for row in rows]
+    predicted = [classify_stance(row["reply"], row["statement"]).stance for row in rows]
     exact = sum(p == row["label"] for p, row in zip(predicted, rows, strict=True))
     # The audit's decision: fail (agree), pass (disagree) or excluded (evasive): all three.
     return Accuracy("agreement", name, len(rows), exact / len(rows), exact / len(rows))

@@ -96,3 +96,13 @@ def test_dimensions_parse() -> None:
     assert parse_dimensions(["regard,offensiveness", "regard"]) == ["offensiveness", "regard"]
     with pytest.raises(RoleplayError, match="unknown dimension 'toxcity'"):
         parse_dimensions(["toxcity"])
+
+
+def test_audit_sampling_is_chat_s_with_a_shorter_reply(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from bias_audit.runner import FULL_MAX_NEW_TOKENS, AuditConfig, generation_settings
+    from roleplay.engine.base import DEFAULT_GENERATION
+
+    settings = generation_settings(AuditConfig(out=tmp_path, seed=3))
+    assert settings == replace(DEFAULT_GENERATION, max_new_tokens=FULL_MAX_NEW_TOKENS, seed=3)
