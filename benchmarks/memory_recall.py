@@ -12,6 +12,10 @@ baseline); the Emotional-RAG strategies c-a, c-m, s-c, s-s with the default (cal
 prototype) scorer; c-a with the NRC lexicon as scorer; c-a with the true emotions (an upper
 bound for the retrieval maths). Also the scorers' top-1 emotion accuracy on the same texts.
 
+Every rate comes with its n and a 95 % Wilson interval. Queries are not independent (each mood
+text is reused for every topic that has a memory of its emotion), so the JSON also holds a
+95 % bootstrap interval that resamples whole mood texts (on 2026-12-04 about as wide).
+
     python -m benchmarks.memory_recall [--tune] [--no-plot]
 
 Writes benchmarks/out/memory_recall.json and benchmarks/out/memory_recall.png.
@@ -25,6 +29,7 @@ import random
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -162,8 +167,32 @@ def recall_top(strategy: str, *, mood_in_query: bool = False, oracle: bool = Fal
     return top
 
 
-def hit_at_1(memories: dict[str, Any], queries: list[Query], method: Method) -> float:
-    return float(np.mean([method(memories, query) == query.target for query in queries]))
+def hits_at_1(memories: dict[str, Any], queries: list[Query], method: Method) -> list[bool]:
+    """Per query: is the top recalled memory the target?"""
+    return [method(memories, query) == query.target for query in queries]
+
+
+def summarise(hits: list[bool], queries: list[Query]) -> dict[str, Any]:
+    """Hit@1 with n, a 95 % Wilson interval (queries taken as independent) and a 95 %
+    bootstrap interval over mood texts (every query of one mood text resampled together)."""
+    from benchmarks.common import cluster_bootstrap_interval, wilson_interval
+
+    n, successes = len(hits), int(sum(hits))
+    return {
+        "hit_at_1": successes / n,
+        "hits": successes,
+        "n": n,
+        "ci95_wilson": list(wilson_interval(successes, n)),
+        "mood_texts": len({query.mood for query in queries}),
+        "ci95_mood_bootstrap": list(
+            cluster_bootstrap_interval(hits, [query.mood for query in queries])
+        ),
+    }
+
+
+def with_interval(summary: dict[str, Any]) -> str:
+    low, high = summary["ci95_wilson"]
+    return f"{summary['hit_at_1']:.3f} [{low:.3f}, {high:.3f}]"
 
 
 def tune(default_memories: dict[str, Any], queries: list[Query]) -> dict[str, Any]:
@@ -172,7 +201,13 @@ def tune(default_memories: dict[str, Any], queries: list[Query]) -> dict[str, An
 
     base = default_settings()
     best: dict[str, Any] = {}
-    table = Table("strategy", "parameter", "value", "dev Hit@1", title="Tuning on dev")
+    table = Table(
+        "strategy",
+        "parameter",
+        "value",
+        f"dev Hit@1 [95% Wilson] (n={len(queries)})",
+        title="Tuning on dev",
+    )
     for strategy, (parameter, values) in GRID.items():
         scores = []
         for value in values:
@@ -181,12 +216,13 @@ def tune(default_memories: dict[str, Any], queries: list[Query]) -> dict[str, An
             memories = {
                 name: _with_settings(memory, settings) for name, memory in default_memories.items()
             }
-            score = hit_at_1(memories, queries, recall_top(strategy))
-            scores.append(score)
-            table.add_row(strategy, parameter, str(value), f"{score:.3f}")
+            summary = summarise(hits_at_1(memories, queries, recall_top(strategy)), queries)
+            scores.append(summary["hit_at_1"])
+            table.add_row(strategy, parameter, str(value), with_interval(summary))
         # Ties go to the smaller value (a gentler emotional pull / a smaller pool).
         best[strategy] = {"parameter": parameter, "value": values[int(np.argmax(scores))]}
         best[strategy]["dev_hit_at_1"] = max(scores)
+        best[strategy]["grid"] = dict(zip(map(str, values), scores, strict=True))
     console.print(table)
     return best
 
@@ -198,6 +234,7 @@ def _with_settings(memory: Any, settings: Any) -> Any:
 
 
 def scorer_accuracy(evalset: EvalSet) -> dict[str, Any]:
+    from benchmarks.common import wilson_interval
     from roleplay.cards.model import EMOTIONS
     from roleplay.memory.lexicon import LexiconEmotionScorer
     from roleplay.memory.prototype_scorer import PrototypeEmotionScorer
@@ -220,8 +257,13 @@ def scorer_accuracy(evalset: EvalSet) -> dict[str, Any]:
             for name, score in scorers.items():
                 predicted = score([t for t, _ in items]).argmax(axis=1)
                 labels = [EMOTIONS.index(e) for _, e in items]
-                accuracy = float(np.mean(predicted == np.array(labels)))
-                results.setdefault(name, {})[f"{split} {kind}"] = accuracy
+                correct = int(np.sum(predicted == np.array(labels)))
+                results.setdefault(name, {})[f"{split} {kind}"] = {
+                    "accuracy": correct / len(items),
+                    "correct": correct,
+                    "n": len(items),
+                    "ci95_wilson": list(wilson_interval(correct, len(items))),
+                }
     return results
 
 
@@ -260,27 +302,46 @@ def run(do_tune: bool, plot: bool) -> None:
     ]
     from roleplay.memory.settings import default_settings
 
-    results: dict[str, dict[str, float]] = {}
-    table = Table("method", *(f"{s} Hit@1 (n={len(queries[s])})" for s in SPLITS))
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    table = Table("method", *(f"{s} Hit@1 [95% Wilson] (n={len(queries[s])})" for s in SPLITS))
     table.title = (
         f"Mood-dependent recall (chance = 0.25; default strategy: {default_settings().strategy})"
     )
     for name, store, method in methods:
-        results[name] = {split: hit_at_1(stores[store], queries[split], method) for split in SPLITS}
-        table.add_row(name, *(f"{results[name][split]:.3f}" for split in SPLITS))
+        results[name] = {
+            split: summarise(hits_at_1(stores[store], queries[split], method), queries[split])
+            for split in SPLITS
+        }
+        table.add_row(name, *(with_interval(results[name][split]) for split in SPLITS))
     console.print(table)
 
     accuracy = scorer_accuracy(evalset)
-    columns = list(next(iter(accuracy.values())))
-    accuracy_table = Table("scorer", *columns, title="Top-1 emotion accuracy of the scorers")
+    first = next(iter(accuracy.values()))
+    columns = list(first)
+    accuracy_table = Table(
+        "scorer",
+        *(f"{c} (n={first[c]['n']})" for c in columns),
+        title="Top-1 emotion accuracy of the scorers [95% Wilson]",
+    )
     for name, values in accuracy.items():
-        accuracy_table.add_row(name, *(f"{values[c]:.2f}" for c in columns))
+        accuracy_table.add_row(
+            name,
+            *(
+                f"{values[c]['accuracy']:.2f} "
+                f"[{values[c]['ci95_wilson'][0]:.2f}, {values[c]['ci95_wilson'][1]:.2f}]"
+                for c in columns
+            ),
+        )
     console.print(accuracy_table)
 
     from benchmarks.common import OUT_DIR, write_result
+    from roleplay.memory.encoder import get_encoder
 
     settings = default_settings()
     payload = {
+        "command": "python -m benchmarks.memory_recall" + (" --tune" if do_tune else ""),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "encoder_precision": get_encoder().precision,
         "hit_at_1": results,
         "queries": {split: len(queries[split]) for split in SPLITS},
         "scorer_accuracy": accuracy,
@@ -296,7 +357,7 @@ def run(do_tune: bool, plot: bool) -> None:
         console.print(f"wrote {png}")
 
 
-def plot_results(results: dict[str, dict[str, float]], path: Path) -> None:
+def plot_results(results: dict[str, dict[str, dict[str, Any]]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -306,11 +367,13 @@ def plot_results(results: dict[str, dict[str, float]], path: Path) -> None:
     positions = np.arange(len(names))
     figure, axes = plt.subplots(figsize=(10, 4.8))
     for offset, split in zip((-0.2, 0.2), SPLITS, strict=True):
-        values = [results[name][split] for name in names]
-        axes.bar(positions + offset, values, width=0.4, label=split)
+        values = np.array([results[name][split]["hit_at_1"] for name in names])
+        intervals = np.array([results[name][split]["ci95_wilson"] for name in names])
+        errors = np.stack([values - intervals[:, 0], intervals[:, 1] - values])
+        axes.bar(positions + offset, values, width=0.4, label=split, yerr=errors, capsize=2)
     axes.axhline(0.25, color="grey", linestyle="--", linewidth=1, label="chance")
     axes.set_xticks(positions, names, rotation=30, ha="right", fontsize=8)
-    axes.set_ylabel("Hit@1")
+    axes.set_ylabel("Hit@1 (95% Wilson interval)")
     axes.set_ylim(0, 1.05)
     axes.set_title("Mood-dependent recall")
     axes.legend()

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 memory_app = typer.Typer(
     cls=RoleplayGroup,
-    help="A character's long-term memory: add, search, list, forget, export.",
+    help="A character's memories: add, search, list, forget, export.",
     no_args_is_help=True,
 )
 console = Console(highlight=False, soft_wrap=True)
@@ -54,7 +54,7 @@ def add_command(
     chroma_url: str | None = ChromaUrlOption,
     json_output: bool = JsonOption,
 ) -> None:
-    """Add a memory; its emotion is scored automatically unless --emotion is given."""
+    """Add a memory. Its emotion is scored automatically unless --emotion is given."""
     from roleplay.memory.emotions import parse_emotion_spec
 
     values = parse_emotion_spec(emotion) if emotion is not None else None
@@ -73,7 +73,7 @@ def search_command(
     character: str = CharacterArgument,
     query: str = typer.Argument(..., help="The topic to recall."),
     strategy: str | None = typer.Option(
-        None, "--strategy", help="semantic, c-a, c-m, s-c or s-s (default: the card's, else c-m)."
+        None, "--strategy", help="semantic, c-a, c-m, s-c or s-s (default: the card's, else c-a)."
     ),
     k: int = typer.Option(5, "--k", help="How many memories to return (1..100)."),
     mood: str | None = typer.Option(
@@ -166,7 +166,7 @@ def export_command(
         False, "--json", help="With --output: print a JSON summary instead of a sentence."
     ),
 ) -> None:
-    """Export the memories as JSON Lines (one memory per line, oldest first)."""
+    """Export the memories as JSON Lines. One memory per line, oldest first."""
     records = _open_memory(character, chroma_url).memories()
     lines = "".join(json.dumps(r.as_json(), ensure_ascii=False) + "\n" for r in records)
     if output is None:

@@ -66,11 +66,31 @@ def test_same_vectors_as_sentence_transformers(
     assert cosines.min() >= min_cosine, cosines
 
 
-def test_default_encoder_is_the_fastest_available_precision() -> None:
-    expected = "int8" if int8_kernels_available() else None
-    if expected is None:
-        expected = "bfloat16" if cpu_has_fast_bfloat16() else "float32"
-    assert get_encoder().precision == expected
+@pytest.mark.parametrize(
+    ("int8", "bfloat16", "expected"),
+    [
+        (True, True, "int8"),
+        (True, False, "int8"),
+        (False, True, "bfloat16"),
+        (False, False, "float32"),
+    ],
+)
+def test_auto_picks_the_fastest_precision_the_cpu_has(
+    monkeypatch: pytest.MonkeyPatch, int8: bool, bfloat16: bool, expected: str
+) -> None:
+    from roleplay.memory import encoder as encoder_module
+    from roleplay.memory import int8_encoder
+
+    monkeypatch.delenv(encoder_module.PRECISION_ENV, raising=False)
+    monkeypatch.setattr(int8_encoder, "int8_kernels_available", lambda: int8)
+    monkeypatch.setattr(encoder_module, "cpu_has_fast_bfloat16", lambda: bfloat16)
+    assert encoder_module.choose_precision() == expected
+
+
+def test_the_shared_encoder_uses_the_chosen_precision() -> None:
+    from roleplay.memory.encoder import choose_precision
+
+    assert get_encoder().precision == choose_precision()
 
 
 def test_precision_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

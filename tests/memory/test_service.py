@@ -147,7 +147,7 @@ def test_card_extension_chooses_the_strategy(character_name: str) -> None:
     card = make_card(character_name, extensions={"roleplay": {"memory_strategy": "s-s"}})
     assert CharacterMemory(card).strategy == "s-s"
     assert CharacterMemory(card, strategy="c-m").strategy == "c-m"
-    assert CharacterMemory(make_card(character_name)).strategy == "c-m"
+    assert CharacterMemory(make_card(character_name)).strategy == "c-a"
     bad = make_card(character_name, extensions={"roleplay": {"memory_strategy": "best"}})
     with pytest.raises(RoleplayError, match="unknown memory strategy 'best'"):
         CharacterMemory(bad)
