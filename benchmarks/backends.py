@@ -69,15 +69,17 @@ def bootstrap_ratio(a: list[float], b: list[float], draws: int = 2000) -> tuple[
 
 
 def _settings(seed: int) -> Any:
-    from roleplay.engine.base import GenerationSettings
+    """The chat's sampling defaults, for both the engine and the bare loop."""
+    from dataclasses import replace
 
-    return GenerationSettings(
-        max_new_tokens=NEW_TOKENS, temperature=0.8, top_p=0.95, top_k=50, seed=seed
-    )
+    from roleplay.engine.base import DEFAULT_GENERATION
+
+    return replace(DEFAULT_GENERATION, max_new_tokens=NEW_TOKENS, seed=seed)
 
 
 def bare_run(llm: Any, tokens: list[int], seed: int) -> tuple[float, float, int]:
     """(TTFT s, decode tok/s, new tokens) of bare llama-cpp-python's generate loop."""
+    sampling = _settings(seed)
     llm.reset()
     llm.set_seed(seed)
     started = time.perf_counter()
@@ -85,7 +87,12 @@ def bare_run(llm: Any, tokens: list[int], seed: int) -> tuple[float, float, int]
     count = 0
     eos = llm.token_eos()
     for token in llm.generate(
-        tokens, top_k=50, top_p=0.95, min_p=0.0, temp=0.8, repeat_penalty=1.1
+        tokens,
+        top_k=sampling.top_k,
+        top_p=sampling.top_p,
+        min_p=0.0,
+        temp=sampling.temperature,
+        repeat_penalty=sampling.repetition_penalty,
     ):
         if count == 0:
             first = time.perf_counter() - started

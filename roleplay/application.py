@@ -13,11 +13,11 @@ Backend choice (``--backend auto``):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from roleplay.engine.base import Engine, GenerationSettings
+from roleplay.engine.base import DEFAULT_GENERATION, Engine
 from roleplay.errors import RoleplayError
 from roleplay.features import FeatureOptions, ToxicityFlag, control_factory, memory_factory
 from roleplay.paths import configure_library_caches, sessions_db_path
@@ -42,8 +42,8 @@ class BackendOptions:
 @dataclass
 class RuntimeOptions:
     backend: BackendOptions = field(default_factory=BackendOptions)
-    max_new_tokens: int = 160
-    temperature: float = 0.8
+    max_new_tokens: int = DEFAULT_GENERATION.max_new_tokens
+    temperature: float = DEFAULT_GENERATION.temperature
     seed: int | None = None
     features: FeatureOptions = field(default_factory=FeatureOptions)
     prompt_layout: PromptLayout = "system"  # where memories and lore go (prompting.builder)
@@ -154,7 +154,8 @@ def build_pipeline(
     from roleplay.prompting.lorebook import make_lore_factory
 
     loaded_engine = engine if engine is not None else load_engine(options.backend, status=status)
-    settings = GenerationSettings(
+    settings = replace(
+        DEFAULT_GENERATION,
         max_new_tokens=options.max_new_tokens,
         temperature=options.temperature,
         seed=options.seed,

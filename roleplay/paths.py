@@ -3,7 +3,8 @@
 Everything the platform (and the libraries it drives) writes lives under one folder,
 ``ROLEPLAY_HOME`` (default: the platform's user data dir). The library caches that would
 otherwise write under ``~`` (Hugging Face, torch hub, onnxruntime via chromadb) are pointed
-there too, so tests can run in a temporary folder and users' home folders stay clean.
+there too, so tests can run in a temporary folder and users' home folders stay clean. The
+values come from ``roleplay.settings`` (environment, then ``<home>/config.toml``).
 """
 
 from __future__ import annotations
@@ -14,22 +15,17 @@ import re
 import unicodedata
 from pathlib import Path
 
-import platformdirs
-
-APP_NAME = "roleplay"
+from roleplay.settings import get_settings
 
 
 def roleplay_home() -> Path:
     """The platform's data folder (``$ROLEPLAY_HOME`` or the user data dir)."""
-    configured = os.environ.get("ROLEPLAY_HOME")
-    home = Path(configured) if configured else Path(platformdirs.user_data_dir(APP_NAME))
-    return home.expanduser()
+    return get_settings().home
 
 
 def models_dir() -> Path:
     """Converted/quantized model caches. ``$ROLEPLAY_MODELS_DIR`` lets tests share one."""
-    configured = os.environ.get("ROLEPLAY_MODELS_DIR")
-    return Path(configured).expanduser() if configured else roleplay_home() / "models"
+    return get_settings().models_path
 
 
 def user_characters_dir() -> Path:
@@ -64,8 +60,9 @@ def configure_library_caches() -> None:
     }
     for variable, folder in defaults.items():
         os.environ.setdefault(variable, str(folder))
-    # A user who wants to fetch a hub model sets ROLEPLAY_ALLOW_DOWNLOADS=1.
-    if os.environ.get("ROLEPLAY_ALLOW_DOWNLOADS") != "1":
+    # A user who wants to fetch a hub model sets ROLEPLAY_ALLOW_DOWNLOADS=1 (or the file's
+    # allow_downloads = true).
+    if not get_settings().allow_downloads:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")  # chromadb telemetry

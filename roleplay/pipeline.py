@@ -20,7 +20,6 @@ from typing import Any, Protocol
 from roleplay.cards.loader import load_card
 from roleplay.cards.model import Card
 from roleplay.engine.base import (
-    BackendError,
     ChatMessage,
     Engine,
     GenerationSettings,
@@ -37,7 +36,6 @@ from roleplay.prompting.builder import (
 from roleplay.sessions import Message, Session, SessionStore
 
 DEFAULT_USER_NAME = "User"
-MOOD_WINDOW_TURNS = 4  # recent user turns that set the conversation's mood
 
 
 class MemoryPort(Protocol):
@@ -46,7 +44,12 @@ class MemoryPort(Protocol):
     def recall_for_turn(
         self, query: str, recent_user_turns: Sequence[str]
     ) -> tuple[list[MemorySnippet], dict[str, float]]:
-        """Memories for this turn (best first) and the detected mood."""
+        """Memories for this turn (best first) and the detected mood.
+
+        ``recent_user_turns`` is every user turn of the branch, oldest first, ending with
+        ``query``; the memory keeps its own mood window of them (``mood.window`` in
+        ``roleplay/memory/data/memory_defaults.yaml``).
+        """
         ...
 
     def remember_exchange(
@@ -112,11 +115,17 @@ def _chat_role(message: Message) -> ChatMessage:
     return ChatMessage(message.role, message.content)
 
 
+class StreamConsumedError(RoleplayError):
+    """A ``ReplyStream`` was iterated a second time (it generates exactly one reply)."""
+
+
 class ReplyStream:
     """Iterate to receive the reply's text pieces; ``result`` is set when iteration ends.
 
     Interruption (Ctrl+C, a closed generator, ``cancel``) keeps what was generated: the
     partial reply is stored with ``interrupted: true`` so the session stays consistent.
+    A stream generates one reply: iterating it again raises ``StreamConsumedError``
+    (ask the conversation for another stream, e.g. ``regenerate``, for a new reply).
     """
 
     def __init__(
@@ -134,8 +143,18 @@ class ReplyStream:
         self._cancel = cancel
         self.stats = GenerationStats()
         self.result: TurnResult | None = None
+        self._started = False
 
     def __iter__(self) -> Iterator[str]:
+        if self._started:
+            raise StreamConsumedError(
+                "this reply stream was already iterated; it generates one reply only "
+                "(send, regenerate or reply_to_head give a new stream)"
+            )
+        self._started = True
+        return self._generate()
+
+    def _generate(self) -> Iterator[str]:
         pipeline = self._conversation.pipeline
         controller = self._conversation.controller
         pieces: list[str] = []
@@ -158,9 +177,11 @@ class ReplyStream:
                     pieces.append(event.text)
                     yield event.text
             finished = True
-        except BackendError:
-            # The backend failed (a server died mid-reply): the user's message stays,
-            # no half reply is stored as if it had been said.
+        except Exception:
+            # Generation failed (a server died mid-reply, any error in the engine): the
+            # user's message stays, no half reply is stored as if it had been said. The user
+            # stopping it (Ctrl+C, a closed generator) is not an Exception: that keeps the
+            # partial reply, marked interrupted.
             failed = True
             raise
         finally:
@@ -276,8 +297,8 @@ class Conversation:
         memories: list[MemorySnippet] = []
         mood: dict[str, float] = {}
         if self.memory is not None:
-            recent_user_turns = [m.content for m in past if m.role == "user"]
-            recent_user_turns = [*recent_user_turns, user_message][-MOOD_WINDOW_TURNS:]
+            # Every user turn: the memory keeps its own mood window (memory_defaults.yaml).
+            recent_user_turns = [*(m.content for m in past if m.role == "user"), user_message]
             memories, mood = self.memory.recall_for_turn(user_message, recent_user_turns)
         lore: list[LoreSnippet] = []
         if self.lore is not None:

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from roleplay.engine.base import BackendError
 from roleplay.errors import RoleplayError
-from roleplay.pipeline import ChatPipeline
+from roleplay.pipeline import ChatPipeline, StreamConsumedError
 from roleplay.prompting.builder import MemorySnippet
 from roleplay.sessions import SessionStore
 from tests.helpers.scripted_engine import ScriptedEngine
@@ -122,6 +123,45 @@ def test_interruption_before_any_token_leaves_the_user_message_as_head(
     assert conversation.reply_to_head().text() == "never said"
 
 
+def test_a_reply_stream_refuses_a_second_iteration(tmp_path: Path, mira: Path) -> None:
+    pipeline = _pipeline(tmp_path, "Only once.", "Never generated.")
+    conversation = pipeline.start(mira)
+    stream = conversation.send("Hello?")
+    assert stream.text() == "Only once."
+    count = conversation.store.count_messages(conversation.session.id)
+    with pytest.raises(StreamConsumedError, match="already iterated"):
+        iter(stream)
+    with pytest.raises(RoleplayError, match="one reply only"):
+        stream.text()
+    assert pipeline.engine.calls == 1  # type: ignore[attr-defined]
+    assert conversation.store.count_messages(conversation.session.id) == count
+    assert conversation.regenerate().text() == "Never generated."
+
+
+def test_an_interrupted_stream_is_not_restarted(tmp_path: Path, mira: Path) -> None:
+    conversation = _pipeline(tmp_path, "one two three").start(mira)
+    stream = conversation.send("Talk.")
+    pieces = iter(stream)
+    next(pieces)
+    pieces.close()
+    with pytest.raises(StreamConsumedError):
+        list(stream)
+
+
+def test_mood_sees_every_user_turn_and_memory_picks_its_window(tmp_path: Path, mira: Path) -> None:
+    memory = _RecordingMemory()
+    turns = [f"Turn {n}?" for n in range(6)]
+    pipeline = ChatPipeline(
+        ScriptedEngine(["Aye."] * len(turns)),
+        SessionStore(tmp_path / "s.sqlite3"),
+        memory_factory=lambda card: memory,
+    )
+    conversation = pipeline.start(mira)
+    for turn in turns:
+        conversation.send(turn).text()
+    assert memory.queries[-1] == turns  # no window of the pipeline's own
+
+
 def test_resume_continues_a_saved_session(tmp_path: Path, mira: Path) -> None:
     pipeline = _pipeline(tmp_path, "First.", "Second.")
     session_id = pipeline.start(mira).session.id
@@ -200,27 +240,34 @@ def test_safety_rating_is_stored_with_the_reply_and_nothing_is_dropped(
 
 
 class _DyingEngine(ScriptedEngine):
-    """Streams two words, then fails as a server that died mid-reply does."""
+    """Streams two words, then fails (as a server that died mid-reply does, or a bug)."""
+
+    failure: Exception = RuntimeError("unset")
 
     def stream(self, prompt, settings, **kwargs):  # type: ignore[no-untyped-def]
-        from roleplay.engine.base import BackendError
-
         for index, event in enumerate(super().stream(prompt, settings, **kwargs)):
             if index == 2:
-                raise BackendError("http://127.0.0.1:9/v1: the connection was lost mid-reply")
+                raise self.failure
             yield event
 
 
-def test_a_backend_failure_keeps_the_message_and_stores_no_half_reply(
-    tmp_path: Path, mira: Path
+@pytest.mark.parametrize(
+    "failure",
+    [
+        BackendError("http://127.0.0.1:9/v1: the connection was lost mid-reply"),
+        RuntimeError("an engine bug mid-reply"),
+    ],
+    ids=["backend", "any-error"],
+)
+def test_a_failure_mid_reply_keeps_the_message_and_stores_no_half_reply(
+    tmp_path: Path, mira: Path, failure: Exception
 ) -> None:
-    from roleplay.engine.base import BackendError
-
     engine = _DyingEngine(("Aye, the engines are done for, captain.",))
+    engine.failure = failure
     pipeline = ChatPipeline(engine, SessionStore(tmp_path / "s.sqlite3"))
     conversation = pipeline.start(mira, user_name="Ann")
     stream = conversation.send("Status?")
-    with pytest.raises(BackendError, match="mid-reply"):
+    with pytest.raises(type(failure), match="mid-reply"):
         stream.text()
     branch = conversation.messages()
     assert branch[-1].role == "user" and branch[-1].content == "Status?"

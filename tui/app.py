@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 from roleplay import paths
 from roleplay.errors import RoleplayError
+from roleplay.resources import package_path
 from tui.backend import (
     Abandoned,
     ChatTarget,
@@ -121,7 +122,7 @@ class RoleplayApp(App[str | None]):
     """``roleplay tui``. Returns the id of the last session opened (for a resume hint)."""
 
     # Absolute, so subclasses defined elsewhere (tests, the start-up benchmark) find it.
-    CSS_PATH = Path(__file__).with_name("app.tcss")
+    CSS_PATH = package_path("tui", "app.tcss")
     TITLE = "roleplay"
     BINDINGS: ClassVar[list[BindingType]] = bindings(APP_KEYS)
 

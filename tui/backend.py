@@ -46,6 +46,33 @@ class Abandoned(Exception):
     """The waiting worker was cancelled (the app is closing); the job itself runs on."""
 
 
+ERROR_LINE_CHARS = 200
+
+
+def describe_error(error: BaseException, *, one_line: bool = True) -> str:
+    """An exception in words for the user.
+
+    The project's own errors (``RoleplayError``, a backend's ``BackendError``) carry a
+    sentence meant for the user; anything else (a bug, a library's ``RuntimeError``) is shown
+    as ``Type: message``, so a notification still says what broke. ``one_line`` keeps the
+    first line (with a count of the rest) for notifications; error screens take it whole.
+    """
+    message = getattr(error, "message", None)
+    if isinstance(message, str) and message.strip():
+        text = message
+    else:
+        detail = str(error).strip()
+        text = f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+    if not one_line:
+        return text
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    more = f" (+{len(lines) - 1} more)" if len(lines) > 1 else ""
+    first = lines[0] if lines else type(error).__name__
+    if len(first) + len(more) > ERROR_LINE_CHARS:
+        first = first[: ERROR_LINE_CHARS - len(more) - 1].rstrip() + "…"
+    return first + more
+
+
 class PipelineThread:
     """Runs jobs one at a time, in order, on a single long-lived thread.
 

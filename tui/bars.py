@@ -30,6 +30,11 @@ def bar(value: float, width: int = 10) -> str:
     return text + TRACK * (width - len(text))
 
 
+def filled_cells(value: float, width: int) -> int:
+    """How many of ``width`` cells a value in [0, 1] fills (for bars drawn as backgrounds)."""
+    return round(_clamp(value, 0.0, 1.0) * max(width, 0))
+
+
 def signed_bar(value: float, width: int = 11, limit: float = 1.0) -> str:
     """``value`` in [-limit, limit] as a bar growing left or right of a centre mark.
 

@@ -47,7 +47,7 @@ def tui_command(
     steer: str | None = SteerOption,
     no_steer: bool = NoSteerOption,
 ) -> None:
-    """Full-screen chat: characters, sessions, swipes, mood, memories and steering."""
+    """The full-screen chat app. Characters, sessions, swipes, mood, memories and steering."""
     if steer:
         _check_steer(steer)  # a usage error: say so now, not after loading the model
     _check_backend(backend, model, base_url)

@@ -23,6 +23,8 @@ def conversation_markdown(view: ConversationView, *, exported_at: datetime | Non
         note = ""
         if message.swipe_count > 1:
             note = f" *(alternative {message.swipe_index} of {message.swipe_count})*"
+        if message.metadata.get("interrupted"):
+            note += " *(interrupted)*"
         lines += [f"**{names[message.role]}:**{note}", "", message.content.strip(), ""]
     return "\n".join(lines)
 

@@ -7,20 +7,20 @@ can be tuned without touching code.
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from ruamel.yaml import YAML
 
 from roleplay.cards.model import BIG_FIVE_TRAITS, BigFive, normalise_mbti
+from roleplay.resources import package_path
 
 TraitLevel = Literal["low", "moderate", "high"]
 
 LOW_BELOW = 0.35
 HIGH_ABOVE = 0.65
 
-_DATA_FILE = Path(__file__).parent / "data" / "mbti_big_five.yaml"
+_DATA_FILE = package_path("roleplay.cards", "data", "mbti_big_five.yaml")
 
 
 def trait_level(score: float) -> TraitLevel:

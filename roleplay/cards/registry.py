@@ -1,6 +1,6 @@
 """Where cards live and how a name on the command line becomes a card file.
 
-Two folders hold cards: the bundled ``characters/`` folder at the top of the repository and
+Two folders hold cards: the bundled ``characters/`` folder (shipped as ``roleplay.characters``) and
 the user's ``$ROLEPLAY_HOME/characters``. A user card shadows a bundled one with the same
 name. Names are only ever compared against the files actually listed in those folders, so
 a name such as ``../../etc/passwd`` can never be turned into a path that escapes them.
@@ -18,6 +18,7 @@ from roleplay import paths
 from roleplay.cards.loader import check_card
 from roleplay.cards.model import Card
 from roleplay.errors import RoleplayError
+from roleplay.resources import package_path
 
 CardSource = Literal["bundled", "user"]
 CARD_SUFFIXES = (".yaml", ".yml")
@@ -37,7 +38,9 @@ class CardEntry:
 
 
 def bundled_characters_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "characters"
+    """The bundled cards: the package ``roleplay.characters`` (the top-level ``characters/``
+    folder of a checkout, mapped in pyproject.toml; package data in an installed wheel)."""
+    return package_path("roleplay.characters")
 
 
 def user_characters_dir() -> Path:
@@ -47,36 +50,57 @@ def user_characters_dir() -> Path:
 def list_cards() -> list[CardEntry]:
     """User cards, then bundled cards, each sorted by file name."""
     return [
-        *(_entry(path, "user") for path in _card_files(user_characters_dir())),
-        *(_entry(path, "bundled") for path in _card_files(bundled_characters_dir())),
+        _entry(path, source) for source, folder in _card_folders() for path in _card_files(folder)
     ]
 
 
 def resolve_card(name_or_path: str) -> Path:
-    """The card file for a path, a file stem or a card name (case-insensitive).
+    """The card file for a path, a file stem (slug) or a card name (case-insensitive).
 
-    An existing file path wins; otherwise user cards are searched before bundled ones, by
-    file stem first and card name second.
+    An existing file path wins; then an exact slug or name, user cards before bundled ones,
+    slug first and name second; then an unambiguous prefix of a slug or a name (imported
+    cards get long slugs such as ``coding-sensei-f67a9c2e``, and ``coding`` should do).
     """
     given = Path(name_or_path).expanduser()
     if _is_file(given):
         return given
     wanted = _fold(name_or_path)
     wanted_stem = _fold(_strip_suffix(name_or_path))
-    searched: list[tuple[CardSource, Path]] = [
-        ("user", user_characters_dir()),
-        ("bundled", bundled_characters_dir()),
-    ]
-    for source, folder in searched:
+    listed: list[CardEntry] = []  # every card parsed on the way, for the prefix search
+    for source, folder in _card_folders():
         files = _card_files(folder)
         for path in files:
             if _fold(path.stem) == wanted_stem:
                 return path
-        for path in files:
-            entry = _entry(path, source)
+        entries = [_entry(path, source) for path in files]
+        for entry in entries:
             if entry.card is not None and _fold(entry.name) == wanted:
-                return path
+                return entry.path
+        listed.extend(entries)
+    candidates = _prefix_matches(wanted_stem, listed)
+    if len(candidates) == 1:
+        return candidates[0].path
+    if candidates:
+        raise RoleplayError(_ambiguous_message(name_or_path, candidates))
     raise RoleplayError(_unknown_message(name_or_path))
+
+
+def _card_folders() -> list[tuple[CardSource, Path]]:
+    return [("user", user_characters_dir()), ("bundled", bundled_characters_dir())]
+
+
+def _prefix_matches(prefix: str, entries: list[CardEntry]) -> list[CardEntry]:
+    """The cards whose slug or name starts with ``prefix``. ``entries`` lists user cards
+    first, and a user card hides the bundled card with the same slug. Broken cards match by
+    slug, so loading one reports its problems rather than "unknown character"."""
+    if not prefix:
+        return []
+    found: dict[str, CardEntry] = {}
+    for entry in entries:
+        slug = _fold(entry.slug)
+        if slug not in found and (slug.startswith(prefix) or _fold(entry.name).startswith(prefix)):
+            found[slug] = entry
+    return list(found.values())
 
 
 def _entry(path: Path, source: CardSource) -> CardEntry:
@@ -125,8 +149,17 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().casefold()
 
 
+def _shown(name_or_path: str) -> str:
+    return name_or_path if len(name_or_path) <= 60 else name_or_path[:59] + "…"
+
+
+def _ambiguous_message(name: str, candidates: list[CardEntry]) -> str:
+    listed = ", ".join(f"{entry.slug} ({entry.name})" for entry in candidates)
+    return f"{_shown(name)!r} matches several characters: {listed}; give more of it"
+
+
 def _unknown_message(name_or_path: str) -> str:
-    shown = name_or_path if len(name_or_path) <= 60 else name_or_path[:59] + "…"
+    shown = _shown(name_or_path)
     if _is_dir(Path(name_or_path).expanduser()):
         return f"{shown!r} is a directory; give a card file (.yaml) or a character name"
     candidates: dict[str, str] = {}

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,8 +20,9 @@ from ruamel.yaml import YAML
 
 from roleplay.cards.model import BIG_FIVE_TRAITS, BigFive, Card
 from roleplay.cards.yaml_writer import card_to_yaml
+from roleplay.resources import package_path
 
-_DATA_FILE = Path(__file__).parent / "data" / "ipip50.yaml"
+_DATA_FILE = package_path("roleplay.cards", "data", "ipip50.yaml")
 _TRAIT_LETTERS = {
     "O": "openness",
     "C": "conscientiousness",

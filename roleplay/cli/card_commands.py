@@ -125,7 +125,7 @@ def import_command(
         help="Estimate the Big Five from the card's words instead of neutral placeholders.",
     ),
 ) -> None:
-    """Convert a card from another tool into a YAML card and print where it was written."""
+    """Convert a card from another tool into a YAML card. Prints where it was written."""
     result = import_card(
         path, out or paths.user_characters_dir(), force=force, infer_traits=infer_traits
     )
@@ -182,7 +182,7 @@ def export_command(
 
 @card_app.command("schema")
 def schema_command() -> None:
-    """Print the JSON Schema of YAML cards (for editor completion and checks)."""
+    """Print the JSON Schema of YAML cards. For editor completion and checks."""
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         **Card.model_json_schema(),
@@ -320,6 +320,11 @@ def characters_command(
         console.print("no characters found")
         return
     table = Table("slug", "name", "MBTI", "Big Five", "source")
+    # The slug is what `-c` takes, so it is printed whole, never cut with "…": the other
+    # columns wrap instead when the terminal is narrow.
+    slug_column = table.columns[0]
+    slug_column.no_wrap = True
+    slug_column.min_width = max(len(entry.slug) for entry in entries)
     for entry in entries:
         table.add_row(*_entry_row(entry))
     console.print(table)

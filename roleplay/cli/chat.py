@@ -31,13 +31,15 @@ from roleplay.cli.options import (
     UserNameOption,
     backend_options,
     card_path,
+    check_session,
     feature_options,
     prompt_layout,
 )
 from roleplay.cli.runtime import RuntimeOptions, load_cli_pipeline
-from roleplay.engine.base import BackendError
+from roleplay.engine.base import DEFAULT_GENERATION, BackendError
 from roleplay.errors import RoleplayError
 from roleplay.pipeline import ChatPipeline, Conversation, ReplyStream
+from roleplay.sessions import Message
 
 console = Console(highlight=False)
 
@@ -74,8 +76,12 @@ def chat_command(
     layout: str = PromptLayoutOption,
     seed: int | None = typer.Option(None, "--seed", help="Random seed for reproducible replies."),
     user_name: str = UserNameOption,
-    max_new_tokens: int = typer.Option(160, "--max-new-tokens", min=1, max=4096),
-    temperature: float = typer.Option(0.8, "--temperature", min=0.0, max=5.0),
+    max_new_tokens: int = typer.Option(
+        DEFAULT_GENERATION.max_new_tokens, "--max-new-tokens", min=1, max=4096
+    ),
+    temperature: float = typer.Option(
+        DEFAULT_GENERATION.temperature, "--temperature", min=0.0, max=5.0
+    ),
     context_window: int | None = ContextWindowOption,
     memory: bool = MemoryOption,
     chroma_url: str | None = ChromaUrlOption,
@@ -92,8 +98,11 @@ def chat_command(
         seed=seed,
         features=feature_options(memory, chroma_url, steer, no_steer, steering_source),
     )
-    # Resolve the card before loading the model: a typo should fail in milliseconds.
+    # Check the card or the session before loading the model: a typo should fail in
+    # milliseconds, not after a ten-second load.
     resolved = None if session else card_path(character)
+    if session:
+        check_session(session)
     # An interactive chat shows the prompt while memory and steering load behind it.
     pipeline = load_cli_pipeline(options, quiet=json_output, background_parts=once is None)
     conversation = open_conversation(pipeline, resolved, session, user_name)
@@ -132,8 +141,17 @@ def steering_summary(controls: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _print_turn(name: str, text: str, *, style: str) -> None:
-    console.print(f"[{style}]{escape(name)}:[/] {escape(text)}")
+def _print_turn(name: str, text: str, *, style: str, interrupted: bool = False) -> None:
+    console.print(f"[{style}]{escape(name)}:[/] {escape(text)}{_mark(interrupted)}")
+
+
+def _mark(interrupted: bool) -> str:
+    # The same note as a reply stopped with Ctrl+C gets while it streams.
+    return " [dim](interrupted)[/]" if interrupted else ""
+
+
+def _interrupted(message: Message) -> bool:
+    return bool(message.metadata.get("interrupted"))
 
 
 def _render_stream(conversation: Conversation, stream: ReplyStream) -> None:
@@ -148,7 +166,7 @@ def _render_stream(conversation: Conversation, stream: ReplyStream) -> None:
         close = getattr(pieces, "close", None)
         if close is not None:
             close()  # lets the stream store the partial reply now, not at garbage collection
-        console.print(" [dim](interrupted)[/]")
+        console.print(_mark(True))
         return
     sys.stdout.write("\n")
     stats = stream.stats
@@ -172,7 +190,8 @@ def _show_history(conversation: Conversation) -> None:
         alternatives = (
             len(conversation.store.siblings(message.id)) if message.role == "assistant" else 1
         )
-        table.add_row(str(position), escape(who), escape(message.content), str(alternatives))
+        text = escape(message.content) + _mark(_interrupted(message))
+        table.add_row(str(position), escape(who), text, str(alternatives))
     console.print(table)
 
 
@@ -207,7 +226,12 @@ def _interactive(conversation: Conversation, seed: int | None) -> None:
     )
     for message in conversation.messages()[-6:]:
         if message.role == "assistant":
-            _print_turn(card.name, message.content, style="bold magenta")
+            _print_turn(
+                card.name,
+                message.content,
+                style="bold magenta",
+                interrupted=_interrupted(message),
+            )
         elif message.role == "user":
             _print_turn(conversation.session.user_name, message.content, style="bold cyan")
     while True:

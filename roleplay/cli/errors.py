@@ -14,9 +14,29 @@ from roleplay.errors import USAGE_EXIT_CODE, RoleplayError
 
 error_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
+# Packages that only an optional part needs, and the extra that installs them.
+OPTIONAL_PACKAGES = {"fastapi": "server", "uvicorn": "server", "sse_starlette": "server"}
+MISSING_PACKAGE_EXIT_CODE = 1
+
+
+def missing_package_message(error: ModuleNotFoundError) -> str | None:
+    """One line naming a missing third-party package, or None for our own modules (a bug,
+    which keeps its traceback)."""
+    top = (error.name or "").partition(".")[0]
+    if not top or top in {"roleplay", "bias_audit", "tui"}:
+        return None
+    extra = OPTIONAL_PACKAGES.get(top)
+    if extra is not None:
+        return f"the package {top!r} is not installed: pip install 'roleplay[{extra}]'"
+    return f"the package {top!r} is not installed: reinstall roleplay (pip install roleplay)"
+
 
 def report_error(message: str) -> None:
     error_console.print(f"error: {escape(message)}")
+
+
+def report_warning(message: str) -> None:
+    error_console.print(f"warning: {escape(message)}")
 
 
 class RoleplayGroup(TyperGroup):
@@ -31,3 +51,9 @@ class RoleplayGroup(TyperGroup):
         except BackendError as error:  # the model's side failed (a server, a lost stream)
             report_error(error.message)
             raise typer.Exit(error.exit_code) from error
+        except ModuleNotFoundError as error:  # a stripped install or a missing extra
+            message = missing_package_message(error)
+            if message is None:
+                raise
+            report_error(message)
+            raise typer.Exit(MISSING_PACKAGE_EXIT_CODE) from error

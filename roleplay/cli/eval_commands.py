@@ -130,7 +130,7 @@ def persona_command(
         None, "--batch-size", min=1, help="Rows per forward pass (default from the data file)."
     ),
 ) -> None:
-    """Interview characters with the IPIP-50 Big-Five items; compare with their cards."""
+    """Interview characters with the IPIP-50 items. Compares their Big Five with the cards."""
     from roleplay.evaluation.characters import bundled_character_paths, resolve_characters
     from roleplay.evaluation.interview import Interviewer
     from roleplay.evaluation.persona import evaluate_persona
@@ -165,9 +165,10 @@ def persona_command(
         require_available(chosen_conditions)
     else:
         chosen_conditions = [c for c in Condition if unavailable_reason(c) is None]
+    chosen_layout = prompt_layout(layout)
     engine = load_engine(backend_choice, quiet=json_output)
     if not method and Method.GRAMMAR in methods:
-        from roleplay.evaluation.scorer import scorer_for
+        from roleplay.engine.scorer import scorer_for
 
         if not scorer_for(engine).supports_grammar_method:
             methods = [m for m in methods if m is not Method.GRAMMAR]
@@ -177,7 +178,7 @@ def persona_command(
             engine,
             batch_size=batch_size,
             rows_done=progress.advance if progress else None,
-            prompt_layout=prompt_layout(layout),
+            prompt_layout=chosen_layout,
         )
         report = evaluate_persona(
             engine,

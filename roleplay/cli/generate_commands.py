@@ -73,9 +73,11 @@ def _runner_parts(engine: Any, steering: bool, memory: bool, policy: Any) -> dic
     control_factory = parts.controller_factory(engine) if steering else None
     memory_factory = parts.memory_factory() if memory else None
     if steering and control_factory is None:
-        status_console.print("[dim]steering unavailable (roleplay.control missing)[/]")
+        reason = parts.missing_reason("steering unavailable", parts.controller_missing())
+        status_console.print(f"[dim]{escape(reason)}[/]")
     if memory and memory_factory is None:
-        status_console.print("[dim]memory unavailable (roleplay.memory missing)[/]")
+        reason = parts.missing_reason("memory unavailable", parts.memory_missing())
+        status_console.print(f"[dim]{escape(reason)}[/]")
     scorer = model_speaker_scorer(engine) if policy is Policy.NEXT_SPEAKER else None
     return {
         "control_factory": control_factory,
@@ -183,7 +185,7 @@ def _backtest_table(report: Any) -> Table:
 
 
 def _run_backtest(engine: Any, folder: Path, records: Sequence[dict[str, Any]]) -> Any:
-    from roleplay.dialogue.backtest import backtest, speaker_samples
+    from roleplay.evaluation.backtest import backtest, speaker_samples
 
     total = len(speaker_samples(records))
     with Progress(
@@ -224,7 +226,7 @@ def corpus_command(
         True, "--backtest/--no-backtest", help="Back-test the traits portrayed at the end."
     ),
 ) -> None:
-    """Generate many scenes as JSONL (one line per utterance); re-run to resume."""
+    """Generate many scenes as JSONL. One line per utterance; re-run to resume."""
     from roleplay.application import model_identity
     from roleplay.cards.loader import load_card
     from roleplay.dialogue.annotate import load_annotator
@@ -313,7 +315,8 @@ def backtest_command(
     threads: int | None = ThreadsOption,
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Estimate the traits each speaker portrayed and compare their sides with the cards."""
+    """Back-test a corpus. Estimates the traits each speaker portrayed and compares their
+    sides with the cards."""
     from roleplay.dialogue.corpus import UTTERANCES_FILE, CorpusWriter
 
     if not (folder / UTTERANCES_FILE).is_file():

@@ -44,11 +44,26 @@ def _as_click_command(name: str, target: Any) -> Any:
     if isinstance(target, typer.Typer):
         command: Any = typer.main.get_group(target)
     else:
-        single = typer.Typer()
+        # Shell completion is the root's business: no --install-completion on each command.
+        single = typer.Typer(add_completion=False)
         single.command(name)(target)
         command = typer.main.get_command(single)
     command.name = name
+    plain_help(command)
     return command
+
+
+def plain_help(command: Any) -> None:
+    """Give ``command`` and every command under it click's plain help layout.
+
+    Typer's rich layout shows each flag with a type (``--json <bool>``) and squeezes the
+    descriptions into a narrow fourth column at 80 columns; click's plain layout shows
+    flags as flags and wraps text to the terminal. Applied here, at the one place every
+    command passes through, so plugin commands (the TUI, the audit) get it too.
+    """
+    command.rich_markup_mode = None
+    for child in getattr(command, "commands", {}).values():
+        plain_help(child)
 
 
 def from_module(reference: str) -> Callable[[], Any]:

@@ -24,6 +24,7 @@ LazyRoleplayGroup.lazy_commands = {
     "memory": from_module("roleplay.cli.memory_commands:memory_app"),
     "steer": from_module("roleplay.cli.steer_commands:steer_app"),
     "serve": from_module("roleplay.cli.serve_command:serve_command"),
+    "config": from_module("roleplay.cli.config_command:config_command"),
     **plugin_commands(),
 }
 
@@ -33,6 +34,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # click's plain help: see roleplay.cli.lazy.plain_help
 )
 
 

@@ -20,7 +20,8 @@ def models_command(
     api_key: str | None = ApiKeyOption,
     json_output: bool = typer.Option(False, "--json", help="Print a JSON list."),
 ) -> None:
-    """List the embedded model, GGUF files in the data dir and a server's models."""
+    """List the models a chat can use. The embedded one, GGUF files in the data dir and a
+    server's models."""
     from roleplay.models_catalog import local_models, server_models
     from roleplay.paths import models_dir
 

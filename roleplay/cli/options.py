@@ -17,7 +17,11 @@ if TYPE_CHECKING:
     from roleplay.prompting.builder import PromptLayout
 
 CharacterOption = typer.Option(
-    "mira", "--character", "-c", help="Bundled or user card name, or a path to a card file."
+    "mira",
+    "--character",
+    "-c",
+    help="A slug or name from `roleplay characters` (any unambiguous prefix will do), "
+    "or a card file.",
 )
 ModelOption = typer.Option(
     None,
@@ -56,9 +60,33 @@ ContextWindowOption = typer.Option(
 
 
 def card_path(reference: str) -> Path:
+    """The card file ``reference`` names, resolved and parsed now: a typo or a broken card
+    (say, tab-indented YAML) must fail in milliseconds, not after the model has loaded."""
+    from roleplay.cards.loader import load_card
     from roleplay.cards.registry import resolve_card
 
-    return resolve_card(reference)
+    path = resolve_card(reference)
+    load_card(path)
+    return path
+
+
+def check_session(session_id: str) -> None:
+    """Fail now, before any model loads, when the session or its card cannot be resumed."""
+    from roleplay.application import open_store
+    from roleplay.cards.loader import load_card
+    from roleplay.errors import RoleplayError
+
+    store = open_store()
+    try:
+        session = store.get_session(session_id)
+    finally:
+        store.close()
+    card = Path(session.card_ref)
+    if not card.is_file():
+        raise RoleplayError(
+            f"session {session_id}: its card {card} no longer exists; restore it to resume"
+        )
+    load_card(card)
 
 
 MemoryOption = typer.Option(
@@ -94,13 +122,34 @@ def feature_options(
         from roleplay.errors import RoleplayError
 
         raise RoleplayError(f"--steering-source {steering_source}: not a model folder")
+    overrides = parse_steer_option(steer)
+    warn_clipped_strengths(overrides)
     return FeatureOptions(
         memory=memory,
         chroma_url=chroma_url,
         steering=not no_steer,
-        steer_overrides=parse_steer_option(steer),
+        steer_overrides=overrides,
         steering_source=steering_source,
     )
+
+
+def warn_clipped_strengths(overrides: dict[str, float]) -> None:
+    """One warning line per --steer value beyond the allowed range. The controller clips it
+    anyway; saying so keeps ``extraversion=5`` from silently acting as 1."""
+    if not overrides:
+        return
+    from roleplay.cli.errors import report_warning
+    from roleplay.control.config import load_config
+    from roleplay.control.strengths import clip_strength
+
+    bound = load_config().max_strength
+    for name, value in overrides.items():
+        clipped = clip_strength(value, bound)
+        if clipped != value:
+            report_warning(
+                f"--steer {name}={value:g} is outside -{bound:g}..+{bound:g}; "
+                f"clipped to {clipped:+g}"
+            )
 
 
 def backend_options(

@@ -27,10 +27,12 @@ from roleplay.cli.options import (
     UserNameOption,
     backend_options,
     card_path,
+    check_session,
     feature_options,
     prompt_layout,
 )
 from roleplay.cli.runtime import RuntimeOptions, load_cli_pipeline
+from roleplay.engine.base import DEFAULT_GENERATION
 from roleplay.pipeline import Conversation
 
 diagnostics = Console(stderr=True, highlight=False)
@@ -49,7 +51,9 @@ def prompt_command(
     threads: int | None = ThreadsOption,
     layout: str = PromptLayoutOption,
     user_name: str = UserNameOption,
-    max_new_tokens: int = typer.Option(160, "--max-new-tokens", min=1, max=4096),
+    max_new_tokens: int = typer.Option(
+        DEFAULT_GENERATION.max_new_tokens, "--max-new-tokens", min=1, max=4096
+    ),
     context_window: int | None = ContextWindowOption,
     memory: bool = MemoryOption,
     chroma_url: str | None = ChromaUrlOption,
@@ -59,14 +63,18 @@ def prompt_command(
         False, "--json", help="Print the prompt and its diagnostics as JSON."
     ),
 ) -> None:
-    """Print the rendered chat-template text for MESSAGE (diagnostics go to stderr)."""
+    """Print exactly what the model will see for MESSAGE. The rendered chat-template text
+    goes to stdout, diagnostics to stderr."""
     options = RuntimeOptions(
         backend=backend_options(backend, model, base_url, api_key, threads, context_window),
         prompt_layout=prompt_layout(layout),
         max_new_tokens=max_new_tokens,
         features=feature_options(memory, chroma_url, steer, no_steer),
     )
+    # The card or the session is checked before the model loads (a typo fails at once).
     resolved = None if session else card_path(character)
+    if session:
+        check_session(session)
     pipeline = load_cli_pipeline(options, quiet=True)
     if session:
         conversation = pipeline.resume(session)

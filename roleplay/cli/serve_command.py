@@ -8,7 +8,6 @@ there spend the machine's time and write into its sessions and memories, so a no
 from __future__ import annotations
 
 import ipaddress
-import os
 
 import typer
 from rich.console import Console
@@ -27,7 +26,9 @@ from roleplay.cli.options import (
     backend_options,
     feature_options,
 )
+from roleplay.engine.base import DEFAULT_GENERATION
 from roleplay.errors import RoleplayError
+from roleplay.settings import get_settings, reveal
 
 SERVE_KEY_VARIABLE = "ROLEPLAY_API_KEY"
 LOOPBACK_NAMES = ("localhost",)
@@ -63,10 +64,18 @@ def serve_command(
     threads: int | None = ThreadsOption,
     context_window: int | None = ContextWindowOption,
     max_new_tokens: int = typer.Option(
-        160, "--max-new-tokens", min=1, max=4096, help="Reply length when a request sets none."
+        DEFAULT_GENERATION.max_new_tokens,
+        "--max-new-tokens",
+        min=1,
+        max=4096,
+        help="Reply length when a request sets none.",
     ),
     temperature: float = typer.Option(
-        0.8, "--temperature", min=0.0, max=2.0, help="Temperature when a request sets none."
+        DEFAULT_GENERATION.temperature,
+        "--temperature",
+        min=0.0,
+        max=2.0,
+        help="Temperature when a request sets none.",
     ),
     memory: bool = MemoryOption,
     chroma_url: str | None = ChromaUrlOption,
@@ -79,8 +88,9 @@ def serve_command(
         4 * 1024 * 1024, "--max-body-bytes", min=1024, help="Larger request bodies get 413."
     ),
 ) -> None:
-    """Serve the characters as models of an OpenAI-compatible API (SillyTavern, openai...)."""
-    key = api_key or os.environ.get(SERVE_KEY_VARIABLE) or None
+    """Serve the characters as models of an OpenAI-compatible API. For SillyTavern, the
+    openai package and other clients."""
+    key = api_key or reveal(get_settings().api_key)
     loopback = is_loopback(host)
     if not loopback and not key:
         raise RoleplayError(
@@ -88,7 +98,7 @@ def serve_command(
             f"(or ${SERVE_KEY_VARIABLE}) or serve on 127.0.0.1"
         )
     # The served key must never travel upstream: the openai backend gets its own.
-    upstream_key = backend_api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
+    upstream_key = backend_api_key or reveal(get_settings().openai_api_key) or "not-needed"
     options_backend = backend_options(
         backend, model, base_url, upstream_key if base_url else None, threads, context_window
     )

@@ -80,7 +80,9 @@ def show_session(session_id: str, json_output: bool = typer.Option(False, "--jso
         return
     for message in messages:
         who = session.character if message.role == "assistant" else session.user_name
-        console.print(f"[bold]{escape(who)}:[/] {escape(message.content)}")
+        # Marked as `roleplay chat` marks a reply stopped with Ctrl+C.
+        mark = " [dim](interrupted)[/]" if message.metadata.get("interrupted") else ""
+        console.print(f"[bold]{escape(who)}:[/] {escape(message.content)}{mark}")
 
 
 @sessions_app.command("delete")

@@ -17,7 +17,7 @@ from rich.table import Table
 from roleplay.errors import RoleplayError
 
 steer_app = typer.Typer(
-    help="Steering vectors: the attributes a card can steer, and their cache.",
+    help="Steering vectors: the steerable attributes and their cache.",
     no_args_is_help=True,
 )
 console = Console()
@@ -61,7 +61,8 @@ def _parse_layers(value: str | None) -> list[int] | None:
 @steer_app.command("list")
 @_one_line_errors
 def list_attributes() -> None:
-    """Show the attributes, their poles and pair counts, and which models have them cached."""
+    """Show the steerable attributes. Their poles, pair counts and which models have them
+    cached."""
     from roleplay.control.attributes import BIG_FIVE, bundled_attributes_dir, load_attributes
     from roleplay.control.cache import cached_entries
     from roleplay.control.config import load_config

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 from roleplay.errors import FileProblemsError, Problem
+from roleplay.resources import package_path
 
 Method = Literal["mean_difference", "pca"]
 METHODS: tuple[Method, ...] = ("mean_difference", "pca")
@@ -25,7 +25,7 @@ class SteeringConfig:
 
 
 def config_path() -> Path:
-    return Path(str(resources.files("roleplay.control") / "data" / "steering.yaml"))
+    return package_path("roleplay.control", "data", "steering.yaml")
 
 
 def _number(data: dict[str, Any], key: str, path: str, problems: list[Problem]) -> float:

@@ -22,7 +22,7 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from roleplay.control.attributes import load_attributes
 from roleplay.control.config import SteeringConfig, load_config
@@ -40,14 +40,6 @@ if TYPE_CHECKING:
     from roleplay.control.building import ProgressCallback
 
 BANNED_PHRASES_EXTENSION = "banned_phrases"  # card.extensions key holding a list of phrases
-
-
-class ModelBundle(Protocol):
-    """A loaded Hugging Face model (``roleplay.engine.loading.LoadedModel``)."""
-
-    model: Any
-    tokenizer: Any
-    model_id: str
 
 
 class _EncodeOnly:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 from roleplay.errors import FileProblemsError, Problem
+from roleplay.resources import package_path
 
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _CONTRACTION = re.compile(r"[a-z]('[a-z]+)\b")
@@ -27,7 +27,7 @@ class MarkerSet:
 
 
 def markers_path() -> Path:
-    return Path(str(resources.files("roleplay.control") / "data" / "eval" / "markers.yaml"))
+    return package_path("roleplay.control", "data", "eval", "markers.yaml")
 
 
 @cache

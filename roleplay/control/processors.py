@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import torch
 from transformers import LogitsProcessor
@@ -162,18 +162,3 @@ class ReplyNoRepeatNGramLogitsProcessor(_ReplyAware):
                     if next_token < scores.shape[-1]:
                         banned[row, next_token] = True
         return cast(torch.FloatTensor, scores.masked_fill(banned, -math.inf))
-
-
-def describe_processor(processor: Any) -> dict[str, Any]:
-    """A JSON-friendly summary of a processor for ``Controller.describe()``."""
-    if isinstance(processor, BannedPhrasesLogitsProcessor):
-        return {"type": "banned_phrases", "phrases": list(processor.phrases)}
-    if isinstance(processor, ReplyFrequencyPenaltyLogitsProcessor):
-        return {
-            "type": "frequency_penalty",
-            "frequency_penalty": processor.frequency_penalty,
-            "presence_penalty": processor.presence_penalty,
-        }
-    if isinstance(processor, ReplyNoRepeatNGramLogitsProcessor):
-        return {"type": "no_repeat_ngram", "ngram_size": processor.ngram_size}
-    return {"type": type(processor).__name__}

@@ -116,6 +116,11 @@ class ResolvedStrengths:
         return {n: v for n, v in self.requested.items() if self.strengths.get(n, 0.0) != v and v}
 
 
+def clip_strength(value: float, max_strength: float) -> float:
+    """``value`` limited to ``±max_strength`` (the measured fluency bound)."""
+    return max(-max_strength, min(max_strength, value))
+
+
 def resolve_strengths(
     card: Any,
     overrides: Mapping[str, Any] | None,
@@ -130,8 +135,6 @@ def resolve_strengths(
         requested[name] = value
         sources[name] = "override"
     clipped = {
-        name: max(-max_strength, min(max_strength, value))
-        for name, value in requested.items()
-        if value != 0
+        name: clip_strength(value, max_strength) for name, value in requested.items() if value != 0
     }
     return ResolvedStrengths(strengths=clipped, requested=requested, sources=sources)

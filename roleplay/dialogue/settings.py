@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ruamel.yaml import YAML
 
-from roleplay.engine.base import GenerationSettings
+from roleplay.engine.base import DEFAULT_GENERATION, GenerationSettings
+from roleplay.resources import package_path
 
-DATA_PATH = Path(__file__).resolve().parent / "data" / "dialogue.yaml"
+DATA_PATH = package_path("roleplay.dialogue", "data", "dialogue.yaml")
 
 
 class _Generation(BaseModel):
+    """Where scene lines differ from the chat's sampling; an unset value is the chat's
+    (``roleplay.engine.base.DEFAULT_GENERATION``), so no default is repeated in the file."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_new_tokens: int = Field(ge=1)
-    min_new_tokens: int = Field(ge=0)
-    temperature: float = Field(ge=0)
-    top_p: float = Field(gt=0, le=1)
-    top_k: int = Field(ge=0)
-    repetition_penalty: float = Field(gt=0)
+    max_new_tokens: int | None = Field(default=None, ge=1)
+    min_new_tokens: int | None = Field(default=None, ge=0)
+    temperature: float | None = Field(default=None, ge=0)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    top_k: int | None = Field(default=None, ge=0)
+    repetition_penalty: float | None = Field(default=None, gt=0)
 
 
 class _Backtest(BaseModel):
@@ -57,11 +62,15 @@ class DialogueSettings(BaseModel):
         return self.others_joiner.join(names[:-1]) + self.others_last_joiner + names[-1]
 
     def generation_settings(self, *, max_new_tokens: int | None = None) -> GenerationSettings:
-        values = self.generation.model_dump()
+        """The chat's sampling defaults with this file's ``generation`` values over them."""
+        settings = replace(DEFAULT_GENERATION, **self.generation.model_dump(exclude_none=True))
         if max_new_tokens is not None:
-            values["max_new_tokens"] = max_new_tokens
-            values["min_new_tokens"] = min(values["min_new_tokens"], max_new_tokens)
-        return GenerationSettings(**values)
+            settings = replace(
+                settings,
+                max_new_tokens=max_new_tokens,
+                min_new_tokens=min(settings.min_new_tokens, max_new_tokens),
+            )
+        return settings
 
 
 @cache

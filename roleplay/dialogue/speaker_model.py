@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from roleplay.dialogue.turns import Line, NextSpeakerScorer
+from roleplay.engine.scorer import scorer_for
 from roleplay.errors import RoleplayError
-from roleplay.evaluation.scorer import scorer_for
 
 LABEL_ROOM_TOKENS = 32  # room left in the context window for the "Name:" label
 

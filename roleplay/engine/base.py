@@ -45,6 +45,11 @@ class GenerationSettings:
             raise ValueError("top_p must be in (0, 1]")
 
 
+# The chat's sampling defaults: the one source that faces (CLI options, serve), the audit
+# and data files (dialogue.yaml) refer to instead of repeating the numbers.
+DEFAULT_GENERATION = GenerationSettings()
+
+
 @dataclass
 class TokenEvent:
     """One streamed piece of the reply: the new text and the token ids that produced it."""

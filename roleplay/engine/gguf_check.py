@@ -11,12 +11,12 @@ naming the file and the reason.
 from __future__ import annotations
 
 import mmap
-import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from roleplay.errors import RoleplayError
+from roleplay.settings import get_settings
 
 GGUF_MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
@@ -229,7 +229,7 @@ def check_fits_in_memory(info: GGUFInfo) -> None:
     ``ROLEPLAY_IGNORE_MEMORY_CHECK=1`` skips the check (llama.cpp maps the file, so a
     machine with fast storage can run a model slightly larger than its free memory).
     """
-    if os.environ.get("ROLEPLAY_IGNORE_MEMORY_CHECK") == "1":
+    if get_settings().ignore_memory_check:
         return
     available = available_memory_bytes()
     if available is None:

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from roleplay.engine.default_model import DEFAULT_MODEL_NAME, default_gguf_path
 from roleplay.errors import RoleplayError
@@ -154,13 +154,3 @@ def load_model(
     if tokenizer.chat_template is None:
         raise RoleplayError(f"model {reference!r} has no chat template; use a chat/instruct model")
     return LoadedModel(model=model, tokenizer=tokenizer, model_id=model_id, source=source)
-
-
-def model_summary(loaded: LoadedModel) -> dict[str, Any]:
-    parameters = sum(p.numel() for p in loaded.model.parameters())
-    return {
-        "model_id": loaded.model_id,
-        "architecture": type(loaded.model).__name__,
-        "parameters": parameters,
-        "layers": getattr(loaded.model.config, "num_hidden_layers", None),
-    }

@@ -26,7 +26,6 @@ never a shorter reply.
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -44,6 +43,7 @@ from roleplay.engine.base import (
 )
 from roleplay.engine.decoding import StopStringScanner
 from roleplay.errors import RoleplayError
+from roleplay.settings import get_settings, reveal
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -75,14 +75,15 @@ def import_openai() -> Any:
 
 
 def resolve_api_key(api_key: str | None) -> str:
-    """The argument, else $ROLEPLAY_API_KEY, else $OPENAI_API_KEY, else a placeholder."""
+    """The argument, else $ROLEPLAY_API_KEY, else $OPENAI_API_KEY, else a placeholder.
+
+    (Either key may also come from config.toml: ``api_key``, ``openai_api_key``.)
+    """
     if api_key:
         return api_key
-    for variable in API_KEY_VARIABLES:
-        value = os.environ.get(variable, "").strip()
-        if value:
-            return value
-    return PLACEHOLDER_API_KEY
+    settings = get_settings()
+    # API_KEY_VARIABLES' order.
+    return reveal(settings.api_key) or reveal(settings.openai_api_key) or PLACEHOLDER_API_KEY
 
 
 def normalize_base_url(base_url: str) -> str:

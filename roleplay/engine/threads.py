@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 
+from roleplay.settings import get_settings
+
 THREADS_ENV = "ROLEPLAY_TORCH_THREADS"
 
 
@@ -26,12 +28,9 @@ def choose_threads(requested: int | None = None) -> int:
     """Explicit value, else ``$ROLEPLAY_TORCH_THREADS``, else the cores other processes leave."""
     if requested:
         return max(1, int(requested))
-    configured = os.environ.get(THREADS_ENV, "").strip()
-    if configured:
-        try:
-            return max(1, int(configured))
-        except ValueError:
-            pass
+    configured = get_settings().torch_threads  # validated: a bad value is a one-line error
+    if configured is not None:
+        return configured
     cores = usable_cores()
     try:
         busy = os.getloadavg()[0]

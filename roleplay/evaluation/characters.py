@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from roleplay.cards.loader import load_card
 from roleplay.cards.registry import CARD_SUFFIXES, bundled_characters_dir, resolve_card
 from roleplay.errors import RoleplayError
 
@@ -24,7 +25,8 @@ def split_names(values: Iterable[str]) -> list[str]:
 
 
 def resolve_characters(values: Iterable[str], *, minimum: int = 1) -> list[Path]:
-    """Card files for the names given; unknown names and repeats are one-line errors."""
+    """Card files for the names given, each parsed; unknown names, broken cards and repeats
+    are one-line errors (raised before a caller loads its model)."""
     names = split_names(values)
     if len(names) < minimum:
         raise RoleplayError(
@@ -34,6 +36,7 @@ def resolve_characters(values: Iterable[str], *, minimum: int = 1) -> list[Path]
     paths: list[Path] = []
     for name in names:
         path = resolve_card(name).resolve()
+        load_card(path)
         if path in paths:
             raise RoleplayError(f"character {name!r} is given twice")
         paths.append(path)

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from roleplay.engine.base import ChatMessage
+from roleplay.engine.forward import RowsDone
+from roleplay.engine.scorer import LogprobScorer, scorer_for
 from roleplay.errors import RoleplayError
 from roleplay.evaluation import parts
-from roleplay.evaluation.forward import RowsDone
 from roleplay.evaluation.plan import Condition, Method, uses_controller, uses_memory
 from roleplay.evaluation.questionnaire import (
     InterviewSettings,
@@ -32,7 +33,6 @@ from roleplay.evaluation.questionnaire import (
     load_interview_settings,
     load_questionnaire,
 )
-from roleplay.evaluation.scorer import LogprobScorer, scorer_for
 from roleplay.pipeline import ChatPipeline, Conversation
 from roleplay.prompting.builder import PromptLayout
 from roleplay.sessions import SessionStore
@@ -146,11 +146,21 @@ class Interviewer:
         if uses_controller(condition):
             control_factory = parts.controller_factory(self.engine)
             if control_factory is None:
-                raise RoleplayError(f"condition {condition.value!r} needs roleplay.control")
+                raise RoleplayError(
+                    parts.missing_reason(
+                        f"condition {condition.value!r} needs roleplay.control",
+                        parts.controller_missing(),
+                    )
+                )
         if uses_memory(condition):
             memory_factory = parts.memory_factory()
             if memory_factory is None:
-                raise RoleplayError(f"condition {condition.value!r} needs roleplay.memory")
+                raise RoleplayError(
+                    parts.missing_reason(
+                        f"condition {condition.value!r} needs roleplay.memory",
+                        parts.memory_missing(),
+                    )
+                )
         pipeline = ChatPipeline(
             self.engine,
             store,
@@ -201,7 +211,12 @@ class Interviewer:
             self.engine.tokenizer, self.settings.likert.grammar
         )
         if processor is None:
-            raise RoleplayError("the grammar method needs roleplay.control.grammar")
+            raise RoleplayError(
+                parts.missing_reason(
+                    "the grammar method needs roleplay.control.grammar",
+                    parts.grammar_missing(),
+                )
+            )
         # One fresh processor for the whole batch: on its first call transformers-cfg only
         # needs the batch size from input_ids, and it masks every row with the grammar.
         masked = processor(torch.tensor(last_tokens), logprobs.clone())

@@ -3,7 +3,9 @@
 They are wired exactly as for chat, through ``roleplay.features`` (the factories every face
 uses). The packages behind them (``roleplay.control``, ``roleplay.memory``) may be missing
 from a stripped-down install; each builder here then returns ``None`` and callers report the
-part as unavailable instead of failing.
+part as unavailable, naming the package that is missing (``controller_missing()`` and
+``memory_missing()``). Only a package that is really not installed makes a part
+unavailable: any other import error (a broken import in our own code) is raised as it is.
 
 Interviews and generated scenes read long-term memory but never write to it: asking a
 character 50 questionnaire items, or generating a thousand scenes, must not rewrite what the
@@ -13,6 +15,7 @@ character remembers of the user's own chats. ``RecallOnlyMemory`` enforces that.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Sequence
 from functools import cache
 from typing import Any, Protocol
@@ -28,27 +31,66 @@ class LoadedModelEngine(Protocol):
     loaded: Any
 
 
-def _importable(name: str) -> bool:
+def _installed(name: str) -> bool:
+    """Whether module ``name`` can be found at all (``sys.modules[name] = None`` counts as not)."""
     try:
-        importlib.import_module(name)
-    except ImportError:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
         return False
-    return True
+
+
+def missing_package(*modules: str) -> str | None:
+    """The module whose absence keeps one of ``modules`` from importing (``torch``, a
+    stripped ``roleplay.control``...); ``None`` when they all import.
+
+    Only ``ModuleNotFoundError`` for a module that really cannot be found counts as
+    missing. Any other error raised while importing, e.g. ``ImportError: cannot import name``
+    from a broken import in our own code, is raised: a bug is never shown as "unavailable".
+    """
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as error:
+            if error.name is None or _installed(error.name):
+                raise
+            return error.name
+    return None
+
+
+def missing_reason(part: str, missing: str | None) -> str:
+    """``"... needs roleplay.control: module 'torch' is not installed"`` (``part`` alone
+    when no module is known to be missing)."""
+    return part if missing is None else f"{part}: module {missing!r} is not installed"
 
 
 @cache
+def controller_missing() -> str | None:
+    """The missing module that makes steering unavailable (``None``: available)."""
+    return missing_package("roleplay.control.controller", "roleplay.features")
+
+
+@cache
+def memory_missing() -> str | None:
+    """The missing module that makes long-term memory unavailable (``None``: available)."""
+    return missing_package("roleplay.memory.service", "roleplay.features")
+
+
+@cache
+def grammar_missing() -> str | None:
+    """The missing module that makes the grammar method unavailable (``None``: available)."""
+    return missing_package("roleplay.control.controller", "roleplay.control.grammar")
+
+
 def controller_available() -> bool:
-    return _importable("roleplay.control.controller") and _importable("roleplay.features")
+    return controller_missing() is None
 
 
-@cache
 def memory_available() -> bool:
-    return _importable("roleplay.memory.service") and _importable("roleplay.features")
+    return memory_missing() is None
 
 
-@cache
 def grammar_available() -> bool:
-    return _importable("roleplay.control.controller") and _importable("roleplay.control.grammar")
+    return grammar_missing() is None
 
 
 def controller_factory(engine: LoadedModelEngine) -> ControlFactory | None:

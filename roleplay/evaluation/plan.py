@@ -84,13 +84,20 @@ def parse_conditions(values: Iterable[str]) -> list[Condition]:
 
 def unavailable_reason(item: Method | Condition) -> str | None:
     """Why a method or condition cannot run in this install (None when it can)."""
-    if item is Method.GRAMMAR and not parts.grammar_available():
-        return "the grammar method needs roleplay.control.grammar (the controller package)"
+    if item is Method.GRAMMAR and (missing := parts.grammar_missing()) is not None:
+        return parts.missing_reason(
+            "the grammar method needs roleplay.control.grammar (the controller package)", missing
+        )
     if isinstance(item, Condition):
-        if uses_controller(item) and not parts.controller_available():
-            return f"condition {item.value!r} needs roleplay.control (the controller package)"
-        if uses_memory(item) and not parts.memory_available():
-            return f"condition {item.value!r} needs roleplay.memory (CharacterMemory)"
+        if uses_controller(item) and (missing := parts.controller_missing()) is not None:
+            return parts.missing_reason(
+                f"condition {item.value!r} needs roleplay.control (the controller package)",
+                missing,
+            )
+        if uses_memory(item) and (missing := parts.memory_missing()) is not None:
+            return parts.missing_reason(
+                f"condition {item.value!r} needs roleplay.memory (CharacterMemory)", missing
+            )
     return None
 
 

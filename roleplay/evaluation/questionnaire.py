@@ -14,8 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ruamel.yaml import YAML
 
 from roleplay.cards.model import BIG_FIVE_TRAITS
+from roleplay.resources import package_path
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = package_path("roleplay.evaluation", "data")
 IPIP50_PATH = DATA_DIR / "ipip50.yaml"
 INTERVIEW_PATH = DATA_DIR / "interview.yaml"
 

@@ -52,9 +52,3 @@ def join_namespace(others: Mapping[str, Any], ours: Mapping[str, Any]) -> dict[s
     if ours:
         joined[NAMESPACE] = dict(ours)
     return joined
-
-
-def block_of(extensions: Mapping[str, Any]) -> dict[str, Any]:
-    """Our block in one of our own cards' ``extensions`` (empty when absent or foreign)."""
-    block = extensions.get(NAMESPACE)
-    return dict(block) if isinstance(block, Mapping) else {}

@@ -1,7 +1,8 @@
 """PNG text chunks: where SillyTavern keeps a card (base64 JSON under ``chara``/``ccv3``).
 
 Parsed by hand instead of through Pillow: only the chunk list is needed, nothing is
-decompressed, and every length is checked against the data actually present.
+decompressed, every length is checked against the data actually present and every chunk's
+CRC-32 (over its type and data, as the PNG specification defines it) is verified.
 """
 
 from __future__ import annotations
@@ -18,8 +19,13 @@ _TEXT_TYPES = (b"tEXt", b"iTXt", b"zTXt")
 _MAX_CHUNKS = 100_000
 
 
+def _chunk_name(kind: bytes) -> str:
+    return repr(kind.decode("latin-1"))
+
+
 def iter_chunks(data: bytes, where: str) -> Iterator[tuple[bytes, bytes]]:
-    """``(type, body)`` for each chunk; raises ``RoleplayError`` for a truncated file."""
+    """``(type, body)`` for each chunk; raises ``RoleplayError`` for a truncated file or a
+    chunk whose CRC does not match its type and data."""
     if not data.startswith(PNG_SIGNATURE):
         raise RoleplayError(f"{where}: not a PNG file")
     position = len(PNG_SIGNATURE)
@@ -31,8 +37,17 @@ def iter_chunks(data: bytes, where: str) -> Iterator[tuple[bytes, bytes]]:
         length, kind = struct.unpack(">I4s", data[position : position + 8])
         end = position + 8 + length + 4  # + CRC
         if end > len(data):
-            raise RoleplayError(f"{where}: PNG is truncated ({kind!r} chunk at byte {position})")
-        yield kind, data[position + 8 : position + 8 + length]
+            raise RoleplayError(
+                f"{where}: PNG is truncated ({_chunk_name(kind)} chunk at byte {position})"
+            )
+        body = data[position + 8 : position + 8 + length]
+        (stored_crc,) = struct.unpack(">I", data[end - 4 : end])
+        if zlib.crc32(kind + body) & 0xFFFFFFFF != stored_crc:
+            raise RoleplayError(
+                f"{where}: PNG is corrupt ({_chunk_name(kind)} chunk at byte {position} "
+                "fails its CRC check)"
+            )
+        yield kind, body
         position = end
         if kind == b"IEND":
             return

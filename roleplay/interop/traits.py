@@ -13,14 +13,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 from ruamel.yaml import YAML
 
 from roleplay.cards.model import BIG_FIVE_TRAITS
+from roleplay.resources import package_path
 
-_DATA_FILE = Path(__file__).parent / "data" / "trait_lexicon.yaml"
+_DATA_FILE = package_path("roleplay.interop", "data", "trait_lexicon.yaml")
 _SPREAD = 0.4
 _PRIOR = 2
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")

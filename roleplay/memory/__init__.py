@@ -8,7 +8,7 @@ Public API::
     memories = memory.recall("the lighthouse", recent_user_turns=[...], k=3)
     memory.remember_exchange(user_text, reply_text, session_id, turn_index)
 
-Importing this package is cheap: chromadb, torch and sentence-transformers load on first use.
+Importing this package is cheap: chromadb, torch and transformers load on first use.
 See docs/memory.md.
 """
 

@@ -8,8 +8,9 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from roleplay.memory.emotions import EMOTIONS
+from roleplay.resources import package_path
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = package_path("roleplay.memory", "data")
 PROTOTYPES_PATH = DATA_DIR / "emotion_prototypes.yaml"
 CALIBRATION_SET_PATH = DATA_DIR / "emotion_calibration.yaml"
 CALIBRATION_FIT_PATH = DATA_DIR / "emotion_calibration_fit.json"

@@ -16,7 +16,6 @@ Vectors of all three mix in one store: they differ far less than any two memorie
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -28,6 +27,7 @@ import numpy as np
 
 from roleplay import paths
 from roleplay.errors import RoleplayError
+from roleplay.settings import ENCODER_PRECISIONS, get_settings
 
 EMBEDDING_DIMENSION = 384
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -44,7 +44,7 @@ SMALL_BATCH = 8
 # makes that free. Bounded so a long-running chat does not grow without limit.
 CACHE_SIZE = 2048
 PRECISION_ENV = "ROLEPLAY_ENCODER_PRECISION"
-PRECISIONS = ("auto", "int8", "bfloat16", "float32")
+PRECISIONS = ENCODER_PRECISIONS
 
 # (input_ids, attention_mask) -> last hidden state, (batch, tokens, 384), any float dtype.
 HiddenStates = Callable[[Any, Any], Any]
@@ -153,9 +153,8 @@ def choose_precision() -> str:
     """``$ROLEPLAY_ENCODER_PRECISION`` if set (and possible here), else the fastest one."""
     from roleplay.memory.int8_encoder import int8_kernels_available
 
-    requested = os.environ.get(PRECISION_ENV, "").strip().lower() or "auto"
-    if requested not in PRECISIONS:
-        raise RoleplayError(f"{PRECISION_ENV}={requested!r}: use one of {', '.join(PRECISIONS)}")
+    # Settings validates the name (a one-line error naming the variable or config file).
+    requested = get_settings().encoder_precision
     if requested == "auto":
         if int8_kernels_available():
             return "int8"

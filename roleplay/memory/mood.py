@@ -16,8 +16,11 @@ from roleplay.memory.emotions import EMOTION_COUNT, zero_emotion
 
 @dataclass(frozen=True)
 class MoodSettings:
-    window: int = 4
-    decay: float = 0.5
+    """The mood's knobs; their one source is ``mood`` in ``data/memory_defaults.yaml``
+    (``roleplay.memory.settings.default_settings()``), so there are no defaults here."""
+
+    window: int  # recent non-blank user turns that make up the mood
+    decay: float  # weight of each older turn relative to the next newer one
 
     def __post_init__(self) -> None:
         if self.window < 1:

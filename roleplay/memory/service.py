@@ -2,7 +2,7 @@
 
 Per turn the pipeline calls ``recall`` (topic = the user's message, mood = the recent user
 turns) before building the prompt, and ``remember_exchange`` after the reply. Heavy
-libraries (chromadb, torch, sentence-transformers) load on first use, not on import.
+libraries (chromadb, torch, transformers) load on first use, not on import.
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ weights come from GitHub releases, which many machines cannot reach, so:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from roleplay.errors import RoleplayError
 from roleplay.paths import configure_library_caches
+from roleplay.settings import get_settings
 
 CHECKPOINT_ENV = "ROLEPLAY_DETOXIFY_CHECKPOINT"
 CONFIG_ENV = "ROLEPLAY_DETOXIFY_CONFIG"
@@ -126,11 +126,8 @@ class ScorerChoice:
         return self.scorer.name != DetoxifyScorer.name
 
 
-def _path_from(value: Path | str | None, variable: str, environ: Mapping[str, str]) -> Path | None:
-    if value is not None:
-        return Path(value).expanduser()
-    configured = environ.get(variable, "").strip()
-    return Path(configured).expanduser() if configured else None
+def _path_from(value: Path | str | None, configured: Path | None) -> Path | None:
+    return Path(value).expanduser() if value is not None else configured
 
 
 def load_toxicity_scorer(
@@ -145,11 +142,12 @@ def load_toxicity_scorer(
     folder here or in ``ROLEPLAY_DETOXIFY_CONFIG``): an explicit request, so a checkpoint that
     does not load is an error rather than a silent fallback. Then, with
     ``ROLEPLAY_ALLOW_DOWNLOADS=1``, detoxify's normal download (falling back if it fails).
-    Otherwise the alt-profanity-check fallback.
+    Otherwise the alt-profanity-check fallback. The three settings may also come from
+    config.toml (roleplay.settings); ``environ`` replaces os.environ (tests).
     """
-    environ = os.environ if environ is None else environ
-    checkpoint_path = _path_from(checkpoint, CHECKPOINT_ENV, environ)
-    config_path = _path_from(huggingface_config_path, CONFIG_ENV, environ)
+    settings = get_settings(environ)
+    checkpoint_path = _path_from(checkpoint, settings.detoxify_checkpoint)
+    config_path = _path_from(huggingface_config_path, settings.detoxify_config)
     if config_path is not None and checkpoint_path is None:
         raise RoleplayError(
             f"a detoxify config folder was given ({config_path}) but no checkpoint; "
@@ -157,7 +155,7 @@ def load_toxicity_scorer(
         )
     if checkpoint_path is not None:
         return _explicit_detoxify(checkpoint_path, config_path)
-    if environ.get(DOWNLOADS_ENV) == "1":
+    if settings.allow_downloads:
         try:
             scorer = DetoxifyScorer()
         except Exception as error:  # network, hub or format problems: all mean "not available"

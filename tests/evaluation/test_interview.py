@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 import torch
 
+from roleplay.engine.forward import next_token_logprobs
+from roleplay.engine.scorer import scorer_for
 from roleplay.errors import RoleplayError
 from roleplay.evaluation import parts
-from roleplay.evaluation.forward import next_token_logprobs
 from roleplay.evaluation.interview import Interviewer, option_token_ids
 from roleplay.evaluation.plan import Condition, Method
-from roleplay.evaluation.scorer import scorer_for
 from roleplay.paths import sessions_db_path
 from roleplay.pipeline import Conversation, PreparedTurn
 from roleplay.prompting.builder import MemorySnippet

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from roleplay.engine.llama_cpp_engine import LlamaCppEngine
+from roleplay.engine.scorer import LlamaCppScorer, scorer_for
 from roleplay.engine.transformers_engine import TransformersEngine
 from roleplay.evaluation.interview import Interviewer
 from roleplay.evaluation.plan import Condition, Method
-from roleplay.evaluation.scorer import LlamaCppScorer, scorer_for
 
 # Summed over a statement's ~20 tokens, float16 KV rounding adds up to a few hundredths.
 TOLERANCE = 0.1

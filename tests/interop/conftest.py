@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import io
 import json
+import struct
 import zipfile
 from pathlib import Path
 from typing import Any
 
 from roleplay.interop.images import placeholder_png
-from roleplay.interop.png_chunks import with_text_chunks
+from roleplay.interop.png_chunks import PNG_SIGNATURE, with_text_chunks
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cards"
 # SillyTavern's three default characters (Character Card V2 in PNG `chara` chunks).
@@ -33,6 +34,18 @@ def b64_json(obj: Any) -> bytes:
 
 def png_with(chunks: dict[str, bytes]) -> bytes:
     return with_text_chunks(placeholder_png("test"), chunks)
+
+
+def flip_crc(png: bytes, kind: bytes) -> bytes:
+    """``png`` with one bit of the first ``kind`` chunk's CRC flipped (the data untouched)."""
+    position = len(PNG_SIGNATURE)
+    while position < len(png):
+        length, found = struct.unpack(">I4s", png[position : position + 8])
+        crc_at = position + 8 + length
+        if found == kind:
+            return png[:crc_at] + bytes([png[crc_at] ^ 0x01]) + png[crc_at + 1 :]
+        position = crc_at + 4
+    raise ValueError(f"no {kind!r} chunk")
 
 
 def charx_with(members: dict[str, bytes]) -> bytes:

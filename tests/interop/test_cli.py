@@ -15,7 +15,7 @@ from roleplay.pipeline import ChatPipeline
 from roleplay.prompting.lorebook import make_lore_factory
 from roleplay.sessions import SessionStore
 from tests.helpers.scripted_engine import ScriptedEngine
-from tests.interop.conftest import DEFAULT_CARDS, png_with, v2_card, write
+from tests.interop.conftest import DEFAULT_CARDS, b64_json, flip_crc, png_with, v2_card, write
 
 runner = CliRunner()
 
@@ -54,6 +54,7 @@ def test_import_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
         (png_with({}), "holds no character card"),
         (png_with({"chara": b"%%%"}), "not base64"),
         (b"\x89PNG\r\n\x1a\n\x00\x00", "truncated"),
+        (flip_crc(png_with({"chara": b64_json(v2_card())}), b"tEXt"), "fails its CRC check"),
         (b"PK\x03\x04garbage", "not a readable zip"),
     ],
 )
@@ -63,6 +64,17 @@ def test_bad_files_exit_2_with_one_line(tmp_path: Path, content: bytes, message:
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and message in err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_bad_crc_names_the_file_and_the_chunk(tmp_path: Path) -> None:
+    card = png_with({"chara": b64_json(v2_card())})
+    path = write(tmp_path / "kira.png", flip_crc(card, b"tEXt"))
+    code, _, err = _invoke("card", "import", str(path), "--out", str(tmp_path / "out"))
+    assert code == 2
+    assert err.strip().startswith(f"error: {path}: PNG is corrupt ('tEXt' chunk at byte ")
+    # The same card with intact CRCs imports.
+    write(path, card)
+    assert _invoke("card", "import", str(path), "--out", str(tmp_path / "out"))[0] == 0
 
 
 def test_export_every_format(tmp_path: Path) -> None:

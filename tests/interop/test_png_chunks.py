@@ -12,6 +12,7 @@ from roleplay.interop.png_chunks import (
     read_text_chunks,
     with_text_chunks,
 )
+from tests.interop.conftest import flip_crc
 
 
 def test_chunks_are_added_before_iend_and_read_back() -> None:
@@ -38,6 +39,26 @@ def test_truncated_png_is_a_clear_error() -> None:
     png = with_text_chunks(placeholder_png("A"), {"chara": b"abc"})
     with pytest.raises(RoleplayError, match="truncated"):
         read_text_chunks(png[:-20], "card.png")
+
+
+def test_a_chunk_with_a_bad_crc_is_named() -> None:
+    png = with_text_chunks(placeholder_png("A"), {"chara": b"abc"})
+    for kind in (b"tEXt", b"IHDR", b"IEND"):
+        with pytest.raises(RoleplayError) as caught:
+            read_text_chunks(flip_crc(png, kind), "card.png")
+        message = str(caught.value)
+        name = kind.decode()
+        assert message.startswith(f"card.png: PNG is corrupt ('{name}' chunk at byte ")
+        assert message.endswith("fails its CRC check)") and "\n" not in message
+
+
+def test_the_crc_covers_the_chunk_type_and_data() -> None:
+    png = with_text_chunks(placeholder_png("A"), {"chara": b"abc"})
+    tampered = png.replace(b"chara\x00abc", b"chara\x00abd")
+    assert tampered != png
+    with pytest.raises(RoleplayError, match=r"'tEXt' chunk .* fails its CRC check"):
+        read_text_chunks(tampered, "card.png")
+    assert read_text_chunks(png, "card.png") == {"chara": b"abc"}
 
 
 def test_not_a_png() -> None:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import io
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from textual.geometry import Region
+from textual.notifications import Notification
 from textual.pilot import Pilot
 from textual.widgets import Markdown
 
@@ -64,6 +69,40 @@ class SteadyEngine(ScriptedEngine):
         stats.ttft = 0.04
 
 
+class FailingEngine(SteadyEngine):
+    """Writes ``after`` words of its first reply, then raises ``error`` (a dying model or
+    server); later replies are written whole."""
+
+    def __init__(self, error: BaseException, replies: Sequence[str], *, after: int = 3) -> None:
+        super().__init__(replies)
+        self.error = error
+        self.after = after
+
+    def stream(self, *args: Any, **kwargs: Any) -> Iterator[TokenEvent]:
+        failing = self.calls == 0
+        for index, event in enumerate(super().stream(*args, **kwargs)):
+            if failing and index == self.after:
+                raise self.error
+            yield event
+
+
+class StallingEngine(SteadyEngine):
+    """Writes ``after`` words, then waits to be stopped (Esc): where a reply stops is fixed."""
+
+    def __init__(self, replies: Sequence[str], *, after: int = 5) -> None:
+        super().__init__(replies)
+        self.after = after
+        self.stalled = threading.Event()
+
+    def stream(self, *args: Any, **kwargs: Any) -> Iterator[TokenEvent]:
+        cancel: threading.Event | None = kwargs.get("cancel")
+        for index, event in enumerate(super().stream(*args, **kwargs)):
+            if index == self.after and cancel is not None:
+                self.stalled.set()
+                cancel.wait(DEFAULT_TIMEOUT)
+            yield event
+
+
 class FakeMemory:
     """Recalls one memory and reports a fixed mood (the memory feature's port)."""
 
@@ -82,8 +121,8 @@ class FakeMemory:
 class FakeController:
     """Describes steering like the real controller; strengths can be changed."""
 
-    def __init__(self) -> None:
-        self.strengths = {"warmth": 0.4, "formality": -0.2}
+    def __init__(self, strengths: Mapping[str, float] | None = None) -> None:
+        self.strengths = dict(strengths or {"warmth": 0.4, "formality": -0.2})
 
     def steering(self) -> contextlib.AbstractContextManager[Any]:
         return contextlib.nullcontext()
@@ -105,13 +144,27 @@ def apply_strengths(conversation: Conversation, strengths: Mapping[str, float]) 
     controller.strengths.update(strengths)
 
 
-def scripted_factory(engine: ScriptedEngine, *, with_features: bool = False) -> PipelineFactory:
+BIG_FIVE_STEERING = {
+    "conscientiousness": 0.35,
+    "agreeableness": -0.2,
+    "extraversion": 0.1,
+    "neuroticism": -0.45,
+}
+"""Steering with the longest attribute names there are (the bundled Big Five files)."""
+
+
+def scripted_factory(
+    engine: ScriptedEngine,
+    *,
+    with_features: bool = False,
+    strengths: Mapping[str, float] | None = None,
+) -> PipelineFactory:
     def build() -> ChatPipeline:
         return ChatPipeline(
             engine,
             open_store(),
             memory_factory=(lambda card: FakeMemory()) if with_features else None,
-            control_factory=(lambda card: FakeController()) if with_features else None,
+            control_factory=(lambda card: FakeController(strengths)) if with_features else None,
         )
 
     return build
@@ -124,11 +177,15 @@ def scripted_app(
     with_features: bool = False,
     steering: SteeringAdjuster | None = None,
     exports_dir: Path | None = None,
+    strengths: Mapping[str, float] | None = None,
 ) -> RoleplayApp:
     """The real app with the pipeline built around ``engine`` instead of a language model."""
+    factory = scripted_factory(
+        engine or SteadyEngine(), with_features=with_features, strengths=strengths
+    )
     return RoleplayApp(
         options,
-        pipeline_factory=scripted_factory(engine or SteadyEngine(), with_features=with_features),
+        pipeline_factory=factory,
         steering=steering,
         cursor_blink=False,
         exports_dir=exports_dir,
@@ -187,3 +244,35 @@ async def send(pilot: Pilot[Any], text: str) -> None:
     chat_screen.composer.focus()
     chat_screen.composer.value = text
     await pilot.press("enter")
+
+
+def screen_text(app: RoleplayApp) -> list[str]:
+    """The screen as plain text, one string per row (what a snapshot shows, without colour)."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), record=True)
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text().splitlines()
+
+
+def record_notifications(app: RoleplayApp) -> list[Notification]:
+    """Every notification ``app`` raises from now on (the screens' ``notify`` ends here)."""
+    raised: list[Notification] = []
+    notify = app.notify
+
+    def recording(message: str, **kwargs: Any) -> None:
+        notify(message, **kwargs)
+        raised.append(
+            Notification(
+                message,
+                title=kwargs.get("title", ""),
+                severity=kwargs.get("severity", "information"),
+            )
+        )
+
+    app.notify = recording  # type: ignore[method-assign]
+    return raised
+
+
+def toast_regions(app: RoleplayApp) -> list[Region]:
+    """Where the notifications on screen are drawn (``run_test(notifications=True)``)."""
+    return [toast.region for toast in app.screen.query("Toast")]

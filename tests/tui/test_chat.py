@@ -116,7 +116,7 @@ async def test_escape_stops_the_reply_and_keeps_what_was_written() -> None:
         assert reply.content.startswith("word0 word1 word2")
         assert "word59" not in reply.content
         header = screen.log_view.boxes()[-1].query_one(".message-header")
-        assert "stopped" in str(header.render())
+        assert "interrupted" in str(header.render())
 
 
 async def test_regenerate_an_earlier_reply_then_swipe_back_to_the_original() -> None:

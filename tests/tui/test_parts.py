@@ -157,3 +157,33 @@ def test_the_panel_says_how_steering_reached_the_model() -> None:
     assert steering_method(prompt) == "as prompt guidance (no hidden states)"
     assert steering_strengths(prompt)[0] == {"sentiment": -1.0}
     assert steering_method({"steering": {"strengths": {}}}) == ""
+
+
+def test_panel_lines_keep_every_bundled_name_whole_within_the_panel() -> None:
+    from roleplay.control.attributes import bundled_attributes_dir
+    from tui.widgets.turn_panel import PANEL_TEXT_WIDTH, big_five_meters, steering_lines
+
+    card = load_card(MIRA)
+    meters = big_five_meters(card).plain.splitlines()
+    assert [line.split()[0] for line in meters] == [
+        "openness",
+        "conscientiousness",
+        "extraversion",
+        "agreeableness",
+        "neuroticism",
+    ]
+    assert all(len(line) == PANEL_TEXT_WIDTH for line in meters)
+
+    names = sorted(path.stem for path in bundled_attributes_dir().glob("*.yaml"))
+    assert "conscientiousness" in names
+    for subset in (names, [n for n in names if len(n) <= 13], ["warmth", "formality"]):
+        strengths = {name: 0.25 for name in subset}
+        lines = [line.plain for line in steering_lines(strengths, 1.0, selected=0)]
+        assert all(len(line) <= PANEL_TEXT_WIDTH for line in lines), lines
+        for name in subset:
+            assert any(name in line[1:].split() for line in lines), name  # after the ▸
+        assert "…" not in "".join(lines)
+        assert sum("│" in line for line in lines) == len(subset)  # one bar each
+    # Short names share a line with their bar; a 17-letter one puts every bar underneath.
+    assert len(steering_lines({"agreeableness": 0.5}, 1.0)) == 1
+    assert len(steering_lines({"conscientiousness": 0.5, "warmth": 0.1}, 1.0)) == 4

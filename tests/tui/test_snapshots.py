@@ -24,12 +24,17 @@ from roleplay.application import open_store
 from roleplay.pipeline import ChatPipeline
 from tests.tui.helpers import (
     MIRA,
+    FailingEngine,
+    StallingEngine,
     SteadyEngine,
     cards_loaded,
+    chat,
     chat_ready,
     idle_with,
+    live_text,
     scripted_app,
     send,
+    toast_regions,
     wait_until,
 )
 from tui.app import LaunchOptions
@@ -109,3 +114,49 @@ def test_chat_at_80x24(snap_compare: SnapCompare) -> None:
 def test_help(snap_compare: SnapCompare) -> None:
     app = scripted_app()
     assert snap_compare(app, press=["f1"], terminal_size=SIZE, run_before=_ready(app))
+
+
+def test_reply_failed_notification(snap_compare: SnapCompare) -> None:
+    # The model fails before its first word: an error notification, above the input box;
+    # the message is kept, no reply is stored, and the box is ready for the next one.
+    engine = FailingEngine(RuntimeError("CUDA out of memory [device 0]"), ["Unused."], after=0)
+    app = scripted_app(engine, options=LaunchOptions(character="mira"))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_until(pilot, lambda: chat_ready(app))
+        await send(pilot, "Why is our heading off?")
+        await wait_until(pilot, lambda: idle_with(app, 2)() and bool(toast_regions(app)))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_stopped_at_80x24(snap_compare: SnapCompare) -> None:
+    # Esc after five words: the notice is on the status line, the input box stays clear.
+    engine = StallingEngine([" ".join(f"word{i}" for i in range(40))], after=5)
+    app = scripted_app(engine, options=LaunchOptions(character="mira"))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_until(pilot, lambda: chat_ready(app))
+        await send(pilot, "Report, navigator.")
+        await wait_until(pilot, lambda: engine.stalled.is_set() and "word4" in live_text(chat(app)))
+        await pilot.press("escape")
+        await wait_until(pilot, idle_with(app, 3))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_panel_at_80x24(snap_compare: SnapCompare) -> None:
+    # The side panel shown at 80 columns: trait and steering names whole.
+    strengths = {"conscientiousness": 0.35, "agreeableness": -0.2, "neuroticism": -0.45}
+    app = scripted_app(
+        options=LaunchOptions(character="mira"), with_features=True, strengths=strengths
+    )
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_until(pilot, lambda: chat_ready(app))
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -25,7 +25,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from roleplay.errors import RoleplayError
 from tui.backend import (
@@ -35,6 +35,7 @@ from tui.backend import (
     ConversationView,
     MessageView,
     TurnOutcome,
+    describe_error,
     open_chat,
 )
 from tui.export import export_conversation
@@ -48,11 +49,15 @@ from tui.widgets.status_line import Status, StatusLine
 from tui.widgets.turn_panel import SteeringControl, TurnPanel
 
 if TYPE_CHECKING:
+    from roleplay.cards.model import Card
     from roleplay.pipeline import PreparedTurn, ReplyStream
     from tui.app import RoleplayApp
 
 Starter = Callable[[ChatSession, threading.Event], "tuple[ReplyStream, ConversationView]"]
 """Starts one turn on the pipeline thread: returns the stream and the view to show meanwhile."""
+
+NOTE_SECONDS = 8.0  # how long a passing note ("stopped …") stays on the status line
+ERROR_SECONDS = 10.0  # how long an error notification stays
 
 
 class ChatScreen(Screen[None]):
@@ -103,10 +108,20 @@ class ChatScreen(Screen[None]):
             super().__init__()
             self.error = error
 
+    class Failed(Message):
+        """Something other than a reply failed (a swipe, a refresh, a steering change)."""
+
+        def __init__(self, what: str, error: str) -> None:
+            super().__init__()
+            self.what, self.error = what, error
+
     class ViewChanged(Message):
-        def __init__(self, view: ConversationView, focus: int | None = None) -> None:
+        def __init__(
+            self, view: ConversationView, focus: int | None = None, unsent: str | None = None
+        ) -> None:
             super().__init__()
             self.view, self.focus = view, focus  # focus: position of the box to select
+            self.unsent = unsent  # the composer's text when a turn failed before clearing it
 
     def __init__(self, target: ChatTarget) -> None:
         super().__init__()
@@ -121,6 +136,7 @@ class ChatScreen(Screen[None]):
         self._live: MessageBox | None = None
         self._clear_composer = False
         self._refocus_reply = False
+        self._note_timer: Timer | None = None
         # Live turns know more than stored metadata (memory texts): keep what we saw.
         self._turns: dict[int, TurnInfo] = {}
 
@@ -160,13 +176,18 @@ class ChatScreen(Screen[None]):
         label = self.target.label or "the conversation"
         await self.log_view.placeholder(f"Opening {label}…")
         if self.target.card is not None:
-            self.panel.show_card(self.target.card)
-            self.composer.placeholder = f"Message {self.target.card.name}…"
+            self._show_card_while_opening(self.target.card)
+        # Fail fast on a typo, an unknown session or a broken card, before waiting for the
+        # model (seconds, or minutes on a first start); after the first frame.
         if self.target.character is not None and self.target.card_path is None:
-            # Fail fast on a typo, before waiting for the model; after the first frame.
             self.call_after_refresh(self._resolve_character, self.target.character)
+        elif self.target.session_id is not None and self.target.card is None:
+            self.call_after_refresh(self._check_session, self.target.session_id)
         else:
-            self.watch(self.roleplay, "model_status", self._model_status_changed, init=True)
+            self._wait_for_model()
+
+    def _wait_for_model(self) -> None:
+        self.watch(self.roleplay, "model_status", self._model_status_changed, init=True)
 
     def _resolve_character(self, reference: str) -> None:
         from roleplay.cards.loader import load_card
@@ -175,13 +196,36 @@ class ChatScreen(Screen[None]):
         try:
             card_path = resolve_card(reference)
             card = load_card(card_path).substituted(self.roleplay.user_name)
-        except RoleplayError as error:  # a typo or a broken card: say so before the model loads
-            self.post_message(self.OpenFailed(error.message))
+        except Exception as error:  # a typo, a broken or unreadable card
+            self.post_message(self.OpenFailed(describe_error(error, one_line=False)))
             return
         self.target = replace(self.target, card_path=card_path, label=card.name, card=card)
+        self._show_card_while_opening(card)
+        self._wait_for_model()
+
+    def _check_session(self, session_id: str) -> None:
+        """The checks ``ChatPipeline.resume`` makes, on the UI thread's own store connection."""
+        from roleplay.cards.loader import load_card
+
+        try:
+            session = self.roleplay.store.get_session(session_id)
+            card_path = Path(session.card_ref)
+            if not card_path.is_file():
+                raise RoleplayError(
+                    f"session {session_id}: its card {card_path} no longer exists; "
+                    "restore it to resume"
+                )
+            card = load_card(card_path).substituted(session.user_name)
+        except Exception as error:  # an unknown id, a lost or broken card, an unreadable store
+            self.post_message(self.OpenFailed(describe_error(error, one_line=False)))
+            return
+        self.target = replace(self.target, label=card.name, card=card)
+        self._show_card_while_opening(card)
+        self._wait_for_model()
+
+    def _show_card_while_opening(self, card: Card) -> None:
         self.panel.show_card(card)
         self.composer.placeholder = f"Message {card.name}…"
-        self.watch(self.roleplay, "model_status", self._model_status_changed, init=True)
 
     async def _model_status_changed(self, status: Status) -> None:
         if self.session is not None or self._opening:
@@ -214,7 +258,28 @@ class ChatScreen(Screen[None]):
             self._opening_timer = None
         self.status.set(note="")
 
-    @work(thread=True, group="open")
+    def _passing_note(self, text: str) -> None:
+        """A note on the status line that clears itself (the status line is never covered)."""
+        if self._note_timer is not None:
+            self._note_timer.stop()
+        self.status.set(note=text)
+
+        def clear() -> None:
+            self._note_timer = None
+            if self.status.status.note == text:
+                self.status.set(note="")
+
+        self._note_timer = self.set_timer(NOTE_SECONDS, clear)
+
+    def _clear_passing_note(self) -> None:
+        if self._note_timer is not None:
+            self._note_timer.stop()
+            self._note_timer = None
+
+    # Every worker catches everything: a failure is reported in a notification and the app
+    # and the session stay open (Textual would otherwise close the app on a worker's error).
+
+    @work(thread=True, group="open", exit_on_error=False)
     def _open_worker(self) -> None:
         app, target, worker = self.roleplay, self.target, get_current_worker()
         pipeline = app.pipeline
@@ -228,8 +293,8 @@ class ChatScreen(Screen[None]):
             session, view = app.pipeline_thread.run(job, abandoned=lambda: worker.is_cancelled)
         except Abandoned:
             return
-        except RoleplayError as error:
-            self.post_message(self.OpenFailed(error.message))
+        except Exception as error:
+            self.post_message(self.OpenFailed(describe_error(error, one_line=False)))
         else:
             self.post_message(self.Opened(session, view))
 
@@ -279,13 +344,14 @@ class ChatScreen(Screen[None]):
     def _start(self, starter: Starter, *, clear_composer: bool = False) -> None:
         if not self._ready_for_turn():
             return
+        self._clear_passing_note()
         self.generating = True
         self._cancel = threading.Event()
         self._clear_composer = clear_composer
         self._refocus_reply = isinstance(self.focused, MessageBox)
         self._reply_worker(starter, self._cancel)
 
-    @work(thread=True, group="reply")
+    @work(thread=True, group="reply", exit_on_error=False)
     def _reply_worker(self, starter: Starter, cancel: threading.Event) -> None:
         session, worker = self.session, get_current_worker()
         assert session is not None
@@ -303,8 +369,8 @@ class ChatScreen(Screen[None]):
             outcome = self.roleplay.pipeline_thread.run(job, abandoned=lambda: worker.is_cancelled)
         except Abandoned:
             return
-        except RoleplayError as error:
-            self.post_message(self.ReplyFailed(error.message))
+        except Exception as error:  # a backend, the model, a feature, a bug: none ends the app
+            self.post_message(self.ReplyFailed(describe_error(error)))
         else:
             self.post_message(self.ReplyFinished(outcome))
 
@@ -317,6 +383,7 @@ class ChatScreen(Screen[None]):
         if self._clear_composer:
             # Only now: the pipeline has committed the message, so clearing loses nothing.
             self.composer.value = ""
+            self._clear_composer = False
         self.view = message.view
         await self.log_view.show(message.view)
         self._live = await self.log_view.start_live(message.view.character)
@@ -347,22 +414,50 @@ class ChatScreen(Screen[None]):
         )
         self.generating = False  # last: the screen is consistent again
         if outcome.interrupted:
-            self.notify(
-                "Stopped. What was written is kept."
+            # On the status line, not in a notification: a toast would sit over the input
+            # just when the user goes back to typing. The reply's header says it too.
+            self._passing_note(
+                "stopped · what was written is kept"
                 if stored
-                else "Stopped before the first word; nothing was stored.",
-                timeout=4,
+                else "stopped before the first word · nothing was stored"
             )
 
     async def on_chat_screen_reply_failed(self, message: ReplyFailed) -> None:
         self.generating = False
-        self._live = None
+        live, self._live = self._live, None
+        if live is not None and live.is_attached:
+            await live.close_stream()
+            live.failed()  # until the refresh below shows what the pipeline kept
         self.status.set(note="")
-        self.notify(message.error, title="No reply", severity="error", timeout=8)
-        self._refresh_worker()  # the user's message may be committed even though no reply came
+        self._notify_error(f"The reply failed: {message.error} · ^R tries again")
+        # The user's message may be committed even though no reply came (^R writes one);
+        # the pipeline keeps no failed reply, or marks what it kept as interrupted.
+        unsent = self.composer.value.strip() if self._clear_composer else None
+        self._refresh_worker(unsent=unsent or None)
 
-    @work(thread=True, group="view")
-    def _refresh_worker(self, focus: int | None = None) -> None:
+    def on_chat_screen_failed(self, message: Failed) -> None:
+        self._notify_error(f"{message.what} failed: {message.error}")
+
+    def _notify_error(self, text: str) -> None:
+        # Plain text: an error's own words may hold brackets ("[Errno 2]") that are not markup.
+        self.notify(text, severity="error", timeout=ERROR_SECONDS, markup=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # A safety net: the workers catch their errors, but one that escapes must not leave
+        # the screen waiting for a reply that will never come.
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        detail = describe_error(error) if error is not None else "unknown error"
+        if event.worker.group == "reply" and self.generating:
+            self.post_message(self.ReplyFailed(detail))
+        elif event.worker.group == "open":
+            self.post_message(self.OpenFailed(detail))
+        else:
+            self.post_message(self.Failed("A background task", detail))
+
+    @work(thread=True, group="view", exit_on_error=False)
+    def _refresh_worker(self, focus: int | None = None, unsent: str | None = None) -> None:
         session, worker = self.session, get_current_worker()
         if session is None:
             return
@@ -372,9 +467,18 @@ class ChatScreen(Screen[None]):
             )
         except Abandoned:
             return
-        self.post_message(self.ViewChanged(view, focus))
+        except Exception as error:
+            self.post_message(self.Failed("Reading the conversation", describe_error(error)))
+            return
+        self.post_message(self.ViewChanged(view, focus, unsent))
 
     async def on_chat_screen_view_changed(self, message: ViewChanged) -> None:
+        last = message.view.messages[-1] if message.view.messages else None
+        committed = last is not None and last.role == "user" and last.content == message.unsent
+        if message.unsent and committed and self.composer.value.strip() == message.unsent:
+            # The turn failed after the pipeline committed the message: it is in the log
+            # now, and sending it again from the box would repeat it.
+            self.composer.value = ""
         await self._show(message.view)
         boxes = self.log_view.boxes()
         if message.focus is not None and 0 <= message.focus < len(boxes):
@@ -480,7 +584,7 @@ class ChatScreen(Screen[None]):
             position = self.view.messages.index(target)
             self._swipe_worker(target.id, index, position)
 
-    @work(thread=True, group="view")
+    @work(thread=True, group="view", exit_on_error=False)
     def _swipe_worker(self, message_id: int, index: int, position: int) -> None:
         session, worker = self.session, get_current_worker()
         assert session is not None
@@ -490,8 +594,8 @@ class ChatScreen(Screen[None]):
             )
         except Abandoned:
             return
-        except RoleplayError as error:
-            self.app.call_from_thread(self.notify, error.message, severity="error")
+        except Exception as error:
+            self.post_message(self.Failed("Swiping", describe_error(error)))
             return
         self.post_message(self.ViewChanged(view, focus=position))
 
@@ -527,10 +631,13 @@ class ChatScreen(Screen[None]):
             path = export_conversation(self.view, folder)
         except OSError as error:
             self.notify(
-                f"{folder}: {error.strerror or error}", title="Export failed", severity="error"
+                f"{folder}: {error.strerror or error}",
+                title="Export failed",
+                severity="error",
+                markup=False,
             )
             return
-        self.notify(str(path), title="Exported", timeout=8)
+        self.notify(str(path), title="Exported", timeout=8, markup=False)
 
     def action_toggle_panel(self) -> None:
         shown = self.panel.display
@@ -545,7 +652,7 @@ class ChatScreen(Screen[None]):
     def on_steering_control_changed(self, message: SteeringControl.Changed) -> None:
         self._steer_worker(message.strengths)
 
-    @work(thread=True, group="steer")
+    @work(thread=True, group="steer", exit_on_error=False)
     def _steer_worker(self, strengths: dict[str, float]) -> None:
         session, adjuster, worker = self.session, self.roleplay.steering, get_current_worker()
         if session is None or adjuster is None:
@@ -557,8 +664,8 @@ class ChatScreen(Screen[None]):
             )
         except Abandoned:
             return
-        except RoleplayError as error:
-            self.app.call_from_thread(self.notify, error.message, severity="error")
+        except Exception as error:
+            self.post_message(self.Failed("The steering change", describe_error(error)))
 
     def on_unmount(self) -> None:
         # Leaving or quitting mid-reply: stop it; the pipeline stores the partial reply.

@@ -17,7 +17,7 @@ from textual.widgets import Footer, OptionList
 from textual.widgets.option_list import Option
 
 from roleplay.errors import RoleplayError
-from tui.backend import ChatTarget
+from tui.backend import ChatTarget, describe_error
 from tui.bars import shorten
 from tui.keys import PICKER_KEYS, bindings, palette_commands
 from tui.widgets.card_view import CardView
@@ -93,9 +93,9 @@ class PickerScreen(Screen[None]):
         self.action_reload()
 
     class CardsLoaded(Message):
-        def __init__(self, entries: list[CardEntry]) -> None:
+        def __init__(self, entries: list[CardEntry], error: str | None = None) -> None:
             super().__init__()
-            self.entries = entries
+            self.entries, self.error = entries, error
 
     def on_screen_resume(self) -> None:
         # Back from a chat: its session moved to the top of the list.
@@ -109,13 +109,16 @@ class PickerScreen(Screen[None]):
         characters.add_option(Option(Content.styled("reading the cards…", "dim"), disabled=True))
         self._cards_worker()
 
-    @work(thread=True, group="cards", exclusive=True)
+    @work(thread=True, group="cards", exclusive=True, exit_on_error=False)
     def _cards_worker(self) -> None:
         # Off the UI thread: card validation (pydantic) is the slowest part of starting up,
         # and the first frame should not wait for it.
         from roleplay.cards.registry import list_cards
 
-        self.post_message(self.CardsLoaded(list_cards()))
+        try:
+            self.post_message(self.CardsLoaded(list_cards()))
+        except Exception as error:  # an unreadable characters folder: say so, stay open
+            self.post_message(self.CardsLoaded([], error=describe_error(error)))
 
     def on_picker_screen_cards_loaded(self, message: CardsLoaded) -> None:
         self.entries = message.entries
@@ -123,6 +126,13 @@ class PickerScreen(Screen[None]):
         self.roleplay.start_loading()  # now the model may have the CPU
         characters.clear_options()
         characters.add_options(character_option(i, e) for i, e in enumerate(self.entries))
+        if message.error is not None:
+            self.notify(
+                message.error,
+                title="The characters could not be read",
+                severity="error",
+                markup=False,
+            )
         if self.entries:
             characters.highlighted = 0
         self._show_card()
@@ -154,7 +164,7 @@ class PickerScreen(Screen[None]):
                 last = branch[-1].content if branch else "(empty)"
                 sessions_list.add_option(session_option(session, len(branch), last))
         except RoleplayError as error:
-            self.notify(error.message, title="Sessions unavailable", severity="error")
+            self.notify(error.message, title="Sessions unavailable", severity="error", markup=False)
         sessions_list.border_title = f"Sessions with {shorten(entry.name, 30)}"
         sessions_list.highlighted = 0
 

@@ -28,7 +28,7 @@ def card_entry_content(entry: CardEntry, user_name: str) -> Content:
             (f"  {card.personality.mbti}" if card.personality.mbti else "", "bold $accent"),
             (f"  {entry.source} card", "dim"),
         ),
-        big_five_lines(card, width=16, long_names=True),
+        big_five_lines(card, width=16),
     ]
     if card.personality.traits:
         parts.append(Content.styled(", ".join(card.personality.traits), "italic $secondary"))

@@ -24,7 +24,7 @@ STREAM_INTERVAL_S = 0.1
 
 
 def header_content(message: MessageView, name: str) -> Content:
-    """``Mira  ‹2/3›  ⚠ toxic 0.82`` — what the message is, in one line."""
+    """``Mira  ‹2/3›  interrupted  ⚠ toxic 0.82`` — what the message is, in one line."""
     parts: list[Content] = [Content.styled(name, "bold")]
     if message.swipe_count > 1:
         parts.append(Content.styled(f"‹{message.swipe_index}/{message.swipe_count}›", "$accent"))
@@ -32,7 +32,8 @@ def header_content(message: MessageView, name: str) -> Content:
     if metadata.get("edited_from") is not None:
         parts.append(Content.styled("edited", "dim italic"))
     if metadata.get("interrupted"):
-        parts.append(Content.styled("stopped", "dim italic"))
+        # Cut short (stopped, or the reply failed midway): the CLI's "(interrupted)".
+        parts.append(Content.styled("interrupted", "italic $text-warning"))
     toxicity = toxicity_of(metadata)
     if toxicity is not None and toxicity.flagged:
         parts.append(
@@ -113,6 +114,9 @@ class MessageBox(Vertical, can_focus=True):
 
     def stopping(self) -> None:
         self.query_one(".message-header", Static).update(self._live_header("stopping…"))
+
+    def failed(self) -> None:
+        self.query_one(".message-header", Static).update(self._live_header("failed"))
 
     async def close_stream(self) -> None:
         if self._update_timer is not None:

@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from tui.bars import bar, shorten, signed_bar
+from tui.bars import bar, filled_cells, shorten, signed_bar
 from tui.keys import STEERING_KEYS, bindings
 from tui.turn_info import TurnInfo, decoding_summary, steering_method, steering_strengths
 
@@ -36,13 +36,17 @@ EMOTION_COLOURS = {
     "anticipation": "#e5a05b",
 }
 STEP = 0.05  # one key press of steering strength
+# The text width inside a panel section: #panel (34) less its left border and padding (3),
+# a section's border and padding (4) and the panel's scrollbar (1). See app.tcss.
+PANEL_TEXT_WIDTH = 26
+MIN_SIGNED_BAR = 5  # two cells a side and the centre: the least that still shows a direction
 
 
-def big_five_lines(card: Card, width: int = 10, *, long_names: bool = False) -> Content:
-    """One line per OCEAN trait: ``openn ██████···· 0.60``."""
+def big_five_lines(card: Card, width: int = 16) -> Content:
+    """One line per OCEAN trait: ``openness          ██████████······ 0.60`` (the card view)."""
     lines = []
     for trait, value in card.personality.big_five.as_dict().items():
-        name = f"{trait:<18}" if long_names else f"{trait[:5]:<6}"
+        name = f"{trait:<18}"
         lines.append(
             Content.assemble(
                 (name, "dim"), (bar(value, width), "$secondary"), (f" {value:.2f}", "bold")
@@ -51,11 +55,32 @@ def big_five_lines(card: Card, width: int = 10, *, long_names: bool = False) -> 
     return Content("\n").join(lines)
 
 
+def meter_line(name: str, value: float, width: int = PANEL_TEXT_WIDTH) -> Content:
+    """``name`` and ``value`` on one line whose background fills to ``value`` (in [0, 1]).
+
+    The bar lies under the text instead of beside it, so the longest trait name
+    ("conscientiousness", 17 cells) stays whole in the side panel's 26 columns.
+    """
+    number = f"{value:.2f}"
+    text = f"{name}{' ' * max(width - len(name) - len(number), 1)}{number}"
+    filled = filled_cells(value, len(text))
+    return Content.assemble(
+        (text[:filled], "$text on $secondary 45%"),
+        (text[filled:], "$text-muted on $panel"),
+    )
+
+
+def big_five_meters(card: Card, width: int = PANEL_TEXT_WIDTH) -> Content:
+    """One line per OCEAN trait, its full name over a bar of its value."""
+    traits = card.personality.big_five.as_dict().items()
+    return Content("\n").join(meter_line(trait, value, width) for trait, value in traits)
+
+
 def character_content(card: Card) -> Content:
     mbti = f"  {card.personality.mbti}" if card.personality.mbti else ""
     head = Content.assemble((card.name, "bold"), (mbti, "$accent"))
     traits = ", ".join(card.personality.traits[:5])
-    parts = [head, big_five_lines(card)]
+    parts = [head, big_five_meters(card)]
     if traits:
         parts.append(Content.styled(shorten(traits, 60), "dim italic"))
     return Content("\n").join(parts)
@@ -92,7 +117,10 @@ def reply_content(info: TurnInfo) -> Content:
         speed = f" · {info.tokens_per_second:.1f} tok/s" if info.tokens_per_second else ""
         parts.append(Content(f"{info.tokens} tokens{speed}"))
     if info.stop_reason:
-        stop = "stopped by you" if info.interrupted else f"ended: {info.stop_reason}"
+        if info.interrupted:
+            stop = "stopped by you" if info.stop_reason == "cancelled" else "interrupted"
+        else:
+            stop = f"ended: {info.stop_reason}"
         parts.append(Content.styled(stop, "dim"))
     if info.toxicity is not None:
         verdict = "flagged" if info.toxicity.flagged else "ok"
@@ -105,6 +133,43 @@ def reply_content(info: TurnInfo) -> Content:
             )
         )
     return Content("\n").join(parts)
+
+
+def steering_lines(
+    strengths: Mapping[str, float],
+    limit: float,
+    selected: int | None = None,
+    width: int = PANEL_TEXT_WIDTH,
+) -> list[Content]:
+    """Each strength as ``▸ name  ···│██·· +0.40``, its name whole.
+
+    The name column is as wide as the longest name; the bar takes what is left. When that
+    leaves too little for a bar ("conscientiousness"), every attribute takes two lines: the
+    name and its value, then the bar under them.
+    """
+    room = width - len("▸") - len(" +0.00")  # for the name and the bar
+    longest = min(max((len(name) for name in strengths), default=0), room)
+    bar_width = room - longest - 1  # a space between the name and the bar
+    if bar_width % 2 == 0:  # odd: as many cells on either side of the centre mark
+        bar_width -= 1
+    one_line = bar_width >= MIN_SIGNED_BAR
+    name_width = room - bar_width if one_line else room
+    under_width = width - 1 if (width - 1) % 2 else width - 2  # a bar on a line of its own
+    lines: list[Content] = []
+    for index, (name, value) in enumerate(strengths.items()):
+        chosen = index == selected
+        marker = ("▸" if chosen else " ", "$accent")
+        shown = shorten(name, name_width - 1 if one_line else name_width)
+        label = (f"{shown:<{name_width}}", "bold" if chosen else "")
+        number = f" {value:+.2f}"
+        if one_line:
+            bar_text = signed_bar(value, bar_width, limit)
+            lines.append(Content.assemble(marker, label, (bar_text, "$secondary"), number))
+        else:
+            lines.append(Content.assemble(marker, label, number))
+            bar_text = signed_bar(value, under_width, limit)
+            lines.append(Content.assemble(" ", (bar_text, "$secondary")))
+    return lines
 
 
 class SteeringControl(Static, can_focus=True):
@@ -149,17 +214,8 @@ class SteeringControl(Static, can_focus=True):
         self._render_lines()
 
     def _render_lines(self) -> None:
-        lines: list[Content] = []
-        for index, (name, value) in enumerate(self.strengths.items()):
-            chosen = self.has_focus and index == self.selected
-            lines.append(
-                Content.assemble(
-                    ("▸" if chosen else " ", "$accent"),
-                    (f"{shorten(name, 11):<12}", "bold" if chosen else ""),
-                    (signed_bar(value, 7, self.limit), "$secondary"),
-                    f" {value:+.2f}",
-                )
-            )
+        selected = self.selected if self.has_focus else None
+        lines = steering_lines(self.strengths, self.limit, selected)
         if self.method and self.strengths:
             lines.append(Content.styled(self.method, "dim"))
         if self.pending:
@@ -224,7 +280,7 @@ class TurnPanel(VerticalScroll, can_focus=True):
         decoding = decoding_summary(in_force)
         steering.display = bool(steering.strengths) or bool(decoding)
         if decoding:
-            steering.border_subtitle = shorten("; ".join(decoding), 30)
+            steering.border_subtitle = shorten("; ".join(decoding), PANEL_TEXT_WIDTH)
         reply = reply_content(info)
         self._section("#panel-reply", reply if reply.plain else None)
         # When none of the turn's features produced data, say why the panel is short.

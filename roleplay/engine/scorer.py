@@ -1,4 +1,8 @@
-"""Token log-probabilities from any backend that has them: what interviews and scoring use.
+"""Token log-probabilities from any backend that has them.
+
+A backend-level service, below every layer that reads log-probabilities: persona
+interviews and back-tests (``roleplay.evaluation``) and the next-speaker model of scenes
+(``roleplay.dialogue.speaker_model``).
 
 Two implementations of one small contract:
 
@@ -18,13 +22,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from roleplay.engine.base import capabilities_of
-from roleplay.errors import RoleplayError
-from roleplay.evaluation.forward import (
+from roleplay.engine.forward import (
     RowsDone,
     continuation_logprobs,
     next_token_logprobs,
     pad_token_id,
 )
+from roleplay.errors import RoleplayError
 
 if TYPE_CHECKING:
     import torch

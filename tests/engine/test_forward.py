@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import torch
 
-from roleplay.evaluation.forward import (
+from roleplay.engine.forward import (
     common_prefix_length,
     continuation_logprobs,
     next_token_logprobs,

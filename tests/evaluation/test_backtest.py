@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from roleplay.cards.model import BIG_FIVE_TRAITS
-from roleplay.dialogue.backtest import backtest, compare_portrayals, speaker_samples
 from roleplay.errors import RoleplayError
+from roleplay.evaluation.backtest import backtest, compare_portrayals, speaker_samples
 
 HIGH_E = {"openness": 0.45, "conscientiousness": 0.8, "extraversion": 0.9,
           "agreeableness": 0.8, "neuroticism": 0.2}  # fmt: skip
