@@ -449,6 +449,18 @@ class Conversation:
         return TurnResult(message=message, stats=stats, prepared=prepared, interrupted=interrupted)
 
 
+def resumable_session(store: SessionStore, session_id: str) -> tuple[Session, Card]:
+    """The stored session and its card, or a one-line error when it cannot be resumed (an
+    unknown id, a card file since removed, a card that no longer parses)."""
+    session = store.get_session(session_id)
+    card_path = Path(session.card_ref)
+    if not card_path.is_file():
+        raise RoleplayError(
+            f"session {session_id}: its card {card_path} no longer exists; restore it to resume"
+        )
+    return session, load_card(card_path)
+
+
 class ChatPipeline:
     """Binds an engine and a session store; opens conversations with cards."""
 
@@ -535,10 +547,5 @@ class ChatPipeline:
         return conversation
 
     def resume(self, session_id: str) -> Conversation:
-        session = self.store.get_session(session_id)
-        card_path = Path(session.card_ref)
-        if not card_path.is_file():
-            raise RoleplayError(
-                f"session {session_id}: its card {card_path} no longer exists; restore it to resume"
-            )
-        return self._conversation(session, load_card(card_path))
+        session, card = resumable_session(self.store, session_id)
+        return self._conversation(session, card)

@@ -73,20 +73,13 @@ def card_path(reference: str) -> Path:
 def check_session(session_id: str) -> None:
     """Fail now, before any model loads, when the session or its card cannot be resumed."""
     from roleplay.application import open_store
-    from roleplay.cards.loader import load_card
-    from roleplay.errors import RoleplayError
+    from roleplay.pipeline import resumable_session
 
     store = open_store()
     try:
-        session = store.get_session(session_id)
+        resumable_session(store, session_id)
     finally:
         store.close()
-    card = Path(session.card_ref)
-    if not card.is_file():
-        raise RoleplayError(
-            f"session {session_id}: its card {card} no longer exists; restore it to resume"
-        )
-    load_card(card)
 
 
 MemoryOption = typer.Option(

@@ -27,7 +27,6 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from roleplay.errors import RoleplayError
 from tui.backend import (
     Abandoned,
     ChatSession,
@@ -205,17 +204,11 @@ class ChatScreen(Screen[None]):
 
     def _check_session(self, session_id: str) -> None:
         """The checks ``ChatPipeline.resume`` makes, on the UI thread's own store connection."""
-        from roleplay.cards.loader import load_card
+        from roleplay.pipeline import resumable_session
 
         try:
-            session = self.roleplay.store.get_session(session_id)
-            card_path = Path(session.card_ref)
-            if not card_path.is_file():
-                raise RoleplayError(
-                    f"session {session_id}: its card {card_path} no longer exists; "
-                    "restore it to resume"
-                )
-            card = load_card(card_path).substituted(session.user_name)
+            session, card = resumable_session(self.roleplay.store, session_id)
+            card = card.substituted(session.user_name)
         except Exception as error:  # an unknown id, a lost or broken card, an unreadable store
             self.post_message(self.OpenFailed(describe_error(error, one_line=False)))
             return
