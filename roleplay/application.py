@@ -47,6 +47,8 @@ class RuntimeOptions:
     seed: int | None = None
     features: FeatureOptions = field(default_factory=FeatureOptions)
     prompt_layout: PromptLayout = "system"  # where memories and lore go (prompting.builder)
+    # Imported lorebooks (``roleplay lorebook``) attached to every card, after the card's own.
+    lorebooks: tuple[str, ...] = ()
 
 
 def llama_cpp_installed() -> bool:
@@ -151,6 +153,7 @@ def build_pipeline(
     ``background_parts``: see ``ChatPipeline`` (interactive faces show their prompt while
     memory and steering load).
     """
+    from roleplay.lorebooks.attach import card_lorebooks, load_lorebooks
     from roleplay.prompting.lorebook import make_lore_factory
 
     loaded_engine = engine if engine is not None else load_engine(options.backend, status=status)
@@ -165,7 +168,11 @@ def build_pipeline(
         store if store is not None else open_store(),
         settings=settings,
         # Lore budgets are counted with the model's own tokenizer.
-        lore_factory=make_lore_factory(loaded_engine.count_tokens),
+        lore_factory=make_lore_factory(
+            loaded_engine.count_tokens,
+            attached=load_lorebooks(options.lorebooks),
+            card_books=card_lorebooks,
+        ),
         memory_factory=memory_factory(options.features),
         control_factory=control_factory(loaded_engine, options.features, status=status),
         safety=ToxicityFlag() if options.features.toxicity else None,

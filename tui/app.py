@@ -77,6 +77,7 @@ class LaunchOptions:
     chroma_url: str | None = None
     steer: str | None = None
     steering: bool = True
+    lorebooks: tuple[str, ...] = ()  # imported lorebooks (`--lorebook`), names checked
 
 
 def default_pipeline_factory(options: LaunchOptions) -> PipelineFactory:
@@ -95,7 +96,9 @@ def default_pipeline_factory(options: LaunchOptions) -> PipelineFactory:
             api_key=options.api_key,
             threads=options.threads,
         )
-        return build_pipeline(RuntimeOptions(backend=backend, features=features))
+        return build_pipeline(
+            RuntimeOptions(backend=backend, features=features, lorebooks=options.lorebooks)
+        )
 
     return build
 

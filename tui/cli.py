@@ -17,6 +17,7 @@ from roleplay.cli.options import (
     BackendOption,
     BaseUrlOption,
     ChromaUrlOption,
+    LorebookOption,
     MemoryOption,
     ModelOption,
     NoSteerOption,
@@ -46,11 +47,13 @@ def tui_command(
     chroma_url: str | None = ChromaUrlOption,
     steer: str | None = SteerOption,
     no_steer: bool = NoSteerOption,
+    lorebook: list[str] | None = LorebookOption,
 ) -> None:
     """The full-screen chat app. Characters, sessions, swipes, mood, memories and steering."""
     if steer:
         _check_steer(steer)  # a usage error: say so now, not after loading the model
     _check_backend(backend, model, base_url)
+    lorebooks = _check_lorebooks(lorebook)
 
     from tui.app import LaunchOptions, RoleplayApp
 
@@ -67,6 +70,7 @@ def tui_command(
         chroma_url=chroma_url,
         steer=steer,
         steering=not no_steer,
+        lorebooks=lorebooks,
     )
     app = RoleplayApp(options)
     last_session = app.run()
@@ -83,6 +87,19 @@ def _check_steer(steer: str) -> None:
     try:
         parse_steer_option(steer)
     except RoleplayError as error:  # e.g. an unknown attribute
+        sys.stderr.write(f"error: {error.message}\n")
+        raise typer.Exit(error.exit_code) from None
+
+
+def _check_lorebooks(values: list[str] | None) -> tuple[str, ...]:
+    if not values:
+        return ()
+    from roleplay.cli.options import lorebook_names
+    from roleplay.errors import RoleplayError
+
+    try:
+        return lorebook_names(values)
+    except RoleplayError as error:  # an unknown name: say so now, not in the app
         sys.stderr.write(f"error: {error.message}\n")
         raise typer.Exit(error.exit_code) from None
 

@@ -21,6 +21,7 @@ from roleplay.cli.options import (
     CharacterOption,
     ChromaUrlOption,
     ContextWindowOption,
+    LorebookOption,
     MemoryOption,
     ModelOption,
     NoSteerOption,
@@ -33,6 +34,7 @@ from roleplay.cli.options import (
     card_path,
     check_session,
     feature_options,
+    lorebook_names,
     prompt_layout,
 )
 from roleplay.cli.runtime import RuntimeOptions, load_cli_pipeline
@@ -83,6 +85,7 @@ def chat_command(
         DEFAULT_GENERATION.temperature, "--temperature", min=0.0, max=5.0
     ),
     context_window: int | None = ContextWindowOption,
+    lorebook: list[str] | None = LorebookOption,
     memory: bool = MemoryOption,
     chroma_url: str | None = ChromaUrlOption,
     steer: str | None = SteerOption,
@@ -97,6 +100,7 @@ def chat_command(
         temperature=temperature,
         seed=seed,
         features=feature_options(memory, chroma_url, steer, no_steer, steering_source),
+        lorebooks=lorebook_names(lorebook),
     )
     # Check the card or the session before loading the model: a typo should fail in
     # milliseconds, not after a ten-second load.

@@ -18,6 +18,7 @@ LazyRoleplayGroup.lazy_commands = {
     "prompt": from_module("roleplay.cli.prompt_command:prompt_command"),
     "characters": from_module("roleplay.cli.card_commands:characters_command"),
     "card": from_module("roleplay.cli.card_commands:card_app"),
+    "lorebook": from_module("roleplay.cli.lorebook_commands:lorebook_app"),
     "sessions": from_module("roleplay.cli.session_commands:sessions_app"),
     "eval": from_module("roleplay.cli.eval_commands:eval_app"),
     "generate": from_module("roleplay.cli.generate_commands:generate_app"),

@@ -59,15 +59,34 @@ ContextWindowOption = typer.Option(
 )
 
 
+LorebookOption = typer.Option(
+    None,
+    "--lorebook",
+    help="Imported lorebooks to use with the card's own (`roleplay lorebook list`); "
+    "repeat it or separate names with commas.",
+)
+
+
 def card_path(reference: str) -> Path:
     """The card file ``reference`` names, resolved and parsed now: a typo or a broken card
-    (say, tab-indented YAML) must fail in milliseconds, not after the model has loaded."""
+    (say, tab-indented YAML) must fail in milliseconds, not after the model has loaded.
+    The lorebooks the card names (``extensions.roleplay.lorebooks``) must exist too."""
     from roleplay.cards.loader import load_card
     from roleplay.cards.registry import resolve_card
+    from roleplay.lorebooks.attach import card_lorebooks
 
     path = resolve_card(reference)
-    load_card(path)
+    card_lorebooks(load_card(path))
     return path
+
+
+def lorebook_names(values: list[str] | None) -> tuple[str, ...]:
+    """``--lorebook`` values as stored names, each found and parsed now (before any model)."""
+    if not values:
+        return ()
+    from roleplay.lorebooks.attach import check_lorebooks
+
+    return tuple(check_lorebooks(values))
 
 
 def check_session(session_id: str) -> None:

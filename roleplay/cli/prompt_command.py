@@ -18,6 +18,7 @@ from roleplay.cli.options import (
     CharacterOption,
     ChromaUrlOption,
     ContextWindowOption,
+    LorebookOption,
     MemoryOption,
     ModelOption,
     NoSteerOption,
@@ -29,6 +30,7 @@ from roleplay.cli.options import (
     card_path,
     check_session,
     feature_options,
+    lorebook_names,
     prompt_layout,
 )
 from roleplay.cli.runtime import RuntimeOptions, load_cli_pipeline
@@ -55,6 +57,7 @@ def prompt_command(
         DEFAULT_GENERATION.max_new_tokens, "--max-new-tokens", min=1, max=4096
     ),
     context_window: int | None = ContextWindowOption,
+    lorebook: list[str] | None = LorebookOption,
     memory: bool = MemoryOption,
     chroma_url: str | None = ChromaUrlOption,
     steer: str | None = SteerOption,
@@ -70,6 +73,7 @@ def prompt_command(
         prompt_layout=prompt_layout(layout),
         max_new_tokens=max_new_tokens,
         features=feature_options(memory, chroma_url, steer, no_steer),
+        lorebooks=lorebook_names(lorebook),
     )
     # The card or the session is checked before the model loads (a typo fails at once).
     resolved = None if session else card_path(character)

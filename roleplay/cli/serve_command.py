@@ -18,6 +18,7 @@ from roleplay.cli.options import (
     BaseUrlOption,
     ChromaUrlOption,
     ContextWindowOption,
+    LorebookOption,
     MemoryOption,
     ModelOption,
     NoSteerOption,
@@ -25,6 +26,7 @@ from roleplay.cli.options import (
     ThreadsOption,
     backend_options,
     feature_options,
+    lorebook_names,
 )
 from roleplay.engine.base import DEFAULT_GENERATION
 from roleplay.errors import RoleplayError
@@ -63,6 +65,7 @@ def serve_command(
     ),
     threads: int | None = ThreadsOption,
     context_window: int | None = ContextWindowOption,
+    lorebook: list[str] | None = LorebookOption,
     max_new_tokens: int = typer.Option(
         DEFAULT_GENERATION.max_new_tokens,
         "--max-new-tokens",
@@ -103,6 +106,7 @@ def serve_command(
         backend, model, base_url, upstream_key if base_url else None, threads, context_window
     )
     features = feature_options(memory, chroma_url, steer, no_steer)
+    lorebooks = lorebook_names(lorebook)
 
     import uvicorn
 
@@ -115,6 +119,7 @@ def serve_command(
         max_new_tokens=max_new_tokens,
         temperature=temperature,
         features=features,
+        lorebooks=lorebooks,
     )
     engine = load_cli_engine(options_backend)
     app = create_app(

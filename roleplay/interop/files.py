@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
 
+from roleplay.atomic_files import write_temporary
 from roleplay.cards.loader import check_card
 from roleplay.errors import RoleplayError
 
@@ -28,7 +28,7 @@ def write_atomic(path: Path, data: bytes, *, force: bool) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise RoleplayError(f"cannot create {path.parent}: {error.strerror or error}") from None
-    temporary = _write_temporary(path, data)
+    temporary = write_temporary(path, data)
     _replace(temporary, path, force=force)
 
 
@@ -45,7 +45,7 @@ def write_card_atomic(path: Path, text: str, *, force: bool) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise RoleplayError(f"cannot create {path.parent}: {error.strerror or error}") from None
-    temporary = _write_temporary(path, data)
+    temporary = write_temporary(path, data)
     check = check_card(temporary)
     if check.card is None:
         temporary.unlink(missing_ok=True)
@@ -70,25 +70,6 @@ def _move_if_absent(temporary: Path, path: Path) -> None:
         os.replace(temporary, path)
         return
     temporary.unlink()
-
-
-def _write_temporary(path: Path, data: bytes) -> Path:
-    # Same folder as the target so os.replace is a rename on one file system; a dot name
-    # (with a .tmp suffix) so the card registry never lists it.
-    try:
-        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as error:
-        raise RoleplayError(f"cannot write in {path.parent}: {error.strerror or error}") from None
-    temporary = Path(name)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise RoleplayError(f"cannot write {path}: {error.strerror or error}") from None
-    return temporary
 
 
 def _replace(temporary: Path, path: Path, *, force: bool) -> None:

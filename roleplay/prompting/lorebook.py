@@ -215,13 +215,56 @@ class LorebookScanner:
             self.notes.append(note)
 
 
+def combine_lorebooks(embedded: Lorebook | None, attached: Sequence[Lorebook]) -> Lorebook | None:
+    """One book to scan: the card's embedded entries, then each attached book's, in order.
+
+    SillyTavern scans every active book together with one set of settings, and so does this:
+    the entries share one token budget (the tie-break among equally important entries is
+    this order), and scan depth, budget and recursion are the first that is set, looking at
+    the embedded book, then the attached ones in order (else the defaults). An attached
+    entry is labelled ``BOOK/COMMENT`` (or ``BOOK/#N``) so ``roleplay prompt`` says where it
+    came from. An attached book whose name repeats an earlier one is scanned once.
+    """
+    if not attached:
+        return embedded
+    books = [embedded] if embedded is not None else []
+    seen: set[str] = set()
+    entries = list(embedded.entries) if embedded is not None else []
+    for book in attached:
+        key = (book.name or "").casefold()
+        if key and key in seen:
+            continue
+        seen.add(key)
+        books.append(book)
+        for index, entry in enumerate(book.entries):
+            label = entry.comment or f"#{index}"
+            named = f"{book.name}/{label}" if book.name else label
+            entries.append(entry.model_copy(update={"comment": named}))
+    settings: dict[str, Any] = {
+        field: next(
+            (getattr(book, field) for book in books if getattr(book, field) is not None), None
+        )
+        for field in ("scan_depth", "token_budget", "recursive_scanning")
+    }
+    name = embedded.name if embedded is not None else None
+    return Lorebook(name=name, entries=entries, **settings)
+
+
 def make_lore_factory(
     count_tokens: TokenCounter | None = None,
+    *,
+    attached: Sequence[Lorebook] = (),
+    card_books: Callable[[Card], Sequence[Lorebook]] | None = None,
 ) -> Callable[[Card], LorebookScanner | None]:
-    """The pipeline's ``lore_factory``: a scanner for cards that have a lorebook."""
+    """The pipeline's ``lore_factory``: a scanner for cards that have lore.
+
+    ``attached``: standalone books for every card (``--lorebook``); ``card_books``: the books
+    a card names itself (scanned before ``attached``). See ``combine_lorebooks``.
+    """
 
     def factory(card: Card) -> LorebookScanner | None:
-        book = card.lorebook
+        extra = [*(card_books(card) if card_books is not None else ()), *attached]
+        book = combine_lorebooks(card.lorebook, extra)
         if book is None or not any(entry.enabled for entry in book.entries):
             return None
         return LorebookScanner(book, count_tokens=count_tokens or estimate_tokens)
