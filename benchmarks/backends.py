@@ -15,14 +15,21 @@ by ``benchmarks.standin_gguf``):
    int8 fast path was removed; run 1 of 2026-12-03 measured that path);
 4. a warm `roleplay chat` start: seconds until the user's prompt is printed.
 
-    python -m benchmarks.backends [--repeats 5] [--threads 2] [--turns 10] [--skip-standin]
+Steps 2 and 3 are repeated (``--process-repeats``, ``--conversations``, each from a fresh
+data dir) so every published figure has a range, not one draw; step 3 runs both prompt
+layouts on llama.cpp.
 
-Writes benchmarks/out/backends.json; the tables go to BENCHMARKS.md by hand.
+    python -m benchmarks.backends [--repeats 5] [--threads 2] [--turns 10] [--skip-standin]
+        [--process-repeats 3] [--conversations 3]
+
+Writes benchmarks/out/backends.json; ``markdown()`` renders BENCHMARKS.md's tables from it
+(``python -m benchmarks.run_all --only backends``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -35,9 +42,8 @@ from typing import Any
 import yaml
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
-from benchmarks.common import write_result
+from benchmarks.common import bootstrap_ratio, header, load_average, spread, write_result
 
 MESSAGES_PATH = Path(__file__).resolve().parent / "data" / "chat_turns.yaml"
 REPO = Path(__file__).resolve().parents[1]
@@ -45,27 +51,6 @@ MESSAGE = "Captain, the engines are failing and the crew is scared. What do we d
 NEW_TOKENS = 64
 SHARED_CACHE = Path(tempfile.gettempdir()) / "roleplay-bench-cache"
 console = Console()
-
-
-def interval(values: list[float]) -> str:
-    """Median and the min-max range (n is small: no parametric interval is honest here)."""
-    return f"{statistics.median(values):.2f} [{min(values):.2f}, {max(values):.2f}]"
-
-
-def bootstrap_ratio(a: list[float], b: list[float], draws: int = 2000) -> tuple[float, float]:
-    """95% bootstrap interval of median(a) / median(b), pairing runs by repeat index."""
-    import random
-
-    rng = random.Random(0)
-    pairs = list(zip(a, b, strict=True))
-    ratios = []
-    for _ in range(draws):
-        sample = [pairs[rng.randrange(len(pairs))] for _ in pairs]
-        ratios.append(
-            statistics.median(x for x, _ in sample) / statistics.median(y for _, y in sample)
-        )
-    ratios.sort()
-    return ratios[int(0.025 * draws)], ratios[int(0.975 * draws) - 1]
 
 
 def _settings(seed: int) -> Any:
@@ -146,7 +131,8 @@ def speed(path: Path | None, threads: int, repeats: int) -> dict[str, Any]:
     pipeline = build_pipeline(options)
     conversation = pipeline.start(resolve_card("mira"))
     prompt = conversation.prepare(MESSAGE).prompt
-    engine = pipeline.engine
+    controller = conversation.controller
+    engine: Any = pipeline.engine  # the llama.cpp engine: its tokenizer and batch size
     tokens = engine.tokenize(prompt.text)
     bare = llama_cpp.Llama(
         model_path=str(path or default_gguf_path()),
@@ -176,15 +162,13 @@ def speed(path: Path | None, threads: int, repeats: int) -> dict[str, Any]:
         "model": engine.model_id,
         "file_bytes": engine.info.size,
         "prompt_tokens": len(tokens),
-        "steering": conversation.controller.describe()["steering"]["method"],
+        "steering": controller.describe()["steering"]["method"] if controller else None,
         "decode_tok_s": {side: values for side, values in decode.items()},
         "ttft_s": {side: values for side, values in ttft.items()},
         "new_tokens": {side: [r[2] for r in values] for side, values in runs.items()},
         "decode_ratio_median": statistics.median(decode["pipeline"])
         / statistics.median(decode["bare"]),
         "decode_ratio_95": [low, high],
-        "llama_cpp_version": llama_cpp.__version__,
-        "llama_cpp_system_info": llama_cpp.llama_print_system_info().decode().strip(),
     }
     del bare
     return result
@@ -297,12 +281,20 @@ def warm_start(threads: int) -> list[float]:
     return times[1:]  # the first start warms the page cache and the vector cache
 
 
+LAYOUTS = ("system", "turn")  # the default prompt layout first
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--turns", type=int, default=10)
+    parser.add_argument("--process-repeats", type=int, default=3, help="chat processes per model")
+    parser.add_argument(
+        "--conversations", type=int, default=3, help="conversations per turn-by-turn row"
+    )
     parser.add_argument("--skip-standin", action="store_true")
+    parser.add_argument("--skip-transformers", action="store_true", help="no transformers row")
     parser.add_argument(
         "--only-turns", action="store_true", help="only the TTFT-per-turn part, both layouts"
     )
@@ -313,87 +305,183 @@ def main() -> None:
         from benchmarks.standin_gguf import build_standin
 
         models.append(("stand-in Qwen2 0.8B Q4_K_M", build_standin(verbose=False)))
-    load_before = os.getloadavg()
-    if arguments.only_turns:
-        only: dict[str, Any] = {"turns": {}}
-        for label, path in models:
-            for layout in ("system", "turn"):
-                only["turns"][f"{label}, llama.cpp, {layout} layout"] = turns(
-                    "llama.cpp",
-                    None if path is None else str(path),
-                    arguments.threads,
-                    arguments.turns,
-                    layout,
-                )
-        only["load_average"] = {"before": load_before, "after": os.getloadavg()}
-        _print_turns(only)
-        console.print(f"written to {write_result('backends_turns', only)}")
-        return
+    load_before = load_average()
     results: dict[str, Any] = {"speed": {}, "process": {}, "turns": {}}
+    conversations = arguments.conversations
+    steps = len(models) * len(LAYOUTS) * conversations
+    if not arguments.only_turns:
+        steps += len(models) * (1 + arguments.process_repeats) + 1
+        steps += 0 if arguments.skip_transformers else conversations
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("benchmarks", total=len(models) * 3 + 2)
+        task = progress.add_task("benchmarks", total=steps)
         for label, path in models:
-            results["speed"][label] = speed(path, arguments.threads, arguments.repeats)
+            model = None if path is None else str(path)
+            if not arguments.only_turns:
+                results["speed"][label] = speed(path, arguments.threads, arguments.repeats)
+                progress.advance(task)
+                results["process"][label] = []
+                for _ in range(arguments.process_repeats):
+                    results["process"][label].append(chat_process(model, arguments.threads))
+                    progress.advance(task)
+            for layout in LAYOUTS:
+                runs: list[Any] = []
+                results["turns"][f"{label}, llama.cpp, {layout} layout"] = runs
+                for _ in range(conversations):
+                    runs.append(
+                        turns("llama.cpp", model, arguments.threads, arguments.turns, layout)
+                    )
+                    progress.advance(task)
+        if not arguments.only_turns:
+            if not arguments.skip_transformers:
+                runs = []
+                results["turns"]["default SmolLM2-135M, transformers (float32)"] = runs
+                for _ in range(conversations):
+                    runs.append(turns("transformers", None, arguments.threads, arguments.turns))
+                    progress.advance(task)
+            results["warm_start_s"] = warm_start(arguments.threads)
             progress.advance(task)
-            results["process"][label] = chat_process(
-                None if path is None else str(path), arguments.threads
-            )
-            progress.advance(task)
-            results["turns"][f"{label}, llama.cpp"] = turns(
-                "llama.cpp", None if path is None else str(path), arguments.threads, arguments.turns
-            )
-            progress.advance(task)
-        results["turns"]["default SmolLM2-135M, transformers (float32)"] = turns(
-            "transformers", None, arguments.threads, arguments.turns
-        )
-        progress.advance(task)
-        results["warm_start_s"] = warm_start(arguments.threads)
-        progress.advance(task)
-    results["load_average"] = {"before": load_before, "after": os.getloadavg()}
+    results["load_average"] = [load_before, load_average()]
     results["repeats"] = arguments.repeats
     results["threads"] = arguments.threads
-    _print(results)
-    console.print(f"written to {write_result('backends', results)}")
+    results["conversations"] = conversations
+    name = "backends_turns" if arguments.only_turns else "backends"
+    path = write_result(name, results)
+    console.print(markdown(json.loads(path.read_text())))
+    console.print(f"written to {path}")
 
 
-def _print(results: dict[str, Any]) -> None:
-    table = Table("model", "side", "decode tok/s", "TTFT s", title="decode and TTFT")
-    for label, result in results["speed"].items():
-        for side in ("bare", "pipeline"):
-            table.add_row(
-                label,
-                side,
-                interval(result["decode_tok_s"][side]),
-                interval(result["ttft_s"][side]),
+# Rendering (BENCHMARKS.md) -------------------------------------------------------------------
+
+
+def _process_runs(value: Any) -> list[dict[str, Any]]:
+    """Chat-process runs of one model (older results held one run, not a list)."""
+    return value if isinstance(value, list) else [value]
+
+
+def _conversations(value: Any) -> list[list[dict[str, Any]]]:
+    """Conversations of one turn-by-turn row (older results held one, a list of turns)."""
+    return [value] if value and isinstance(value[0], dict) else list(value)
+
+
+def markdown(payload: dict[str, Any]) -> str:
+    """BENCHMARKS.md's Backends tables from this script's JSON result: decode/TTFT against
+    bare llama.cpp, one chat process's memory, TTFT turn by turn, a warm start. The process and
+    turn tables are parts of their own (``bench:backends/process``, ``bench:backends/turns``):
+    prose sits between the tables in BENCHMARKS.md."""
+    blocks = [_speed_block(payload)] if payload.get("speed") else []
+    parts = []
+    if payload.get("process"):
+        parts.append(("process", _process_block(payload)))
+    if payload.get("turns"):
+        parts.append(("turns", _turns_block(payload)))
+    if payload.get("warm_start_s"):
+        starts = payload["warm_start_s"]
+        parts.append(
+            (
+                "warm_start",
+                f"Warm `roleplay chat` start ({_date(payload)}), seconds from process start to "
+                f"the user's prompt, memory and steering on: **{spread(starts)}** (median [min, "
+                f"max], n = {len(starts)} starts after one that warms the caches).",
             )
+        )
+    for part, text in parts:
+        blocks.append(
+            f"<!-- bench:backends/{part} -->\n{text.rstrip()}\n<!-- /bench:backends/{part} -->"
+        )
+    return "\n\n".join(blocks) + "\n"
+
+
+def _date(payload: dict[str, Any]) -> str:
+    return str(payload.get("date") or payload.get("machine", {}).get("written", "?"))
+
+
+def _speed_block(payload: dict[str, Any]) -> str:
+    lines = [
+        header(
+            payload,
+            f"{payload.get('threads', '?')} threads; median [min, max] over n interleaved "
+            "repeats per side; the ratio's interval is a 95 % bootstrap over repeats.",
+        ),
+        "",
+        "| model | n | bare decode tok/s | pipeline decode tok/s | pipeline / bare "
+        "| bare TTFT s | pipeline TTFT s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label, result in payload["speed"].items():
+        decode, ttft = result["decode_tok_s"], result["ttft_s"]
         low, high = result["decode_ratio_95"]
-        table.add_row(
-            label, "ratio", f"{result['decode_ratio_median']:.3f} [{low:.3f}, {high:.3f}]", ""
+        lines.append(
+            f"| {label} | {len(decode['bare'])} | {spread(decode['bare'], 1)} | "
+            f"{spread(decode['pipeline'], 1)} | **{result['decode_ratio_median']:.2f} "
+            f"[{low:.2f}, {high:.2f}]** | {spread(ttft['bare'])} | {spread(ttft['pipeline'])} |"
         )
-    console.print(table)
-    table = Table("model", "file MB", "peak RSS MB", "data dir MB", title="one chat process")
-    for label, result in results["process"].items():
-        size = results["speed"][label]["file_bytes"] / 1e6
-        rss = result["peak_rss_bytes"]
-        table.add_row(
-            label,
-            f"{size:.0f}",
-            f"{rss / 1e6:.0f}" if rss else "n/a",
-            f"{result['data_dir_bytes'] / 1e6:.1f}",
-        )
-    console.print(table)
-    _print_turns(results)
-    console.print(f"warm start to the prompt: {results['warm_start_s']}")
+    return "\n".join(lines)
 
 
-def _print_turns(results: dict[str, Any]) -> None:
-    table = Table("conversation", "turn 1", "turn 2", "turn 5", "turn 10", "10 / 2", title="TTFT")
-    for label, rows in results["turns"].items():
-        by_turn = {row["turn"]: row["ttft_s"] for row in rows}
-        cells = [f"{by_turn.get(t, float('nan')):.2f}" for t in (1, 2, 5, 10)]
-        ratio = by_turn.get(10, float("nan")) / by_turn.get(2, float("nan"))
-        table.add_row(label, *cells, f"{ratio:.2f}")
-    console.print(table)
+def _process_block(payload: dict[str, Any]) -> str:
+    lines = [
+        header(
+            payload,
+            "One `roleplay chat --once` per run in a fresh data dir; median "
+            "[min, max] over n runs; peak RSS from GNU time.",
+        ),
+        "",
+        "| model | n | file | peak RSS MB | RSS - file GB | written to the data dir MB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, value in payload["process"].items():
+        runs = _process_runs(value)
+        size = payload.get("speed", {}).get(label, {}).get("file_bytes")
+        rss = [run["peak_rss_bytes"] for run in runs]
+        extra = spread([r - size for r in rss], 2, 1e-9) if size else "?"
+        lines.append(
+            f"| {label} | {len(runs)} | {'?' if not size else f'{size / 1e6:.0f} MB'} | "
+            f"{spread(rss, 0, 1e-6)} | {extra} | "
+            f"{spread([run['data_dir_bytes'] for run in runs], 2, 1e-6)} |"
+        )
+    failed = sum(
+        run.get("exit_code", 0) != 0
+        for v in payload["process"].values()
+        for run in _process_runs(v)
+    )
+    if failed:
+        lines.append(f"\n{failed} chat process(es) exited with an error: see the JSON.")
+    return "\n".join(lines)
+
+
+def _turns_block(payload: dict[str, Any]) -> str:
+    count = max(
+        (
+            row["turn"]
+            for value in payload["turns"].values()
+            for c in _conversations(value)
+            for row in c
+        ),
+        default=10,
+    )
+    shown = sorted({1, 2, min(5, count), count})
+    lines = [
+        header(
+            payload,
+            "TTFT in seconds at each turn of one chat (Mira, memory and steering "
+            "on, 60-token replies); median [min, max] over n conversations, each from a "
+            "fresh data dir; the ratio is taken per conversation.",
+        ),
+        "",
+        "| conversation | n | "
+        + " | ".join(f"turn {t}" for t in shown)
+        + f" | turn {count} / turn 2 |",
+        "|---|---|" + "---|" * (len(shown) + 1),
+    ]
+    for label, value in payload["turns"].items():
+        conversations = _conversations(value)
+        by_turn = [{row["turn"]: row["ttft_s"] for row in c} for c in conversations]
+        cells = [spread([t[turn] for t in by_turn if turn in t]) for turn in shown]
+        ratios = [t[count] / t[2] for t in by_turn if count in t and t.get(2)]
+        lines.append(
+            f"| {label} | {len(conversations)} | {' | '.join(cells)} | **{spread(ratios)}** |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import math
 import os
 import platform
+import random
 import statistics
+import sys
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,31 +20,208 @@ from bias_audit.stats import wilson_interval as wilson_interval
 OUT_DIR = Path(__file__).resolve().parent / "out"
 
 
-def machine() -> dict[str, Any]:
-    import torch
+# CPU features that decide which llama.cpp and oneDNN kernels run (recorded with every result).
+CPU_FLAGS = (
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx512f",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx_vnni",
+    "amx_tile",
+    "amx_int8",
+    "amx_bf16",
+)
 
-    cpu = platform.processor() or platform.machine()
+
+def _cpu() -> tuple[str, list[str]]:
+    """The CPU's model name and which of CPU_FLAGS it has (from the first core's entry)."""
+    fields: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
+    present = set(fields.get("flags", "").split())
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    return name, [flag for flag in CPU_FLAGS if flag in present]
+
+
+def llama_cpp_build() -> dict[str, str] | None:
+    """llama-cpp-python's version and llama.cpp's compiled-in features (None if missing)."""
+    try:
+        import llama_cpp
+
+        info = llama_cpp.llama_print_system_info()
+        version = str(llama_cpp.__version__)
+    except Exception:  # not installed, or a build whose library fails to load: still record
+        return None
+    text = info.decode(errors="replace") if isinstance(info, bytes) else str(info)
+    return {"version": version, "system_info": text.strip(" |")}
+
+
+def load_average() -> float | None:
+    """The 1-minute load average, rounded (None where the OS has none). Taken before and
+    after every run: other jobs on a shared machine skew every timing."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def _torch() -> dict[str, Any]:
+    try:
+        import torch
+    except ImportError:
+        return {"torch": None, "torch_threads": None}
+    return {"torch": torch.__version__, "torch_threads": torch.get_num_threads()}
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on (cheap: no model is loaded)."""
+    cpu, flags = _cpu()
+    try:
+        load: list[float] | None = [round(value, 2) for value in os.getloadavg()]
+    except OSError:
+        load = None
     return {
         "cpu": cpu,
+        "cpu_flags": flags,
         "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
-        "torch": torch.__version__,
+        **_torch(),
+        "llama_cpp": llama_cpp_build(),
+        "load_average_1_5_15": load,
+        "load_average_at_write": None if load is None else load[0],
+        "written": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
 
 
+def command_line() -> str:
+    """How this process was started, as a reader would type it (``python -m benchmarks.X``)."""
+    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if script is not None and script.parent.name == "benchmarks" and script.suffix == ".py":
+        head = f"python -m benchmarks.{script.stem}"
+    else:
+        head = "python " + (sys.argv[0] if sys.argv else "?")
+    return " ".join([head, *sys.argv[1:]])
+
+
+def _build_summary(system_info: str) -> str:
+    """llama.cpp's switched-on features in a few words ("AVX AVX2 FMA ... OPENMP")."""
+    names = []
+    for part in system_info.split("|"):
+        key, _, value = part.partition("=")
+        key = key.split(":")[-1].strip()
+        if key and value.strip() not in ("", "0"):
+            names.append(key)
+    return " ".join(names) or system_info or "?"
+
+
+def machine_line(payload: dict[str, Any]) -> str:
+    """One line for a BENCHMARKS.md block: CPU, features, llama.cpp build."""
+    info = payload.get("machine", {})
+    llama = info.get("llama_cpp") or {}
+    flags = ", ".join(info.get("cpu_flags", [])) or "?"
+    if llama:
+        build = (
+            f"llama-cpp-python {llama.get('version', '?')} "
+            f"({_build_summary(str(llama.get('system_info', '')))})"
+        )
+    else:
+        build = "llama-cpp-python not installed"
+    return f"{info.get('cpu', '?')}, {info.get('cores', '?')} cores ({flags}); {build}"
+
+
+def load_pair(payload: dict[str, Any]) -> tuple[float | None, float | None]:
+    """(before, after) 1-minute load from any shape the scripts have written: a pair, a
+    {"before", "after"} dict of numbers or os.getloadavg() triples, or two flat keys."""
+
+    def first(value: Any) -> float | None:
+        if isinstance(value, list | tuple):
+            value = value[0] if value else None
+        return None if value is None else float(value)
+
+    value = payload.get("load_average")
+    if isinstance(value, dict):
+        return first(value.get("before")), first(value.get("after"))
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return first(value[0]), first(value[1])
+    if "load_average_before" in payload or "load_average_after" in payload:
+        return first(payload.get("load_average_before")), first(payload.get("load_average_after"))
+    return None, first(payload.get("machine", {}).get("load_average_at_write"))
+
+
+def header(payload: dict[str, Any], note: str = "") -> str:
+    """The first line of every generated block: machine, date, load, command (and a note)."""
+    before, after = load_pair(payload)
+
+    def shown(value: float | None) -> str:
+        return "?" if value is None else f"{value:.1f}"
+
+    date = payload.get("date") or payload.get("machine", {}).get("written", "?")
+    command = payload.get("command") or "?"
+    line = (
+        f"Machine: {machine_line(payload)}. Date {date}; load {shown(before)} -> "
+        f"{shown(after)}; `{command}`."
+    )
+    return f"{line} {note}".rstrip()
+
+
 def write_result(name: str, payload: dict[str, Any]) -> Path:
+    """Write ``benchmarks/out/NAME.json``: the payload plus the machine block, and the command
+    that produced it unless the payload names one."""
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     path = OUT_DIR / f"{name}.json"
-    path.write_text(json.dumps({"machine": machine(), **payload}, indent=2))
+    record = {"machine": machine(), "command": command_line(), **payload}
+    path.write_text(json.dumps(record, indent=2))
     return path
+
+
+def spread(values: Sequence[float], digits: int = 2, scale: float = 1.0) -> str:
+    """ "median [min, max]": with a handful of repeats, the range is the honest interval."""
+    shown = [value * scale for value in values]
+    if not shown:
+        return "-"
+    return (
+        f"{statistics.median(shown):.{digits}f} [{min(shown):.{digits}f}, {max(shown):.{digits}f}]"
+    )
+
+
+def bootstrap_ratio(
+    numerator: Sequence[float], denominator: Sequence[float], draws: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """95 % bootstrap interval of median(numerator) / median(denominator), resampling
+    repeats as pairs (the two sides of one repeat ran back to back under the same load)."""
+    rng = random.Random(seed)
+    pairs = list(zip(numerator, denominator, strict=True))
+    if not pairs:
+        raise ValueError("no repeats")
+    ratios = []
+    for _ in range(draws):
+        sample = [pairs[rng.randrange(len(pairs))] for _ in pairs]
+        bottom = statistics.median(b for _, b in sample)
+        ratios.append(statistics.median(a for a, _ in sample) / bottom if bottom else math.nan)
+    ratios.sort()
+    return ratios[int(0.025 * draws)], ratios[int(0.975 * draws) - 1]
+
+
+def bootstrap_percentile(
+    values: Sequence[float], q: float, draws: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """95 % bootstrap interval of the q-th percentile of ``values`` (e.g. a latency's p95)."""
+    import numpy as np
+
+    data = np.asarray(values, dtype=float)
+    if data.size == 0:
+        raise ValueError("no values")
+    rng = np.random.default_rng(seed)
+    picks = data[rng.integers(0, data.size, size=(draws, data.size))]
+    estimates = np.percentile(picks, q, axis=1)
+    return float(np.quantile(estimates, 0.025)), float(np.quantile(estimates, 0.975))
 
 
 def median(values: list[float]) -> float:

@@ -12,7 +12,9 @@ Recall quality per precision: ``ROLEPLAY_ENCODER_PRECISION=P python -m benchmark
 
     python -m benchmarks.memory_encoders [--texts 2048] [--repeats 3]
 
-Writes benchmarks/out/memory_encoders.json.
+Writes benchmarks/out/memory_encoders.json; ``markdown()`` renders BENCHMARKS.md's table
+(texts/s as median [min, max] over the repeats, the speed-up with a 95 % bootstrap interval
+over repeats paired by round).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def main() -> None:
 
 
 def run(count: int, repeats: int) -> None:
-    from benchmarks.common import write_result
+    from benchmarks.common import load_average, write_result
     from benchmarks.memory_speed import TextMaker
     from roleplay.memory.encoder import load_encoder
 
@@ -68,7 +70,7 @@ def run(count: int, repeats: int) -> None:
     for encoder in encoders.values():
         encoder.encode(texts[:128])  # warm-up: kernels for the common shapes
     rates: dict[str, list[float]] = {precision: [] for precision in precisions}
-    load_before = os.getloadavg()
+    load_before = load_average()
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("encoding", total=repeats * len(precisions))
         for _ in range(repeats):
@@ -87,21 +89,17 @@ def run(count: int, repeats: int) -> None:
         results[precision] = {
             "texts_per_s_best": max(rates[precision]),
             "texts_per_s_median": statistics.median(rates[precision]),
+            "texts_per_s_runs": rates[precision],
             "cosine_to_float32_min": float(cosines.min()),
             "cosine_to_float32_mean": float(cosines.mean()),
             "alone_vs_batched_cosine_min": float((alone * batched).sum(axis=1).min()),
         }
     report(results)
-    console.print(f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}")
+    load = [load_before, load_average()]
+    console.print(f"load average before {load[0]}, after {load[1]}")
     path = write_result(
         "memory_encoders",
-        {
-            "texts": count,
-            "repeats": repeats,
-            "load_average_before": load_before,
-            "load_average_after": os.getloadavg(),
-            "precisions": results,
-        },
+        {"texts": count, "repeats": repeats, "load_average": load, "precisions": results},
     )
     console.print(f"wrote {path}")
 
@@ -130,6 +128,41 @@ def report(results: dict[str, Any]) -> None:
             f"{values['alone_vs_batched_cosine_min']:.6f}",
         )
     console.print(table)
+
+
+def markdown(payload: dict[str, Any]) -> str:
+    """BENCHMARKS.md's encoder precision table from this script's JSON result."""
+    from benchmarks.common import bootstrap_ratio, header, spread
+
+    precisions = payload["precisions"]
+    base = precisions["float32"]
+    lines = [
+        header(
+            payload,
+            f"{payload['texts']:,} benchmark memories per repeat; texts/s median [min, max] over "
+            "n interleaved repeats; the speed-up's bracket is a 95 % bootstrap over repeats; "
+            "cosines over all texts.",
+        ),
+        "",
+        "| precision | n | texts/s | x float32 | cosine to float32 min / mean "
+        "| alone vs batched (min cosine) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for precision, values in precisions.items():
+        runs = values.get("texts_per_s_runs") or [values["texts_per_s_median"]]
+        base_runs = base.get("texts_per_s_runs") or [base["texts_per_s_median"]]
+        speedup = values["texts_per_s_median"] / base["texts_per_s_median"]
+        if precision != "float32" and len(runs) == len(base_runs):
+            low, high = bootstrap_ratio(runs, base_runs)
+            speedup_cell = f"{speedup:.2f} [{low:.2f}, {high:.2f}]"
+        else:
+            speedup_cell = f"{speedup:.2f}"
+        lines.append(
+            f"| {precision} | {len(runs)} | {spread(runs, 0)} | {speedup_cell} | "
+            f"{values['cosine_to_float32_min']:.5f} / {values['cosine_to_float32_mean']:.5f} | "
+            f"{values['alone_vs_batched_cosine_min']:.6f} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

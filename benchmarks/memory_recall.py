@@ -282,7 +282,10 @@ def main() -> None:
 
 
 def run(do_tune: bool, plot: bool) -> None:
+    from benchmarks.common import load_average
     from roleplay.memory.lexicon import LexiconEmotionScorer
+
+    load_before = load_average()
 
     evalset = load_eval()
     queries = {split: build_queries(evalset.characters, evalset.moods, split) for split in SPLITS}
@@ -348,6 +351,7 @@ def run(do_tune: bool, plot: bool) -> None:
         "default_strategy": settings.strategy,
         "weights": vars(settings.weights),
         "tuning": tuned,
+        "load_average": [load_before, load_average()],
     }
     path = write_result("memory_recall", payload)
     console.print(f"wrote {path}")
@@ -380,6 +384,31 @@ def plot_results(results: dict[str, dict[str, dict[str, Any]]], path: Path) -> N
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
+
+
+def markdown(payload: dict[str, Any]) -> str:
+    """BENCHMARKS.md's Hit@1 table from this script's JSON result."""
+    from benchmarks.common import header
+
+    lines = [
+        header(
+            payload,
+            f"Encoder {payload['encoder_precision']}; default strategy "
+            f"{payload['default_strategy']}. Brackets: 95 % Wilson intervals; n = queries per "
+            "split (a bootstrap over whole mood texts is in the JSON).",
+        ),
+        "",
+        "| strategy | dev Hit@1 | test Hit@1 |",
+        "|---|---|---|",
+    ]
+    for method, splits in payload["hit_at_1"].items():
+        cells = []
+        for split in SPLITS:
+            row = splits[split]
+            low, high = row["ci95_wilson"]
+            cells.append(f"{row['hit_at_1']:.3f} [{low:.3f}, {high:.3f}] (n = {row['n']})")
+        lines.append(f"| {method} | {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -11,14 +11,19 @@ One character's store grows stage by stage (1k -> 10k -> 100k); each stage repor
 Memories and turns are synthetic (benchmarks/data/memory_eval_speed.yaml, seeded), written
 under a temporary ROLEPLAY_HOME.
 
+Intervals: each latency percentile has a 95 % bootstrap interval over its n queries; the ingest
+rate of a stage has the range of its chunks' rates (``add_memories`` stores in chunks, each
+timed), since a stage is one run.
+
     python -m benchmarks.memory_speed [--sizes 1000 10000 100000] [--queries 100]
 
-Writes benchmarks/out/memory_speed.json.
+Writes benchmarks/out/memory_speed.json; ``markdown()`` renders BENCHMARKS.md's table from it.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import tempfile
@@ -31,6 +36,8 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+
+from benchmarks.common import bootstrap_percentile, load_average, write_result
 
 PARTS = Path(__file__).resolve().parent / "data" / "memory_eval_speed.yaml"
 STRATEGIES = ("semantic", "c-a", "c-m", "s-c", "s-s")
@@ -76,7 +83,8 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values) * 1000.0, q))
 
 
-def ingest(memory: Any, texts: list[str], label: str) -> float:
+def ingest(memory: Any, texts: list[str], label: str) -> tuple[float, list[float]]:
+    """Memories/s over the stage, and each stored chunk's own rate (for a range)."""
     with Progress(
         TextColumn(f"ingest {label}"),
         BarColumn(),
@@ -86,10 +94,20 @@ def ingest(memory: Any, texts: list[str], label: str) -> float:
         transient=True,
     ) as progress:
         task = progress.add_task("ingest", total=len(texts))
-        started = time.perf_counter()
-        memory.add_memories(texts, progress=lambda done: progress.update(task, completed=done))
-        elapsed = time.perf_counter() - started
-    return len(texts) / elapsed
+        marks = [(time.perf_counter(), 0)]
+
+        def stored(done: int) -> None:
+            marks.append((time.perf_counter(), done))
+            progress.update(task, completed=done)
+
+        memory.add_memories(texts, progress=stored)
+        elapsed = time.perf_counter() - marks[0][0]
+    chunks = [
+        (done - done_before) / (at - at_before)
+        for (at_before, done_before), (at, done) in itertools.pairwise(marks)
+        if done > done_before and at > at_before
+    ]
+    return len(texts) / elapsed, chunks
 
 
 def measure_recall(memory: Any, maker: TextMaker, queries: int, label: str) -> dict[str, Any]:
@@ -120,12 +138,12 @@ def measure_recall(memory: Any, maker: TextMaker, queries: int, label: str) -> d
                 memory.recall(topic, [mood], k=5, strategy=strategy)
                 mood_times.append(time.perf_counter() - started)
                 progress.advance(task)
-            results[strategy] = {
-                "chat_turn_p50_ms": percentile(turn_times, 50),
-                "chat_turn_p95_ms": percentile(turn_times, 95),
-                "separate_mood_p50_ms": percentile(mood_times, 50),
-                "separate_mood_p95_ms": percentile(mood_times, 95),
-            }
+            results[strategy] = {"n": queries}
+            for kind, times in (("chat_turn", turn_times), ("separate_mood", mood_times)):
+                for q in (50, 95):
+                    low, high = bootstrap_percentile([t * 1000.0 for t in times], q)
+                    results[strategy][f"{kind}_p{q}_ms"] = percentile(times, q)
+                    results[strategy][f"{kind}_p{q}_ms_95"] = [low, high]
     return results
 
 
@@ -175,39 +193,88 @@ def run(sizes: list[int], queries: int) -> None:
     console.print(f"model ({precision}) and store ready in {time.perf_counter() - started:.1f} s")
 
     # Other jobs on a shared machine skew every number: record how busy it was.
-    load_before = os.getloadavg()
+    load_before = load_average()
     maker = TextMaker()
     stages: list[dict[str, Any]] = []
     current = 0
     for size in sizes:
         texts = [maker.memory() for _ in range(size - current)]
-        rate = ingest(memory, texts, f"{current:,} -> {size:,}")
+        rate, chunk_rates = ingest(memory, texts, f"{current:,} -> {size:,}")
         current = size
         assert memory.store.count() == size
         latency = measure_recall(memory, maker, queries, f"{size:,}")
-        stages.append({"size": size, "ingest_per_s": rate, "added": len(texts), "recall": latency})
+        stages.append(
+            {
+                "size": size,
+                "ingest_per_s": rate,
+                "ingest_chunk_per_s": chunk_rates,
+                "added": len(texts),
+                "recall": latency,
+            }
+        )
         default = latency[memory.strategy]
         console.print(
             f"{size:>7,} memories: ingest {rate:.0f}/s; {memory.strategy} p50 "
             f"{default['chat_turn_p50_ms']:.1f} ms, p95 {default['chat_turn_p95_ms']:.1f} ms"
         )
     report(stages, memory.strategy)
-    console.print(f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}")
-
-    from benchmarks.common import write_result
-
-    path = write_result(
-        "memory_speed",
-        {
-            "default_strategy": memory.strategy,
-            "encoder_precision": precision,
-            "queries_per_strategy": queries,
-            "load_average_before": load_before,
-            "load_average_after": os.getloadavg(),
-            "stages": stages,
-        },
-    )
+    load_after = load_average()
+    payload = {
+        "default_strategy": memory.strategy,
+        "encoder_precision": precision,
+        "queries_per_strategy": queries,
+        "load_average": [load_before, load_after],
+        "stages": stages,
+    }
+    path = write_result("memory_speed", payload)
+    console.print(f"load average before {load_before}, after {load_after}")
     console.print(f"wrote {path}")
+
+
+def markdown(payload: dict[str, Any]) -> str:
+    """BENCHMARKS.md's memory speed table: ingest per stage and the default strategy's recall
+    latency (p50 / p95, both query kinds), each with n and an interval."""
+    from benchmarks.common import header
+
+    default = payload["default_strategy"]
+    lines = [
+        header(
+            payload,
+            f"Encoder {payload.get('encoder_precision', '?')}; recall k = 5 with the default "
+            f"strategy {default}, query embedding and mood included. Latency brackets: 95 % "
+            "bootstrap intervals over the n queries of each percentile; ingest: memories/s "
+            "over the stage [slowest, fastest chunk].",
+        ),
+        "",
+        f"| memories | ingest /s | n | {default} p50 / p95 ms, chat turn "
+        f"| {default} p50 / p95 ms, separate mood text |",
+        "|---|---|---|---|---|",
+    ]
+    for stage in payload["stages"]:
+        chunks = stage.get("ingest_chunk_per_s") or []
+        rate = f"{stage['ingest_per_s']:.0f}"
+        if chunks:
+            rate += f" [{min(chunks):.0f}, {max(chunks):.0f}]"
+        recall = stage["recall"][default]
+        n = recall.get("n", payload["queries_per_strategy"])
+        lines.append(
+            f"| {_size(stage['size'])} | {rate} | {n} "
+            f"| {_latency(recall, 'chat_turn')} | {_latency(recall, 'separate_mood')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _size(size: int) -> str:
+    return f"{size // 1000}k" if size % 1000 == 0 else f"{size:,}"
+
+
+def _latency(recall: dict[str, Any], kind: str) -> str:
+    cells = []
+    for q in (50, 95):
+        value = recall[f"{kind}_p{q}_ms"]
+        bounds = recall.get(f"{kind}_p{q}_ms_95")
+        cells.append(f"{value:.1f}" + (f" [{bounds[0]:.1f}, {bounds[1]:.1f}]" if bounds else ""))
+    return " / ".join(cells)
 
 
 def report(stages: list[dict[str, Any]], default: str) -> None:

@@ -1,53 +1,59 @@
-"""Does the character stay in character? Persona fidelity of the bundled characters.
+"""Does the character stay in character? Persona fidelity on the tuning and evaluation sets.
 
-Every bundled character is interviewed with the IPIP-50 items under each available
-condition (prompt; prompt + controller; prompt + controller + memory) and scored with each
-available method (expected-likert, grammar, likelihood); see docs/evaluation.md. Nothing is
-sampled, so the numbers repeat exactly on the same model and engine settings.
+Two card sets are interviewed with the IPIP-50 items under each condition (prompt; prompt +
+controller; prompt + controller + memory) and scored with each method the backend offers
+(expected-likert and likelihood on llama.cpp; grammar needs transformers): the bundled
+characters, which prompts, steering and the likelihood reference are tuned on, and the frozen
+evaluation set (roleplay/evaluation/data/evaluation_characters), written before any tuning
+and never tuned on. The likelihood method's zero point comes from the bundled characters in
+both runs, so the evaluation set's figures use nothing calibrated on it. Every figure has a
+95 % bootstrap interval over characters and items. Nothing is sampled, so the point figures
+repeat exactly on the same model, backend and build.
 
 The run uses a fresh ROLEPLAY_HOME (a temporary folder), so the memory condition recalls the
-cards' seed memories only, not whatever the user's own chats left in memory; the model
-conversion cache is shared with the normal home. Output: ``benchmarks/out/
-persona_fidelity.json`` and ``.png``.
+cards' seed memories only. Output: ``benchmarks/out/persona_fidelity.json`` and ``.png``.
 
-    .venv/bin/python benchmarks/persona_fidelity.py               # ~10-20 min on 2 busy cores
-    .venv/bin/python benchmarks/persona_fidelity.py --methods likelihood --conditions prompt
+    .venv/bin/python -m benchmarks.persona_fidelity              # ~15 min on 2 cores
+    .venv/bin/python -m benchmarks.persona_fidelity --quick      # prompt condition only
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # runnable as a script as well as with -m
     sys.path.insert(0, str(ROOT))
 
+SETS = ("bundled", "evaluation")
+SET_LABELS = {"bundled": "tuning set (bundled)", "evaluation": "evaluation set (frozen)"}
 
-def _arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--characters", default=None, help="comma-separated (default: bundled)")
+
+def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--sets", default=",".join(SETS), help="comma-separated card sets")
     parser.add_argument("--methods", default=None, help="comma-separated (default: available)")
     parser.add_argument("--conditions", default=None, help="comma-separated (default: available)")
     parser.add_argument("--model", default=None, help="model reference (default: embedded)")
-    parser.add_argument(
-        "--keep-home", action="store_true", help="use the normal ROLEPLAY_HOME (its memories)"
-    )
-    return parser.parse_args()
+    parser.add_argument("--backend", default="auto", help="auto, llama.cpp or transformers")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--resamples", type=int, default=2000)
+    parser.add_argument("--quick", action="store_true", help="the prompt condition only")
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    arguments = _arguments()
+def main(argv: list[str] | None = None) -> None:
+    arguments = _arguments(argv)
     from roleplay import paths
 
-    if arguments.keep_home:
-        run(arguments)
-        return
     # Share the converted model, isolate everything else (memory, sessions, vectors).
     os.environ["ROLEPLAY_MODELS_DIR"] = str(paths.models_dir())
     home = tempfile.mkdtemp(prefix="roleplay-bench-home-")
@@ -66,8 +72,10 @@ def run(arguments: argparse.Namespace) -> None:
     from rich.console import Console
 
     from benchmarks.common import OUT_DIR, write_result
-    from roleplay.engine.transformers_engine import TransformersEngine
-    from roleplay.evaluation.characters import bundled_character_paths, resolve_characters
+    from roleplay.application import BackendOptions, load_engine
+    from roleplay.cli.eval_commands import rows_progress
+    from roleplay.engine.scorer import scorer_for
+    from roleplay.evaluation.characters import bundled_character_paths, card_set_paths
     from roleplay.evaluation.persona import evaluate_persona
     from roleplay.evaluation.plan import (
         Condition,
@@ -76,56 +84,119 @@ def run(arguments: argparse.Namespace) -> None:
         parse_methods,
         unavailable_reason,
     )
-    from roleplay.evaluation.report import (
-        PLOT_NAME,
-        character_table,
-        report_json,
-        summary_table,
-        trait_table,
-        write_plot,
-    )
+    from roleplay.evaluation.report import report_json, summary_table, trait_table, write_plot
 
     console = Console(width=120)
-    cards = (
-        resolve_characters([arguments.characters])
-        if arguments.characters
-        else bundled_character_paths()
-    )
+    sets = [name.strip() for name in arguments.sets.split(",") if name.strip()]
+    card_sets = {name: card_set_paths(name) for name in sets}
     methods = (
         parse_methods([arguments.methods])
         if arguments.methods
         else [m for m in Method if unavailable_reason(m) is None]
     )
-    conditions = (
-        parse_conditions([arguments.conditions])
-        if arguments.conditions
-        else [c for c in Condition if unavailable_reason(c) is None]
-    )
-    skipped = [
-        f"{item.value}: {unavailable_reason(item)}"
-        for item in (*Method, *Condition)
-        if unavailable_reason(item)
-    ]
+    if arguments.quick:
+        conditions = [Condition.PROMPT]
+    elif arguments.conditions:
+        conditions = parse_conditions([arguments.conditions])
+    else:
+        conditions = [c for c in Condition if unavailable_reason(c) is None]
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
-    engine = TransformersEngine.load(arguments.model)
+    engine = load_engine(
+        BackendOptions(backend=arguments.backend, model=arguments.model, threads=arguments.threads)
+    )
     load_seconds = time.perf_counter() - started
-    console.print(f"loaded {engine.model_id} in {load_seconds:.1f} s")
-    report = evaluate_persona(engine, cards, methods, conditions)
-    payload = report_json(report)
-    payload["engine"] = {
-        "backend": engine.backend_name,
-        "load_seconds": round(load_seconds, 2),
+    skipped = [f"{m.value}: {unavailable_reason(m)}" for m in Method if unavailable_reason(m)]
+    if Method.GRAMMAR in methods and not scorer_for(engine).supports_grammar_method:
+        methods = [m for m in methods if m is not Method.GRAMMAR]
+        skipped.append("grammar: needs the transformers backend")
+    console.print(f"loaded {engine.model_id} ({engine.backend_name}) in {load_seconds:.1f} s")
+    reports: dict[str, Any] = {}
+    for name, cards in card_sets.items():
+        with rows_progress(sys.stderr.isatty()) as progress:
+            report = evaluate_persona(
+                engine,
+                cards,
+                methods,
+                conditions,
+                progress=progress,
+                reference_paths=bundled_character_paths(),
+                resamples=arguments.resamples,
+            )
+        reports[name] = report_json(report)
+        write_plot(report, OUT_DIR / f"persona_fidelity_{name}.png")
+        console.print(f"[bold]{SET_LABELS.get(name, name)}[/]")
+        console.print(summary_table(report))
+        console.print(trait_table(report))
+    payload = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": "python -m benchmarks.persona_fidelity"
+        + (" --quick" if arguments.quick else ""),
+        "engine": {
+            "model": engine.model_id,
+            "backend": engine.backend_name,
+            "threads": arguments.threads,
+            "load_seconds": round(load_seconds, 2),
+        },
+        "load_average": [load_before, os.getloadavg()[0]],
+        "seconds": round(time.perf_counter() - started, 1),
+        "skipped": skipped,
+        "sets": reports,
     }
-    payload["skipped"] = skipped
     path = write_result("persona_fidelity", payload)
-    write_plot(report, OUT_DIR / PLOT_NAME)
-    console.print(summary_table(report))
-    console.print(trait_table(report))
-    for result in report.results:
-        console.print(character_table(result))
     for line in skipped:
         console.print(f"skipped {line}")
-    console.print(f"{report.seconds:.0f} s; wrote {path} and {OUT_DIR / PLOT_NAME}")
+    console.print(f"{payload['seconds']:.0f} s; wrote {path} and {OUT_DIR}/persona_fidelity_*.png")
+
+
+def _cell(value: float | None, bounds: list[float] | None, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if not bounds:
+        return f"{value:.{digits}f}"
+    return f"{value:.{digits}f} [{bounds[0]:.{digits}f}, {bounds[1]:.{digits}f}]"
+
+
+def markdown(payload: dict[str, Any]) -> str:
+    """BENCHMARKS.md's tables from this script's JSON result."""
+    from benchmarks.common import machine_line
+
+    engine = payload["engine"]
+    load = payload.get("load_average", [None, None])
+    lines = [
+        f"Machine: {machine_line(payload)}; "
+        f"{engine['model']} on {engine['backend']} ({engine['threads']} threads); "
+        f"{payload['date']}; load {load[0]:.1f} -> {load[1]:.1f}; {payload['seconds']:.0f} s; "
+        f"`{payload['command']}`. Brackets: 95 % bootstrap intervals over characters and "
+        "items (2,000 resamples); n = counted (character, trait) pairs.",
+        "",
+    ]
+    traits = ("openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism")
+    for name, report in payload["sets"].items():
+        characters = len(report["characters"])
+        lines += [
+            f"**{SET_LABELS.get(name, name)}**, {characters} characters:",
+            "",
+            "| method | condition | n | MAE | Acc(Dim) | Acc(Full) |"
+            + "".join(f" {t[0].upper()} |" for t in traits),
+            "|---|---|---|---|---|---|" + "---|" * len(traits),
+        ]
+        for result in report["results"]:
+            intervals = result.get("intervals") or {}
+            trait_cells = "".join(
+                f" {_cell(result['trait_acc'][t], (intervals.get('trait_acc') or {}).get(t))} |"
+                for t in traits
+            )
+            lines.append(
+                f"| {result['method']} | {result['condition']} | {result['counted_dims']} | "
+                f"{_cell(result['mae'], intervals.get('mae'), 3)} | "
+                f"{_cell(result['acc_dim'], intervals.get('acc_dim'))} | "
+                f"{_cell(result['acc_full'], None)} |{trait_cells}"
+            )
+        lines.append("")
+    for line in payload.get("skipped", []):
+        lines.append(f"Skipped: {line}.")
+    return "\n".join(lines).rstrip() + "\n"
 
 
 if __name__ == "__main__":

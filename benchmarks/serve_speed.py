@@ -11,19 +11,23 @@ Both sides run the default model (the embedded GGUF on llama.cpp, built by
    cache. TTFT is measured from the call (``send`` / the HTTP request) to the first non-empty
    piece; decode is (tokens - 1) / (time from the first piece to the last).
 2. Throughput: 4 clients at once against the server (each its own conversation), against the
-   same 4 requests one after another.
+   same 4 requests one after another, ``--throughput-repeats`` times (a range, not one draw).
+
+Both are done for each ``--threads`` count (default 2, then 1), each with its own server.
 
 The server runs in its own process (as it does for users), started by this script with
 ``--serve PORT``; the client side runs here.
 
-    python -m benchmarks.serve_speed [--repeats 5] [--tokens 64] [--threads 2] [--clients 4]
+    python -m benchmarks.serve_speed [--repeats 5] [--tokens 64] [--threads 2 1] [--clients 4]
+        [--throughput-repeats 3]
 
-Writes benchmarks/out/serve_speed_<N>threads.json and prints the tables (for BENCHMARKS.md).
+Writes benchmarks/out/serve_speed.json; ``markdown()`` renders BENCHMARKS.md's tables from it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import statistics
@@ -212,48 +216,54 @@ def _wait_ready(client: Any, process: subprocess.Popen[str]) -> None:
             time.sleep(0.25)
 
 
-def interval(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
-    shown = [v * scale for v in values]
-    return (
-        f"{statistics.median(shown):.{digits}f} [{min(shown):.{digits}f}, {max(shown):.{digits}f}]"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--tokens", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, nargs="+", default=[2, 1])
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--throughput-repeats", type=int, default=3)
     parser.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.serve is not None:
-        serve(arguments.serve, arguments.tokens, arguments.threads)
+        serve(arguments.serve, arguments.tokens, arguments.threads[0])
         return
+    from benchmarks.common import load_average, write_result
+
+    load_before = load_average()
+    by_threads = {str(threads): measure(arguments, threads) for threads in arguments.threads}
+    result = {
+        "repeats": arguments.repeats,
+        "tokens": arguments.tokens,
+        "clients": arguments.clients,
+        "throughput_repeats": arguments.throughput_repeats,
+        "by_threads": by_threads,
+        "load_average": [load_before, load_average()],
+    }
+    path = write_result("serve_speed", result)
+    print(markdown(json.loads(path.read_text())))
+    print(f"\nwritten to {path}")
+
+
+def measure(arguments: argparse.Namespace, threads: int) -> dict[str, Any]:
+    """Every measurement at one thread count, against a server of its own."""
     # A fresh data folder, shared with the server process (its stored replies are read back).
     os.environ["ROLEPLAY_HOME"] = tempfile.mkdtemp(prefix="bench-serve-")
 
     import openai
 
-    from benchmarks.common import write_result
+    from benchmarks.common import load_average
     from roleplay.application import build_pipeline
     from roleplay.cards.registry import resolve_card
 
     port = _free_port()
     command = [
-        sys.executable,
-        "-m",
-        "benchmarks.serve_speed",
-        "--serve",
-        str(port),
-        "--tokens",
-        str(arguments.tokens),
-        "--threads",
-        str(arguments.threads),
+        *(sys.executable, "-m", "benchmarks.serve_speed", "--serve", str(port)),
+        *("--tokens", str(arguments.tokens), "--threads", str(threads)),
     ]
     process = subprocess.Popen(command, text=True)
     try:
-        pipeline = build_pipeline(_options(arguments.tokens, arguments.threads))
+        pipeline = build_pipeline(_options(arguments.tokens, threads))
         card = resolve_card("mira")
         greeting = pipeline.start(card).messages()[0].content
 
@@ -264,7 +274,7 @@ def main() -> None:
 
         client = client_factory()
         _wait_ready(client, process)
-        load_before = os.getloadavg()
+        load_before = load_average()
         in_process(pipeline, card, 1)  # warm-up: vectors, caches, page-ins
         served(client, greeting, 1, "warm-up")
         runs: dict[str, list[dict[str, Any]]] = {"in-process": [], "served": []}
@@ -276,9 +286,12 @@ def main() -> None:
                     runs[side].append(in_process(pipeline, card, seed))
                 else:
                     runs[side].append(served(client, greeting, seed, f"repeat-{repeat}"))
-        together = concurrent(client_factory, greeting, arguments.clients, "together")
-        apart = sequential(client, greeting, arguments.clients, "apart")
-        load_after = os.getloadavg()
+        together, apart = [], []
+        for round_ in range(arguments.throughput_repeats):
+            tag = f"r{round_}"
+            together.append(concurrent(client_factory, greeting, arguments.clients, f"{tag}-t"))
+            apart.append(sequential(client, greeting, arguments.clients, f"{tag}-a"))
+        load_after = load_average()
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -286,77 +299,139 @@ def main() -> None:
     same_text = sum(
         a["text"] == b["text"] for a, b in zip(runs["in-process"], runs["served"], strict=True)
     )
-    result = {
-        "repeats": arguments.repeats,
-        "tokens": arguments.tokens,
-        "threads": arguments.threads,
+    return {
+        "threads": threads,
         "model": pipeline.engine.model_id,
         "runs": runs,
         "same_text": same_text,
         "concurrent": together,
         "sequential": apart,
-        "load_average": {"before": load_before, "after": load_after},
+        "load_average": [load_before, load_after],
     }
-    path = write_result(f"serve_speed_{arguments.threads}threads", result)
-    _print(result, path)
 
 
-def _print(result: dict[str, Any], path: Path) -> None:
-    runs = result["runs"]
-    local, remote = runs["in-process"], runs["served"]
-    ttft_local = [r["ttft"] for r in local]
-    ttft_remote = [r["ttft"] for r in remote]
-    decode_local = [r["decode"] for r in local]
-    decode_remote = [r["decode"] for r in remote]
-    ttft_delta = [(b - a) * 1000 for a, b in zip(ttft_local, ttft_remote, strict=True)]
+# Rendering (BENCHMARKS.md) -------------------------------------------------------------------
+
+
+def _side(run: dict[str, Any], key: str) -> tuple[list[float], list[float]]:
+    """One measure of every repeat: (in-process, served)."""
+    return [r[key] for r in run["runs"]["in-process"]], [r[key] for r in run["runs"]["served"]]
+
+
+def markdown(payload: dict[str, Any]) -> str:
+    """BENCHMARKS.md's Serve tables from this script's JSON result: in-process against served
+    at the first thread count, 4 clients at once against one after another, and the serving
+    layer's own cost per thread count (part ``bench:serve_speed/threads``)."""
+    from benchmarks.common import header
+
+    runs = payload["by_threads"]
+    first = next(iter(runs.values()))
+    blocks = [
+        header(
+            payload,
+            f"Model {first['model']}, {first['threads']} threads, {payload['tokens']} new tokens "
+            "max; median [min, max] over n interleaved repeats per side (same prompt and seed "
+            "per repeat); decode ratios with a 95 % bootstrap over repeats.",
+        ),
+        _latency_table(first),
+        _throughput_table(first, payload),
+    ]
+    threads = "\n\n".join(
+        [
+            header(
+                payload,
+                "The serving layer's own cost per thread count: TTFT minus the engine's own "
+                "(tokenising + prefill) on each side, decode ratios by the client's and by the "
+                "engine's clock; median [min, max] over n repeats, ratios with a 95 % bootstrap.",
+            ),
+            _threads_table(runs),
+        ]
+    )
+    blocks.append(
+        f"<!-- bench:serve_speed/threads -->\n{threads}\n<!-- /bench:serve_speed/threads -->"
+    )
+    return "\n\n".join(blocks) + "\n"
+
+
+def _latency_table(run: dict[str, Any]) -> str:
+    from benchmarks.common import bootstrap_ratio, spread
+
+    ttft_local, ttft_remote = _side(run, "ttft")
+    decode_local, decode_remote = _side(run, "decode")
+    delta = [(b - a) * 1000 for a, b in zip(ttft_local, ttft_remote, strict=True)]
     ratio = statistics.median(decode_remote) / statistics.median(decode_local)
-    together, apart = result["concurrent"], result["sequential"]
-    before, after = result["load_average"]["before"][0], result["load_average"]["after"][0]
-    print(
-        f"\nmodel {result['model']}, {result['threads']} threads, {result['tokens']} new tokens "
-        f"max, {result['repeats']} interleaved repeats, load average {before:.1f} -> {after:.1f}"
+    low, high = bootstrap_ratio(decode_remote, decode_local)
+    n = len(ttft_local)
+    return "\n".join(
+        [
+            "| measure | n | in-process `Conversation.send` | served | served - in-process |",
+            "|---|---|---|---|---|",
+            f"| TTFT ms | {n} | {spread(ttft_local, 0, 1000)} | {spread(ttft_remote, 0, 1000)} | "
+            f"**{spread(delta, 0)} ms** (paired) |",
+            f"| decode tok/s | {n} | {spread(decode_local, 1)} | {spread(decode_remote, 1)} | "
+            f"**x{ratio:.2f} [{low:.2f}, {high:.2f}]** |",
+            f"| same text both sides | {n} | | | {run['same_text']}/{n} |",
+        ]
     )
-    sides = "in-process `Conversation.send` | served (openai client, SSE)"
-    print(f"\n| measure | {sides} | served - in-process |")
-    print("|---|---|---|---|")
-    print(
-        f"| TTFT ms, median [min, max] | {interval(ttft_local, 1000)} | "
-        f"{interval(ttft_remote, 1000)} | {interval(ttft_delta, digits=1)} ms (paired) |"
-    )
-    print(
-        f"| decode tok/s, median [min, max] | {interval(decode_local)} | "
-        f"{interval(decode_remote)} | x{ratio:.3f} |"
-    )
-    overhead_local = [(r["ttft"] - r["engine_ttft"]) * 1000 for r in local]
-    overhead_remote = [(r["ttft"] - r["engine_ttft"]) * 1000 for r in remote]
-    print(
-        f"| TTFT minus the engine's own (prefill), ms | {interval(overhead_local)} | "
-        f"{interval(overhead_remote)} | "
-        f"{statistics.median(overhead_remote) - statistics.median(overhead_local):+.1f} ms |"
-    )
-    engine_local = [r["engine_decode"] for r in local]
-    engine_remote = [r["engine_decode"] for r in remote]
-    engine_ratio = statistics.median(engine_remote) / statistics.median(engine_local)
-    print(
-        f"| decode by the engine's clock, tok/s | {interval(engine_local)} | "
-        f"{interval(engine_remote)} | x{engine_ratio:.3f} |"
-    )
-    print(
-        f"| tokens per reply | {statistics.median(r['tokens'] for r in local):.0f} | "
-        f"{statistics.median(r['tokens'] for r in remote):.0f} | same text in "
-        f"{result['same_text']}/{len(local)} repeats |"
-    )
-    columns = "wall s | tokens | tok/s | TTFT per client s | all complete, distinct"
-    print(f"\n| {len(together['ttft_s'])} requests | {columns} |")
-    print("|---|---|---|---|---|---|")
-    for name, run in (("4 clients at once", together), ("one after another", apart)):
-        distinct = len(set(run["texts"])) == len(run["texts"])
-        ttfts = ", ".join(f"{t:.2f}" for t in run["ttft_s"])
-        print(
-            f"| {name} | {run['wall_s']:.2f} | {run['tokens']} | {run['tok_s']:.1f} | "
-            f"{ttfts} | {run['complete'] and distinct} |"
+
+
+def _throughput_table(run: dict[str, Any], payload: dict[str, Any]) -> str:
+    from benchmarks.common import spread
+
+    clients = payload.get("clients", len(_rounds(run["concurrent"])[0]["ttft_s"]))
+    lines = [
+        f"| {clients} requests | n | wall s | tok/s | TTFT per client s (median of n) "
+        "| all complete, texts distinct |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, key in (
+        (f"{clients} clients at once", "concurrent"),
+        ("one after another", "sequential"),
+    ):
+        rounds = _rounds(run[key])
+        per_client = zip(*(r["ttft_s"] for r in rounds), strict=True)
+        ttfts = ", ".join(f"{statistics.median(t):.2f}" for t in per_client)
+        ok = all(r["complete"] and len(set(r["texts"])) == len(r["texts"]) for r in rounds)
+        lines.append(
+            f"| {name} | {len(rounds)} | {spread([r['wall_s'] for r in rounds])} | "
+            f"{spread([r['tok_s'] for r in rounds], 1)} | {ttfts} | {'yes' if ok else '**no**'} |"
         )
-    print(f"\nwritten to {path}")
+    return "\n".join(lines)
+
+
+def _rounds(value: Any) -> list[dict[str, Any]]:
+    """Throughput rounds (older results held one round, not a list)."""
+    return value if isinstance(value, list) else [value]
+
+
+def _threads_table(runs: dict[str, dict[str, Any]]) -> str:
+    from benchmarks.common import bootstrap_ratio, spread
+
+    lines = [
+        "| threads (load) | n | TTFT served - in-process, paired ms | TTFT minus the engine's "
+        "own, in-process / served ms | decode served / in-process (client) | (engine's clock) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for threads, run in runs.items():
+        local, remote = run["runs"]["in-process"], run["runs"]["served"]
+        delta = [(b["ttft"] - a["ttft"]) * 1000 for a, b in zip(local, remote, strict=True)]
+        own_local = [(r["ttft"] - r["engine_ttft"]) * 1000 for r in local]
+        own_remote = [(r["ttft"] - r["engine_ttft"]) * 1000 for r in remote]
+        added = statistics.median(own_remote) - statistics.median(own_local)
+        cells = []
+        for key in ("decode", "engine_decode"):
+            a, b = [r[key] for r in remote], [r[key] for r in local]
+            low, high = bootstrap_ratio(a, b)
+            cells.append(
+                f"x{statistics.median(a) / statistics.median(b):.3f} [{low:.3f}, {high:.3f}]"
+            )
+        before, after = run.get("load_average", [None, None])
+        load = f"{before:.1f} -> {after:.1f}" if before is not None and after is not None else "?"
+        lines.append(
+            f"| {threads} ({load}) | {len(local)} | {spread(delta, 0)} | {spread(own_local, 1)} / "
+            f"{spread(own_remote, 1)}: **{added:+.1f} ms** | {cells[0]} | {cells[1]} |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

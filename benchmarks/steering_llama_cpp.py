@@ -1,91 +1,437 @@
-"""Does steering still move replies on the default path (llama.cpp control vectors)?
+"""Does steering move replies on the default path, and what does it cost in fluency?
 
-The embedded model on the llama.cpp backend, the controller with ``sentiment`` at +1 and at
--1 (no card, so nothing else is steered), the same prompts and seeds on both sides; replies
-scored with VADER's compound score (a lexicon that did not help build the vectors). Reports
-the mean difference (+1 minus -1) with a 95 % bootstrap interval paired over prompt x seed.
+The embedded model on the llama.cpp backend (control vectors, the path users get). For
+every steering attribute, replies at +s and -s (s = the controller's bound, steering.yaml's
+max_strength) and unsteered replies to the same evaluation prompts and seeds, none of which
+built or calibrated the vectors (``benchmarks/data/steering_eval_prompts.yaml``; calibration
+used roleplay/control/data/eval/neutral_prompts.yaml and torch seed 1234). Scored with
+scorers that did not build the vectors:
 
-    python -m benchmarks.steering_llama_cpp [--seeds 4] [--threads 2]
+- sentiment: VADER's compound score (a lexicon);
+- the Big Five and formality: hand-written word lists (``benchmarks/data/
+  steering_scorer_lexicon.yaml``) that share no word or stem with the attribute's
+  contrastive pairs or with markers.yaml, 100 * (positive - negative hits) / words.
+  Unvalidated: a weak scorer, judge its shifts by their intervals;
+- neuroticism, cross-check: NRC emotion lexicon fear + sadness + anger words per 100 words
+  (an external lexicon; it did not build the vectors but does contain some pair words);
+- every attribute, cross-check: a **pole likelihood** under the unsteered model (the
+  interview's idea applied to replies): per reply token, ``log P(reply | system = positive
+  pole description) - log P(reply | negative pole)``, the poles being the two halves of the
+  attribute's one-line description.
 
-Writes benchmarks/out/steering_llama_cpp.json.
+Shift = score(+s) - score(-s), paired over (prompt, seed), 95 % paired bootstrap interval
+(resampling (prompt, seed) pairs) and a cluster bootstrap over prompts. Fluency: each
+reply's perplexity under the unsteered model (the evaluation system prompt); the ratio of
+steered to unsteered perplexity for the same prompts and seeds (exp of the mean per-token
+log-perplexity difference), with both intervals. Also distinct-2.
+
+    python -m benchmarks.steering_llama_cpp [--attributes a,b] [--strength 1.0] [--seeds 3]
+        [--tokens 48] [--threads 2] [--quick]
+
+Writes benchmarks/out/steering_llama_cpp.json (``markdown()`` renders BENCHMARKS.md's table).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import math
 import os
-import random
+import re
 import statistics
+import sys
 import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-from benchmarks.common import write_result
+from ruamel.yaml import YAML
 
-# Neutral prompts, none of them among the contrastive pairs' questions.
-PROMPTS = (
-    "Tell me about the town you grew up in.",
-    "What did you do this morning?",
-    "Describe the ship's kitchen.",
-    "What do you think about the new recruits?",
-    "How was the journey here?",
-    "What is the weather like outside?",
-)
+from benchmarks.common import machine_line, write_result
+
+DATA = Path(__file__).resolve().parent / "data"
+PROMPTS_PATH = DATA / "steering_eval_prompts.yaml"
+LEXICON_PATH = DATA / "steering_scorer_lexicon.yaml"
+RESAMPLES = 5000
+TEMPERATURE = 0.7
+POLE_SYSTEM = "You are a character in a role-play. Your personality: {}."
+CALIBRATION = {
+    "script": "benchmarks/steering_effect.py (transformers float32)",
+    "prompts": "roleplay/control/data/eval/neutral_prompts.yaml",
+    "seed": 1234,
+    "seed_note": "torch.manual_seed(1234) once per strength group; its bootstrap also 1234",
+}
+SCORER_LABELS = {
+    "vader_compound": "VADER compound",
+    "lexicon": "word lists (hand-written, unvalidated)",
+    "nrc_negative_affect": "NRC fear+sadness+anger /100 words",
+    "pole_likelihood": "pole likelihood (nats/token)",
+}
+_WORD = re.compile(r"[a-z']+")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seeds", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=2)
-    arguments = parser.parse_args()
-    os.environ.setdefault("ROLEPLAY_HOME", tempfile.mkdtemp(prefix="bench-steer-"))
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+def load_prompts() -> dict[str, Any]:
+    data: dict[str, Any] = YAML(typ="safe").load(PROMPTS_PATH.read_text(encoding="utf-8"))
+    return data
 
-    from roleplay.application import BackendOptions, load_engine
-    from roleplay.control.controller import Controller
-    from roleplay.engine.base import ChatMessage, GenerationSettings
 
-    engine = load_engine(BackendOptions(backend="llama.cpp", threads=arguments.threads))
-    analyzer = SentimentIntensityAnalyzer()
-    scores: dict[float, list[float]] = {}
-    texts: dict[float, list[str]] = {}
-    for strength in (1.0, -1.0):
-        controller = Controller.for_card(engine, None, {"sentiment": strength})
-        scores[strength], texts[strength] = [], []
-        for prompt in PROMPTS:
-            rendered = engine.render_chat(
-                [
-                    ChatMessage("system", "You are a character in a role-play. Stay in character."),
-                    ChatMessage("user", prompt),
-                ]
-            )
-            for seed in range(arguments.seeds):
-                settings = GenerationSettings(max_new_tokens=48, temperature=0.7, seed=seed)
+def load_lexicon() -> dict[str, dict[str, list[str]]]:
+    data: dict[str, dict[str, list[str]]] = YAML(typ="safe").load(
+        LEXICON_PATH.read_text(encoding="utf-8")
+    )
+    return data
+
+
+def evaluation_seeds(listed: Sequence[int], count: int) -> list[int]:
+    """The first ``count`` listed seeds, continued past the last one if more are asked for."""
+    seeds = list(listed[:count])
+    while len(seeds) < count:
+        seeds.append(max(listed) + 1 + len(seeds) - len(listed))
+    if CALIBRATION["seed"] in seeds:
+        raise SystemExit("an evaluation seed equals the calibration seed")
+    return seeds
+
+
+def stem(word: str) -> str:
+    """Naive stem: one of -ing/-ed/-ly/-s stripped (as the independence test does)."""
+    for suffix in ("ing", "ed", "ly", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def lexicon_score(text: str, poles: dict[str, list[str]]) -> float:
+    """100 * (positive-pole hits - negative-pole hits) / words; words match by stem."""
+    words = _WORD.findall(text.casefold())
+    if not words:
+        return 0.0
+    positive = {stem(w) for w in poles["positive"]}
+    negative = {stem(w) for w in poles["negative"]}
+    stems = [stem(w) for w in words]
+    hits = sum(s in positive for s in stems) - sum(s in negative for s in stems)
+    return 100.0 * hits / len(words)
+
+
+def nrc_negative_affect(text: str) -> float:
+    """NRC fear + sadness + anger words per 100 words (tokenised here: nrclex's own needs
+    NLTK data that is not installed)."""
+    from nrclex import NRCLex
+
+    words = _WORD.findall(text.casefold())
+    if not words:
+        return 0.0
+    lexicon = NRCLex()
+    lexicon.load_token_list(words)
+    counts = lexicon.raw_emotion_scores
+    return 100.0 * sum(counts.get(k, 0) for k in ("fear", "sadness", "anger")) / len(words)
+
+
+def bootstrap(
+    values: Sequence[float], clusters: Sequence[int] | None = None, seed: int = 0
+) -> tuple[float, float]:
+    """95 % percentile interval of the mean of ``values`` (paired differences), resampling
+    single values, or whole clusters (e.g. every seed of one prompt) when given."""
+    import numpy as np
+
+    data = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    if clusters is None:
+        means = data[rng.integers(0, len(data), size=(RESAMPLES, len(data)))].mean(axis=1)
+    else:
+        keys = sorted(set(clusters))
+        sums = np.array([data[[c == k for c in clusters]].sum() for k in keys])
+        sizes = np.array([sum(c == k for c in clusters) for k in keys], dtype=float)
+        picks = rng.integers(0, len(keys), size=(RESAMPLES, len(keys)))
+        means = sums[picks].sum(axis=1) / sizes[picks].sum(axis=1)
+    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+
+
+def distinct2(texts: Sequence[str]) -> float:
+    bigrams = [
+        (a, b) for text in texts for a, b in zip(text.split(), text.split()[1:], strict=False)
+    ]
+    return len(set(bigrams)) / len(bigrams) if bigrams else 0.0
+
+
+def pole_descriptions(attribute: str) -> tuple[str, str]:
+    from roleplay.control.attributes import bundled_attributes_dir, load_attributes
+
+    description = load_attributes([bundled_attributes_dir()])[attribute].description.rstrip(".")
+    positive, _, negative = description.partition(", versus ")
+    if not negative:
+        raise SystemExit(f"{attribute}: its description has no 'versus' to split into poles")
+    return positive.strip(), negative.strip()
+
+
+class Bench:
+    def __init__(self, threads: int, prompts: list[str], seeds: list[int], system: str) -> None:
+        from roleplay.application import BackendOptions, load_engine
+        from roleplay.engine.scorer import scorer_for
+
+        self.engine = load_engine(BackendOptions(backend="llama.cpp", threads=threads))
+        self.scorer = scorer_for(self.engine)
+        self.prompts, self.seeds, self.system = prompts, seeds, system
+
+    @property
+    def pairs(self) -> list[tuple[int, int]]:
+        """(prompt index, seed) of every reply, in the order replies() returns them."""
+        return [(p, seed) for p in range(len(self.prompts)) for seed in self.seeds]
+
+    def render(self, system: str, prompt: str) -> str:
+        from roleplay.engine.base import ChatMessage
+
+        return str(
+            self.engine.render_chat([ChatMessage("system", system), ChatMessage("user", prompt)])
+        )
+
+    def replies(
+        self, strengths: dict[str, float], tokens: int, advance: Callable[[], None]
+    ) -> list[str]:
+        from roleplay.control.controller import Controller
+        from roleplay.engine.base import GenerationSettings
+
+        controller = Controller.for_card(self.engine, None, strengths) if strengths else None
+        texts = []
+        for prompt_index, seed in self.pairs:
+            rendered = self.render(self.system, self.prompts[prompt_index])
+            settings = GenerationSettings(max_new_tokens=tokens, temperature=TEMPERATURE, seed=seed)
+            if controller is None:
+                events = list(self.engine.stream(rendered, settings))
+            else:
                 with controller.steering():
-                    text = "".join(e.text for e in engine.stream(rendered, settings))
-                texts[strength].append(text)
-                scores[strength].append(analyzer.polarity_scores(text)["compound"])
-    differences = [a - b for a, b in zip(scores[1.0], scores[-1.0], strict=True)]
-    rng = random.Random(0)
-    draws = sorted(
-        statistics.mean(rng.choice(differences) for _ in differences) for _ in range(5000)
-    )
-    result: dict[str, Any] = {
-        "model": engine.model_id,
-        "method": "control_vectors",
-        "n_pairs": len(differences),
-        "mean_compound_plus": statistics.mean(scores[1.0]),
-        "mean_compound_minus": statistics.mean(scores[-1.0]),
-        "difference": statistics.mean(differences),
-        "difference_95": [draws[124], draws[4874]],
-        "examples": {"+1": texts[1.0][:2], "-1": texts[-1.0][:2]},
+                    events = list(self.engine.stream(rendered, settings))
+            texts.append("".join(event.text for event in events).strip())
+            advance()
+        return texts
+
+    def mean_logprob(self, system: str, texts: Sequence[str]) -> list[float]:
+        """Per reply, the mean log-probability per token given ``system`` and its prompt,
+        with no control vector in force (the unsteered model)."""
+        contexts, continuations = [], []
+        for (prompt_index, _), text in zip(self.pairs, texts, strict=True):
+            contexts.append(self.scorer.token_ids(self.render(system, self.prompts[prompt_index])))
+            continuations.append(self.scorer.token_ids(text or "."))
+        totals = self.scorer.continuation_logprobs(
+            contexts, continuations, batch_size=8, rows_done=None
+        )
+        return [total / len(ids) for total, ids in zip(totals, continuations, strict=True)]
+
+
+def pole_score(bench: Bench, poles: tuple[str, str], texts: Sequence[str]) -> list[float]:
+    """Per reply: mean log-probability per token under the positive pole minus the negative."""
+    high = bench.mean_logprob(POLE_SYSTEM.format(poles[0]), texts)
+    low = bench.mean_logprob(POLE_SYSTEM.format(poles[1]), texts)
+    return [h - lo for h, lo in zip(high, low, strict=True)]
+
+
+def text_scorers(attribute: str, lexicon: dict[str, Any]) -> dict[str, Callable[[str], float]]:
+    """The scorers of one attribute that read only the reply text."""
+    scorers: dict[str, Callable[[str], float]] = {}
+    if attribute == "sentiment":
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        vader = SentimentIntensityAnalyzer()
+        scorers["vader_compound"] = lambda t: float(vader.polarity_scores(t)["compound"])
+    if attribute in lexicon:
+        poles = lexicon[attribute]
+        scorers["lexicon"] = lambda t: lexicon_score(t, poles)
+    if attribute == "neuroticism":
+        scorers["nrc_negative_affect"] = nrc_negative_affect
+    return scorers
+
+
+def compare(high: Sequence[float], low: Sequence[float], clusters: Sequence[int]) -> dict[str, Any]:
+    differences = [a - b for a, b in zip(high, low, strict=True)]
+    return {
+        "shift": statistics.fmean(differences),
+        "shift_95": list(bootstrap(differences)),
+        "shift_95_cluster_prompts": list(bootstrap(differences, clusters)),
     }
-    print(
-        f"sentiment +1 vs -1 on {engine.model_id} (control vectors), n = {len(differences)} "
-        f"prompt x seed pairs: VADER compound {result['mean_compound_plus']:+.3f} vs "
-        f"{result['mean_compound_minus']:+.3f}, difference {result['difference']:+.3f} "
-        f"[{draws[124]:+.3f}, {draws[4874]:+.3f}]"
+
+
+def run(arguments: argparse.Namespace) -> dict[str, Any]:
+    from rich.progress import MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from roleplay.control.attributes import bundled_attributes_dir, load_attributes
+    from roleplay.control.config import load_config
+
+    known = sorted(load_attributes([bundled_attributes_dir()]))
+    attributes = (
+        [a.strip() for a in arguments.attributes.split(",") if a.strip()]
+        if arguments.attributes
+        else known
     )
-    print(f"written to {write_result('steering_llama_cpp', result)}")
+    unknown = sorted(set(attributes) - set(known))
+    if unknown:
+        raise SystemExit(f"unknown attribute(s): {', '.join(unknown)} (known: {known})")
+    config = load_config()
+    strength = config.max_strength if arguments.strength is None else arguments.strength
+    data = load_prompts()
+    prompts: list[str] = data["prompts"][:4] if arguments.quick else data["prompts"]
+    seeds = evaluation_seeds(data["seeds"], 2 if arguments.quick else arguments.seeds)
+    lexicon = load_lexicon()
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+    bench = Bench(arguments.threads, prompts, seeds, data["system_prompt"])
+    clusters = [p for p, _ in bench.pairs]
+    n = len(bench.pairs)
+    results: dict[str, Any] = {}
+    columns = (*Progress.get_default_columns(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns) as progress:
+        task = progress.add_task("unsteered", total=n * (1 + 2 * len(attributes)))
+        advance = lambda: progress.advance(task)  # noqa: E731
+        baseline = bench.replies({}, arguments.tokens, advance)
+        baseline_nll = [-v for v in bench.mean_logprob(bench.system, baseline)]
+        for attribute in attributes:
+            progress.update(task, description=f"{attribute} +{strength:g}")
+            plus = bench.replies({attribute: strength}, arguments.tokens, advance)
+            progress.update(task, description=f"{attribute} -{strength:g}")
+            minus = bench.replies({attribute: -strength}, arguments.tokens, advance)
+            progress.update(task, description=f"{attribute}: scoring")
+            row: dict[str, Any] = {"n_pairs": n, "scores": {}}
+            for name, score in text_scorers(attribute, lexicon).items():
+                high, zero, low = ([score(t) for t in g] for g in (plus, baseline, minus))
+                row["scores"][name] = {
+                    "plus": statistics.fmean(high),
+                    "zero": statistics.fmean(zero),
+                    "minus": statistics.fmean(low),
+                    **compare(high, low, clusters),
+                }
+            poles = pole_descriptions(attribute)
+            high, zero, low = (pole_score(bench, poles, g) for g in (plus, baseline, minus))
+            row["scores"]["pole_likelihood"] = {
+                "poles": list(poles),
+                "plus": statistics.fmean(high),
+                "zero": statistics.fmean(zero),
+                "minus": statistics.fmean(low),
+                **compare(high, low, clusters),
+            }
+            for sign, texts in (("plus", plus), ("minus", minus)):
+                nll = [-v for v in bench.mean_logprob(bench.system, texts)]
+                gaps = [a - b for a, b in zip(nll, baseline_nll, strict=True)]
+                row[f"ppl_ratio_{sign}"] = math.exp(statistics.fmean(gaps))
+                row[f"ppl_ratio_{sign}_95"] = [math.exp(v) for v in bootstrap(gaps)]
+                row[f"ppl_ratio_{sign}_95_cluster_prompts"] = [
+                    math.exp(v) for v in bootstrap(gaps, clusters)
+                ]
+                row[f"perplexity_{sign}"] = math.exp(statistics.fmean(nll))
+                row[f"distinct2_{sign}"] = distinct2(texts)
+            row["replies"] = {"+": plus, "-": minus}
+            results[attribute] = row
+    return {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": "python -m benchmarks.steering_llama_cpp"
+        + "".join(f" {flag}" for flag in arguments.given),
+        "model": bench.engine.model_id,
+        "backend": "llama.cpp",
+        "method": "control_vectors",
+        "threads": arguments.threads,
+        "strength": strength,
+        "unit_relative_norm": config.unit_relative_norm,
+        "tokens": arguments.tokens,
+        "temperature": TEMPERATURE,
+        "system_prompt": bench.system,
+        "prompts": len(prompts),
+        "seeds": seeds,
+        "n_pairs": n,
+        "calibration": CALIBRATION,
+        "calibration_seed": CALIBRATION["seed"],
+        "scorers": SCORER_LABELS,
+        "lexicon_note": "hand-written, unvalidated word lists (benchmarks/data/"
+        "steering_scorer_lexicon.yaml); no word or stem shared with the attribute's pairs or "
+        "markers.yaml; a weak scorer, judge shifts by their intervals",
+        "ppl_note": "ratio = exp(mean over (prompt, seed) of steered minus unsteered per-token "
+        "log-perplexity), both scored by the unsteered model given the evaluation prompt",
+        "baseline_perplexity": math.exp(statistics.fmean(baseline_nll)),
+        "baseline_distinct2": distinct2(baseline),
+        "baseline_replies": baseline,
+        "load_average": [load_before[0], os.getloadavg()[0]],
+        "load_average_1_5_15": {"before": list(load_before), "after": list(os.getloadavg())},
+        "seconds": round(time.perf_counter() - started, 1),
+        "attributes": results,
+    }
+
+
+def _interval(values: Sequence[float], digits: int = 2, sign: bool = False) -> str:
+    form = f"{{:{'+' if sign else ''}.{digits}f}}"
+    return f"[{form.format(values[0])}, {form.format(values[1])}]"
+
+
+def markdown(payload: dict[str, Any]) -> str:
+    """BENCHMARKS.md's block from this script's JSON result."""
+    load = payload["load_average"]
+    calibration = payload.get("calibration", CALIBRATION)
+    attributes: dict[str, Any] = payload["attributes"]
+    lines = [
+        f"Machine: {machine_line(payload)}. Model {payload['model']} on {payload['backend']} "
+        f"({payload['threads']} threads, {payload['method'].replace('_', ' ')}); "
+        f"{payload['date']}; load {load[0]:.1f} -> {load[1]:.1f}; {payload['seconds']:.0f} s; "
+        f"`{payload['command']}`.",
+        "",
+        f"Strength +-{payload['strength']:g} (the bound); {payload['prompts']} evaluation "
+        f"prompts x seeds {payload['seeds']} = n {payload['n_pairs']} pairs per comparison, "
+        f"{payload['tokens']} tokens at temperature {payload['temperature']}. Calibration used "
+        f"other prompts ({calibration['prompts']}) and seed {calibration['seed']} "
+        f"({calibration['script']}). Brackets: 95 % paired bootstrap over (prompt, seed); "
+        "braces: cluster bootstrap over prompts. Shift = score(+s) - score(-s). Word lists: "
+        "hand-written and unvalidated (no word shared with the pairs or markers.yaml), a weak "
+        "scorer. Unsteered perplexity "
+        f"{payload['baseline_perplexity']:.2f}, distinct-2 {payload['baseline_distinct2']:.2f}.",
+        "",
+        "| attribute | scorer | n | score -s / 0 / +s | shift | 95 % paired | by prompt |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for attribute, row in attributes.items():
+        for name, score in row["scores"].items():
+            lines.append(
+                f"| {attribute} | {SCORER_LABELS.get(name, name)} | {row['n_pairs']} | "
+                f"{score['minus']:+.3f} / {score['zero']:+.3f} / {score['plus']:+.3f} | "
+                f"**{score['shift']:+.3f}** | {_interval(score['shift_95'], 3, sign=True)} | "
+                f"{{{_interval(score['shift_95_cluster_prompts'], 3, sign=True)[1:-1]}}} |"
+            )
+    lines += [
+        "",
+        "Fluency: perplexity of steered replies under the unsteered model, relative to the "
+        "unsteered replies to the same prompts and seeds (target: at most 1.2x).",
+        "",
+        "| attribute | n | ppl ratio -s | ppl ratio +s | distinct-2 -s / +s |",
+        "|---|---|---|---|---|",
+    ]
+    over = []
+    for attribute, row in attributes.items():
+        lines.append(
+            f"| {attribute} | {row['n_pairs']} | "
+            f"{row['ppl_ratio_minus']:.2f} {_interval(row['ppl_ratio_minus_95'])} | "
+            f"{row['ppl_ratio_plus']:.2f} {_interval(row['ppl_ratio_plus_95'])} | "
+            f"{row['distinct2_minus']:.2f} / {row['distinct2_plus']:.2f} |"
+        )
+        over += [
+            f"{attribute} {label}s ({row[f'ppl_ratio_{sign}']:.2f})"
+            for sign, label in (("minus", "-"), ("plus", "+"))
+            if row[f"ppl_ratio_{sign}"] > 1.2
+        ]
+    lines += ["", "Above 1.2x: " + (", ".join(over) if over else "none") + "."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--attributes", default=None, help="comma-separated (default: all)")
+    parser.add_argument(
+        "--strength", type=float, default=None, help="default: steering.yaml's max_strength"
+    )
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per prompt (default 3)")
+    parser.add_argument("--tokens", type=int, default=48)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="4 prompts x 2 seeds")
+    arguments = parser.parse_args(argv)
+    arguments.given = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("ROLEPLAY_HOME", tempfile.mkdtemp(prefix="bench-steer-"))
+    payload = run(arguments)
+    path = write_result("steering_llama_cpp", payload)
+    sys.stdout.write(markdown({"machine": {}, **payload}))
+    print(f"written to {path}")
 
 
 if __name__ == "__main__":

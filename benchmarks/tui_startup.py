@@ -14,6 +14,9 @@ Two measurements, each repeated (median reported):
 A new, empty ROLEPLAY_HOME is used for every run, so no session or user card is read.
 
     python -m benchmarks.tui_startup [--repeats 5]
+
+Writes benchmarks/out/tui_startup.json; ``markdown()`` renders BENCHMARKS.md's table from it
+(median [min, max] over the repeats).
 """
 
 from __future__ import annotations
@@ -33,8 +36,9 @@ import tempfile
 import termios
 import time
 from pathlib import Path
+from typing import Any
 
-from benchmarks.common import median, write_result
+from benchmarks.common import header, load_average, load_pair, median, spread, write_result
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIRST_FRAME = b"Characters"  # the picker's border title, part of the first paint
@@ -139,6 +143,7 @@ def main() -> None:
     if roleplay:
         commands["roleplay tui"] = [roleplay, "tui"]
 
+    load_before = load_average()
     results: dict[str, dict[str, object]] = {}
     for name, command in commands.items():
         time_in_terminal(command)  # warm the file cache: "cold" means a new process
@@ -149,6 +154,7 @@ def main() -> None:
             "first_frame_median_s": round(median(frames), 3),
             "first_frame_runs_s": [round(r, 3) for r in frames],
             "characters_median_s": round(median(listed), 3),
+            "characters_runs_s": [round(r, 3) for r in listed],
         }
         print(
             f"{name:>14}: first frame {median(frames):.3f} s, characters listed "
@@ -164,27 +170,66 @@ def main() -> None:
         "first_frame_runs_s": [round(r, 3) for r in walls],
         # CPU time is what start-up costs; wall time also shows how busy the machine was.
         "cpu_median_s": round(median(cpu), 3),
+        "cpu_runs_s": [round(r, 3) for r in cpu],
         "heavy_modules_at_first_frame": heavy,
     }
     print(
         f"{'headless':>14}: first frame {median(walls):.3f} s (CPU {median(cpu):.3f} s); "
         f"heavy imports: {heavy or 'none'}"
     )
-    load = os.getloadavg()[0]
-    print(f"load average: {load:.1f} on {os.cpu_count()} cores")
+    load = [load_before, load_average()]
+    print(f"load average: {load[0]} -> {load[1]} on {os.cpu_count()} cores")
 
     path = write_result(
         "tui_startup",
         {
             "terminal_size": [100, 30],
             "repeats": arguments.repeats,
-            "load_average_1min": round(load, 2),
+            "load_average": load,
             "results": results,
         },
     )
     print(f"wrote {path}")
     if heavy:
         raise SystemExit(f"heavy libraries imported before the first frame: {heavy}")
+
+
+def markdown(payload: dict[str, Any]) -> str:
+    """BENCHMARKS.md's TUI cold-start table from this script's JSON result."""
+    results = payload["results"]
+    columns = [
+        ("`python -m tui` first frame", "python -m tui", "first_frame_runs_s"),
+        ("`roleplay tui` first frame", "roleplay tui", "first_frame_runs_s"),
+        ("characters listed (`python -m tui`)", "python -m tui", "characters_runs_s"),
+        ("headless first frame", "headless", "first_frame_runs_s"),
+        ("headless CPU", "headless", "cpu_runs_s"),
+    ]
+    cells = []
+    for _, name, key in columns:
+        runs = results.get(name, {}).get(key)
+        cells.append(f"{spread(runs, 3)} s" if runs else "-")
+    heavy = results.get("headless", {}).get("heavy_modules_at_first_frame", [])
+    width, height = payload.get("terminal_size", [100, 30])
+    before, after = load_pair(payload)
+    load = "?" if before is None else f"{before:.1f} -> {after:.1f}"
+    return (
+        "\n".join(
+            [
+                header(
+                    payload,
+                    f"{width}x{height} pseudo-terminal, from fork to the first paint; median "
+                    f"[min, max] over n = {payload['repeats']} starts after one that warms the "
+                    "file cache. "
+                    f"Heavy imports before the first frame: {', '.join(heavy) or 'none'}.",
+                ),
+                "",
+                "| load average | n | " + " | ".join(title for title, _, _ in columns) + " |",
+                "|---|---|" + "---|" * len(columns),
+                f"| {load} | {payload['repeats']} | " + " | ".join(cells) + " |",
+            ]
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

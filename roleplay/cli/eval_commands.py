@@ -104,6 +104,11 @@ def persona_command(
         "-c",
         help="Card name or path; repeat or comma-separate (default: the bundled characters).",
     ),
+    card_set: str | None = typer.Option(
+        None,
+        "--card-set",
+        help="bundled (the tuning set) or evaluation (the frozen set never tuned on).",
+    ),
     method: list[str] | None = typer.Option(
         None,
         "--method",
@@ -129,12 +134,16 @@ def persona_command(
     batch_size: int | None = typer.Option(
         None, "--batch-size", min=1, help="Rows per forward pass (default from the data file)."
     ),
+    resamples: int = typer.Option(
+        2000, "--resamples", min=0, help="Bootstrap resamples for the intervals (0: none)."
+    ),
 ) -> None:
     """Interview characters with the IPIP-50 items. Compares their Big Five with the cards."""
-    from roleplay.evaluation.characters import bundled_character_paths, resolve_characters
+    from roleplay.evaluation.characters import card_set_paths, resolve_characters
     from roleplay.evaluation.interview import Interviewer
     from roleplay.evaluation.persona import evaluate_persona
     from roleplay.evaluation.plan import (
+        CONDITION_LABELS,
         Condition,
         Method,
         parse_conditions,
@@ -146,15 +155,19 @@ def persona_command(
         JSON_NAME,
         PLOT_NAME,
         character_table,
+        headline_result,
         report_json,
         summary_table,
         trait_table,
         write_plot,
     )
+    from roleplay.evaluation.verdict import unmeasurable, verdict_lines
 
     # Everything the user typed is checked before the model loads (a typo fails at once).
     backend_choice = backend_options(backend, model, base_url, api_key, threads)
-    cards = resolve_characters(character) if character else bundled_character_paths()
+    if character and card_set:
+        raise RoleplayError("give --character or --card-set, not both")
+    cards = resolve_characters(character) if character else card_set_paths(card_set or "bundled")
     if method:
         methods = parse_methods(method)
         require_available(methods)
@@ -187,6 +200,7 @@ def persona_command(
             chosen_conditions,
             interviewer=interviewer,
             progress=progress,
+            resamples=resamples,
         )
     payload = report_json(report)
     if out is not None:
@@ -201,8 +215,17 @@ def persona_command(
         console.print(trait_table(report))
         for result in report.results:
             console.print(character_table(result))
+    headline = headline_result(report)
+    console.print(
+        f"[bold]Verdict[/] ({headline.method.value}, {CONDITION_LABELS[headline.condition]}; "
+        "'holds' = on the card's side in >= 95% of item resamples):"
+    )
+    for line in verdict_lines(headline):
+        console.print(f"  {line}", markup=False)
     for result in report.results:
-        for note in result.notes:
-            console.print(f"[dim]{result.method.value}/{result.condition.value}: {note}[/]")
+        label = f"{result.method.value}/{result.condition.value}"
+        lacking = unmeasurable(result)
+        for note in [*result.notes, *([lacking] if lacking else [])]:
+            console.print(f"[dim]{label}: {note}[/]")
     if out is not None:
         console.print(f"[dim]wrote {out / JSON_NAME} and {out / PLOT_NAME}[/]")

@@ -8,15 +8,40 @@ from pathlib import Path
 from roleplay.cards.loader import load_card
 from roleplay.cards.registry import CARD_SUFFIXES, bundled_characters_dir, resolve_card
 from roleplay.errors import RoleplayError
+from roleplay.resources import package_path
+
+# The frozen evaluation set: written before any tuning and never tuned on (README.md there).
+EVALUATION_CHARACTERS_DIR = package_path("roleplay.evaluation", "data") / "evaluation_characters"
+
+# ``--card-set`` names: the bundled characters are what prompts, steering and the likelihood
+# reference are tuned on; the evaluation set is what fidelity is reported on.
+CARD_SETS = ("bundled", "evaluation")
 
 
-def bundled_character_paths() -> list[Path]:
-    """The bundled cards (``characters/*.yaml``), sorted by file name."""
-    folder = bundled_characters_dir()
+def _cards_in(folder: Path) -> list[Path]:
     return sorted(
         (path for path in folder.iterdir() if path.suffix.lower() in CARD_SUFFIXES),
         key=lambda path: path.name.casefold(),
     )
+
+
+def bundled_character_paths() -> list[Path]:
+    """The bundled cards (``characters/*.yaml``), sorted by file name."""
+    return _cards_in(bundled_characters_dir())
+
+
+def evaluation_character_paths() -> list[Path]:
+    """The frozen evaluation set, sorted by file name."""
+    return _cards_in(EVALUATION_CHARACTERS_DIR)
+
+
+def card_set_paths(name: str) -> list[Path]:
+    """The cards of a named set (``bundled`` or ``evaluation``); other names are an error."""
+    if name == "bundled":
+        return bundled_character_paths()
+    if name == "evaluation":
+        return evaluation_character_paths()
+    raise RoleplayError(f"unknown card set {name!r}; choose from {', '.join(CARD_SETS)}")
 
 
 def split_names(values: Iterable[str]) -> list[str]:

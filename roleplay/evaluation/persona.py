@@ -2,9 +2,11 @@
 
 For every condition the characters are interviewed once (all requested methods share the
 forward passes), then each method turns the responses into trait scores on 0..1, which are
-compared with the cards (``metrics.py``). The likelihood method is centred per trait across
-the characters of the run, so its numbers depend on which characters are evaluated
-together; the report says so.
+compared with the cards (``metrics.py``), with bootstrap intervals over items and characters
+(``intervals.py``). The likelihood method's per-trait zero point is calibrated on a fixed
+reference panel (by default the bundled characters, which are the set the platform is tuned
+on), so a character's score does not depend on which others are evaluated with it; the
+panel is interviewed under the same condition (characters in both sets are interviewed once).
 """
 
 from __future__ import annotations
@@ -17,6 +19,13 @@ from typing import Any, Protocol
 
 from roleplay.cards.loader import load_card
 from roleplay.errors import RoleplayError
+from roleplay.evaluation.characters import bundled_character_paths
+from roleplay.evaluation.intervals import (
+    DEFAULT_RESAMPLES,
+    FidelityIntervals,
+    LikelihoodPanel,
+    fidelity_intervals,
+)
 from roleplay.evaluation.interview import Interviewer, ItemResponses
 from roleplay.evaluation.metrics import (
     CharacterFidelity,
@@ -36,6 +45,7 @@ from roleplay.evaluation.scoring import (
     expected_answer,
     likelihood_trait_raw,
     likert_trait_scores,
+    reference_offsets,
     to_unit_interval,
 )
 
@@ -66,6 +76,7 @@ class MethodResult:
     characters: list[CharacterFidelity]
     overall: OverallFidelity
     notes: list[str] = field(default_factory=list)
+    intervals: FidelityIntervals | None = None
 
 
 @dataclass
@@ -77,6 +88,7 @@ class PersonaReport:
     results: list[MethodResult]
     seconds: float
     controls: dict[str, dict[str, Any]] = field(default_factory=dict)  # condition/char -> controls
+    reference: list[CharacterSpec] = field(default_factory=list)  # the likelihood panel
 
     def result(self, method: Method, condition: Condition) -> MethodResult:
         for result in self.results:
@@ -95,8 +107,14 @@ def estimates_for(
     responses: dict[str, ItemResponses],
     questionnaire: Questionnaire,
     settings: InterviewSettings,
+    *,
+    panel: LikelihoodPanel | None = None,
 ) -> tuple[dict[str, dict[str, float]], list[str]]:
-    """Trait estimates per character name from the responses, and notes for the report."""
+    """Trait estimates per character name from the responses, and notes for the report.
+
+    The likelihood method reads its zero point from ``panel`` (see the module text); without
+    one it falls back to centring across the characters given, and says so in the notes.
+    """
     options = len(settings.likert.options)
     notes: list[str] = []
     if method is Method.EXPECTED_LIKERT:
@@ -119,10 +137,28 @@ def estimates_for(
         name: likelihood_trait_raw(r.likelihood_differences, questionnaire)
         for name, r in responses.items()
     }
+    scale = settings.likelihood.scale
+    if panel is not None:
+        offsets = reference_offsets(
+            {
+                name: likelihood_trait_raw(r.likelihood_differences, questionnaire)
+                for name, r in panel.responses.items()
+            },
+            panel.cards,
+            scale,
+        )
+        return {
+            name: {
+                trait: to_unit_interval(value - offsets[trait], scale)
+                for trait, value in traits.items()
+            }
+            for name, traits in raw.items()
+        }, notes
     if len(raw) < 2:
         notes.append("one character: likelihood scores are not centred across characters")
+    else:
+        notes.append("no reference panel: likelihood scores are centred across these characters")
     centred = centre_across_characters(raw)
-    scale = settings.likelihood.scale
     return {
         name: {trait: to_unit_interval(value, scale) for trait, value in traits.items()}
         for name, traits in centred.items()
@@ -137,8 +173,14 @@ def evaluate_persona(
     *,
     interviewer: Interviewer | None = None,
     progress: EvaluationProgress | None = None,
+    reference_paths: Sequence[Path] | None = None,
+    resamples: int = DEFAULT_RESAMPLES,
 ) -> PersonaReport:
-    """Interview every card under every condition and score it with every method."""
+    """Interview every card under every condition and score it with every method.
+
+    ``reference_paths`` is the likelihood method's reference panel (default: the bundled
+    characters); ``resamples`` the bootstrap's size (0 leaves the intervals out).
+    """
     require_available([*methods, *conditions])
     started = time.perf_counter()
     characters = [character_spec(path) for path in card_paths]
@@ -146,15 +188,25 @@ def evaluate_persona(
     if len(set(names)) != len(names):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         raise RoleplayError(f"character {duplicates[0]!r} is given twice")
+    uses_likelihood = Method.LIKELIHOOD in methods
+    reference = (
+        [character_spec(path) for path in (reference_paths or bundled_character_paths())]
+        if uses_likelihood
+        else []
+    )
+    evaluated = {spec.path.resolve() for spec in characters}
+    extra_reference = [spec for spec in reference if spec.path.resolve() not in evaluated]
     interviewer = interviewer or Interviewer(
         engine, rows_done=progress.advance if progress else None
     )
     if progress is not None:
         per_interview = interviewer.rows(methods)
-        neutral = interviewer.neutral_rows() if Method.LIKELIHOOD in methods else 0
-        progress.begin(per_interview * len(characters) * len(conditions) + neutral)
+        panel_rows = interviewer.rows([Method.LIKELIHOOD]) * len(extra_reference)
+        neutral = interviewer.neutral_rows() if uses_likelihood else 0
+        progress.begin((per_interview * len(characters) + panel_rows) * len(conditions) + neutral)
     results: list[MethodResult] = []
     controls: dict[str, dict[str, Any]] = {}
+    questionnaire, settings = interviewer.questionnaire, interviewer.settings
     for condition in conditions:
         responses: dict[str, ItemResponses] = {}
         for character in characters:
@@ -163,17 +215,31 @@ def evaluate_persona(
             responses[character.name] = interviewer.interview(character.path, condition, methods)
             if responses[character.name].controls:
                 controls[f"{condition.value}/{character.name}"] = responses[character.name].controls
+        panel = _reference_panel(
+            interviewer, condition, reference, responses, extra_reference, progress
+        )
         for method in methods:
             estimates, notes = estimates_for(
-                method, responses, interviewer.questionnaire, interviewer.settings
+                method, responses, questionnaire, settings, panel=panel
             )
             fidelity = [
-                compare_traits(
-                    c.name, c.card_traits, estimates[c.name], interviewer.settings.accuracy
-                )
+                compare_traits(c.name, c.card_traits, estimates[c.name], settings.accuracy)
                 for c in characters
             ]
-            results.append(MethodResult(method, condition, fidelity, summarise(fidelity), notes))
+            intervals = None
+            if resamples != 0:
+                intervals = fidelity_intervals(
+                    method,
+                    responses,
+                    {c.name: c.card_traits for c in characters},
+                    questionnaire,
+                    settings,
+                    panel=panel,
+                    resamples=resamples,
+                )
+            results.append(
+                MethodResult(method, condition, fidelity, summarise(fidelity), notes, intervals)
+            )
     return PersonaReport(
         model_id=str(getattr(engine, "model_id", "unknown")),
         characters=characters,
@@ -182,4 +248,28 @@ def evaluate_persona(
         results=results,
         seconds=time.perf_counter() - started,
         controls=controls,
+        reference=reference,
     )
+
+
+def _reference_panel(
+    interviewer: Interviewer,
+    condition: Condition,
+    reference: Sequence[CharacterSpec],
+    responses: dict[str, ItemResponses],
+    extra: Sequence[CharacterSpec],
+    progress: EvaluationProgress | None,
+) -> LikelihoodPanel | None:
+    """The panel's likelihood responses under ``condition`` (reusing evaluated characters)."""
+    if not reference:
+        return None
+    panel: dict[str, ItemResponses] = {}
+    extra_paths = {spec.path for spec in extra}
+    for spec in reference:
+        if spec.path in extra_paths:
+            if progress is not None:
+                progress.label(f"reference panel: {spec.name} ({CONDITION_LABELS[condition]})")
+            panel[spec.name] = interviewer.interview(spec.path, condition, [Method.LIKELIHOOD])
+        else:
+            panel[spec.name] = responses[spec.name]
+    return LikelihoodPanel(panel, {spec.name: spec.card_traits for spec in reference})

@@ -9,10 +9,17 @@ from rich import box
 from rich.table import Table
 
 from roleplay.cards.model import BIG_FIVE_TRAITS
+from roleplay.evaluation.intervals import Bounds, FidelityIntervals
 from roleplay.evaluation.metrics import CharacterFidelity
 from roleplay.evaluation.persona import MethodResult, PersonaReport
-from roleplay.evaluation.plan import CONDITION_LABELS, CONDITION_SHORT, METHOD_DESCRIPTIONS
+from roleplay.evaluation.plan import (
+    CONDITION_LABELS,
+    CONDITION_SHORT,
+    METHOD_DESCRIPTIONS,
+    Method,
+)
 from roleplay.evaluation.questionnaire import load_interview_settings
+from roleplay.evaluation.verdict import trait_signals, unmeasurable, verdict_lines
 
 JSON_NAME = "persona_fidelity.json"
 PLOT_NAME = "persona_fidelity.png"
@@ -41,6 +48,29 @@ def _character_json(fidelity: CharacterFidelity) -> dict[str, Any]:
     }
 
 
+def _bounds(bounds: Bounds | None) -> list[float] | None:
+    return None if bounds is None else [round(bounds[0], 4), round(bounds[1], 4)]
+
+
+def _intervals_json(intervals: FidelityIntervals | None) -> dict[str, Any] | None:
+    if intervals is None:
+        return None
+    return {
+        "method": "percentile bootstrap over characters and items",
+        "confidence": intervals.confidence,
+        "resamples": intervals.resamples,
+        "characters": intervals.characters,
+        "items": intervals.items,
+        "acc_dim": _bounds(intervals.acc_dim),
+        "mae": _bounds(intervals.mae),
+        "trait_acc": {trait: _bounds(b) for trait, b in intervals.trait_acc.items()},
+        "holds": {
+            name: {trait: round(share, 4) for trait, share in traits.items()}
+            for name, traits in intervals.holds.items()
+        },
+    }
+
+
 def _result_json(result: MethodResult) -> dict[str, Any]:
     overall = result.overall
     return {
@@ -52,6 +82,17 @@ def _result_json(result: MethodResult) -> dict[str, Any]:
         "counted_dims": overall.counted_dims,
         "trait_mae": {trait: _round(value) for trait, value in overall.trait_mae.items()},
         "trait_acc": {trait: _round(value) for trait, value in overall.trait_acc.items()},
+        "intervals": _intervals_json(result.intervals),
+        "trait_signal": {
+            trait: {
+                "status": signal.status,
+                "spread": round(signal.spread, 4),
+                "correlation": _round(signal.correlation),
+            }
+            for trait, signal in trait_signals(result).items()
+        },
+        "unmeasurable": unmeasurable(result),
+        "verdict": verdict_lines(result),
         "notes": result.notes,
         "characters": [_character_json(fidelity) for fidelity in result.characters],
     }
@@ -75,6 +116,7 @@ def report_json(report: PersonaReport) -> dict[str, Any]:
             {"name": c.name, "card": str(c.path), "big_five": c.card_traits}
             for c in report.characters
         ],
+        "likelihood_reference": [c.name for c in report.reference],
         "results": [_result_json(result) for result in report.results],
         "controls": report.controls,
     }
@@ -84,28 +126,50 @@ def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def with_interval(
+    value: float | None, bounds: Bounds | None, digits: int = 2, *, bounds_digits: int = 2
+) -> str:
+    """``0.73 [0.55, 0.86]`` (the value alone when there is no interval)."""
+    if value is None:
+        return "-"
+    if bounds is None:
+        return f"{value:.{digits}f}"
+    low, high = bounds
+    return f"{value:.{digits}f} [{low:.{bounds_digits}f}, {high:.{bounds_digits}f}]"
+
+
+def headline_result(report: PersonaReport) -> MethodResult:
+    """The result a verdict is given for: likelihood if it ran (the method with signal on
+    small models), else the first method; under the last condition (the most parts)."""
+    method = Method.LIKELIHOOD if Method.LIKELIHOOD in report.methods else report.methods[0]
+    return report.result(method, report.conditions[-1])
+
+
 def summary_table(report: PersonaReport) -> Table:
     """One row per method x condition: MAE, Acc(Dim), Acc(Full)."""
     table = Table(
-        title=f"Persona fidelity ({len(report.characters)} characters, IPIP-50)", box=box.SIMPLE
+        title=f"Persona fidelity ({len(report.characters)} characters, IPIP-50)",
+        box=box.SIMPLE,
+        pad_edge=False,
     )
-    table.add_column("method")
-    table.add_column("condition")
-    for column in ("MAE", "Acc(Dim)", "Acc(Full)", "dims"):
-        table.add_column(column, justify="right")
+    table.add_column("method", no_wrap=True)
+    table.add_column("condition", no_wrap=True)
+    for column in ("MAE", "Acc(Dim)", "Full", "dims"):
+        table.add_column(column, justify="right", no_wrap=True)
     for result in report.results:
-        overall = result.overall
+        overall, intervals = result.overall, result.intervals
         table.add_row(
             result.method.value,
             CONDITION_SHORT[result.condition],
-            f"{overall.mae:.3f}",
-            _number(overall.acc_dim),
+            with_interval(overall.mae, intervals.mae if intervals else None, 3, bounds_digits=2),
+            with_interval(overall.acc_dim, intervals.acc_dim if intervals else None),
             _number(overall.acc_full),
             str(overall.counted_dims),
         )
     table.caption = (
-        "conditions add up: prompt, +ctrl (steering), +mem (recalled memories); dims = "
-        "(character, trait) pairs counted: card scores within 0.1 of 0.5 are not"
+        "conditions add up: prompt, +ctrl (steering), +mem (recalled memories); Full = "
+        "Acc(Full); dims = (character, trait) pairs counted: card scores within 0.1 of 0.5 "
+        "are not; [ ] = 95% bootstrap interval over characters and items"
     )
     return table
 
@@ -118,10 +182,18 @@ def trait_table(report: PersonaReport) -> Table:
     for trait in BIG_FIVE_TRAITS:
         table.add_column(trait[0].upper(), justify="right")
     for result in report.results:
+        intervals = result.intervals
         table.add_row(
             result.method.value,
             CONDITION_SHORT[result.condition],
-            *(_number(result.overall.trait_acc[trait]) for trait in BIG_FIVE_TRAITS),
+            # The interval goes under the value: five traits side by side must fit 80 columns.
+            *(
+                with_interval(
+                    result.overall.trait_acc[trait],
+                    intervals.trait_acc[trait] if intervals else None,
+                ).replace(" [", "\n[")
+                for trait in BIG_FIVE_TRAITS
+            ),
         )
     return table
 
@@ -147,6 +219,15 @@ def character_table(result: MethodResult) -> Table:
     return table
 
 
+def _error_bars(values: list[float], bounds: list[Bounds | None]) -> list[list[float]] | None:
+    """Matplotlib's asymmetric ``yerr`` from intervals (None when any is missing)."""
+    if any(b is None for b in bounds):
+        return None
+    below = [max(v - b[0], 0.0) for v, b in zip(values, bounds, strict=True) if b]
+    above = [max(b[1] - v, 0.0) for v, b in zip(values, bounds, strict=True) if b]
+    return [below, above]
+
+
 def write_plot(report: PersonaReport, path: Path) -> Path:
     """Grouped bars: Acc(Dim) and MAE per method, one bar per condition."""
     import matplotlib
@@ -160,10 +241,26 @@ def write_plot(report: PersonaReport, path: Path) -> Path:
     figure, (accuracy_axis, error_axis) = plt.subplots(1, 2, figsize=(10, 4))
     for offset, condition in enumerate(conditions):
         positions = [m + (offset - (len(conditions) - 1) / 2) * width for m in range(len(methods))]
-        results = [report.result(method, condition).overall for method in methods]
+        chosen = [report.result(method, condition) for method in methods]
         label = CONDITION_LABELS[condition]
-        accuracy_axis.bar(positions, [r.acc_dim or 0.0 for r in results], width=width, label=label)
-        error_axis.bar(positions, [r.mae for r in results], width=width, label=label)
+        accuracies = [r.overall.acc_dim or 0.0 for r in chosen]
+        errors = [r.overall.mae for r in chosen]
+        accuracy_axis.bar(
+            positions,
+            accuracies,
+            width=width,
+            label=label,
+            yerr=_error_bars(
+                accuracies, [r.intervals.acc_dim if r.intervals else None for r in chosen]
+            ),
+        )
+        error_axis.bar(
+            positions,
+            errors,
+            width=width,
+            label=label,
+            yerr=_error_bars(errors, [r.intervals.mae if r.intervals else None for r in chosen]),
+        )
     for axis, title in ((accuracy_axis, "Acc(Dim) (higher is better)"), (error_axis, "MAE")):
         axis.set_xticks(range(len(methods)), [method.value for method in methods])
         axis.set_title(title)

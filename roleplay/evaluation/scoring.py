@@ -82,6 +82,39 @@ def centre_across_characters(
     }
 
 
+# Card scores of 0 or 1 have an infinite logit; the reference offset treats them as 0.05 / 0.95.
+_CARD_CLIP = 0.05
+
+
+def card_logit(score: float) -> float:
+    """The log-odds of a card score, clipped to 0.05..0.95 so that extremes stay finite."""
+    clipped = min(max(score, _CARD_CLIP), 1.0 - _CARD_CLIP)
+    return math.log(clipped / (1.0 - clipped))
+
+
+def reference_offsets(
+    raw: Mapping[str, Mapping[str, float]],
+    cards: Mapping[str, Mapping[str, float]],
+    scale: float,
+) -> dict[str, float]:
+    """Per trait, the raw likelihood value that reads as 0.5, calibrated on a reference panel.
+
+    The offset is chosen so that the panel's estimates match its cards on average in log-odds:
+    ``offset = mean over the panel of (raw - scale * logit(card))``. Scores of other
+    characters are then ``to_unit_interval(raw - offset, scale)``, which does not depend on
+    which characters are evaluated together (centring across the evaluated set did, and it
+    assumed that set to be mid-scale on average).
+    """
+    names = list(raw)
+    if not names:
+        raise ValueError("the reference panel is empty")
+    return {
+        trait: sum(raw[name][trait] - scale * card_logit(cards[name][trait]) for name in names)
+        / len(names)
+        for trait in BIG_FIVE_TRAITS
+    }
+
+
 def to_unit_interval(value: float, scale: float) -> float:
     """A signed likelihood score as 0..1: ``1 / (1 + exp(-value / scale))`` (0 -> 0.5)."""
     return 1.0 / (1.0 + math.exp(-value / scale))

@@ -100,6 +100,20 @@ def test_an_unknown_character_fails_before_the_model_loads() -> None:
     assert_one_line_error(invoke("chat", "-c", "nobody", "--once", "x"), "roleplay characters")
 
 
+def test_an_unknown_card_set_fails_before_the_model_loads() -> None:
+    assert_one_line_error(invoke("eval", "persona", "--card-set", "frozen"), "bundled, evaluation")
+
+
+def test_a_card_set_and_characters_together_fail_before_the_model_loads() -> None:
+    result = invoke("eval", "persona", "--card-set", "evaluation", "-c", "mira")
+    assert_one_line_error(result, "--character or --card-set")
+
+
+def test_the_evaluation_card_set_gets_to_the_model() -> None:
+    result = invoke("eval", "persona", "--card-set", "evaluation")
+    assert isinstance(result.exception, ModelLoaded), result.output
+
+
 # Sessions ---------------------------------------------------------------------------------
 
 

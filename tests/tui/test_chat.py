@@ -81,7 +81,10 @@ async def test_the_user_message_is_on_disk_before_the_reply_is_written() -> None
 
 
 async def test_the_ui_stays_responsive_while_a_reply_is_written() -> None:
-    app = scripted_app(SteadyEngine([LONG_REPLY], delay=0.05))  # ~3 s of "generation"
+    # ~20 s of "generation", stopped with escape at the end: long enough that a loaded
+    # machine cannot finish the reply before the checks below (3 s once could).
+    very_long = " ".join(f"word{i}" for i in range(400))
+    app = scripted_app(SteadyEngine([very_long], delay=0.05))
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_chat_with_first_character(pilot, app)
         await send(pilot, "Tell me everything.")
