@@ -8,9 +8,12 @@ import math
 import os
 import platform
 import random
+import shutil
 import statistics
 import sys
-from collections.abc import Hashable, Sequence
+import tempfile
+from collections.abc import Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -255,3 +258,18 @@ def cluster_bootstrap_interval(
     means = hits[picks].sum(axis=1) / counts[picks].sum(axis=1)
     tail = (1.0 - confidence) / 2.0
     return float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
+
+
+@contextmanager
+def scratch_home() -> Iterator[Path]:
+    """A temporary ROLEPLAY_HOME for one run (memory, sessions, vectors, profile), removed
+    afterwards; the converted models stay shared."""
+    from roleplay import paths
+
+    os.environ["ROLEPLAY_MODELS_DIR"] = str(paths.models_dir())
+    home = tempfile.mkdtemp(prefix="roleplay-bench-home-")
+    os.environ["ROLEPLAY_HOME"] = home
+    try:
+        yield Path(home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)

@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -52,16 +50,11 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     arguments = _arguments(argv)
-    from roleplay import paths
+    from benchmarks.common import scratch_home
 
     # Share the converted model, isolate everything else (memory, sessions, vectors).
-    os.environ["ROLEPLAY_MODELS_DIR"] = str(paths.models_dir())
-    home = tempfile.mkdtemp(prefix="roleplay-bench-home-")
-    os.environ["ROLEPLAY_HOME"] = home
-    try:
+    with scratch_home():
         run(arguments)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def run(arguments: argparse.Namespace) -> None:

@@ -87,6 +87,8 @@ STEPS: tuple[Step, ...] = (
         4,
     ),
     Step("tui_startup", (), ("--repeats", "1"), 2),
+    Step("scene_repetition", (), ("--quick",), 12),
+    Step("persona_drift", (), ("--quick",), 45),
 )
 
 

@@ -19,7 +19,13 @@ from typing import Any
 
 from roleplay.engine.base import DEFAULT_GENERATION, Engine
 from roleplay.errors import RoleplayError
-from roleplay.features import FeatureOptions, ToxicityFlag, control_factory, memory_factory
+from roleplay.features import (
+    FeatureOptions,
+    ToxicityFlag,
+    control_factory,
+    memory_factory,
+    profile_factory,
+)
 from roleplay.paths import configure_library_caches, sessions_db_path
 from roleplay.pipeline import ChatPipeline
 from roleplay.prompting.builder import PromptLayout
@@ -174,6 +180,7 @@ def build_pipeline(
             card_books=card_lorebooks,
         ),
         memory_factory=memory_factory(options.features),
+        profile_factory=profile_factory(options.features),
         control_factory=control_factory(loaded_engine, options.features, status=status),
         safety=ToxicityFlag() if options.features.toxicity else None,
         background_parts=background_parts,

@@ -10,10 +10,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from roleplay.cards.model import Card
-from roleplay.pipeline import ControlFactory, ControlPort, MemoryFactory, MemoryPort
+from roleplay.pipeline import (
+    ControlFactory,
+    ControlPort,
+    MemoryFactory,
+    MemoryPort,
+    ProfileFactory,
+)
 from roleplay.prompting.builder import MemorySnippet
 
 if TYPE_CHECKING:
@@ -29,6 +36,8 @@ class FeatureOptions:
 
     memory: bool = True
     chroma_url: str | None = None
+    # A local memory store other than the user's (an evaluation's scratch store).
+    memory_folder: Path | None = None
     memory_strategy: str | None = None
     recalled_memories: int = DEFAULT_RECALLED_MEMORIES
     steering: bool = True
@@ -37,6 +46,8 @@ class FeatureOptions:
     # model builds its own, e.g. a GGUF through llama.cpp's eval callback).
     steering_source: str | None = None
     toxicity: bool = True
+    # What each character learns about the user from their statements (roleplay.profile).
+    profile: bool = True
 
 
 class ChatMemory:
@@ -58,6 +69,11 @@ class ChatMemory:
         self, user_text: str, reply_text: str, session_id: str, turn_index: int
     ) -> None:
         self.memory.remember_exchange(user_text, reply_text, session_id, turn_index)
+
+    def remember_scene(
+        self, lines: Sequence[tuple[str, str]], session_id: str, moment: str
+    ) -> None:
+        self.memory.remember_scene(lines, session_id, moment)
 
 
 class ToxicityFlag:
@@ -108,12 +124,25 @@ def memory_factory(options: FeatureOptions) -> MemoryFactory | None:
         from roleplay.memory.service import CharacterMemory
 
         memory = CharacterMemory(
-            card, chroma_url=options.chroma_url, strategy=options.memory_strategy
+            card,
+            chroma_url=options.chroma_url,
+            folder=options.memory_folder,
+            strategy=options.memory_strategy,
         )
         memory.ensure_seed_memories()  # idempotent: content-hash ids
         return ChatMemory(memory, k=options.recalled_memories)
 
     return build
+
+
+def profile_factory(options: FeatureOptions) -> ProfileFactory | None:
+    """What each character learns about the user (``roleplay profile``); off with
+    ``profile=False``."""
+    if not options.profile:
+        return None
+    from roleplay.profile.factory import make_profile_factory
+
+    return make_profile_factory()
 
 
 def control_factory(

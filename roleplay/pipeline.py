@@ -32,6 +32,7 @@ from roleplay.prompting.builder import (
     MemorySnippet,
     PromptBuilder,
     PromptLayout,
+    SceneContext,
 )
 from roleplay.sessions import Message, Session, SessionStore
 
@@ -81,9 +82,36 @@ class LorePort(Protocol):
     def scan(self, messages: Sequence[ChatMessage]) -> list[LoreSnippet]: ...
 
 
+class ProfilePort(Protocol):
+    """What one character has learned about one user (see roleplay.profile).
+
+    ``facts_for_turn`` gives the current facts worth knowing for this message, best first
+    (superseded ones are history, never returned); ``observe_user_message`` learns from a
+    message the user committed (a statement that contradicts an older one supersedes it).
+    """
+
+    def facts_for_turn(self, query: str) -> list[str]: ...
+
+    def observe_user_message(self, text: str, *, session_id: str, message_id: int) -> None: ...
+
+
 MemoryFactory = Callable[[Card], MemoryPort | None]
+# (card, user name) -> the profile that character keeps of that user.
+ProfileFactory = Callable[[Card, str], ProfilePort | None]
 ControlFactory = Callable[[Card], ControlPort | None]
 LoreFactory = Callable[[Card], LorePort | None]
+
+
+@dataclass(frozen=True)
+class PersonaInfo:
+    """Who the user plays (``roleplay persona``): the name fills ``{{user}}``."""
+
+    name: str
+    description: str = ""
+    persona_id: str | None = None
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "id": self.persona_id}
 
 
 @dataclass
@@ -255,6 +283,42 @@ class Conversation:
         self.card = card.substituted(session.user_name)
         self._parts = ConversationParts(memory, controller, lore)
         self._pending = pending
+        self._profile: ProfilePort | None = None
+        self._profile_user: str | None = None
+        # A character in a scene with others (roleplay.dialogue's scenes set it).
+        self.scene_context: SceneContext | None = None
+
+    @property
+    def profile(self) -> ProfilePort | None:
+        """What this character has learned about the session's user (None: not kept)."""
+        factory = self.pipeline.profile_factory
+        if factory is None:
+            return None
+        if self._profile_user != self.session.user_name:  # built again after a persona switch
+            self._profile = factory(self.raw_card, self.session.user_name)
+            self._profile_user = self.session.user_name
+        return self._profile
+
+    @property
+    def user_description(self) -> str:
+        """The active persona's description, as stored with the session ("" for none)."""
+        persona = self.session.metadata.get("persona")
+        if isinstance(persona, dict):
+            return str(persona.get("description") or "")
+        return ""
+
+    def use_persona(self, name: str, description: str, *, persona_id: str | None = None) -> None:
+        """Switch who the user is from now on: ``{{user}}``, the persona's description and
+        the profile the character keeps of them (earlier messages stay as they were)."""
+        if not name.strip():
+            raise RoleplayError("the persona's name must not be empty")
+        self.store.update_session_user(
+            self.session.id,
+            name,
+            {"persona": {"name": name, "description": description, "id": persona_id}},
+        )
+        self.refresh()
+        self.card = self.raw_card.substituted(name)
 
     def _ready_parts(self) -> ConversationParts:
         if self._pending is not None:
@@ -294,16 +358,29 @@ class Conversation:
             raise RoleplayError("the message is empty")
         past = list(self.messages() if history is None else history)
         chat_history = [_chat_role(message) for message in past]
+        # Every user turn: the memory keeps its own mood window (memory_defaults.yaml).
+        recent_user_turns = [*(m.content for m in past if m.role == "user"), user_message]
+        return self._prepare_chat(chat_history, user_message, recent_user_turns)
+
+    def _prepare_chat(
+        self,
+        chat_history: Sequence[ChatMessage],
+        user_message: str,
+        recent_user_turns: Sequence[str],
+        *,
+        scene: SceneContext | None = None,
+    ) -> PreparedTurn:
+        """The prompt for ``user_message`` after ``chat_history`` as this character sees it
+        (a group scene passes its own view of the branch and the others' names)."""
         memories: list[MemorySnippet] = []
         mood: dict[str, float] = {}
         if self.memory is not None:
-            # Every user turn: the memory keeps its own mood window (memory_defaults.yaml).
-            recent_user_turns = [*(m.content for m in past if m.role == "user"), user_message]
             memories, mood = self.memory.recall_for_turn(user_message, recent_user_turns)
         lore: list[LoreSnippet] = []
         if self.lore is not None:
             lore = self.lore.scan([*chat_history, ChatMessage("user", user_message)])
         guidance = getattr(self.controller, "prompt_guidance", None)
+        profile = self.profile
         prompt = self.pipeline.builder.build(
             self.card,
             self.session.user_name,
@@ -312,6 +389,9 @@ class Conversation:
             memories=memories,
             lore=lore,
             steering_guidance=guidance() if guidance is not None else (),
+            user_description=self.user_description,
+            user_facts=profile.facts_for_turn(user_message) if profile is not None else (),
+            scene=scene if scene is not None else self.scene_context,
         )
         controls = self.controller.describe() if self.controller else {}
         return PreparedTurn(prompt=prompt, mood=mood, controls=controls)
@@ -328,7 +408,16 @@ class Conversation:
         history = self.messages()
         prepared = self.prepare(user_message, history)
         user = self.store.append_message(self.session.id, "user", user_message)
+        self._observe(user)
         return ReplyStream(self, user, prepared, self._settings(seed), cancel)
+
+    def _observe(self, message: Message) -> None:
+        """The character learns about the user from a committed message (profile)."""
+        profile = self.profile
+        if profile is not None:
+            profile.observe_user_message(
+                message.content, session_id=self.session.id, message_id=message.id
+            )
 
     def regenerate(
         self,
@@ -381,6 +470,7 @@ class Conversation:
             parent_id=original.parent_id,
             metadata={"edited_from": message_id},
         )
+        self._observe(edited)
         return ReplyStream(self, edited, prepared, self._settings(seed), cancel)
 
     def _reply_to_regenerate(self, message_id: int | None) -> Message:
@@ -400,11 +490,7 @@ class Conversation:
 
     def swipe(self, index: int, message_id: int | None = None) -> Message:
         """Show alternative ``index`` (1-based) of a reply; its own continuation comes along."""
-        alternatives = self.swipes(message_id)
-        if not 1 <= index <= len(alternatives):
-            raise RoleplayError(f"no swipe {index}: this reply has {len(alternatives)}")
-        chosen = alternatives[index - 1]
-        self.store.set_head(self.session.id, self.store.latest_leaf(chosen.id))
+        chosen = select_swipe(self.store, self.session.id, self.swipes(message_id), index)
         self.refresh()
         return chosen
 
@@ -432,6 +518,7 @@ class Conversation:
                 ],
                 "mood": prepared.mood,
                 "controls": prepared.controls,
+                **self._reply_metadata(),
             }
             if interrupted:
                 metadata["interrupted"] = True
@@ -440,13 +527,31 @@ class Conversation:
             message = self.store.append_message(
                 self.session.id, "assistant", reply_text, parent_id=parent.id, metadata=metadata
             )
-            if self.memory is not None and not interrupted:
-                turn_index = sum(1 for m in self.messages() if m.role == "user") - 1
-                self.memory.remember_exchange(
-                    parent.content, reply_text, self.session.id, turn_index
-                )
+            if not interrupted:
+                self._remember(parent, reply_text)
         self.refresh()
         return TurnResult(message=message, stats=stats, prepared=prepared, interrupted=interrupted)
+
+    def _reply_metadata(self) -> dict[str, Any]:
+        """What a reply stores beyond the generation record (a group scene: who spoke)."""
+        return {}
+
+    def _remember(self, parent: Message, reply_text: str) -> None:
+        """Long-term memory of a finished reply (a group scene: everyone present)."""
+        if self.memory is not None:
+            turn_index = sum(1 for m in self.messages() if m.role == "user") - 1
+            self.memory.remember_exchange(parent.content, reply_text, self.session.id, turn_index)
+
+
+def select_swipe(
+    store: SessionStore, session_id: str, alternatives: Sequence[Message], index: int
+) -> Message:
+    """Put alternative ``index`` (1-based) of a message in view, with its own continuation."""
+    if not 1 <= index <= len(alternatives):
+        raise RoleplayError(f"no swipe {index}: there are {len(alternatives)}")
+    chosen = alternatives[index - 1]
+    store.set_head(session_id, store.latest_leaf(chosen.id))
+    return chosen
 
 
 def resumable_session(store: SessionStore, session_id: str) -> tuple[Session, Card]:
@@ -473,6 +578,7 @@ class ChatPipeline:
         memory_factory: MemoryFactory | None = None,
         control_factory: ControlFactory | None = None,
         lore_factory: LoreFactory | None = None,
+        profile_factory: ProfileFactory | None = None,
         safety: SafetyPort | None = None,
         background_parts: bool = False,
         prompt_layout: PromptLayout = "system",
@@ -493,6 +599,7 @@ class ChatPipeline:
         self._memory_factory = memory_factory
         self._control_factory = control_factory
         self._lore_factory = lore_factory
+        self.profile_factory = profile_factory
 
     def _parts(self, card: Card) -> ConversationParts:
         return ConversationParts(
@@ -501,19 +608,16 @@ class ChatPipeline:
             lore=self._lore_factory(card) if self._lore_factory else None,
         )
 
-    def _conversation(self, session: Session, card: Card) -> Conversation:
+    def parts_for(self, card: Card) -> dict[str, Any]:
+        """A conversation's parts for ``card`` as ``Conversation`` keyword arguments: built
+        now, or on a background thread (``background_parts``)."""
         if self.background_parts:
-            pending = PendingParts(lambda: self._parts(card))
-            return Conversation(self, session, card, pending=pending)
+            return {"pending": PendingParts(lambda: self._parts(card))}
         parts = self._parts(card)
-        return Conversation(
-            self,
-            session,
-            card,
-            memory=parts.memory,
-            controller=parts.controller,
-            lore=parts.lore,
-        )
+        return {"memory": parts.memory, "controller": parts.controller, "lore": parts.lore}
+
+    def _conversation(self, session: Session, card: Card) -> Conversation:
+        return Conversation(self, session, card, **self.parts_for(card))
 
     def start(
         self,
@@ -522,17 +626,26 @@ class ChatPipeline:
         user_name: str = DEFAULT_USER_NAME,
         greeting: bool = True,
         metadata: dict[str, Any] | None = None,
+        persona: PersonaInfo | None = None,
     ) -> Conversation:
-        """A new session; the card's greeting becomes the first message (alternates as swipes)."""
+        """A new session; the card's greeting becomes the first message (alternates as swipes).
+
+        With a ``persona`` its name is the user's name and its description is stored with
+        the session, so a resumed chat is the same user whatever persona is active then."""
+        if persona is not None:
+            user_name = persona.name
         if not user_name.strip():
             raise RoleplayError("the user name must not be empty (--user)")
         card = load_card(card_path)
+        session_metadata = dict(metadata or {})
+        if persona is not None:
+            session_metadata["persona"] = persona.as_metadata()
         session = self.store.create_session(
             character=card.name,
             card_ref=str(card_path.resolve()),
             model_id=self.engine.model_id,
             user_name=user_name,
-            metadata=metadata,
+            metadata=session_metadata,
         )
         conversation = self._conversation(session, card)
         if greeting and conversation.card.greeting:

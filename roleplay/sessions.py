@@ -186,16 +186,27 @@ class SessionStore:
         return int(row[0])
 
     def update_session_metadata(self, session_id: str, updates: dict[str, Any]) -> None:
+        self._update_session(session_id, updates)
+
+    def update_session_user(
+        self, session_id: str, user_name: str, metadata_updates: dict[str, Any]
+    ) -> None:
+        """Who the user is from now on (a persona switch), name and metadata in one write."""
+        self._update_session(session_id, metadata_updates, user_name=user_name)
+
+    def _update_session(
+        self, session_id: str, updates: dict[str, Any], *, user_name: str | None = None
+    ) -> None:
         with self._transaction() as connection:
             row = connection.execute(
-                "SELECT metadata FROM sessions WHERE id = ?", (session_id,)
+                "SELECT metadata, user_name FROM sessions WHERE id = ?", (session_id,)
             ).fetchone()
             if row is None:
                 raise RoleplayError(f"unknown session {session_id!r}")
             merged = {**json.loads(row["metadata"]), **updates}
             connection.execute(
-                "UPDATE sessions SET metadata = ?, updated_at = ? WHERE id = ?",
-                (json.dumps(merged), time.time(), session_id),
+                "UPDATE sessions SET user_name = ?, metadata = ?, updated_at = ? WHERE id = ?",
+                (user_name or row["user_name"], json.dumps(merged), time.time(), session_id),
             )
 
     def delete_session(self, session_id: str) -> None:

@@ -71,6 +71,8 @@ class LaunchOptions:
     api_key: str | None = None
     threads: int | None = None
     user_name: str = "User"
+    # The persona played (`--persona` or the active one): its description goes to the model.
+    persona_description: str = ""
     # The features, as `roleplay chat`'s flags; turned into FeatureOptions on the pipeline
     # thread, because roleplay.features imports the card model (not before the first frame).
     memory: bool = True

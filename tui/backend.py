@@ -265,9 +265,15 @@ def _up_to(view: ConversationView, message_id: int | None) -> ConversationView:
     return replace(view, messages=view.messages[: view.messages.index(target)])
 
 
-def open_chat(pipeline: ChatPipeline, target: ChatTarget, user_name: str) -> ChatSession:
-    """Start a conversation with a card, or resume a saved one."""
+def open_chat(
+    pipeline: ChatPipeline, target: ChatTarget, user_name: str, persona_description: str = ""
+) -> ChatSession:
+    """Start a conversation with a card, or resume a saved one. ``persona_description``:
+    the played persona's (``--persona``), stored with a new session."""
     if target.session_id is not None:
         return ChatSession(pipeline.resume(target.session_id))
+    from roleplay.pipeline import PersonaInfo
+
     assert target.card_path is not None
-    return ChatSession(pipeline.start(target.card_path, user_name=user_name))
+    persona = PersonaInfo(user_name, persona_description) if persona_description else None
+    return ChatSession(pipeline.start(target.card_path, user_name=user_name, persona=persona))

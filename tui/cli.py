@@ -21,6 +21,7 @@ from roleplay.cli.options import (
     MemoryOption,
     ModelOption,
     NoSteerOption,
+    PersonaOption,
     SteerOption,
     ThreadsOption,
     UserNameOption,
@@ -42,7 +43,8 @@ def tui_command(
     base_url: str | None = BaseUrlOption,
     api_key: str | None = ApiKeyOption,
     threads: int | None = ThreadsOption,
-    user: str = UserNameOption,
+    user: str | None = UserNameOption,
+    persona: str | None = PersonaOption,
     memory: bool = MemoryOption,
     chroma_url: str | None = ChromaUrlOption,
     steer: str | None = SteerOption,
@@ -54,6 +56,7 @@ def tui_command(
         _check_steer(steer)  # a usage error: say so now, not after loading the model
     _check_backend(backend, model, base_url)
     lorebooks = _check_lorebooks(lorebook)
+    user_name, persona_description = _check_identity(user, persona)
 
     from tui.app import LaunchOptions, RoleplayApp
 
@@ -65,7 +68,8 @@ def tui_command(
         base_url=base_url,
         api_key=api_key,
         threads=threads,
-        user_name=user,
+        user_name=user_name,
+        persona_description=persona_description,
         memory=memory,
         chroma_url=chroma_url,
         steer=steer,
@@ -102,6 +106,19 @@ def _check_lorebooks(values: list[str] | None) -> tuple[str, ...]:
     except RoleplayError as error:  # an unknown name: say so now, not in the app
         sys.stderr.write(f"error: {error.message}\n")
         raise typer.Exit(error.exit_code) from None
+
+
+def _check_identity(user: str | None, persona: str | None) -> tuple[str, str]:
+    """Who the user is (--user, --persona or the active persona) and the persona's text."""
+    from roleplay.cli.options import user_identity
+    from roleplay.errors import RoleplayError
+
+    try:
+        name, info = user_identity(user, persona)
+    except RoleplayError as error:  # an unknown persona: say so now, not in the app
+        sys.stderr.write(f"error: {error.message}\n")
+        raise typer.Exit(error.exit_code) from None
+    return name, info.description if info is not None else ""
 
 
 def _check_backend(backend: str, model: str | None, base_url: str | None) -> None:

@@ -25,22 +25,26 @@ from roleplay.cli.options import (
     MemoryOption,
     ModelOption,
     NoSteerOption,
+    OrderOption,
+    PersonaOption,
+    ProfileOption,
     PromptLayoutOption,
     SteeringSourceOption,
     SteerOption,
     ThreadsOption,
     UserNameOption,
     backend_options,
-    card_path,
+    card_paths,
     check_session,
     feature_options,
     lorebook_names,
     prompt_layout,
+    user_identity,
 )
 from roleplay.cli.runtime import RuntimeOptions, load_cli_pipeline
 from roleplay.engine.base import DEFAULT_GENERATION, BackendError
 from roleplay.errors import RoleplayError
-from roleplay.pipeline import ChatPipeline, Conversation, ReplyStream
+from roleplay.pipeline import ChatPipeline, Conversation, PersonaInfo, ReplyStream
 from roleplay.sessions import Message
 
 console = Console(highlight=False)
@@ -49,18 +53,23 @@ HELP_TEXT = """Commands:
   /regen      a new reply for the last turn (the old one is kept as a swipe)
   /swipe N    show kept alternative N of the last reply
   /history    the conversation so far
+  /persona N  play as saved persona N from now on
   /help       this text
   /quit       leave (the session is saved; resume with --session ID)
 Ctrl+C while the character is talking stops that reply and keeps the session."""
 
 
 def open_conversation(
-    pipeline: ChatPipeline, character: Path | None, session_id: str | None, user_name: str
+    pipeline: ChatPipeline,
+    character: Path | None,
+    session_id: str | None,
+    user_name: str,
+    persona: PersonaInfo | None = None,
 ) -> Conversation:
     if session_id:
         return pipeline.resume(session_id)
     assert character is not None
-    return pipeline.start(character, user_name=user_name)
+    return pipeline.start(character, user_name=user_name, persona=persona)
 
 
 def chat_command(
@@ -77,7 +86,9 @@ def chat_command(
     threads: int | None = ThreadsOption,
     layout: str = PromptLayoutOption,
     seed: int | None = typer.Option(None, "--seed", help="Random seed for reproducible replies."),
-    user_name: str = UserNameOption,
+    user_name: str | None = UserNameOption,
+    persona: str | None = PersonaOption,
+    order: str = OrderOption,
     max_new_tokens: int = typer.Option(
         DEFAULT_GENERATION.max_new_tokens, "--max-new-tokens", min=1, max=4096
     ),
@@ -91,29 +102,69 @@ def chat_command(
     steer: str | None = SteerOption,
     no_steer: bool = NoSteerOption,
     steering_source: str | None = SteeringSourceOption,
+    profile: bool = ProfileOption,
 ) -> None:
-    """Chat with a character in the terminal."""
+    """Chat with a character, or several (-c mira,sable,pip)."""
     options = RuntimeOptions(
         backend=backend_options(backend, model, base_url, api_key, threads, context_window),
         prompt_layout=prompt_layout(layout),
         max_new_tokens=max_new_tokens,
         temperature=temperature,
         seed=seed,
-        features=feature_options(memory, chroma_url, steer, no_steer, steering_source),
+        features=feature_options(memory, chroma_url, steer, no_steer, steering_source, profile),
         lorebooks=lorebook_names(lorebook),
     )
-    # Check the card or the session before loading the model: a typo should fail in
+    # Check the cards or the session before loading the model: a typo should fail in
     # milliseconds, not after a ten-second load.
-    resolved = None if session else card_path(character)
-    if session:
-        check_session(session)
+    name, persona_info = user_identity(user_name, persona)
+    group = check_session(session) if session else "," in character
+    resolved = [] if session else card_paths(character)
+    if group:
+        from roleplay.groups.speakers import check_order
+
+        check_order(order)
     # An interactive chat shows the prompt while memory and steering load behind it.
     pipeline = load_cli_pipeline(options, quiet=json_output, background_parts=once is None)
-    conversation = open_conversation(pipeline, resolved, session, user_name)
+    if group:
+        _group_chat(pipeline, resolved, session, name, persona_info, order, once, seed, json_output)
+        return
+    conversation = open_conversation(
+        pipeline, resolved[0] if resolved else None, session, name, persona_info
+    )
     if once is not None:
         _reply_once(conversation, once, seed, json_output)
         return
     _interactive(conversation, seed)
+
+
+def _group_chat(
+    pipeline: ChatPipeline,
+    cards: list[Path],
+    session: str | None,
+    user_name: str,
+    persona: PersonaInfo | None,
+    order: str,
+    once: str | None,
+    seed: int | None,
+    json_output: bool,
+) -> None:
+    from roleplay.cli import group_chat
+    from roleplay.groups.scene import resume_group, start_group
+
+    rng = group_chat.group_rng(seed)
+    scene = (
+        resume_group(pipeline, session, rng=rng)
+        if session
+        else start_group(
+            pipeline, cards, user_name=user_name, persona=persona, order=order, rng=rng
+        )
+    )
+    if once is None:
+        group_chat.interactive(scene, seed)
+    elif json_output:
+        group_chat.reply_once_json(scene, once, seed)
+    else:
+        group_chat.reply_once(scene, once, seed)
 
 
 def _reply_once(conversation: Conversation, message: str, seed: int | None, as_json: bool) -> None:
@@ -158,9 +209,10 @@ def _interrupted(message: Message) -> bool:
     return bool(message.metadata.get("interrupted"))
 
 
-def _render_stream(conversation: Conversation, stream: ReplyStream) -> None:
-    """Print the reply as it streams; Ctrl+C stops it and keeps what was said."""
-    console.print(f"[bold magenta]{escape(conversation.card.name)}:[/] ", end="")
+def print_stream(name: str, style: str, stream: ReplyStream) -> bool:
+    """Print a reply as it streams after its speaker's name; Ctrl+C stops it and keeps what
+    was said (False then)."""
+    console.print(f"[{style}]{escape(name)}:[/] ", end="")
     pieces: Iterator[str] = iter(stream)
     try:
         for piece in pieces:
@@ -171,8 +223,15 @@ def _render_stream(conversation: Conversation, stream: ReplyStream) -> None:
         if close is not None:
             close()  # lets the stream store the partial reply now, not at garbage collection
         console.print(_mark(True))
-        return
+        return False
     sys.stdout.write("\n")
+    return True
+
+
+def _render_stream(conversation: Conversation, stream: ReplyStream) -> None:
+    """Print the reply as it streams, then its speed."""
+    if not print_stream(conversation.card.name, "bold magenta", stream):
+        return
     stats = stream.stats
     console.print(
         f"[dim]{stats.new_tokens} tokens, {stats.tokens_per_second:.1f} tok/s[/]", justify="right"
@@ -208,6 +267,12 @@ def _handle_command(conversation: Conversation, line: str, seed: int | None) -> 
         console.print(HELP_TEXT)
     elif command == "/history":
         _show_history(conversation)
+    elif command == "/persona":
+        from roleplay.personas.store import get_persona
+
+        persona = get_persona(argument.strip())
+        conversation.use_persona(persona.name, persona.description, persona_id=persona.name)
+        console.print(f"[dim]you are now {escape(persona.name)}[/]")
     elif command == "/regen":
         _render_stream(conversation, conversation.regenerate(seed=seed))
     elif command == "/swipe":

@@ -137,9 +137,16 @@ def persona_command(
     resamples: int = typer.Option(
         2000, "--resamples", min=0, help="Bootstrap resamples for the intervals (0: none)."
     ),
+    after_turns: str | None = typer.Option(
+        None,
+        "--after-turns",
+        help="Also interview after N turns of a scripted conversation that pulls the "
+        "character away (drift), e.g. 20 or 5,10,20.",
+    ),
 ) -> None:
     """Interview characters with the IPIP-50 items. Compares their Big Five with the cards."""
     from roleplay.evaluation.characters import card_set_paths, resolve_characters
+    from roleplay.evaluation.drift import parse_after_turns
     from roleplay.evaluation.interview import Interviewer
     from roleplay.evaluation.persona import evaluate_persona
     from roleplay.evaluation.plan import (
@@ -152,6 +159,7 @@ def persona_command(
         unavailable_reason,
     )
     from roleplay.evaluation.report import (
+        DRIFT_PLOT_NAME,
         JSON_NAME,
         PLOT_NAME,
         character_table,
@@ -159,6 +167,7 @@ def persona_command(
         report_json,
         summary_table,
         trait_table,
+        write_drift_plot,
         write_plot,
     )
     from roleplay.evaluation.verdict import unmeasurable, verdict_lines
@@ -179,6 +188,7 @@ def persona_command(
     else:
         chosen_conditions = [c for c in Condition if unavailable_reason(c) is None]
     chosen_layout = prompt_layout(layout)
+    drift_turns = parse_after_turns(after_turns) if after_turns is not None else []
     engine = load_engine(backend_choice, quiet=json_output)
     if not method and Method.GRAMMAR in methods:
         from roleplay.engine.scorer import scorer_for
@@ -201,12 +211,15 @@ def persona_command(
             interviewer=interviewer,
             progress=progress,
             resamples=resamples,
+            after_turns=drift_turns,
         )
     payload = report_json(report)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / JSON_NAME).write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
         write_plot(report, out / PLOT_NAME)
+        if report.drift:
+            write_drift_plot(report, out / DRIFT_PLOT_NAME)
     if json_output:
         sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
         return
@@ -222,10 +235,17 @@ def persona_command(
     )
     for line in verdict_lines(headline):
         console.print(f"  {line}", markup=False)
+    if report.drift:
+        last = report.checkpoints[-1]
+        after = report.result(headline.method, headline.condition, last)
+        console.print(f"[bold]After {last} turns[/] of the scripted conversation:")
+        for line in verdict_lines(after):
+            console.print(f"  {line}", markup=False)
     for result in report.results:
         label = f"{result.method.value}/{result.condition.value}"
         lacking = unmeasurable(result)
         for note in [*result.notes, *([lacking] if lacking else [])]:
             console.print(f"[dim]{label}: {note}[/]")
     if out is not None:
-        console.print(f"[dim]wrote {out / JSON_NAME} and {out / PLOT_NAME}[/]")
+        drift_plot = f" and {out / DRIFT_PLOT_NAME}" if report.drift else ""
+        console.print(f"[dim]wrote {out / JSON_NAME}, {out / PLOT_NAME}{drift_plot}[/]")

@@ -123,6 +123,7 @@ def scene_command(
     from roleplay.dialogue.annotate import load_annotator
     from roleplay.dialogue.corpus import utterance_records
     from roleplay.dialogue.scene import (
+        LineRetried,
         SceneRunner,
         SceneSpec,
         SpeakerStarted,
@@ -155,6 +156,12 @@ def scene_command(
         elif isinstance(event, TextPiece):
             sys.stdout.write(event.text)
             sys.stdout.flush()
+        elif isinstance(event, LineRetried):
+            console.print(
+                f" [dim](repeats {event.overlap:.0%} of earlier lines; again)[/]\n"
+                f"[{styles[event.speaker]}]{escape(event.speaker)}:[/] ",
+                end="",
+            )
         elif isinstance(event, UtteranceDone):
             sys.stdout.write("\n")
             utterances.append(event.utterance)

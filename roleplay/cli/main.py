@@ -26,6 +26,9 @@ LazyRoleplayGroup.lazy_commands = {
     "steer": from_module("roleplay.cli.steer_commands:steer_app"),
     "serve": from_module("roleplay.cli.serve_command:serve_command"),
     "config": from_module("roleplay.cli.config_command:config_command"),
+    "persona": from_module("roleplay.cli.persona_commands:persona_app"),
+    "match": from_module("roleplay.cli.match_command:match_command"),
+    "profile": from_module("roleplay.cli.profile_commands:profile_app"),
     **plugin_commands(),
 }
 

@@ -14,6 +14,7 @@ import typer
 if TYPE_CHECKING:
     from roleplay.application import BackendOptions
     from roleplay.features import FeatureOptions
+    from roleplay.pipeline import PersonaInfo
     from roleplay.prompting.builder import PromptLayout
 
 CharacterOption = typer.Option(
@@ -53,7 +54,11 @@ PromptLayoutOption = typer.Option(
 ThreadsOption = typer.Option(
     None, "--threads", min=1, help="CPU threads (default: the cores other processes leave)."
 )
-UserNameOption = typer.Option("User", "--user", help="Your name in the role-play ({{user}}).")
+UserNameOption = typer.Option(
+    None,
+    "--user",
+    help="Your name in the role-play ({{user}}; default: the active persona's, else User).",
+)
 ContextWindowOption = typer.Option(
     None, "--context-window", help="Tokens of context to use (default 2048, capped by the model)."
 )
@@ -65,6 +70,59 @@ LorebookOption = typer.Option(
     help="Imported lorebooks to use with the card's own (`roleplay lorebook list`); "
     "repeat it or separate names with commas.",
 )
+
+
+PersonaOption = typer.Option(
+    None,
+    "--persona",
+    help="Play as a saved persona (`roleplay persona list`; default: the active one, else --user).",
+)
+OrderOption = typer.Option(
+    "natural",
+    "--order",
+    help="Group chats: who speaks next: natural (named first, then by talkativeness), "
+    "round-robin or manual (/as NAME).",
+)
+ProfileOption = typer.Option(
+    True,
+    "--profile/--no-profile",
+    help="Let the character learn facts you state about yourself (`roleplay profile`).",
+)
+
+
+def user_identity(user: str | None, persona: str | None) -> tuple[str, PersonaInfo | None]:
+    """Who the user is: ``--persona NAME``, else ``--user NAME``, else the active persona
+    (``roleplay persona use``), else "User"."""
+    from roleplay.errors import RoleplayError
+    from roleplay.personas.store import resolve_persona
+    from roleplay.pipeline import DEFAULT_USER_NAME, PersonaInfo
+
+    if user is not None and persona is not None:
+        raise RoleplayError("--user and --persona both name you; give one of them")
+    if user is not None:
+        if not user.strip():
+            raise RoleplayError("--user must not be empty")
+        return user, None
+    chosen = resolve_persona(persona)
+    if chosen is None:
+        return DEFAULT_USER_NAME, None
+    info = PersonaInfo(chosen.name, chosen.description, persona_id=chosen.name)
+    return chosen.name, info
+
+
+def card_paths(references: str) -> list[Path]:
+    """``-c mira,sable,pip``: each card resolved and parsed now (see ``card_path``)."""
+    from roleplay.errors import RoleplayError
+
+    names = [name.strip() for name in references.split(",")]
+    if any(not name for name in names):
+        raise RoleplayError(f"--character {references!r}: an empty name between commas")
+    paths = [card_path(name) for name in names]
+    if len(paths) > 1:
+        from roleplay.groups.scene import check_members
+
+        check_members(paths)
+    return paths
 
 
 def card_path(reference: str) -> Path:
@@ -89,14 +147,21 @@ def lorebook_names(values: list[str] | None) -> tuple[str, ...]:
     return tuple(check_lorebooks(values))
 
 
-def check_session(session_id: str) -> None:
-    """Fail now, before any model loads, when the session or its card cannot be resumed."""
+def check_session(session_id: str) -> bool:
+    """Fail now, before any model loads, when the session or its cards cannot be resumed;
+    True for a group scene."""
     from roleplay.application import open_store
+    from roleplay.groups.scene import group_cards, is_group_session
     from roleplay.pipeline import resumable_session
 
     store = open_store()
     try:
+        session = store.get_session(session_id)
+        if is_group_session(session):
+            group_cards(session)
+            return True
         resumable_session(store, session_id)
+        return False
     finally:
         store.close()
 
@@ -127,6 +192,7 @@ def feature_options(
     steer: str | None,
     no_steer: bool,
     steering_source: str | None = None,
+    profile: bool = True,
 ) -> FeatureOptions:
     from roleplay.features import FeatureOptions, parse_steer_option
 
@@ -142,6 +208,7 @@ def feature_options(
         steering=not no_steer,
         steer_overrides=overrides,
         steering_source=steering_source,
+        profile=profile,
     )
 
 

@@ -22,6 +22,7 @@ from roleplay.cli.options import (
     MemoryOption,
     ModelOption,
     NoSteerOption,
+    PersonaOption,
     PromptLayoutOption,
     SteerOption,
     ThreadsOption,
@@ -32,9 +33,11 @@ from roleplay.cli.options import (
     feature_options,
     lorebook_names,
     prompt_layout,
+    user_identity,
 )
 from roleplay.cli.runtime import RuntimeOptions, load_cli_pipeline
 from roleplay.engine.base import DEFAULT_GENERATION
+from roleplay.errors import RoleplayError
 from roleplay.pipeline import Conversation
 
 diagnostics = Console(stderr=True, highlight=False)
@@ -52,7 +55,8 @@ def prompt_command(
     api_key: str | None = ApiKeyOption,
     threads: int | None = ThreadsOption,
     layout: str = PromptLayoutOption,
-    user_name: str = UserNameOption,
+    user_name: str | None = UserNameOption,
+    persona: str | None = PersonaOption,
     max_new_tokens: int = typer.Option(
         DEFAULT_GENERATION.max_new_tokens, "--max-new-tokens", min=1, max=4096
     ),
@@ -77,14 +81,17 @@ def prompt_command(
     )
     # The card or the session is checked before the model loads (a typo fails at once).
     resolved = None if session else card_path(character)
-    if session:
-        check_session(session)
+    name, persona_info = user_identity(user_name, persona)
+    if session and check_session(session):
+        raise RoleplayError(
+            f"session {session} is a group scene; `roleplay prompt` shows one-to-one chats"
+        )
     pipeline = load_cli_pipeline(options, quiet=True)
     if session:
         conversation = pipeline.resume(session)
     else:
         # A throwaway session: `prompt` must not leave sessions behind.
-        conversation = open_conversation(pipeline, resolved, None, user_name)
+        conversation = open_conversation(pipeline, resolved, None, name, persona_info)
     try:
         prepared = conversation.prepare(message)
     finally:

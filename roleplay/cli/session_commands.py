@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -36,6 +37,8 @@ def list_sessions(
                 "character": s.character,
                 "model": s.model_id,
                 "user": s.user_name,
+                "persona": _persona_name(s.metadata),
+                "group": "group" in s.metadata,
                 "messages": store.count_messages(s.id),
                 "created_at": s.created_at,
                 "updated_at": s.updated_at,
@@ -79,10 +82,21 @@ def show_session(session_id: str, json_output: bool = typer.Option(False, "--jso
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return
     for message in messages:
-        who = session.character if message.role == "assistant" else session.user_name
+        if message.role == "system":  # a group scene's event: someone joined or left
+            console.print(f"[dim]{escape(message.content)}[/]")
+            continue
+        # In a group scene each line names its speaker.
+        speaker = str(message.metadata.get("speaker", session.character))
+        who = speaker if message.role == "assistant" else session.user_name
         # Marked as `roleplay chat` marks a reply stopped with Ctrl+C.
         mark = " [dim](interrupted)[/]" if message.metadata.get("interrupted") else ""
         console.print(f"[bold]{escape(who)}:[/] {escape(message.content)}{mark}")
+
+
+def _persona_name(metadata: dict[str, Any]) -> str | None:
+    """The persona the user played, as stored with the session (None: none was used)."""
+    persona = metadata.get("persona")
+    return str(persona.get("name")) if isinstance(persona, dict) else None
 
 
 @sessions_app.command("delete")

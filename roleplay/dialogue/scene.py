@@ -8,9 +8,12 @@ each line prefixed with the speaker's name:
     Narrator: The scene: a storm is coming.
     Sable: Then we leave tonight.
 
-Its own earlier lines are its assistant turns. The characters' sessions live in a temporary
-store unless the caller passes one, so scenes do not clutter the user's sessions; memory is
-read, never written (``RecallOnlyMemory``).
+Its own earlier lines are its assistant turns. Its system prompt names the others and the
+topic and asks for its own next line only (``scene_prompt``); a line that still repeats
+another's (``echo_guard`` in data/dialogue.yaml) is generated again, and the least
+repetitive version is kept (``LineRetried`` tells a face). The characters' sessions live
+in a temporary store unless the caller passes one, so scenes do not clutter the user's
+sessions; memory is read, never written (``RecallOnlyMemory``).
 
 ``SceneRunner.run()`` yields events as the scene unfolds, so a face can stream it.
 """
@@ -19,18 +22,26 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from roleplay.cards.loader import load_card
 from roleplay.cards.model import Card
+from roleplay.dialogue.repetition import echo_overlap
 from roleplay.dialogue.settings import DialogueSettings, load_dialogue_settings
 from roleplay.dialogue.turns import Line, NextSpeakerScorer, Policy, next_speaker
 from roleplay.engine.base import GenerationSettings
 from roleplay.errors import RoleplayError
-from roleplay.pipeline import ChatPipeline, ControlFactory, Conversation, MemoryFactory
+from roleplay.pipeline import (
+    ChatPipeline,
+    ControlFactory,
+    Conversation,
+    MemoryFactory,
+    ReplyStream,
+)
+from roleplay.prompting.builder import SceneContext
 from roleplay.sessions import SessionStore
 
 
@@ -85,11 +96,20 @@ class TextPiece:
 
 
 @dataclass(frozen=True)
+class LineRetried:
+    """The line just streamed repeated another speaker's; it is being generated again."""
+
+    turn: int
+    speaker: str
+    overlap: float  # the share of its word n-grams found in the others' earlier lines
+
+
+@dataclass(frozen=True)
 class UtteranceDone:
     utterance: Utterance
 
 
-SceneEvent = SpeakerStarted | TextPiece | UtteranceDone
+SceneEvent = SpeakerStarted | TextPiece | LineRetried | UtteranceDone
 
 
 def clean_line(text: str, speaker: str) -> str:
@@ -113,7 +133,11 @@ class SceneRunner:
         settings: DialogueSettings | None = None,
         generation: GenerationSettings | None = None,
         store: SessionStore | None = None,
+        scene_prompt: bool = True,
+        echo_guard: bool = True,
     ) -> None:
+        """``scene_prompt`` and ``echo_guard`` switch off the repetition controls (the
+        dialogue benchmark measures the scene with and without them)."""
         self.engine = engine
         self.spec = spec
         self.settings = settings or load_dialogue_settings()
@@ -131,6 +155,8 @@ class SceneRunner:
         stops = tuple(f"\n{name}:" for name in [*self.names, self.settings.narrator])
         self.generation = replace(base, stop_strings=(*base.stop_strings, *stops))
         self._store = store
+        self.scene_prompt = scene_prompt
+        self.echo_guard = echo_guard
         self.lines: list[Line] = []
 
     def participants_label(self, speaker: str) -> str:
@@ -164,6 +190,10 @@ class SceneRunner:
             )
             for name, path in zip(self.names, self.spec.characters, strict=True)
         }
+        if self.scene_prompt:
+            for name, conversation in conversations.items():
+                others = tuple(other for other in self.names if other != name)
+                conversation.scene_context = SceneContext(others, self.spec.topic)
         seen = dict.fromkeys(self.names, 0)  # lines each character has already been shown
         self.lines = [Line(self.settings.narrator, self.settings.opening_line(self.spec.topic))]
         for turn in range(self.spec.turns):
@@ -175,12 +205,10 @@ class SceneRunner:
             seen[speaker] = len(self.lines) + 1  # includes the line it is about to say
             yield SpeakerStarted(turn, speaker)
             seed = None if self.spec.seed is None else self.spec.seed + turn
-            stream = conversations[speaker].send(message, seed=seed)
-            for piece in stream:
-                yield TextPiece(piece)
-            result = stream.result
-            reply = result.message.content if result and result.message else ""
-            text = clean_line(reply, speaker)
+            conversation = conversations[speaker]
+            text = yield from self._line(conversation, conversation.send(message, seed=seed))
+            if self.echo_guard:
+                text = yield from self._guard_echo(conversation, turn, speaker, text, seed)
             self.lines.append(Line(speaker, text))
             card = self.cards[self.names.index(speaker)]
             yield UtteranceDone(
@@ -192,3 +220,39 @@ class SceneRunner:
                     card.personality.big_five.as_dict(),
                 )
             )
+
+    def _line(
+        self, conversation: Conversation, stream: ReplyStream
+    ) -> Generator[SceneEvent, None, str]:
+        """Stream one reply to the face; return it as a scene line."""
+        for piece in stream:
+            yield TextPiece(piece)
+        result = stream.result
+        reply = result.message.content if result and result.message else ""
+        return clean_line(reply, conversation.card.name)
+
+    def _guard_echo(
+        self, conversation: Conversation, turn: int, speaker: str, text: str, seed: int | None
+    ) -> Generator[SceneEvent, None, str]:
+        """Generate a line again while it repeats the others' (new seeds); keep the least
+        repetitive version, selected as the conversation's head (a swipe)."""
+        guard = self.settings.echo_guard
+        others = [line.text for line in self.lines if line.speaker != speaker]
+        best_text = text
+        best_overlap = echo_overlap(text, others, guard.ngram)
+        best_id = conversation.messages()[-1].id
+        for attempt in range(1, guard.retries + 1):
+            if best_overlap <= guard.max_overlap:
+                break
+            yield LineRetried(turn, speaker, round(best_overlap, 3))
+            retry_seed = None if seed is None else seed + 1000 * attempt
+            candidate = yield from self._line(
+                conversation, conversation.regenerate(seed=retry_seed)
+            )
+            overlap = echo_overlap(candidate, others, guard.ngram)
+            if overlap < best_overlap:
+                best_text, best_overlap = candidate, overlap
+                best_id = conversation.messages()[-1].id
+        conversation.store.set_head(conversation.session.id, best_id)
+        conversation.refresh()
+        return best_text

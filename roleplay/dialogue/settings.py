@@ -29,6 +29,14 @@ class _Generation(BaseModel):
     repetition_penalty: float | None = Field(default=None, gt=0)
 
 
+class _EchoGuard(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ngram: int = Field(ge=1)
+    max_overlap: float = Field(gt=0, le=1)
+    retries: int = Field(ge=0, le=5)
+
+
 class _Backtest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -50,6 +58,7 @@ class DialogueSettings(BaseModel):
     others_joiner: str
     others_last_joiner: str
     generation: _Generation
+    echo_guard: _EchoGuard
     backtest: _Backtest
 
     def opening_line(self, topic: str) -> str:

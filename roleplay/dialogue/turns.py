@@ -21,12 +21,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from roleplay.errors import RoleplayError
+from roleplay.groups.speakers import titles  # words of a name that identify no one alone
 
 # Scores candidates (names) for the next line; higher is more likely.
 NextSpeakerScorer = Callable[[Sequence["Line"], Sequence[str]], dict[str, float]]
-
-# Words in a name that do not identify anyone on their own.
-_TITLES = frozenset({"captain", "doctor", "dr", "mr", "mrs", "ms", "miss", "sir", "lady", "lord"})
 
 
 class Policy(StrEnum):
@@ -57,7 +55,8 @@ def name_aliases(participants: Sequence[str]) -> dict[str, list[str]]:
     aliases: dict[str, list[str]] = {}
     for name in participants:
         others = {w.casefold() for other in participants if other != name for w in words[other]}
-        own = [w for w in words[name] if w.casefold() not in _TITLES and w.casefold() not in others]
+        ignored = others | titles()
+        own = [w for w in words[name] if w.casefold() not in ignored]
         aliases[name] = list(dict.fromkeys([name, *own]))
     return aliases
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from roleplay.engine.forward import RowsDone
 from roleplay.engine.scorer import LogprobScorer, scorer_for
 from roleplay.errors import RoleplayError
 from roleplay.evaluation import parts
+from roleplay.evaluation.drift import load_drift_script, play_turns
 from roleplay.evaluation.plan import Condition, Method, uses_controller, uses_memory
 from roleplay.evaluation.questionnaire import (
     InterviewSettings,
@@ -35,7 +36,7 @@ from roleplay.evaluation.questionnaire import (
 )
 from roleplay.pipeline import ChatPipeline, Conversation
 from roleplay.prompting.builder import PromptLayout
-from roleplay.sessions import SessionStore
+from roleplay.sessions import Message, SessionStore
 
 LIKERT_METHODS = (Method.EXPECTED_LIKERT, Method.GRAMMAR)
 
@@ -106,6 +107,7 @@ class Interviewer:
         self.rows_done = rows_done
         self._neutral: dict[int, float] | None = None
         self._options: list[list[int]] | None = None
+        self.drift = load_drift_script()
 
     def rows(self, methods: Sequence[Method]) -> int:
         """Forward-pass rows one interview needs (for a progress bar)."""
@@ -119,29 +121,66 @@ class Interviewer:
     def interview(
         self, card_path: Path, condition: Condition, methods: Sequence[Method]
     ) -> ItemResponses:
-        responses = ItemResponses()
+        """The character's answers at the start of a conversation."""
+        return self.interview_over_turns(card_path, condition, methods, [0])[0]
+
+    def interview_over_turns(
+        self,
+        card_path: Path,
+        condition: Condition,
+        methods: Sequence[Method],
+        checkpoints: Sequence[int],
+        *,
+        turn_done: Callable[[int], None] | None = None,
+    ) -> dict[int, ItemResponses]:
+        """The answers after each number of turns of the scripted conversation (``drift``);
+        checkpoint 0 is the start, with no history. One conversation is played up to the
+        last checkpoint and interviewed on the way; memory writes go to a scratch store."""
+        answers: dict[int, ItemResponses] = {}
+        drifting = any(checkpoints)
         with tempfile.TemporaryDirectory(prefix="roleplay-interview-") as folder:
             store = SessionStore(Path(folder) / "interview.sqlite3")
+            scratch = Path(folder) / "memory" if drifting else None
             try:
-                conversation = self._conversation(store, card_path, condition)
-                controller = conversation.controller
-                if controller is not None:
-                    responses.controls = controller.describe()
-                steering = controller.steering() if controller else contextlib.nullcontext()
-                with steering:
-                    if any(method in LIKERT_METHODS for method in methods):
-                        self._likert(conversation, methods, responses)
-                    if Method.LIKELIHOOD in methods:
-                        self._likelihood(conversation, responses)
+                conversation = self._conversation(store, card_path, condition, scratch)
+                played = 0
+                for turns in sorted(set(checkpoints)):
+                    play_turns(conversation, played, turns, self.drift, turn_done=turn_done)
+                    played = turns
+                    history = conversation.messages() if turns else []
+                    answers[turns] = self._answers(conversation, methods, history)
             finally:
                 store.close()
+                if scratch is not None:
+                    parts.forget_scratch_memory(scratch)
+        return answers
+
+    def _answers(
+        self, conversation: Conversation, methods: Sequence[Method], history: list[Message]
+    ) -> ItemResponses:
+        responses = ItemResponses()
+        controller = conversation.controller
+        if controller is not None:
+            responses.controls = controller.describe()
+        steering = controller.steering() if controller else contextlib.nullcontext()
+        with steering:
+            if any(method in LIKERT_METHODS for method in methods):
+                self._likert(conversation, methods, responses, history)
+            if Method.LIKELIHOOD in methods:
+                self._likelihood(conversation, responses, history)
         if Method.LIKELIHOOD in methods:
             responses.neutral_log_likelihoods = self.neutral_log_likelihoods()
         return responses
 
     def _conversation(
-        self, store: SessionStore, card_path: Path, condition: Condition
+        self,
+        store: SessionStore,
+        card_path: Path,
+        condition: Condition,
+        scratch_memory: Path | None = None,
     ) -> Conversation:
+        """``scratch_memory``: a folder for a memory that is written (a drift run's), else
+        memory is recalled only (the interview leaves the user's memories untouched)."""
         control_factory = memory_factory = None
         if uses_controller(condition):
             control_factory = parts.controller_factory(self.engine)
@@ -153,7 +192,11 @@ class Interviewer:
                     )
                 )
         if uses_memory(condition):
-            memory_factory = parts.memory_factory()
+            memory_factory = (
+                parts.scratch_memory_factory(scratch_memory)
+                if scratch_memory is not None
+                else parts.memory_factory()
+            )
             if memory_factory is None:
                 raise RoleplayError(
                     parts.missing_reason(
@@ -164,23 +207,32 @@ class Interviewer:
         pipeline = ChatPipeline(
             self.engine,
             store,
+            # A drift run's replies are sampled as the script says; a turn-0 interview
+            # generates nothing and keeps the chat's defaults (and so its token budget).
+            settings=self.drift.settings() if scratch_memory is not None else None,
             control_factory=control_factory,
             memory_factory=memory_factory,
             prompt_layout=self.prompt_layout,
         )
         return pipeline.start(card_path, user_name=self.settings.interviewer_name, greeting=False)
 
-    def _prompt_ids(self, conversation: Conversation, question: str) -> tuple[list[int], int]:
-        prepared = conversation.prepare(question, history=[])
+    def _prompt_ids(
+        self, conversation: Conversation, question: str, history: list[Message]
+    ) -> tuple[list[int], int]:
+        prepared = conversation.prepare(question, history=history)
         return self.scorer.token_ids(prepared.prompt.text), len(prepared.prompt.memories)
 
     def _likert(
-        self, conversation: Conversation, methods: Sequence[Method], responses: ItemResponses
+        self,
+        conversation: Conversation,
+        methods: Sequence[Method],
+        responses: ItemResponses,
+        history: list[Message],
     ) -> None:
         items = self.questionnaire.items
         prompts = []
         for item in items:
-            ids, memories = self._prompt_ids(conversation, self.settings.likert.ask(item))
+            ids, memories = self._prompt_ids(conversation, self.settings.likert.ask(item), history)
             prompts.append(ids)
             responses.recalled_memories += memories
         logprobs = self.scorer.next_token_logprobs(
@@ -235,8 +287,12 @@ class Interviewer:
     def _statements(self) -> list[list[int]]:
         return [self.scorer.token_ids(item.statement) for item in self.questionnaire.items]
 
-    def _likelihood(self, conversation: Conversation, responses: ItemResponses) -> None:
-        context, memories = self._prompt_ids(conversation, self.settings.likelihood.request)
+    def _likelihood(
+        self, conversation: Conversation, responses: ItemResponses, history: list[Message]
+    ) -> None:
+        context, memories = self._prompt_ids(
+            conversation, self.settings.likelihood.request, history
+        )
         responses.recalled_memories += memories * len(self.questionnaire.items)
         statements = self._statements()
         scores = self.scorer.continuation_logprobs(

@@ -18,6 +18,7 @@ import importlib
 import importlib.util
 from collections.abc import Sequence
 from functools import cache
+from pathlib import Path
 from typing import Any, Protocol
 
 from roleplay.cards.model import Card
@@ -136,6 +137,25 @@ def memory_factory() -> MemoryFactory | None:
         return RecallOnlyMemory(inner) if inner is not None else None
 
     return recall_only
+
+
+def scratch_memory_factory(folder: Path) -> MemoryFactory | None:
+    """Each card's long-term memory in a scratch store at ``folder`` (seeded from the card,
+    written like chat's): a drift run's conversation remembers, the user's store is untouched."""
+    if not memory_available():
+        return None
+    from roleplay.features import FeatureOptions
+    from roleplay.features import memory_factory as chat_memory_factory
+
+    return chat_memory_factory(FeatureOptions(steering=False, memory_folder=folder))
+
+
+def forget_scratch_memory(folder: Path) -> None:
+    """Close the scratch store's cached client before its folder is deleted."""
+    if memory_available():
+        from roleplay.memory.chroma_client import forget_client
+
+        forget_client(folder)
 
 
 def likert_grammar_processor(tokenizer: Any, grammar_name: str) -> Any | None:

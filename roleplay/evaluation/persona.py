@@ -12,7 +12,7 @@ panel is interviewed under the same condition (characters in both sets are inter
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from roleplay.cards.loader import load_card
 from roleplay.errors import RoleplayError
 from roleplay.evaluation.characters import bundled_character_paths
+from roleplay.evaluation.drift import checkpoints
 from roleplay.evaluation.intervals import (
     DEFAULT_RESAMPLES,
     FidelityIntervals,
@@ -77,6 +78,7 @@ class MethodResult:
     overall: OverallFidelity
     notes: list[str] = field(default_factory=list)
     intervals: FidelityIntervals | None = None
+    turns: int = 0  # scripted conversation turns played before the interview (drift)
 
 
 @dataclass
@@ -89,12 +91,18 @@ class PersonaReport:
     seconds: float
     controls: dict[str, dict[str, Any]] = field(default_factory=dict)  # condition/char -> controls
     reference: list[CharacterSpec] = field(default_factory=list)  # the likelihood panel
+    checkpoints: list[int] = field(default_factory=lambda: [0])  # turns interviewed at
 
-    def result(self, method: Method, condition: Condition) -> MethodResult:
+    def result(self, method: Method, condition: Condition, turns: int = 0) -> MethodResult:
         for result in self.results:
-            if result.method is method and result.condition is condition:
+            same = result.method is method and result.condition is condition
+            if same and result.turns == turns:
                 return result
-        raise KeyError((method, condition))
+        raise KeyError((method, condition, turns))
+
+    @property
+    def drift(self) -> bool:
+        return any(self.checkpoints)
 
 
 def character_spec(path: Path) -> CharacterSpec:
@@ -175,12 +183,17 @@ def evaluate_persona(
     progress: EvaluationProgress | None = None,
     reference_paths: Sequence[Path] | None = None,
     resamples: int = DEFAULT_RESAMPLES,
+    after_turns: Sequence[int] = (),
 ) -> PersonaReport:
     """Interview every card under every condition and score it with every method.
 
     ``reference_paths`` is the likelihood method's reference panel (default: the bundled
     characters); ``resamples`` the bootstrap's size (0 leaves the intervals out).
+    ``after_turns``: also interview each character after that many turns of the scripted
+    drift conversation (``drift.py``); the likelihood zero point stays the panel's at turn 0,
+    so a change with turns is the character's, not the calibration's.
     """
+    points = checkpoints(after_turns) if after_turns else [0]
     require_available([*methods, *conditions])
     started = time.perf_counter()
     characters = [character_spec(path) for path in card_paths]
@@ -203,42 +216,43 @@ def evaluate_persona(
         per_interview = interviewer.rows(methods)
         panel_rows = interviewer.rows([Method.LIKELIHOOD]) * len(extra_reference)
         neutral = interviewer.neutral_rows() if uses_likelihood else 0
-        progress.begin((per_interview * len(characters) + panel_rows) * len(conditions) + neutral)
+        progress.begin(
+            (per_interview * len(characters) * len(points) + panel_rows) * len(conditions) + neutral
+        )
     results: list[MethodResult] = []
     controls: dict[str, dict[str, Any]] = {}
-    questionnaire, settings = interviewer.questionnaire, interviewer.settings
     for condition in conditions:
-        responses: dict[str, ItemResponses] = {}
+        at_turns: dict[int, dict[str, ItemResponses]] = {turns: {} for turns in points}
         for character in characters:
+            label = f"{character.name} ({CONDITION_LABELS[condition]})"
             if progress is not None:
-                progress.label(f"{character.name} ({CONDITION_LABELS[condition]})")
-            responses[character.name] = interviewer.interview(character.path, condition, methods)
-            if responses[character.name].controls:
-                controls[f"{condition.value}/{character.name}"] = responses[character.name].controls
-        panel = _reference_panel(
-            interviewer, condition, reference, responses, extra_reference, progress
-        )
-        for method in methods:
-            estimates, notes = estimates_for(
-                method, responses, questionnaire, settings, panel=panel
+                progress.label(label)
+            answers = interviewer.interview_over_turns(
+                character.path,
+                condition,
+                methods,
+                points,
+                turn_done=_turn_label(progress, label, points[-1]),
             )
-            fidelity = [
-                compare_traits(c.name, c.card_traits, estimates[c.name], settings.accuracy)
-                for c in characters
-            ]
-            intervals = None
-            if resamples != 0:
-                intervals = fidelity_intervals(
-                    method,
-                    responses,
-                    {c.name: c.card_traits for c in characters},
-                    questionnaire,
-                    settings,
-                    panel=panel,
-                    resamples=resamples,
+            for turns, responses_then in answers.items():
+                at_turns[turns][character.name] = responses_then
+            if answers[0].controls:
+                controls[f"{condition.value}/{character.name}"] = answers[0].controls
+        panel = _reference_panel(
+            interviewer, condition, reference, at_turns[0], extra_reference, progress
+        )
+        for turns in points:
+            results.extend(
+                _score(
+                    at_turns[turns],
+                    characters,
+                    methods,
+                    condition,
+                    turns,
+                    interviewer,
+                    panel,
+                    resamples,
                 )
-            results.append(
-                MethodResult(method, condition, fidelity, summarise(fidelity), notes, intervals)
             )
     return PersonaReport(
         model_id=str(getattr(engine, "model_id", "unknown")),
@@ -249,7 +263,52 @@ def evaluate_persona(
         seconds=time.perf_counter() - started,
         controls=controls,
         reference=reference,
+        checkpoints=points,
     )
+
+
+def _turn_label(
+    progress: EvaluationProgress | None, label: str, last: int
+) -> Callable[[int], None] | None:
+    if progress is None or not last:
+        return None
+    return lambda turn: progress.label(f"{label}: turn {turn}/{last}")
+
+
+def _score(
+    responses: dict[str, ItemResponses],
+    characters: Sequence[CharacterSpec],
+    methods: Sequence[Method],
+    condition: Condition,
+    turns: int,
+    interviewer: Interviewer,
+    panel: LikelihoodPanel | None,
+    resamples: int,
+) -> list[MethodResult]:
+    """Every method's result for one condition and one checkpoint."""
+    questionnaire, settings = interviewer.questionnaire, interviewer.settings
+    results = []
+    for method in methods:
+        estimates, notes = estimates_for(method, responses, questionnaire, settings, panel=panel)
+        fidelity = [
+            compare_traits(c.name, c.card_traits, estimates[c.name], settings.accuracy)
+            for c in characters
+        ]
+        intervals = None
+        if resamples != 0:
+            intervals = fidelity_intervals(
+                method,
+                responses,
+                {c.name: c.card_traits for c in characters},
+                questionnaire,
+                settings,
+                panel=panel,
+                resamples=resamples,
+            )
+        results.append(
+            MethodResult(method, condition, fidelity, summarise(fidelity), notes, intervals, turns)
+        )
+    return results
 
 
 def _reference_panel(

@@ -23,6 +23,7 @@ from roleplay.evaluation.verdict import trait_signals, unmeasurable, verdict_lin
 
 JSON_NAME = "persona_fidelity.json"
 PLOT_NAME = "persona_fidelity.png"
+DRIFT_PLOT_NAME = "persona_drift.png"
 
 
 def _round(value: float | None, digits: int = 4) -> float | None:
@@ -76,6 +77,7 @@ def _result_json(result: MethodResult) -> dict[str, Any]:
     return {
         "method": result.method.value,
         "condition": result.condition.value,
+        "turns": result.turns,
         "mae": _round(overall.mae),
         "acc_dim": _round(overall.acc_dim),
         "acc_full": _round(overall.acc_full),
@@ -117,6 +119,7 @@ def report_json(report: PersonaReport) -> dict[str, Any]:
             for c in report.characters
         ],
         "likelihood_reference": [c.name for c in report.reference],
+        "after_turns": [turns for turns in report.checkpoints if turns],
         "results": [_result_json(result) for result in report.results],
         "controls": report.controls,
     }
@@ -154,6 +157,8 @@ def summary_table(report: PersonaReport) -> Table:
     )
     table.add_column("method", no_wrap=True)
     table.add_column("condition", no_wrap=True)
+    if report.drift:
+        table.add_column("turns", justify="right", no_wrap=True)
     for column in ("MAE", "Acc(Dim)", "Full", "dims"):
         table.add_column(column, justify="right", no_wrap=True)
     for result in report.results:
@@ -161,6 +166,7 @@ def summary_table(report: PersonaReport) -> Table:
         table.add_row(
             result.method.value,
             CONDITION_SHORT[result.condition],
+            *([str(result.turns)] if report.drift else []),
             with_interval(overall.mae, intervals.mae if intervals else None, 3, bounds_digits=2),
             with_interval(overall.acc_dim, intervals.acc_dim if intervals else None),
             _number(overall.acc_full),
@@ -179,6 +185,8 @@ def trait_table(report: PersonaReport) -> Table:
     table = Table(title="Acc(Dim) per trait", box=box.SIMPLE)
     table.add_column("method")
     table.add_column("condition")
+    if report.drift:
+        table.add_column("turns", justify="right")
     for trait in BIG_FIVE_TRAITS:
         table.add_column(trait[0].upper(), justify="right")
     for result in report.results:
@@ -186,6 +194,7 @@ def trait_table(report: PersonaReport) -> Table:
         table.add_row(
             result.method.value,
             CONDITION_SHORT[result.condition],
+            *([str(result.turns)] if report.drift else []),
             # The interval goes under the value: five traits side by side must fit 80 columns.
             *(
                 with_interval(
@@ -238,6 +247,7 @@ def write_plot(report: PersonaReport, path: Path) -> Path:
     methods = report.methods
     conditions = report.conditions
     width = 0.8 / max(len(conditions), 1)
+    # At the start of the conversation; drift has its own plot (write_drift_plot).
     figure, (accuracy_axis, error_axis) = plt.subplots(1, 2, figsize=(10, 4))
     for offset, condition in enumerate(conditions):
         positions = [m + (offset - (len(conditions) - 1) / 2) * width for m in range(len(methods))]
@@ -271,6 +281,57 @@ def write_plot(report: PersonaReport, path: Path) -> Path:
     figure.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
     figure.suptitle(f"Persona fidelity on {report.model_id} ({len(report.characters)} characters)")
     figure.tight_layout(rect=(0, 0.07, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def write_drift_plot(report: PersonaReport, path: Path) -> Path:
+    """Acc(Dim) and MAE against turns played, one line per condition (headline method)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    method = headline_result(report).method
+    turns = report.checkpoints
+    figure, (accuracy_axis, error_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    for condition in report.conditions:
+        chosen = [report.result(method, condition, t) for t in turns]
+        accuracies = [r.overall.acc_dim or 0.0 for r in chosen]
+        errors = [r.overall.mae for r in chosen]
+        label = CONDITION_LABELS[condition]
+        accuracy_axis.errorbar(
+            turns,
+            accuracies,
+            yerr=_error_bars(
+                accuracies, [r.intervals.acc_dim if r.intervals else None for r in chosen]
+            ),
+            marker="o",
+            capsize=3,
+            label=label,
+        )
+        error_axis.errorbar(
+            turns,
+            errors,
+            yerr=_error_bars(errors, [r.intervals.mae if r.intervals else None for r in chosen]),
+            marker="o",
+            capsize=3,
+            label=label,
+        )
+    for axis, title in ((accuracy_axis, "Acc(Dim) (higher is better)"), (error_axis, "MAE")):
+        axis.set_xticks(turns)
+        axis.set_xlabel("turns of the scripted conversation before the interview")
+        axis.set_title(title)
+    accuracy_axis.axhline(0.5, color="grey", linestyle="--", linewidth=1, label="chance")
+    accuracy_axis.set_ylim(0, 1)
+    handles, labels = accuracy_axis.get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
+    figure.suptitle(
+        f"Drift on {report.model_id} ({len(report.characters)} characters, {method.value})"
+    )
+    figure.tight_layout(rect=(0, 0.09, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
     plt.close(figure)

@@ -46,15 +46,24 @@ def chroma_errors(action: str) -> Iterator[None]:
         raise RoleplayError(f"memory store: could not {action}: {_one_line(error)}") from error
 
 
-def open_client(chroma_url: str | None = None) -> ClientAPI:
-    """A client for the local store under ``memory_dir()``, or for the server at the URL."""
-    key = chroma_url if chroma_url is not None else str(paths.memory_dir().resolve())
+def open_client(chroma_url: str | None = None, *, folder: Path | None = None) -> ClientAPI:
+    """A client for the server at the URL, or for a local store: ``folder`` when given (a
+    scratch store, e.g. an evaluation's), else ``memory_dir()``."""
+    if chroma_url is not None and folder is not None:
+        raise ValueError("a memory store is a server or a folder, not both")
+    local = folder if folder is not None else paths.memory_dir()
+    key = chroma_url if chroma_url is not None else str(local.resolve())
     client = _clients.get(key)
     if client is None:
         paths.configure_library_caches()
-        client = _open_server(chroma_url) if chroma_url is not None else _open_local()
+        client = _open_server(chroma_url) if chroma_url is not None else _open_local(local)
         _clients[key] = client
     return client
+
+
+def forget_client(folder: Path) -> None:
+    """Drop the cached client of a scratch store (before its folder is deleted)."""
+    _clients.pop(str(folder.resolve()), None)
 
 
 def forget_clients() -> None:
@@ -62,8 +71,7 @@ def forget_clients() -> None:
     _clients.clear()
 
 
-def _open_local() -> ClientAPI:
-    folder = paths.memory_dir()
+def _open_local(folder: Path) -> ClientAPI:
     check_local_store(folder)
     import chromadb
     from chromadb.config import Settings

@@ -11,6 +11,7 @@ import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -51,6 +52,7 @@ class CharacterMemory:
         card: Card,
         *,
         chroma_url: str | None = None,
+        folder: Path | None = None,
         strategy: str | None = None,
         scorer: EmotionScorer | None = None,
         settings: MemorySettings | None = None,
@@ -58,7 +60,7 @@ class CharacterMemory:
         self.card = card
         self.settings = settings or default_settings()
         self.strategy = check_strategy(strategy or card_strategy(card) or self.settings.strategy)
-        self.store = MemoryStore(card.name, chroma_url=chroma_url)
+        self.store = MemoryStore(card.name, chroma_url=chroma_url, folder=folder)
         self._scorer = scorer
         self._encoder: SentenceEncoder | None = None
 
@@ -111,6 +113,24 @@ class CharacterMemory:
             "speaker": "user+character",
             "session_id": session_id,
             "turn_index": int(turn_index),
+        }
+        self.add_memories([text], ids=[memory_id], metadatas=[metadata])
+        return memory_id
+
+    def remember_scene(self, lines: Sequence[tuple[str, str]], session_id: str, moment: str) -> str:
+        """Store what this character witnessed in a group scene: ``(speaker, text)`` lines.
+
+        ``moment`` names the point in the scene (the message the reply answered), so a
+        regenerated reply replaces the memory of the one it replaced.
+        """
+        for speaker, text in lines:
+            check_text(text, f"{speaker}'s line", self.settings.max_text_chars)
+        text = "\n".join(f"{speaker}: {line.strip()}" for speaker, line in lines)
+        memory_id = scene_id(session_id, moment)
+        metadata: dict[str, MetadataValue] = {
+            "kind": "scene",
+            "speaker": "scene",
+            "session_id": session_id,
         }
         self.add_memories([text], ids=[memory_id], metadatas=[metadata])
         return memory_id
@@ -305,3 +325,7 @@ def note_id(text: str) -> str:
 
 def exchange_id(session_id: str, turn_index: int) -> str:
     return f"turn-{_digest(session_id, str(turn_index))}"
+
+
+def scene_id(session_id: str, moment: str) -> str:
+    return f"scene-{_digest(session_id, moment)}"

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -103,14 +104,18 @@ def _empty_candidates() -> Candidates:
 class MemoryStore:
     """Reads and writes one character's memories; every Chroma call is error-translated."""
 
-    def __init__(self, character: str, *, chroma_url: str | None = None) -> None:
+    def __init__(
+        self, character: str, *, chroma_url: str | None = None, folder: Path | None = None
+    ) -> None:
+        """``folder``: a local store other than the user's (an evaluation's scratch store)."""
         self.character = character
         self.chroma_url = chroma_url
+        self.folder = folder
         self.text_collection_name, self.emotion_index_name = collection_names(character)
 
     @cached_property
     def client(self) -> ClientAPI:
-        return open_client(self.chroma_url)
+        return open_client(self.chroma_url, folder=self.folder)
 
     @cached_property
     def _texts(self) -> Collection:

@@ -81,6 +81,21 @@ class LoreSnippet:
     rank: int = 0
 
 
+@dataclass(frozen=True)
+class SceneContext:
+    """A character's place in a scene with others: who else is there (in speaking order,
+    the user included where there is one) and what the scene is about."""
+
+    others: tuple[str, ...]
+    topic: str = ""
+
+    def others_label(self) -> str:
+        """``("Sable", "Pip", "Lena")`` -> ``"Sable, Pip and Lena"``."""
+        if len(self.others) <= 1:
+            return "".join(self.others)
+        return ", ".join(self.others[:-1]) + " and " + self.others[-1]
+
+
 @dataclass
 class BuiltPrompt:
     messages: list[ChatMessage]
@@ -92,6 +107,8 @@ class BuiltPrompt:
     dropped_memories: int = 0
     lore: list[LoreSnippet] = field(default_factory=list)
     dropped_lore: int = 0
+    user_facts: list[str] = field(default_factory=list)
+    dropped_user_facts: int = 0
 
 
 @lru_cache(maxsize=1)
@@ -113,12 +130,18 @@ def render_system_prompt(
     memories: Sequence[MemorySnippet] = (),
     lore: Sequence[LoreSnippet] = (),
     steering_guidance: Sequence[str] = (),
+    user_description: str = "",
+    user_facts: Sequence[str] = (),
+    scene: SceneContext | None = None,
 ) -> str:
     """The system block for a card whose ``{{char}}``/``{{user}}`` are already substituted.
 
     Lore entries are filled here (``{{char}}``/``{{user}}``), when they fire.
     ``steering_guidance`` is the controller's steering in words, for backends that cannot
-    take steering vectors (a remote server).
+    take steering vectors (a remote server). ``user_description`` is the user's persona
+    (``roleplay persona``), ``user_facts`` what the character has learned about the user
+    (``roleplay profile``); both are data, filled like card text. ``scene`` is the group
+    scene the character is in (None in a one-to-one chat).
     """
     personality = card.personality
     examples = [
@@ -149,6 +172,10 @@ def render_system_prompt(
         memories=[memory.text for memory in memories],
         examples=examples,
         steering_guidance=list(steering_guidance),
+        user_description=fill_placeholders(user_description, char=card.name, user=user_name),
+        user_facts=list(user_facts),
+        scene_with=scene.others_label() if scene is not None else "",
+        scene_topic=scene.topic if scene is not None else "",
     )
     return text.strip()
 
@@ -159,18 +186,22 @@ def render_turn_context(
     *,
     memories: Sequence[MemorySnippet] = (),
     lore: Sequence[LoreSnippet] = (),
+    user_facts: Sequence[str] = (),
 ) -> str:
-    """This turn's lore and memories as one note ("" when there are none), for the ``turn``
-    layout. Lore entries are filled here (``{{char}}``/``{{user}}``), when they fire."""
-    if not memories and not lore:
+    """This turn's lore, memories and facts about the user as one note ("" when there are
+    none), for the ``turn`` layout. Lore entries are filled here (``{{char}}``/``{{user}}``),
+    when they fire."""
+    if not memories and not lore and not user_facts:
         return ""
     text = (
         _environment()
         .get_template("turn_context.j2")
         .render(
             name=card.name,
+            user=user_name,
             lore=[fill_placeholders(e.content, char=card.name, user=user_name) for e in lore],
             memories=[memory.text for memory in memories],
+            user_facts=list(user_facts),
         )
     )
     return text.strip()
@@ -202,9 +233,15 @@ class PromptBuilder:
         memories: Sequence[MemorySnippet] = (),
         lore: Sequence[LoreSnippet] = (),
         steering_guidance: Sequence[str] = (),
+        user_description: str = "",
+        user_facts: Sequence[str] = (),
+        scene: SceneContext | None = None,
     ) -> BuiltPrompt:
+        """Over budget, the weakest memories go first, then the facts about the user (the
+        least relevant first), then the least important lore."""
         budget = self.token_budget
         kept_memories = list(memories)
+        kept_facts = list(user_facts)
         kept_lore = list(lore)
         in_system = self.layout == "system"
         while True:
@@ -216,19 +253,26 @@ class PromptBuilder:
                     memories=kept_memories if in_system else (),
                     lore=kept_lore if in_system else (),
                     steering_guidance=steering_guidance,
+                    user_description=user_description,
+                    user_facts=kept_facts if in_system else (),
+                    scene=scene,
                 ),
             )
             context = (
                 ""
                 if in_system
-                else render_turn_context(card, user_name, memories=kept_memories, lore=kept_lore)
+                else render_turn_context(
+                    card, user_name, memories=kept_memories, lore=kept_lore, user_facts=kept_facts
+                )
             )
             closing = self._closing(card, user_message, context)
             base_tokens = self.engine.count_tokens(self.engine.render_chat([system, *closing]))
-            if base_tokens <= budget or not (kept_memories or kept_lore):
+            if base_tokens <= budget or not (kept_memories or kept_facts or kept_lore):
                 break
             if kept_memories:
                 kept_memories.pop()  # memories come best first; drop the weakest
+            elif kept_facts:
+                kept_facts.pop()
             else:
                 weakest = max(kept_lore, key=lambda snippet: snippet.rank)
                 kept_lore.remove(weakest)
@@ -254,6 +298,8 @@ class PromptBuilder:
             dropped_messages=len(history) - len(kept_history),
             memories=kept_memories,
             dropped_memories=len(memories) - len(kept_memories),
+            user_facts=kept_facts,
+            dropped_user_facts=len(user_facts) - len(kept_facts),
             # As the model sees them: {{char}}/{{user}} filled.
             lore=[
                 replace(

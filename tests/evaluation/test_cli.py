@@ -62,6 +62,8 @@ def test_persona_prints_a_table(tiny_model_dir: Path) -> None:
         (["--method", "vibes"], "unknown method 'vibes'"),
         (["--conditions", "prompt,judge"], "unknown condition 'judge'"),
         (["-c", "mira,mira"], "given twice"),
+        (["--after-turns", "30"], "the scripted conversation has 20 messages"),
+        (["--after-turns", "soon"], "give turn counts"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:

@@ -15,6 +15,7 @@ from roleplay.application import RuntimeOptions, build_pipeline
 from roleplay.features import FeatureOptions
 from roleplay.lorebooks.store import LorebookStore, lorebooks_dir
 from tests.cards.conftest import VALID_CARD
+from tests.helpers.cli_errors import assert_one_line_error as one_line_error
 from tests.helpers.scripted_engine import ScriptedEngine
 from tests.lorebooks.conftest import SHADOWFEN, world_info
 
@@ -183,12 +184,7 @@ def test_a_card_can_name_its_lorebooks(tmp_path: Path) -> None:
 
 def assert_one_line_error(result: Any, *fragments: str) -> None:
     assert not isinstance(result.exception, ModelLoaded), "the model loaded before the check"
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+    one_line_error(result, *fragments)
 
 
 @pytest.mark.usefixtures("refuse_models", "shadowfen")

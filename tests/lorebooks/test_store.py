@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from roleplay.errors import RoleplayError
 from roleplay.lorebooks.store import LorebookStore, lorebooks_dir
 from roleplay.lorebooks.world_info import MAX_FILE_BYTES, parse_world_info
+from tests.helpers.cli_errors import assert_one_line_error
 from tests.lorebooks.conftest import SHADOWFEN, world_info
 
 runner = CliRunner()
@@ -26,15 +27,6 @@ def app() -> Any:
     from roleplay.cli.main import app
 
     return app
-
-
-def assert_one_line_error(result: Any, *fragments: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def stored_files() -> list[str]:

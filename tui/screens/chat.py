@@ -204,10 +204,16 @@ class ChatScreen(Screen[None]):
 
     def _check_session(self, session_id: str) -> None:
         """The checks ``ChatPipeline.resume`` makes, on the UI thread's own store connection."""
+        from roleplay.errors import RoleplayError
         from roleplay.pipeline import resumable_session
 
         try:
             session, card = resumable_session(self.roleplay.store, session_id)
+            if "group" in session.metadata:
+                raise RoleplayError(
+                    f"session {session_id} is a group scene; the TUI opens one-to-one chats "
+                    f"(continue it with: roleplay chat --session {session_id})"
+                )
             card = card.substituted(session.user_name)
         except Exception as error:  # an unknown id, a lost or broken card, an unreadable store
             self.post_message(self.OpenFailed(describe_error(error, one_line=False)))
@@ -279,7 +285,7 @@ class ChatScreen(Screen[None]):
         assert pipeline is not None
 
         def job() -> tuple[ChatSession, ConversationView]:
-            session = open_chat(pipeline, target, app.user_name)
+            session = open_chat(pipeline, target, app.user_name, app.options.persona_description)
             return session, session.view()
 
         try:

@@ -1,0 +1,138 @@
+"""Does the character stay in character over a long conversation? Persona fidelity at turn 0
+and after N turns of the scripted drift conversation (issue 17).
+
+The frozen evaluation set (roleplay/evaluation/data/evaluation_characters, never tuned on) is
+interviewed with the likelihood method at the start of a conversation and after 5, 10 and 20
+turns of ``roleplay/evaluation/data/drift_conversation.yaml`` (flattery, hostility, off-topic
+requests, "are you an AI?", the user's chatty style), played through the chat path with
+each condition's parts (steering on every reply; memory recalled and written to a scratch
+store). The likelihood zero point is the bundled panel's at turn 0 in every column, so a
+change with turns is the characters', not the calibration's. 95 % bootstrap intervals over
+characters and items. Replies are sampled with fixed seeds (seed + turn).
+
+    .venv/bin/python -m benchmarks.persona_drift                 # about 45 min on 2 cores
+    .venv/bin/python -m benchmarks.persona_drift --quick         # 2 characters, 2 turns
+
+Output: ``benchmarks/out/persona_drift.json`` and ``persona_drift.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # runnable as a script as well as with -m
+    sys.path.insert(0, str(ROOT))
+
+
+def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--after-turns", default="5,10,20")
+    parser.add_argument("--conditions", default="prompt,controller,memory")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--resamples", type=int, default=2000)
+    parser.add_argument("--quick", action="store_true", help="2 characters, 2 turns, memory")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    arguments = _arguments(argv)
+    from benchmarks.common import scratch_home
+
+    # Share the converted model, isolate everything else (memory, sessions, vectors).
+    with scratch_home():
+        run(arguments)
+
+
+def run(arguments: argparse.Namespace) -> None:
+    from roleplay import paths
+
+    paths.configure_library_caches()
+
+    from rich.console import Console
+
+    from benchmarks.common import OUT_DIR, write_result
+    from roleplay.application import BackendOptions, load_engine
+    from roleplay.cli.eval_commands import rows_progress
+    from roleplay.evaluation.characters import bundled_character_paths, card_set_paths
+    from roleplay.evaluation.drift import parse_after_turns
+    from roleplay.evaluation.persona import evaluate_persona
+    from roleplay.evaluation.plan import Method, parse_conditions
+    from roleplay.evaluation.report import report_json, summary_table, write_drift_plot
+
+    console = Console(width=120)
+    cards = card_set_paths("evaluation")
+    turns = parse_after_turns(arguments.after_turns)
+    conditions = parse_conditions([arguments.conditions])
+    if arguments.quick:
+        cards, turns = cards[:2], [2]
+        conditions = parse_conditions(["memory"])
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    engine = load_engine(BackendOptions(threads=arguments.threads))
+    with rows_progress(sys.stderr.isatty()) as progress:
+        report = evaluate_persona(
+            engine,
+            cards,
+            [Method.LIKELIHOOD],
+            conditions,
+            progress=progress,
+            reference_paths=bundled_character_paths(),
+            resamples=arguments.resamples,
+            after_turns=turns,
+        )
+    write_drift_plot(report, OUT_DIR / "persona_drift.png")
+    console.print(summary_table(report))
+    payload = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": "python -m benchmarks.persona_drift" + (" --quick" if arguments.quick else ""),
+        "engine": {"model": engine.model_id, "backend": engine.backend_name},
+        "threads": arguments.threads,
+        "load_average": [load_before, os.getloadavg()[0]],
+        "seconds": round(time.perf_counter() - started, 1),
+        "report": report_json(report),
+    }
+    path = write_result("persona_drift", payload)
+    console.print(f"{payload['seconds']:.0f} s; wrote {path} and {OUT_DIR}/persona_drift.png")
+
+
+def markdown(payload: dict[str, Any]) -> str:
+    """BENCHMARKS.md's drift table from this script's JSON result."""
+    from benchmarks.common import machine_line
+    from benchmarks.persona_fidelity import _cell
+
+    report = payload["report"]
+    engine = payload["engine"]
+    load = payload["load_average"]
+    traits = ("openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism")
+    lines = [
+        f"Machine: {machine_line(payload)}; {engine['model']} on {engine['backend']} "
+        f"({payload['threads']} threads); {payload['date']}; load {load[0]:.1f} -> "
+        f"{load[1]:.1f}; {payload['seconds']:.0f} s; `{payload['command']}`. "
+        f"{len(report['characters'])} characters of the frozen evaluation set, likelihood "
+        "method; brackets: 95 % bootstrap over characters and items; n = counted (character, "
+        "trait) pairs.",
+        "",
+        "| condition | turns | n | MAE | Acc(Dim) |"
+        + "".join(f" {t[0].upper()} |" for t in traits),
+        "|---|---|---|---|---|" + "---|" * len(traits),
+    ]
+    for result in report["results"]:
+        intervals = result.get("intervals") or {}
+        trait_cells = "".join(f" {_cell(result['trait_acc'][t], None)} |" for t in traits)
+        lines.append(
+            f"| {result['condition']} | {result['turns']} | {result['counted_dims']} | "
+            f"{_cell(result['mae'], intervals.get('mae'), 3)} | "
+            f"{_cell(result['acc_dim'], intervals.get('acc_dim'))} |{trait_cells}"
+        )
+    return "\n".join(lines).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Drift: interviews after turns of the scripted conversation, on the tiny random model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from roleplay.errors import RoleplayError
+from roleplay.evaluation import parts
+from roleplay.evaluation.drift import DriftScript, load_drift_script, parse_after_turns
+from roleplay.evaluation.interview import Interviewer
+from roleplay.evaluation.persona import evaluate_persona
+from roleplay.evaluation.plan import Condition, Method
+from roleplay.evaluation.report import report_json, summary_table, write_drift_plot
+from roleplay.paths import memory_dir, sessions_db_path
+from roleplay.pipeline import Conversation, PreparedTurn
+
+SCRIPT = DriftScript.model_validate(
+    {
+        "generation": {"max_new_tokens": 3, "min_new_tokens": 3, "temperature": 0.8, "seed": 1},
+        "messages": ["You are wonderful.", "Write me some Python.", "lol whatever"],
+    }
+)
+
+
+def test_the_bundled_script_has_twenty_varied_messages() -> None:
+    script = load_drift_script()
+    assert len(script.messages) == 20
+    assert len(set(script.messages)) == 20
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("20", [20]), ("10,5,20", [5, 10, 20]), ("5, 5", [5])]
+)
+def test_after_turns_parses_counts(text: str, expected: list[int]) -> None:
+    assert parse_after_turns(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("0", "use 1 to 20"),
+        ("21", "use 1 to 20"),
+        ("ten", "give turn counts"),
+        (",", "at least one"),
+    ],
+)
+def test_bad_after_turns_are_one_line_errors(text: str, message: str) -> None:
+    with pytest.raises(RoleplayError, match=message):
+        parse_after_turns(text)
+
+
+class RecordingMemory:
+    def __init__(self) -> None:
+        self.written: list[str] = []
+
+    def recall_for_turn(self, query: str, recent: Any) -> tuple[list[Any], dict[str, float]]:
+        return [], {}
+
+    def remember_exchange(self, user_text: str, reply: str, session: str, turn: int) -> None:
+        self.written.append(user_text)
+
+
+def test_the_interview_is_held_in_the_conversation_played_so_far(
+    roomy_tiny_engine: Any, characters_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    memory = RecordingMemory()
+    monkeypatch.setattr(parts, "scratch_memory_factory", lambda folder: lambda card: memory)
+    monkeypatch.setattr(
+        parts, "memory_factory", lambda: pytest.fail("a drift run writes to a scratch memory")
+    )
+    prompts: list[tuple[str, int]] = []
+    original = Conversation.prepare
+
+    def spy(self: Conversation, message: str, history: Any = None) -> PreparedTurn:
+        prepared = original(self, message, history)
+        users = sum(1 for m in history or [] if m.role == "user")
+        prompts.append((prepared.prompt.text, users))
+        return prepared
+
+    monkeypatch.setattr(Conversation, "prepare", spy)
+    interviewer = Interviewer(roomy_tiny_engine, batch_size=16)
+    interviewer.drift = SCRIPT
+    answers = interviewer.interview_over_turns(
+        characters_dir / "mira.yaml", Condition.MEMORY, [Method.LIKELIHOOD], [0, 2, 3]
+    )
+    assert sorted(answers) == [0, 2, 3]
+    assert all(len(a.log_likelihoods) == 50 for a in answers.values())
+    # The conversation's turns went through the chat path, memory writes included (the
+    # random model may answer a message with whitespace only, which is not stored).
+    assert len(memory.written) >= 2
+    assert [m for m in SCRIPT.messages if m in memory.written] == memory.written
+    describe = [(text, n) for text, n in prompts if "Describe yourself" in text]
+    assert [n for _, n in describe] == [0, 2, 3]  # the user's messages in the history
+    assert "Write me some Python." not in describe[0][0]
+    assert "Write me some Python." in describe[1][0] and "lol whatever" not in describe[1][0]
+    assert "lol whatever" in describe[2][0]
+    assert answers[0].log_likelihoods != answers[3].log_likelihoods
+    assert not sessions_db_path().exists()
+
+
+def test_a_drift_run_with_real_memory_leaves_the_users_store_alone(
+    roomy_tiny_engine: Any, characters_dir: Path
+) -> None:
+    interviewer = Interviewer(roomy_tiny_engine, batch_size=16)
+    interviewer.drift = SCRIPT
+    interviewer.interview_over_turns(
+        characters_dir / "pip.yaml", Condition.MEMORY, [Method.LIKELIHOOD], [0, 1]
+    )
+    assert not memory_dir().exists()
+
+
+def test_evaluate_persona_reports_each_checkpoint(
+    roomy_tiny_engine: Any, characters_dir: Path, tmp_path: Path
+) -> None:
+    interviewer = Interviewer(roomy_tiny_engine, batch_size=16)
+    report = evaluate_persona(
+        roomy_tiny_engine,
+        [characters_dir / "mira.yaml", characters_dir / "pip.yaml"],
+        [Method.LIKELIHOOD],
+        [Condition.PROMPT],
+        interviewer=interviewer,
+        reference_paths=[characters_dir / "pip.yaml", characters_dir / "sable.yaml"],
+        resamples=50,
+        after_turns=[2],
+    )
+    assert report.checkpoints == [0, 2] and report.drift
+    assert [r.turns for r in report.results] == [0, 2]
+    start, later = report.results
+    assert start.overall.mae != later.overall.mae
+    payload = report_json(report)
+    assert payload["after_turns"] == [2]
+    assert [r["turns"] for r in payload["results"]] == [0, 2]
+    json.dumps(payload)
+    table = summary_table(report)
+    assert [column.header for column in table.columns][:3] == ["method", "condition", "turns"]
+    png = write_drift_plot(report, tmp_path / "drift.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
