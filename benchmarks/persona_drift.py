@@ -2,16 +2,17 @@
 and after N turns of the scripted drift conversation (issue 17).
 
 The frozen evaluation set (roleplay/evaluation/data/evaluation_characters, never tuned on) is
-interviewed with the likelihood method at the start of a conversation and after 5, 10 and 20
-turns of ``roleplay/evaluation/data/drift_conversation.yaml`` (flattery, hostility, off-topic
+interviewed with the likelihood method at the start of a conversation and after N turns of
+``roleplay/evaluation/data/drift_conversation.yaml`` (flattery, hostility, off-topic
 requests, "are you an AI?", the user's chatty style), played through the chat path with
 each condition's parts (steering on every reply; memory recalled and written to a scratch
-store). The likelihood zero point is the bundled panel's at turn 0 in every column, so a
-change with turns is the characters', not the calibration's. 95 % bootstrap intervals over
-characters and items. Replies are sampled with fixed seeds (seed + turn).
+store). The published run: 10 and 20 turns, conditions controller and memory. The
+likelihood zero point is the bundled panel's at turn 0 in every column, so a change with
+turns is the characters', not the calibration's. 95 % bootstrap intervals over characters
+and items. Replies are sampled with fixed seeds (seed + turn).
 
-    .venv/bin/python -m benchmarks.persona_drift                 # about 45 min on 2 cores
-    .venv/bin/python -m benchmarks.persona_drift --quick         # 2 characters, 2 turns
+    python -m benchmarks.persona_drift --after-turns 10,20 --conditions controller,memory
+    python -m benchmarks.persona_drift --quick      # 2 characters, 2 turns
 
 Output: ``benchmarks/out/persona_drift.json`` and ``persona_drift.png``.
 """
@@ -91,7 +92,7 @@ def run(arguments: argparse.Namespace) -> None:
     console.print(summary_table(report))
     payload = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "command": "python -m benchmarks.persona_drift" + (" --quick" if arguments.quick else ""),
+        "command": "python -m benchmarks.persona_drift " + " ".join(sys.argv[1:]),
         "engine": {"model": engine.model_id, "backend": engine.backend_name},
         "threads": arguments.threads,
         "load_average": [load_before, os.getloadavg()[0]],

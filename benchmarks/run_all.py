@@ -88,7 +88,12 @@ STEPS: tuple[Step, ...] = (
     ),
     Step("tui_startup", (), ("--repeats", "1"), 2),
     Step("scene_repetition", (), ("--quick",), 12),
-    Step("persona_drift", (), ("--quick",), 45),
+    Step(
+        "persona_drift",
+        ("--after-turns", "10,20", "--conditions", "controller,memory"),
+        ("--quick",),
+        40,
+    ),
 )
 
 

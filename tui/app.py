@@ -33,6 +33,7 @@ from roleplay.resources import package_path
 from tui.backend import (
     Abandoned,
     ChatTarget,
+    Identity,
     PipelineFactory,
     PipelineThread,
     SteeringAdjuster,
@@ -73,6 +74,7 @@ class LaunchOptions:
     user_name: str = "User"
     # The persona played (`--persona` or the active one): its description goes to the model.
     persona_description: str = ""
+    persona_id: str | None = None  # the persona's name when one is played
     # The features, as `roleplay chat`'s flags; turned into FeatureOptions on the pipeline
     # thread, because roleplay.features imports the card model (not before the first frame).
     memory: bool = True
@@ -132,6 +134,8 @@ class RoleplayApp(App[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = bindings(APP_KEYS)
 
     model_status: reactive[Status] = reactive(Status, always_update=True)
+    # Who the user plays; new chats start with it. The persona screen changes it.
+    identity: reactive[Identity] = reactive(lambda: Identity("User"))
 
     def __init__(
         self,
@@ -145,6 +149,14 @@ class RoleplayApp(App[str | None]):
     ) -> None:
         super().__init__()
         self.options = options or LaunchOptions()
+        self.set_reactive(
+            RoleplayApp.identity,
+            Identity(
+                self.options.user_name,
+                self.options.persona_description,
+                self.options.persona_id,
+            ),
+        )
         self._pipeline_factory = pipeline_factory or default_pipeline_factory(self.options)
         self._store_factory = store_factory
         self._store: SessionStore | None = None
@@ -162,7 +174,7 @@ class RoleplayApp(App[str | None]):
 
     @property
     def user_name(self) -> str:
-        return self.options.user_name
+        return self.identity.name
 
     @property
     def store(self) -> SessionStore:
@@ -249,12 +261,26 @@ class RoleplayApp(App[str | None]):
 
     # Navigation -----------------------------------------------------------------------------
 
-    def open_chat(self, target: ChatTarget) -> None:
+    def open_chat(self, target: ChatTarget, *, replace: bool = False) -> None:
+        """Open a chat screen; ``replace``: instead of the current screen (a chooser)."""
         # Imported on first use: the chat screen brings in Markdown rendering (markdown-it),
         # which the picker, and so the first frame, does not need.
         from tui.screens.chat import ChatScreen
 
-        self.push_screen(ChatScreen(target))
+        if replace:
+            self.switch_screen(ChatScreen(target))
+        else:
+            self.push_screen(ChatScreen(target))
+
+    def play_as(self, identity: Identity) -> None:
+        """New chats start as ``identity`` from now on (an open chat switches on its own)."""
+        self.identity = identity
+
+    def show_personas(self, then: Callable[[Identity | None], None] | None = None) -> None:
+        """The persona screen; ``then`` gets the identity chosen (None: nothing chosen)."""
+        from tui.screens.personas import PersonaScreen
+
+        self.push_screen(PersonaScreen(), then)
 
     def show_error(self, title: str, message: str, hint: str = "") -> None:
         self.push_screen(ErrorScreen(title, message, hint))

@@ -256,6 +256,13 @@ class ChatSession:
     def set_strengths(self, adjuster: SteeringAdjuster, strengths: Mapping[str, float]) -> None:
         adjuster(self.conversation, dict(strengths))
 
+    def use_persona(self, identity: Identity) -> ConversationView:
+        """Play ``identity`` from the next message on (``Conversation.use_persona``)."""
+        self.conversation.use_persona(
+            identity.name, identity.description, persona_id=identity.persona_id
+        )
+        return self.view()
+
 
 def _up_to(view: ConversationView, message_id: int | None) -> ConversationView:
     """``view`` cut just before ``message_id`` (default: before the last reply)."""
@@ -265,15 +272,39 @@ def _up_to(view: ConversationView, message_id: int | None) -> ConversationView:
     return replace(view, messages=view.messages[: view.messages.index(target)])
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who the user plays: a name, and for a saved persona its description and id (the
+    persona's name, as ``roleplay chat --persona`` stores it)."""
+
+    name: str
+    description: str = ""
+    persona_id: str | None = None
+
+    @property
+    def is_persona(self) -> bool:
+        return self.persona_id is not None
+
+
 def open_chat(
-    pipeline: ChatPipeline, target: ChatTarget, user_name: str, persona_description: str = ""
+    pipeline: ChatPipeline,
+    target: ChatTarget,
+    user_name: str,
+    persona_description: str = "",
+    *,
+    persona_id: str | None = None,
 ) -> ChatSession:
-    """Start a conversation with a card, or resume a saved one. ``persona_description``:
-    the played persona's (``--persona``), stored with a new session."""
+    """Start a conversation with a card, or resume a saved one. ``persona_description`` and
+    ``persona_id``: the played persona's (``--persona`` or chosen in the app), stored with a
+    new session."""
     if target.session_id is not None:
         return ChatSession(pipeline.resume(target.session_id))
     from roleplay.pipeline import PersonaInfo
 
     assert target.card_path is not None
-    persona = PersonaInfo(user_name, persona_description) if persona_description else None
+    persona = (
+        PersonaInfo(user_name, persona_description, persona_id=persona_id)
+        if persona_description or persona_id is not None
+        else None
+    )
     return ChatSession(pipeline.start(target.card_path, user_name=user_name, persona=persona))

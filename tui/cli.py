@@ -56,7 +56,7 @@ def tui_command(
         _check_steer(steer)  # a usage error: say so now, not after loading the model
     _check_backend(backend, model, base_url)
     lorebooks = _check_lorebooks(lorebook)
-    user_name, persona_description = _check_identity(user, persona)
+    user_name, persona_description, persona_id = _check_identity(user, persona)
 
     from tui.app import LaunchOptions, RoleplayApp
 
@@ -70,6 +70,7 @@ def tui_command(
         threads=threads,
         user_name=user_name,
         persona_description=persona_description,
+        persona_id=persona_id,
         memory=memory,
         chroma_url=chroma_url,
         steer=steer,
@@ -108,8 +109,9 @@ def _check_lorebooks(values: list[str] | None) -> tuple[str, ...]:
         raise typer.Exit(error.exit_code) from None
 
 
-def _check_identity(user: str | None, persona: str | None) -> tuple[str, str]:
-    """Who the user is (--user, --persona or the active persona) and the persona's text."""
+def _check_identity(user: str | None, persona: str | None) -> tuple[str, str, str | None]:
+    """Who the user is (--user, --persona or the active persona), the persona's text and
+    its id (None without a persona)."""
     from roleplay.cli.options import user_identity
     from roleplay.errors import RoleplayError
 
@@ -118,7 +120,9 @@ def _check_identity(user: str | None, persona: str | None) -> tuple[str, str]:
     except RoleplayError as error:  # an unknown persona: say so now, not in the app
         sys.stderr.write(f"error: {error.message}\n")
         raise typer.Exit(error.exit_code) from None
-    return name, info.description if info is not None else ""
+    if info is None:
+        return name, "", None
+    return name, info.description, info.persona_id
 
 
 def _check_backend(backend: str, model: str | None, base_url: str | None) -> None:

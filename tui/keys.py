@@ -61,6 +61,7 @@ _NAMES = {
     "minus": "-",
     "plus": "+",
     "f1": "F1",
+    "delete": "Del",
 }
 
 
@@ -96,6 +97,8 @@ PICKER_KEYS: tuple[Key, ...] = (
     Key("n", "new_chat", "New chat", "a new chat with the highlighted character"),
     Key("tab", "switch_list", "Switch list", "move between characters and sessions"),
     Key("r", "reload", "Reload", "read the cards and sessions again"),
+    Key("p", "personas", "Personas", "choose who you play (your saved personas)"),
+    Key("m", "match", "Match", "characters that suit your persona (similar or complementary)"),
 )
 
 CHAT_KEYS: tuple[Key, ...] = (
@@ -113,6 +116,14 @@ CHAT_KEYS: tuple[Key, ...] = (
     Key("ctrl+s", "export", "Export", "save the conversation as Markdown (exports folder)"),
     Key("ctrl+t", "toggle_panel", "Panel", "show or hide the mood/memory/steering panel"),
     Key("ctrl+o", "characters", "Characters", "back to the characters and sessions"),
+    Key(
+        "ctrl+g",
+        "personas",
+        "Persona",
+        "play as another saved persona from the next message",
+        show=False,
+    ),
+    Key("ctrl+l", "profile", "Profile", "what this character knows about you", show=False),
 )
 
 MESSAGE_KEYS: tuple[Key, ...] = (
@@ -158,6 +169,34 @@ STEERING_KEYS: tuple[Key, ...] = (
     Key("right,plus", "nudge(1)", "Stronger", "raise the attribute's strength", palette=False),
 )
 
+PERSONA_KEYS: tuple[Key, ...] = (
+    Key(
+        "enter",
+        "choose",
+        "Play as",
+        "play as the highlighted persona (it becomes the active one)",
+    ),
+    Key("escape", "back", "Back", "leave without changing who you play", palette=False),
+)
+
+PROFILE_KEYS: tuple[Key, ...] = (
+    Key("h", "toggle_history", "History", "show or hide superseded facts"),
+    Key("e", "edit", "Edit", "correct the selected fact's value (the old one stays as history)"),
+    Key("d,delete", "delete", "Delete", "delete the selected fact for good (asks first)"),
+    Key("escape", "back", "Back", "back to the chat (or cancel the edit)", palette=False),
+)
+
+MATCH_KEYS: tuple[Key, ...] = (
+    Key("enter", "open", "Open", "a new chat with the highlighted character", show=False),
+    Key("m", "switch_mode", "Mode", "similar or complementary characters"),
+    Key("escape", "back", "Back", "back to the characters and sessions", palette=False),
+)
+
+CONFIRM_KEYS: tuple[Key, ...] = (
+    Key("y", "answer(True)", "Yes", "do it", palette=False),
+    Key("n,escape", "answer(False)", "No", "leave it as it is", palette=False),
+)
+
 EDIT_KEYS: tuple[Key, ...] = (
     Key("ctrl+s", "save", "Save", "save the edit and regenerate from it"),
     Key("escape", "cancel", "Cancel", "leave the message as it was"),
@@ -171,4 +210,8 @@ HELP_SECTIONS: tuple[tuple[str, tuple[Key, ...]], ...] = (
     ("Side panel", PANEL_KEYS),
     ("Steering (in the side panel)", STEERING_KEYS),
     ("Editing a message", EDIT_KEYS),
+    ("Personas (p, ^G)", PERSONA_KEYS),
+    ("Profile: what the character knows (^L)", PROFILE_KEYS),
+    ("Match: characters for your persona (m)", MATCH_KEYS),
+    ("Asked to confirm", CONFIRM_KEYS),
 )

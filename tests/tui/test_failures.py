@@ -371,6 +371,21 @@ async def test_a_session_whose_card_broke_is_reported_before_the_model_loads(
         release.set()
 
 
+async def test_a_group_scene_is_refused_with_the_command_that_opens_it() -> None:
+    from roleplay.groups.scene import start_group
+
+    store = open_store()
+    scene = start_group(ChatPipeline(SteadyEngine(), store), [MIRA, MIRA.parent / "sable.yaml"])
+    session_id = scene.session.id
+    store.close()
+    app, release = _slow_app(LaunchOptions(session=session_id))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ErrorScreen))
+        assert app.pipeline is None
+        assert f"roleplay chat --session {session_id}" in _error(app)
+        release.set()
+
+
 async def test_a_known_session_shows_its_character_while_the_model_loads() -> None:
     store = open_store()
     session_id = ChatPipeline(SteadyEngine(), store).start(MIRA).session.id

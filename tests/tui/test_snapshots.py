@@ -160,3 +160,58 @@ def test_panel_at_80x24(snap_compare: SnapCompare) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def _personas() -> None:
+    from tests.tui.test_personas import add_personas
+
+    add_personas()  # Alex (Big Five, INFP) and Captain (ESTJ only, active)
+
+
+def test_personas(snap_compare: SnapCompare) -> None:
+    _personas()
+    app = scripted_app()
+    assert snap_compare(app, press=["p", "up"], terminal_size=SIZE, run_before=_ready(app))
+
+
+def test_profile_panel(snap_compare: SnapCompare) -> None:
+    from roleplay.profile.store import ProfileStore
+    from tui.screens.profile import ProfileScreen
+
+    days = itertools.count(FIXED_NOW, 86_400.0)
+    store = ProfileStore(clock=lambda: next(days))
+    for slot, value in [
+        ("diet", "vegetarian"),
+        ("home", "Bergen"),
+        ("home", "Oslo"),
+        ("pet:cat", "Miso"),
+        ("likes", "jazz"),
+    ]:
+        store.record("User", "Captain Mira Voss", slot, value, source="added")
+    store.close()
+    app = scripted_app(options=LaunchOptions(character="mira"))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_until(pilot, lambda: chat_ready(app))
+        await pilot.press("ctrl+l", "h")
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, ProfileScreen) and len(app.screen.facts) == 5,
+        )
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_match(snap_compare: SnapCompare) -> None:
+    _personas()
+    options = LaunchOptions(user_name="Alex", persona_id="Alex", persona_description="Maps.")
+    app = scripted_app(options=options)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _ready(app)(pilot)
+        await pilot.press("m")
+        await wait_until(pilot, lambda: getattr(app.screen, "report", None) is not None)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

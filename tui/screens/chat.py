@@ -32,6 +32,7 @@ from tui.backend import (
     ChatSession,
     ChatTarget,
     ConversationView,
+    Identity,
     MessageView,
     TurnOutcome,
     describe_error,
@@ -138,6 +139,8 @@ class ChatScreen(Screen[None]):
         self._note_timer: Timer | None = None
         # Live turns know more than stored metadata (memory texts): keep what we saw.
         self._turns: dict[int, TurnInfo] = {}
+        # A persona chosen before the chat was open: applied once it is.
+        self._pending_identity: Identity | None = None
 
     @property
     def roleplay(self) -> RoleplayApp:
@@ -285,7 +288,15 @@ class ChatScreen(Screen[None]):
         assert pipeline is not None
 
         def job() -> tuple[ChatSession, ConversationView]:
-            session = open_chat(pipeline, target, app.user_name, app.options.persona_description)
+            # Read here, on the pipeline thread: a persona chosen while the model loaded counts.
+            identity = app.identity
+            session = open_chat(
+                pipeline,
+                target,
+                identity.name,
+                identity.description,
+                persona_id=identity.persona_id,
+            )
             return session, session.view()
 
         try:
@@ -306,12 +317,16 @@ class ChatScreen(Screen[None]):
         self.composer.placeholder = f"Message {view.character}…   (↑ selects messages · F1 help)"
         last = view.last_reply()
         self.status.set(
+            user=view.user_name,
             session_id=view.session_id,
             context_window=view.context_window,
             prompt_tokens=last.metadata.get("prompt_tokens") if last else None,
             tokens_per_second=from_metadata(last.metadata).tokens_per_second if last else None,
         )
         self.session = message.session  # last: from now on, turns may start
+        pending, self._pending_identity = self._pending_identity, None
+        if pending is not None and pending.name != view.user_name:
+            self._persona_worker(pending)
         if view.messages and view.messages[-1].role == "user":
             self.notify(
                 "Your last message has no reply yet: ^R writes one.", title="Resumed", timeout=6
@@ -647,6 +662,54 @@ class ChatScreen(Screen[None]):
         if self._cancel is not None:
             self._cancel.set()  # the pipeline stores what was written so far
         self.dismiss()
+
+    def action_personas(self) -> None:
+        self.roleplay.show_personas(self._play_as)
+
+    def _play_as(self, identity: Identity | None) -> None:
+        if identity is None:
+            return
+        if self.session is None:  # still opening: the open job reads the app's identity
+            self._pending_identity = identity
+            return
+        self._persona_worker(identity)
+
+    @work(thread=True, group="persona", exit_on_error=False)
+    def _persona_worker(self, identity: Identity) -> None:
+        session, worker = self.session, get_current_worker()
+        if session is None:
+            return
+        try:
+            view = self.roleplay.pipeline_thread.run(
+                lambda: session.use_persona(identity), abandoned=lambda: worker.is_cancelled
+            )
+        except Abandoned:
+            return
+        except Exception as error:
+            self.post_message(self.Failed("Switching persona", describe_error(error)))
+            return
+        self.post_message(self.PersonaChanged(view))
+
+    class PersonaChanged(Message):
+        def __init__(self, view: ConversationView) -> None:
+            super().__init__()
+            self.view = view
+
+    async def on_chat_screen_persona_changed(self, message: PersonaChanged) -> None:
+        view = message.view
+        self.status.set(user=view.user_name)
+        self.panel.show_card(view.card)
+        if not self.generating:
+            await self._show(view)
+        self._passing_note(f"you play {view.user_name} from the next message")
+
+    def action_profile(self) -> None:
+        if self.view is None:
+            self.notify("The chat is still opening.")
+            return
+        from tui.screens.profile import ProfileScreen
+
+        self.app.push_screen(ProfileScreen(self.view.user_name, self.view.character))
 
     def on_steering_control_changed(self, message: SteeringControl.Changed) -> None:
         self._steer_worker(message.strengths)

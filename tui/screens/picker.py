@@ -17,7 +17,7 @@ from textual.widgets import Footer, OptionList
 from textual.widgets.option_list import Option
 
 from roleplay.errors import RoleplayError
-from tui.backend import ChatTarget, describe_error
+from tui.backend import ChatTarget, Identity, describe_error
 from tui.bars import shorten
 from tui.keys import PICKER_KEYS, bindings, palette_commands
 from tui.widgets.card_view import CardView
@@ -90,7 +90,13 @@ class PickerScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#characters").border_title = "Characters"
         self.query_one("#sessions").border_title = "Sessions"
+        self.watch(self.roleplay, "identity", self._identity_changed, init=True)
         self.action_reload()
+
+    def _identity_changed(self, identity: Identity) -> None:
+        self.query_one(StatusLine).set(user=identity.name)
+        if self.entries:  # {{user}} in the card's text is the new name
+            self._show_card()
 
     class CardsLoaded(Message):
         def __init__(self, entries: list[CardEntry], error: str | None = None) -> None:
@@ -200,6 +206,14 @@ class PickerScreen(Screen[None]):
             return
         card = entry.card.substituted(self.roleplay.user_name)
         self.roleplay.open_chat(ChatTarget(card_path=entry.path, label=entry.name, card=card))
+
+    def action_personas(self) -> None:
+        self.roleplay.show_personas()
+
+    def action_match(self) -> None:
+        from tui.screens.match import MatchScreen
+
+        self.app.push_screen(MatchScreen())
 
     def action_switch_list(self) -> None:
         characters = self.query_one("#characters", OptionList)

@@ -10,6 +10,8 @@ from textual.widgets import Static
 
 from tui.bars import shorten
 
+DEFAULT_USER = "User"  # roleplay.pipeline.DEFAULT_USER_NAME, without importing the pipeline
+
 
 @dataclass(frozen=True)
 class Status:
@@ -20,6 +22,7 @@ class Status:
     prompt_tokens: int | None = None
     context_window: int | None = None
     session_id: str | None = None
+    user: str = ""  # who the user plays; shown unless it is the default "User"
     note: str = ""  # what is running now ("writing…", "stopping…")
 
 
@@ -44,6 +47,8 @@ def status_content(status: Status) -> Content:
                 f"ctx {status.prompt_tokens}/{status.context_window} ({share:.0%})", style
             )
         )
+    if status.user and status.user != DEFAULT_USER:
+        parts.append(Content.styled(f"as {shorten(status.user, 24)}", "$primary"))
     if status.session_id:
         parts.append(Content.styled(f"session {status.session_id}", "dim"))
     return Content.styled(" · ", "dim").join(parts)

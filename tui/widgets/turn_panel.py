@@ -44,8 +44,13 @@ MIN_SIGNED_BAR = 5  # two cells a side and the centre: the least that still show
 
 def big_five_lines(card: Card, width: int = 16) -> Content:
     """One line per OCEAN trait: ``openness          ██████████······ 0.60`` (the card view)."""
+    return score_lines(card.personality.big_five.as_dict(), width)
+
+
+def score_lines(scores: Mapping[str, float], width: int = 16) -> Content:
+    """One line per score, named: the card view's and the persona screen's Big Five."""
     lines = []
-    for trait, value in card.personality.big_five.as_dict().items():
+    for trait, value in scores.items():
         name = f"{trait:<18}"
         lines.append(
             Content.assemble(
