@@ -312,11 +312,8 @@ class Conversation:
         the profile the character keeps of them (earlier messages stay as they were)."""
         if not name.strip():
             raise RoleplayError("the persona's name must not be empty")
-        self.store.update_session_user(
-            self.session.id,
-            name,
-            {"persona": {"name": name, "description": description, "id": persona_id}},
-        )
+        persona = PersonaInfo(name, description, persona_id)
+        self.store.update_session_user(self.session.id, name, {"persona": persona.as_metadata()})
         self.refresh()
         self.card = self.raw_card.substituted(name)
 

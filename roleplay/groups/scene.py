@@ -368,6 +368,8 @@ class GroupConversation:
             metadata={"present": list(self.state.present)},
         )
         self.refresh()
+        if self.pipeline.profile_factory is None:
+            return message  # nothing learns: no need to build every member's parts now
         for name in self.state.present:
             profile = self.member(name).profile
             if profile is not None:
