@@ -11,11 +11,15 @@ embedded model) under three conditions, interleaved scene by scene:
 
 Per scene: the echo rate (share of all word 4-grams that repeat an earlier line by another
 speaker, ``roleplay.dialogue.repetition.scene_echo_rate``), the share of lines that are
-mostly copies (overlap > 0.5), the share of lines naming the topic, words per line and the
-guard's retries. Intervals: 95 % bootstrap over scenes, and for the differences against
+mostly copies (overlap > 0.5), the share of lines naming the topic, the share that copy the
+scene's own instructions (a word 4-gram of the topic note or the scene section that is not
+just the topic's words: a small model says "The scene is about: ..." back), the share naming
+the topic in their own words (naming it without copying the instructions), words per line
+and the guard's retries. Intervals: 95 % bootstrap over scenes, and for the differences against
 ``before`` a paired bootstrap (the same scenes and seeds on both sides).
 
     python -m benchmarks.scene_repetition [--turns 6] [--quick]
+    python -m benchmarks.scene_repetition --rescore   # the measures again, on the saved lines
 
 Writes benchmarks/out/scene_repetition.json; ``markdown()`` renders BENCHMARKS.md's table.
 """
@@ -23,6 +27,7 @@ Writes benchmarks/out/scene_repetition.json; ``markdown()`` renders BENCHMARKS.m
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -49,28 +54,82 @@ CONDITIONS = {
 COPY_THRESHOLD = 0.5
 
 
-def scene_measures(lines: list[tuple[str, str]], topic: str) -> dict[str, float]:
-    from roleplay.dialogue.repetition import echo_overlap, mentions_topic, scene_echo_rate, words
+def instruction_ngrams(topic: str) -> set[tuple[str, ...]]:
+    """Word 4-grams of what the scene prompt tells a character about the topic, leaving out
+    those made only of the topic's own words (naming the topic is not copying)."""
+    from roleplay.dialogue.repetition import ngrams, words
+    from roleplay.prompting.builder import topic_note_text
 
+    told = [
+        topic_note_text(topic),
+        f"The scene is about: {topic}. Keep to it.",  # templates/system.j2, "# The scene"
+    ]
+    topic_words = set(words(topic))
+    grams: set[tuple[str, ...]] = set()
+    for text in told:
+        grams |= {gram for gram in ngrams(text, 4) if not set(gram) <= topic_words}
+    return grams
+
+
+def scene_measures(lines: list[tuple[str, str]], topic: str) -> dict[str, float]:
+    from roleplay.dialogue.repetition import (
+        echo_overlap,
+        mentions_topic,
+        ngrams,
+        scene_echo_rate,
+        words,
+    )
+
+    if not lines:
+        return dict.fromkeys(
+            ("echo_rate", "copied_lines", "topic_lines", "instruction_lines", "topic_own_lines"),
+            0.0,
+        ) | {"words_per_line": 0.0}
     copies = [
         echo_overlap(text, [t for s, t in lines[:i] if s != speaker]) > COPY_THRESHOLD
         for i, (speaker, text) in enumerate(lines)
     ]
+    told = instruction_ngrams(topic)
+    instructed = [bool(ngrams(text, 4) & told) for _, text in lines]
+    naming = [mentions_topic(text, topic) for _, text in lines]
     return {
         "echo_rate": scene_echo_rate(lines),
-        "copied_lines": float(np.mean(copies)) if lines else 0.0,
-        "topic_lines": float(np.mean([mentions_topic(t, topic) for _, t in lines]))
-        if lines
-        else 0.0,
-        "words_per_line": float(np.mean([len(words(t)) for _, t in lines])) if lines else 0.0,
+        "copied_lines": float(np.mean(copies)),
+        "topic_lines": float(np.mean(naming)),
+        "instruction_lines": float(np.mean(instructed)),
+        "topic_own_lines": float(
+            np.mean([name and not told for name, told in zip(naming, instructed, strict=True)])
+        ),
+        "words_per_line": float(np.mean([len(words(t)) for _, t in lines])),
     }
+
+
+def rescore() -> None:
+    """The measures again on the lines a run saved (no generation): for a measure added
+    after the run. The run's machine, date and load stay as they were."""
+    from benchmarks.common import OUT_DIR
+    from roleplay.atomic_files import replace_atomically
+
+    path = OUT_DIR / "scene_repetition.json"
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    for scenes in payload["conditions"].values():
+        for scene in scenes:
+            lines = [(line["speaker"], line["text"]) for line in scene["lines"]]
+            scene.update(scene_measures(lines, scene["topic"]))
+    replace_atomically(path, (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode())
+    console.print(markdown(payload))
+    console.print(f"[dim]rescored {path}[/]")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--turns", type=int, default=6)
     parser.add_argument("--quick", action="store_true", help="2 scenes, 3 turns")
+    parser.add_argument("--rescore", action="store_true", help="re-measure the saved lines")
     arguments = parser.parse_args()
+    if arguments.rescore:
+        rescore()
+        return
     with tempfile.TemporaryDirectory(prefix="scene-repetition-") as home:
         os.environ["ROLEPLAY_HOME"] = home
         run(arguments.turns if not arguments.quick else 3, quick=arguments.quick)
@@ -162,20 +221,27 @@ def markdown(payload: dict[str, Any]) -> str:
         ),
         "",
         "| condition | echo rate % | change | lines mostly copied % | lines naming the topic % "
-        "| change | words per line | retries per scene |",
-        "|---|---|---|---|---|---|---|---|",
+        "| change | lines copying the instructions % | naming it in own words % | change "
+        "| words per line | retries per scene |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, scenes in conditions.items():
-        echo = [scene["echo_rate"] for scene in scenes]
-        topic = [scene["topic_lines"] for scene in scenes]
+
+    def change(name: str, key: str) -> str:
         if name == "before":
-            echo_change = topic_change = "-"
-        else:
-            echo_change = _cell([a - b["echo_rate"] for a, b in zip(echo, before, strict=True)])
-            topic_change = _cell([a - b["topic_lines"] for a, b in zip(topic, before, strict=True)])
+            return "-"
+        ours = [scene[key] for scene in conditions[name]]
+        return _cell([a - b[key] for a, b in zip(ours, before, strict=True)])
+
+    for name, scenes in conditions.items():
+        own = [scene.get("topic_own_lines", float("nan")) for scene in scenes]
+        copied = [scene.get("instruction_lines", float("nan")) for scene in scenes]
+        has_own = "topic_own_lines" in scenes[0]
         lines.append(
-            f"| {name} | {_cell(echo)} | {echo_change} "
-            f"| {_cell([s['copied_lines'] for s in scenes])} | {_cell(topic)} | {topic_change} "
+            f"| {name} | {_cell([s['echo_rate'] for s in scenes])} | {change(name, 'echo_rate')} "
+            f"| {_cell([s['copied_lines'] for s in scenes])} "
+            f"| {_cell([s['topic_lines'] for s in scenes])} | {change(name, 'topic_lines')} "
+            f"| {_cell(copied) if has_own else 'n/a'} | {_cell(own) if has_own else 'n/a'} "
+            f"| {change(name, 'topic_own_lines') if has_own else 'n/a'} "
             f"| {_cell([s['words_per_line'] for s in scenes], 1.0, 1)} "
             f"| {_cell([float(s['retries']) for s in scenes], 1.0, 2)} |"
         )

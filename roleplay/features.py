@@ -20,6 +20,7 @@ from roleplay.pipeline import (
     MemoryFactory,
     MemoryPort,
     ProfileFactory,
+    ProfilePort,
 )
 from roleplay.prompting.builder import MemorySnippet
 
@@ -35,6 +36,9 @@ class FeatureOptions:
     """What a chat uses beyond the prompt; every face exposes these as options."""
 
     memory: bool = True
+    # Write what the chat says to memory and the user profile (off: recall only, e.g. to
+    # retry a reply with the same memory state and seed).
+    remember: bool = True
     chroma_url: str | None = None
     # A local memory store other than the user's (an evaluation's scratch store).
     memory_folder: Path | None = None
@@ -53,27 +57,35 @@ class FeatureOptions:
 class ChatMemory:
     """Adapts a character's long-term memory to the pipeline's ``MemoryPort``."""
 
-    def __init__(self, memory: CharacterMemory, *, k: int) -> None:
+    def __init__(self, memory: CharacterMemory, *, k: int, remember: bool = True) -> None:
+        """``remember=False``: recall only; nothing the chat says is written (``--no-remember``,
+        so a reply can be tried again without the memory having grown in between)."""
         self.memory = memory
         self.k = k
+        self.remember = remember
 
     def recall_for_turn(
         self, query: str, recent_user_turns: Sequence[str]
     ) -> tuple[list[MemorySnippet], dict[str, float]]:
         recalled = self.memory.recall(query, recent_user_turns, k=self.k)
         mood = self.memory.current_mood(recent_user_turns)
-        snippets = [MemorySnippet(r.text, r.score, r.id) for r in recalled]
+        snippets = [
+            MemorySnippet(r.text, r.score, r.id, kind=str(r.metadata.get("kind", "")))
+            for r in recalled
+        ]
         return snippets, mood
 
     def remember_exchange(
         self, user_text: str, reply_text: str, session_id: str, turn_index: int
     ) -> None:
-        self.memory.remember_exchange(user_text, reply_text, session_id, turn_index)
+        if self.remember:
+            self.memory.remember_exchange(user_text, reply_text, session_id, turn_index)
 
     def remember_scene(
         self, lines: Sequence[tuple[str, str]], session_id: str, moment: str
     ) -> None:
-        self.memory.remember_scene(lines, session_id, moment)
+        if self.remember:
+            self.memory.remember_scene(lines, session_id, moment)
 
 
 class ToxicityFlag:
@@ -130,7 +142,7 @@ def memory_factory(options: FeatureOptions) -> MemoryFactory | None:
             strategy=options.memory_strategy,
         )
         memory.ensure_seed_memories()  # idempotent: content-hash ids
-        return ChatMemory(memory, k=options.recalled_memories)
+        return ChatMemory(memory, k=options.recalled_memories, remember=options.remember)
 
     return build
 
@@ -142,7 +154,23 @@ def profile_factory(options: FeatureOptions) -> ProfileFactory | None:
         return None
     from roleplay.profile.factory import make_profile_factory
 
-    return make_profile_factory()
+    factory = make_profile_factory()
+    if options.remember:
+        return factory
+    return lambda card, user_name: ReadOnlyProfile(factory(card, user_name))
+
+
+class ReadOnlyProfile:
+    """A profile that recalls but learns nothing (``remember=False``, ``--no-remember``)."""
+
+    def __init__(self, inner: ProfilePort) -> None:
+        self.inner = inner
+
+    def facts_for_turn(self, query: str) -> list[str]:
+        return self.inner.facts_for_turn(query)
+
+    def observe_user_message(self, text: str, *, session_id: str, message_id: int) -> None:
+        return None
 
 
 def control_factory(

@@ -404,9 +404,16 @@ class Conversation:
         """Commit the user's message, then stream the character's reply to it."""
         history = self.messages()
         prepared = self.prepare(user_message, history)
-        user = self.store.append_message(self.session.id, "user", user_message)
+        user = self.store.append_message(
+            self.session.id, "user", user_message, metadata=self._said_as()
+        )
         self._observe(user)
         return ReplyStream(self, user, prepared, self._settings(seed), cancel)
+
+    def _said_as(self) -> dict[str, Any]:
+        """A user message keeps the name it was sent under, so a later persona switch does
+        not relabel it (``speaker_name``)."""
+        return {"user_name": self.session.user_name}
 
     def _observe(self, message: Message) -> None:
         """The character learns about the user from a committed message (profile)."""
@@ -465,7 +472,7 @@ class Conversation:
             "user",
             new_text,
             parent_id=original.parent_id,
-            metadata={"edited_from": message_id},
+            metadata={"edited_from": message_id, **self._said_as()},
         )
         self._observe(edited)
         return ReplyStream(self, edited, prepared, self._settings(seed), cancel)
@@ -540,6 +547,12 @@ class Conversation:
             self.memory.remember_exchange(parent.content, reply_text, self.session.id, turn_index)
 
 
+def speaker_name(message: Message, current_user_name: str) -> str:
+    """Who sent a user message: the name stored with it, else (older messages) the session's."""
+    stored = message.metadata.get("user_name")
+    return stored if isinstance(stored, str) and stored.strip() else current_user_name
+
+
 def select_swipe(
     store: SessionStore, session_id: str, alternatives: Sequence[Message], index: int
 ) -> Message:
@@ -579,8 +592,10 @@ class ChatPipeline:
         safety: SafetyPort | None = None,
         background_parts: bool = False,
         prompt_layout: PromptLayout = "system",
+        character_notes: bool = True,
     ) -> None:
-        """``prompt_layout``: where memories and lore go (``roleplay.prompting.builder``).
+        """``prompt_layout``: where memories and lore go (``roleplay.prompting.builder``);
+        ``character_notes``: re-assert the card's traits near the end of a long chat.
 
         ``background_parts``: build each conversation's memory, controller and lore on a
         background thread (an interactive face shows its prompt meanwhile); errors then
@@ -591,7 +606,10 @@ class ChatPipeline:
         self.store = store
         self.settings = settings or GenerationSettings()
         self.builder = PromptBuilder(
-            engine, reply_tokens=self.settings.max_new_tokens, layout=prompt_layout
+            engine,
+            reply_tokens=self.settings.max_new_tokens,
+            layout=prompt_layout,
+            character_notes=character_notes,
         )
         self._memory_factory = memory_factory
         self._control_factory = control_factory

@@ -64,8 +64,9 @@ CARDS_FIRST_GRACE_SECONDS = 1.5  # for a stopped reply to be stored before the p
 
 @dataclass(frozen=True)
 class LaunchOptions:
-    character: str | None = None  # open a new chat with this card at once
+    character: str | None = None  # open a new chat with this card ("a,b,c": a group) at once
     session: str | None = None  # or resume this session
+    order: str = "natural"  # a new group scene's speaker order (`--order`)
     model: str | None = None
     backend: str = "auto"
     base_url: str | None = None
@@ -198,7 +199,11 @@ class RoleplayApp(App[str | None]):
         elif self.options.character:
             # Resolved by the chat screen after the first frame (reading cards needs pydantic).
             self.open_chat(
-                ChatTarget(character=self.options.character, label=self.options.character)
+                ChatTarget(
+                    character=self.options.character,
+                    label=self.options.character,
+                    order=self.options.order,
+                )
             )
 
     def _after_first_frame(self) -> None:

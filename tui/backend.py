@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # annotations only: the first frame must not wait for these i
     from roleplay.cards.model import Card
     from roleplay.engine.base import GenerationStats
     from roleplay.pipeline import ChatPipeline, Conversation, PreparedTurn, ReplyStream
-    from roleplay.sessions import MessageRole
+    from roleplay.sessions import Message, MessageRole, Session
 
 T = TypeVar("T")
 
@@ -122,13 +122,18 @@ class PipelineThread:
 
 @dataclass(frozen=True)
 class ChatTarget:
-    """What a chat screen opens: a new chat with a card, or a saved session."""
+    """What a chat screen opens: a new chat with a card (or several: a group scene), or a
+    saved session."""
 
     card_path: Path | None = None
     session_id: str | None = None
-    character: str | None = None  # a name or path still to resolve (``--character``)
+    # A name or path still to resolve (``--character``); "mira,sable,pip" names a group scene.
+    character: str | None = None
     label: str = ""  # shown while it opens
     card: Card | None = None  # shown in the side panel while the model loads
+    members: tuple[Path, ...] = ()  # a new group scene's cards, in order
+    order: str = "natural"  # a new group scene's speaker order
+    group: bool = False  # a group scene (new, or a saved session that is one)
 
 
 @dataclass(frozen=True)
@@ -143,21 +148,71 @@ class MessageView:
 
 
 @dataclass(frozen=True)
+class MemberView:
+    """One character of a group scene, as the cast list shows it."""
+
+    name: str
+    card: Card
+    present: bool
+    muted: bool
+    talkativeness: float  # 0 to 1: how readily it speaks up in natural order
+
+
+@dataclass(frozen=True)
+class GroupView:
+    """The cast of a group scene: who is in it, who is present or muted, the speaker order."""
+
+    members: tuple[MemberView, ...]
+    order: str  # natural | round-robin | manual
+    next_up: str | None = None  # who the order picks next when that is certain (round-robin)
+
+    def member(self, name: str) -> MemberView | None:
+        return next((m for m in self.members if m.name == name), None)
+
+    def tint(self, name: str) -> int:
+        """The member's colour (its position in the cast; 0 when it is not a member)."""
+        names = [m.name for m in self.members]
+        return names.index(name) if name in names else 0
+
+
+@dataclass(frozen=True)
 class ConversationView:
     session_id: str
-    character: str
-    user_name: str
+    character: str  # the card's name; a group scene: its members' names, comma-separated
+    user_name: str  # who the user is now (the persona in force)
     model_id: str
     context_window: int
     card: Card
     messages: tuple[MessageView, ...]
     controls: Mapping[str, Any] = field(default_factory=dict)
+    # Who sent each of the user's messages (message id -> name): the name it was sent under,
+    # which is not the current one after a persona switch (see ``user_labels``).
+    user_names: Mapping[int, str] = field(default_factory=dict)
+    group: GroupView | None = None  # a group scene's cast
+    speaking: str | None = None  # who writes the reply about to stream (a group scene)
 
     def find(self, message_id: int) -> MessageView | None:
         return next((m for m in self.messages if m.id == message_id), None)
 
     def last_reply(self) -> MessageView | None:
         return next((m for m in reversed(self.messages) if m.role == "assistant"), None)
+
+    def speaker(self, message: MessageView) -> str:
+        """Who said ``message``: the character (in a scene, the one who spoke), the user's
+        name when it was sent, or "System"."""
+        if message.role == "user":
+            return self.user_names.get(message.id, self.user_name)
+        if message.role == "assistant":
+            if self.group is not None:
+                return str(message.metadata.get("speaker") or "?")
+            return self.character
+        return "System"
+
+    def tint(self, message: MessageView) -> int:
+        """A group scene's colour for a character's line (0 otherwise)."""
+        if self.group is None or message.role != "assistant":
+            return 0
+        return self.group.tint(self.speaker(message))
 
 
 @dataclass(frozen=True)
@@ -183,23 +238,7 @@ class ChatSession:
 
     def view(self) -> ConversationView:
         conversation = self.conversation
-        messages: list[MessageView] = []
-        for message in conversation.messages():
-            alternatives = (
-                conversation.swipes(message.id) if message.role == "assistant" else [message]
-            )
-            ids = [alternative.id for alternative in alternatives]
-            messages.append(
-                MessageView(
-                    id=message.id,
-                    parent_id=message.parent_id,
-                    role=message.role,
-                    content=message.content,
-                    swipe_index=ids.index(message.id) + 1,
-                    swipe_count=len(ids),
-                    metadata=dict(message.metadata),
-                )
-            )
+        branch = conversation.messages()
         controller = conversation.controller
         return ConversationView(
             session_id=conversation.session.id,
@@ -208,8 +247,9 @@ class ChatSession:
             model_id=conversation.pipeline.engine.model_id,
             context_window=conversation.pipeline.engine.context_window,
             card=conversation.card,
-            messages=tuple(messages),
+            messages=message_views(branch, conversation.swipes),
             controls=controller.describe() if controller is not None else {},
+            user_names=user_labels(branch, conversation.session),
         )
 
     # Each turn returns the stream and the view to show while it plays: the branch up to
@@ -242,26 +282,73 @@ class ChatSession:
 
     def play(self, stream: ReplyStream, on_piece: Callable[[str], None]) -> TurnOutcome:
         """Iterate ``stream``, handing each piece to ``on_piece``; the pipeline stores it."""
-        for piece in stream:
-            on_piece(piece)
-        result = stream.result
-        return TurnOutcome(
-            view=self.view(),
-            stats=stream.stats,
-            prepared=stream.prepared,
-            message_id=result.message.id if result and result.message else None,
-            interrupted=result.interrupted if result else True,
-        )
+        return play_stream(stream, on_piece, self.view)
 
     def set_strengths(self, adjuster: SteeringAdjuster, strengths: Mapping[str, float]) -> None:
         adjuster(self.conversation, dict(strengths))
 
     def use_persona(self, identity: Identity) -> ConversationView:
         """Play ``identity`` from the next message on (``Conversation.use_persona``)."""
-        self.conversation.use_persona(
+        conversation = self.conversation
+        conversation.use_persona(
             identity.name, identity.description, persona_id=identity.persona_id
         )
         return self.view()
+
+
+def message_views(
+    branch: Sequence[Message], swipes: Callable[[int], Sequence[Message]]
+) -> tuple[MessageView, ...]:
+    """The branch as views; ``swipes(id)`` lists a character line's kept alternatives."""
+    views: list[MessageView] = []
+    for message in branch:
+        alternatives = swipes(message.id) if message.role == "assistant" else [message]
+        ids = [alternative.id for alternative in alternatives]
+        views.append(
+            MessageView(
+                id=message.id,
+                parent_id=message.parent_id,
+                role=message.role,
+                content=message.content,
+                swipe_index=ids.index(message.id) + 1,
+                swipe_count=len(ids),
+                metadata=dict(message.metadata),
+            )
+        )
+    return tuple(views)
+
+
+def play_stream(
+    stream: ReplyStream,
+    on_piece: Callable[[str], None],
+    view: Callable[[], ConversationView],
+    pieces: Iterable[str] | None = None,
+) -> TurnOutcome:
+    """Iterate ``stream`` (or ``pieces``, when the caller reads it another way), handing each
+    piece to ``on_piece``; the pipeline stores the reply, and ``view()`` shows the
+    conversation after it."""
+    for piece in stream if pieces is None else pieces:
+        on_piece(piece)
+    result = stream.result
+    return TurnOutcome(
+        view=view(),
+        stats=stream.stats,
+        prepared=stream.prepared,
+        message_id=result.message.id if result and result.message else None,
+        interrupted=result.interrupted if result else True,
+    )
+
+
+def user_labels(branch: Sequence[Message], session: Session) -> dict[int, str]:
+    """Each user message's sender (message id -> name): the name stored with the message
+    (``roleplay.pipeline.speaker_name``), so a persona switch does not rename older lines."""
+    from roleplay.pipeline import speaker_name
+
+    return {
+        message.id: speaker_name(message, session.user_name)
+        for message in branch
+        if message.role == "user"
+    }
 
 
 def _up_to(view: ConversationView, message_id: int | None) -> ConversationView:

@@ -21,6 +21,7 @@ from roleplay.cli.options import (
     MemoryOption,
     ModelOption,
     NoSteerOption,
+    OrderOption,
     PersonaOption,
     SteerOption,
     ThreadsOption,
@@ -33,7 +34,8 @@ def tui_command(
         None,
         "--character",
         "-c",
-        help="Open a new chat with this character at once (name or card path).",
+        help="Open a new chat with this character at once (name or card path); several, "
+        "comma-separated, open a group scene (-c mira,sable,pip).",
     ),
     session: str | None = typer.Option(
         None, "--session", "-s", help="Resume this saved session at once."
@@ -45,6 +47,7 @@ def tui_command(
     threads: int | None = ThreadsOption,
     user: str | None = UserNameOption,
     persona: str | None = PersonaOption,
+    order: str = OrderOption,
     memory: bool = MemoryOption,
     chroma_url: str | None = ChromaUrlOption,
     steer: str | None = SteerOption,
@@ -52,6 +55,8 @@ def tui_command(
     lorebook: list[str] | None = LorebookOption,
 ) -> None:
     """The full-screen chat app. Characters, sessions, swipes, mood, memories and steering."""
+    if character and "," in character:
+        _check_group(character, order)  # as `roleplay chat -c a,b` checks it, before the model
     if steer:
         _check_steer(steer)  # a usage error: say so now, not after loading the model
     _check_backend(backend, model, base_url)
@@ -63,6 +68,7 @@ def tui_command(
     options = LaunchOptions(
         character=character,
         session=session,
+        order=order,
         model=model,
         backend=backend,
         base_url=base_url,
@@ -92,6 +98,20 @@ def _check_steer(steer: str) -> None:
     try:
         parse_steer_option(steer)
     except RoleplayError as error:  # e.g. an unknown attribute
+        sys.stderr.write(f"error: {error.message}\n")
+        raise typer.Exit(error.exit_code) from None
+
+
+def _check_group(references: str, order: str) -> None:
+    """A group scene's cards (each known, parsed and named once) and speaker order."""
+    from roleplay.cli.options import card_paths
+    from roleplay.errors import RoleplayError
+    from roleplay.groups.speakers import check_order
+
+    try:
+        card_paths(references)
+        check_order(order)
+    except RoleplayError as error:  # an unknown or repeated name, an empty item
         sys.stderr.write(f"error: {error.message}\n")
         raise typer.Exit(error.exit_code) from None
 

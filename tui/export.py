@@ -18,14 +18,16 @@ def conversation_markdown(view: ConversationView, *, exported_at: datetime | Non
         f"*Session `{view.session_id}` · model `{view.model_id}` · exported {stamp}*",
         "",
     ]
-    names = {"assistant": view.character, "user": view.user_name, "system": "System"}
     for message in view.messages:
+        if message.role == "system" and message.metadata.get("event"):
+            lines += [f"*{message.content.strip()}*", ""]  # a scene event: someone came or left
+            continue
         note = ""
         if message.swipe_count > 1:
             note = f" *(alternative {message.swipe_index} of {message.swipe_count})*"
         if message.metadata.get("interrupted"):
             note += " *(interrupted)*"
-        lines += [f"**{names[message.role]}:**{note}", "", message.content.strip(), ""]
+        lines += [f"**{view.speaker(message)}:**{note}", "", message.content.strip(), ""]
     return "\n".join(lines)
 
 

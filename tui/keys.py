@@ -45,6 +45,8 @@ class Key:
 def _key_name(key: str) -> str:
     if key.startswith("ctrl+"):
         return "^" + key.removeprefix("ctrl+").upper()
+    if key.startswith("alt+"):
+        return "Alt+" + key.removeprefix("alt+")
     return _NAMES.get(key, key)
 
 
@@ -61,6 +63,8 @@ _NAMES = {
     "minus": "-",
     "plus": "+",
     "f1": "F1",
+    "f2": "F2",
+    "space": "Space",
     "delete": "Del",
 }
 
@@ -99,6 +103,8 @@ PICKER_KEYS: tuple[Key, ...] = (
     Key("r", "reload", "Reload", "read the cards and sessions again"),
     Key("p", "personas", "Personas", "choose who you play (your saved personas)"),
     Key("m", "match", "Match", "characters that suit your persona (similar or complementary)"),
+    Key("space", "mark", "Mark", "mark a character for a group chat (again: unmark)", show=False),
+    Key("g", "group_chat", "Group chat", "a group scene with the marked characters", show=False),
 )
 
 CHAT_KEYS: tuple[Key, ...] = (
@@ -124,6 +130,35 @@ CHAT_KEYS: tuple[Key, ...] = (
         show=False,
     ),
     Key("ctrl+l", "profile", "Profile", "what this character knows about you", show=False),
+)
+
+GROUP_KEYS: tuple[Key, ...] = (
+    Key("f2", "cast", "Cast", "the cast list: choose who speaks, mute, leave, join, order"),
+    # Bound one by one below (speak(1) ... speak(8)); one line on the help screen.
+    Key(
+        "alt+1…8",
+        "speak",
+        "Speak",
+        "the cast's 1st…8th character speaks now (next, while one is speaking)",
+        bind=False,
+        palette=False,
+    ),
+)
+"""A group scene's keys in the chat (hidden in one-to-one chats)."""
+
+# Before the input box's own keys (it would type the digit); only in a group scene.
+SPEAK_KEYS: tuple[Key, ...] = tuple(
+    Key(f"alt+{n}", f"speak({n})", f"Speak {n}", show=False, palette=False, priority=True)
+    for n in range(1, 9)
+)
+
+CAST_KEYS: tuple[Key, ...] = (
+    Key("enter", "select", "Speak", "the highlighted character speaks now (also a click)"),
+    Key("m", "mute", "Mute", "mute or unmute: a muted character never speaks on its own"),
+    Key("l", "leave", "Leave", "the character leaves (it knows nothing said while away)"),
+    Key("j", "join", "Join", "a character who left comes back"),
+    Key("a", "add", "Add", "a new character joins: type its name after /join"),
+    Key("o", "order", "Order", "next speaker order: natural, round-robin, manual"),
 )
 
 MESSAGE_KEYS: tuple[Key, ...] = (
@@ -207,6 +242,8 @@ HELP_SECTIONS: tuple[tuple[str, tuple[Key, ...]], ...] = (
     ("Characters & sessions", PICKER_KEYS),
     ("Chat", CHAT_KEYS),
     ("A selected message", MESSAGE_KEYS),
+    ("Group chat", GROUP_KEYS),
+    ("The cast (F2, in a group chat)", CAST_KEYS),
     ("Side panel", PANEL_KEYS),
     ("Steering (in the side panel)", STEERING_KEYS),
     ("Editing a message", EDIT_KEYS),

@@ -20,6 +20,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from roleplay.cards.model import (
     EMOTIONS,
+    LORE_POSITIONS,
+    LORE_ROLES,
     MBTI_TYPES,
     SELECTIVE_LOGICS,
     BigFive,
@@ -109,6 +111,20 @@ EXPECTED: dict[Pattern, str] = {
     ("lorebook", "entries", ANY, "priority"): _INTEGER,
     ("lorebook", "entries", ANY, "case_sensitive"): _BOOL,
     ("lorebook", "entries", ANY, "match_whole_words"): _BOOL,
+    ("lorebook", "entries", ANY, "position"): "one of " + ", ".join(LORE_POSITIONS),
+    ("lorebook", "entries", ANY, "depth"): "a whole number of messages from 0 to 1000",
+    ("lorebook", "entries", ANY, "role"): "one of " + ", ".join(LORE_ROLES),
+    ("lorebook", "entries", ANY, "probability"): "a whole number of percent from 0 to 100",
+    ("lorebook", "entries", ANY, "use_probability"): _BOOL,
+    ("lorebook", "entries", ANY, "group"): _TEXT,
+    ("lorebook", "entries", ANY, "group_override"): _BOOL,
+    ("lorebook", "entries", ANY, "group_weight"): "a whole number from 0 to 1000000",
+    ("lorebook", "entries", ANY, "scan_depth"): "a whole number of messages from 0 to 1000",
+    ("lorebook", "entries", ANY, "exclude_recursion"): _BOOL,
+    ("lorebook", "entries", ANY, "prevent_recursion"): _BOOL,
+    ("lorebook", "entries", ANY, "delay_until_recursion"): (
+        "true, false or a recursion level from 1 to 1000"
+    ),
     ("lorebook", "entries", ANY, "extensions"): _MAPPING,
     ("lorebook", "extensions"): _MAPPING,
     ("metadata",): "a mapping with creator, creator_notes, character_version, ...",
@@ -141,6 +157,8 @@ CHOICES: dict[Pattern, Sequence[str]] = {
     ("example_dialogues", ANY, ANY, "role"): ("user", "character"),
     ("memories", ANY, "emotion", ANY, KEY): EMOTIONS,
     ("lorebook", "entries", ANY, "selective_logic"): SELECTIVE_LOGICS,
+    ("lorebook", "entries", ANY, "position"): LORE_POSITIONS,
+    ("lorebook", "entries", ANY, "role"): LORE_ROLES,
 }
 
 _TEXT_EXPECTED = frozenset({_TEXT, _NON_EMPTY_TEXT})

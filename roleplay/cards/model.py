@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainValidator,
     Strict,
     StringConstraints,
     WithJsonSchema,
@@ -89,6 +90,38 @@ LoreKey = Annotated[str, Strict(), AfterValidator(_not_blank), AfterValidator(_u
 # SillyTavern's four ways of combining an entry's secondary keys with its primary keys.
 SelectiveLogic = Literal["and_any", "not_any", "not_all", "and_all"]
 SELECTIVE_LOGICS: tuple[str, ...] = get_args(SelectiveLogic)
+# Where a lorebook entry goes: in the system prompt before or after the character's
+# definition, or as a message some depth into the chat (SillyTavern's entry positions).
+LorePosition = Literal["before_char", "after_char", "at_depth"]
+LORE_POSITIONS: tuple[str, ...] = get_args(LorePosition)
+LoreRole = Literal["system", "user", "assistant"]
+LORE_ROLES: tuple[str, ...] = get_args(LoreRole)
+# SillyTavern's limit for depths and scan depths.
+MAX_LORE_DEPTH = 1000
+LoreDepth = Annotated[int, Strict(), Field(ge=0, le=MAX_LORE_DEPTH)]
+Percent = Annotated[int, Strict(), Field(ge=0, le=100)]
+GroupWeight = Annotated[int, Strict(), Field(ge=0, le=1_000_000)]
+
+
+def _recursion_delay(value: Any) -> bool | int:
+    if isinstance(value, bool) or (type(value) is int and 1 <= value <= MAX_LORE_DEPTH):
+        return value
+    raise PydanticCustomError(
+        "card_value",
+        "must be true, false or a recursion level from 1 to {limit}, got {value}",
+        {"limit": MAX_LORE_DEPTH, "value": repr(value)},
+    )
+
+
+# SillyTavern's delayUntilRecursion: true (level 1) or a level (entries of level 2 wait until
+# the scan has run out at level 1, and so on).
+RecursionDelay = Annotated[
+    bool | int,
+    PlainValidator(_recursion_delay),
+    WithJsonSchema(
+        {"anyOf": [{"type": "boolean"}, {"type": "integer", "minimum": 1, "maximum": 1000}]}
+    ),
+]
 
 
 class BigFive(BaseModel):
@@ -172,6 +205,39 @@ class LoreEntry(BaseModel):
     """Match keys case-sensitively (default: no)."""
     match_whole_words: StrictBool | None = None
     """Match keys only as whole words (default: no, as in SillyTavern)."""
+    position: LorePosition | None = None
+    """before_char, after_char or at_depth: in the system prompt before or after the
+    character's definition, or as a message `depth` messages from the end of the chat
+    (default after_char)."""
+    depth: LoreDepth | None = None
+    """With position at_depth: how many messages from the end of the chat (0 = after the
+    last one; default 4)."""
+    role: LoreRole | None = None
+    """With position at_depth: the message's role, system, user or assistant (default
+    system)."""
+    probability: Percent | None = None
+    """Chance in percent (0-100) that the entry is inserted when it fires (default 100); the
+    roll is the same for the same conversation."""
+    use_probability: StrictBool | None = None
+    """Whether `probability` applies (default: yes; false always inserts)."""
+    group: OptionalText = None
+    """Inclusion group(s), comma-separated: of the entries of one group that fire in a turn,
+    only one is inserted."""
+    group_override: StrictBool | None = None
+    """Win the inclusion group outright (the highest `insertion_order` among such entries
+    wins) instead of the weighted draw (default: no)."""
+    group_weight: GroupWeight | None = None
+    """The entry's weight in its group's draw (default 100)."""
+    scan_depth: LoreDepth | None = None
+    """How many of the latest messages are searched for this entry's keys (default: the
+    book's `scan_depth`; 0 = keys never match)."""
+    exclude_recursion: StrictBool | None = None
+    """Only the chat can fire this entry, not the content of other entries (default: no)."""
+    prevent_recursion: StrictBool | None = None
+    """This entry's content does not fire other entries (default: no)."""
+    delay_until_recursion: RecursionDelay | None = None
+    """Fire only in recursion rounds (needs `recursive_scanning`), or a level from 1: level
+    2 waits until level 1 has run out (default: no)."""
     extensions: dict[str, Any] = Field(default_factory=dict)
     """Other tools' data for this entry; kept, never used."""
 
@@ -184,7 +250,8 @@ class Lorebook(BaseModel):
     name: OptionalText = None
     description: OptionalText = None
     scan_depth: Annotated[int, Strict(), Field(ge=1, le=1000)] | None = None
-    """How many of the latest messages are searched for keys (default 2)."""
+    """How many of the latest messages are searched for keys (default 2; an entry's own
+    `scan_depth` overrides it)."""
     token_budget: Annotated[int, Strict(), Field(ge=1, le=1_000_000)] | None = None
     """The most tokens of lore per turn (default 512)."""
     recursive_scanning: StrictBool | None = None

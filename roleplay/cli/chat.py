@@ -29,6 +29,7 @@ from roleplay.cli.options import (
     PersonaOption,
     ProfileOption,
     PromptLayoutOption,
+    RememberOption,
     SteeringSourceOption,
     SteerOption,
     ThreadsOption,
@@ -98,6 +99,7 @@ def chat_command(
     context_window: int | None = ContextWindowOption,
     lorebook: list[str] | None = LorebookOption,
     memory: bool = MemoryOption,
+    remember: bool = RememberOption,
     chroma_url: str | None = ChromaUrlOption,
     steer: str | None = SteerOption,
     no_steer: bool = NoSteerOption,
@@ -111,7 +113,9 @@ def chat_command(
         max_new_tokens=max_new_tokens,
         temperature=temperature,
         seed=seed,
-        features=feature_options(memory, chroma_url, steer, no_steer, steering_source, profile),
+        features=feature_options(
+            memory, chroma_url, steer, no_steer, steering_source, profile, remember
+        ),
         lorebooks=lorebook_names(lorebook),
     )
     # Check the cards or the session before loading the model: a typo should fail in

@@ -1,4 +1,9 @@
-"""`roleplay chat -c mira,sable,pip`: a group scene in the terminal (or one round, `--once`)."""
+"""`roleplay chat -c mira,sable,pip`: a group scene in the terminal (or one round, `--once`).
+
+Every line goes through the scene's echo guard (``roleplay.groups.echo``) with the measure
+and settings of ``roleplay generate scene`` (``echo_guard`` in dialogue.yaml; ``retries: 0``
+turns the retries off): a rejected attempt is shown with a dim note, the next one streams on
+a fresh line, and the line read last is the one kept."""
 
 from __future__ import annotations
 
@@ -12,12 +17,19 @@ from rich.markup import escape
 from rich.table import Table
 
 from roleplay.application import describe_engine
-from roleplay.cli.chat import print_stream
 from roleplay.cli.options import card_path
 from roleplay.engine.base import BackendError
 from roleplay.errors import RoleplayError
+from roleplay.groups.echo import (
+    AttemptRejected,
+    AttemptStarted,
+    AttemptText,
+    EchoGuard,
+    GuardedReply,
+    ReplyKept,
+)
 from roleplay.groups.scene import GroupConversation
-from roleplay.pipeline import PersonaInfo, ReplyStream
+from roleplay.pipeline import PersonaInfo
 from roleplay.sessions import Message
 
 console = Console(highlight=False)
@@ -44,8 +56,25 @@ def group_rng(seed: int | None) -> random.Random:
     return random.Random(seed)
 
 
+def echo_guard() -> EchoGuard:
+    """The echo guard of `roleplay generate scene`: its measure and dialogue.yaml's settings."""
+    from roleplay.dialogue.repetition import echo_overlap
+    from roleplay.dialogue.settings import load_dialogue_settings
+
+    settings = load_dialogue_settings().echo_guard
+    return EchoGuard(echo_overlap, settings.ngram, settings.max_overlap, settings.retries)
+
+
+def _guard(scene: GroupConversation) -> None:
+    """A scene opened without an echo guard gets the scene runner's."""
+    if scene.echo_guard is None:
+        scene.echo_guard = echo_guard()
+
+
 def reply_once_json(scene: GroupConversation, message: str, seed: int | None) -> None:
-    """`--once MSG --json`: the chosen speakers answer; one JSON object with `replies`."""
+    """`--once MSG --json`: the chosen speakers answer; one JSON object with `replies`
+    (`retries`: the attempts the echo guard rejected before the kept one)."""
+    _guard(scene)
     scene.send(message)
     replies: list[dict[str, Any]] = []
     for name in scene.next_speakers():
@@ -60,6 +89,7 @@ def reply_once_json(scene: GroupConversation, message: str, seed: int | None) ->
                 "text": stored.content if stored is not None else "",
                 "tokens": stats.new_tokens,
                 "seconds": round(stats.seconds, 4),
+                "retries": stream.retries,
             }
         )
     record = {
@@ -71,6 +101,7 @@ def reply_once_json(scene: GroupConversation, message: str, seed: int | None) ->
 
 
 def reply_once(scene: GroupConversation, message: str, seed: int | None) -> None:
+    _guard(scene)
     scene.send(message)
     _answer(scene, seed)
     console.print(f"[dim]session {scene.session.id}[/]")
@@ -81,9 +112,35 @@ def _style(scene: GroupConversation, name: str) -> str:
     return SPEAKER_STYLES[names.index(name) % len(SPEAKER_STYLES)] if name in names else "bold"
 
 
-def _render(scene: GroupConversation, name: str, stream: ReplyStream) -> bool:
-    """Print one character's line as it streams; False when the user stopped it."""
-    return print_stream(name, _style(scene, name), stream)
+def _render(scene: GroupConversation, name: str, stream: GuardedReply) -> bool:
+    """Print one character's line as it streams, each attempt the echo guard rejects with a
+    note and the next on a fresh line; Ctrl+C stops it and keeps what was said (False)."""
+    label = f"[{_style(scene, name)}]{escape(name)}:[/] "
+    events = stream.events()
+    try:
+        for event in events:
+            if isinstance(event, AttemptStarted):
+                console.print(label, end="")
+            elif isinstance(event, AttemptText):
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+            elif isinstance(event, AttemptRejected):
+                console.print(f" [dim](repeats {event.overlap:.0%} of earlier lines; again)[/]")
+            elif isinstance(event, ReplyKept):
+                sys.stdout.write("\n")
+                if event.attempt != event.attempts - 1 and event.result.message is not None:
+                    # The last try was worse: end with the line that was kept.
+                    console.print(
+                        f"[dim](keeping try {event.attempt + 1}, the least repetitive)[/]"
+                    )
+                    console.print(label + escape(event.result.message.content))
+    except KeyboardInterrupt:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()  # lets the stream store the partial reply now, not at garbage collection
+        console.print(" [dim](interrupted)[/]")
+        return False
+    return True
 
 
 def _answer(scene: GroupConversation, seed: int | None) -> None:
@@ -185,6 +242,7 @@ def _command(scene: GroupConversation, line: str, seed: int | None) -> bool:
 
 
 def interactive(scene: GroupConversation, seed: int | None) -> None:
+    _guard(scene)
     _who(scene)
     console.print(f"[dim]session {scene.session.id} - /help for commands[/]")
     for message in scene.messages()[-6:]:

@@ -169,6 +169,12 @@ def check_session(session_id: str) -> bool:
 MemoryOption = typer.Option(
     True, "--memory/--no-memory", help="Recall and store long-term memories (ChromaDB)."
 )
+RememberOption = typer.Option(
+    True,
+    "--remember/--no-remember",
+    help="Write what the chat says to memory and your profile (--no-remember: recall "
+    "only, so the same --seed gives the same reply again).",
+)
 ChromaUrlOption = typer.Option(
     None, "--chroma-url", help="Use a Chroma server (e.g. http://127.0.0.1:8000) for memories."
 )
@@ -193,6 +199,7 @@ def feature_options(
     no_steer: bool,
     steering_source: str | None = None,
     profile: bool = True,
+    remember: bool = True,
 ) -> FeatureOptions:
     from roleplay.features import FeatureOptions, parse_steer_option
 
@@ -204,6 +211,7 @@ def feature_options(
     warn_clipped_strengths(overrides)
     return FeatureOptions(
         memory=memory,
+        remember=remember,
         chroma_url=chroma_url,
         steering=not no_steer,
         steer_overrides=overrides,
@@ -213,22 +221,33 @@ def feature_options(
 
 
 def warn_clipped_strengths(overrides: dict[str, float]) -> None:
-    """One warning line per --steer value beyond the allowed range. The controller clips it
-    anyway; saying so keeps ``extraversion=5`` from silently acting as 1."""
+    """One warning line per --steer value beyond its fluency bound: the attribute's own bound
+    for that sign where its file sets one (``max_strength:`` in the attribute's YAML), else
+    steering.yaml's max_strength. The controller clips it anyway; saying so keeps
+    ``extraversion=5`` from silently acting as 1."""
     if not overrides:
         return
     from roleplay.cli.errors import report_warning
+    from roleplay.control.attributes import fluency_bounds, load_attributes
     from roleplay.control.config import load_config
-    from roleplay.control.strengths import clip_strength
+    from roleplay.control.strengths import clip_strength, strength_bound
 
-    bound = load_config().max_strength
+    cap = load_config().max_strength
+    specs = load_attributes()
+    bounds = fluency_bounds(specs)
     for name, value in overrides.items():
-        clipped = clip_strength(value, bound)
-        if clipped != value:
-            report_warning(
-                f"--steer {name}={value:g} is outside -{bound:g}..+{bound:g}; "
-                f"clipped to {clipped:+g}"
-            )
+        clipped = clip_strength(value, strength_bound(name, value, cap, bounds))
+        if clipped == value:
+            continue
+        low, high = (strength_bound(name, sign, cap, bounds) for sign in (-1.0, 1.0))
+        own = name in specs and min(low, high) < cap
+        report_warning(
+            f"--steer {name}={value:g} is outside "
+            + (f"{name}'s fluency bound " if own else "")
+            + f"-{low:g}..+{high:g}"
+            + (f" (max_strength in {specs[name].source.name})" if own else "")
+            + f"; clipped to {clipped:+g}"
+        )
 
 
 def backend_options(

@@ -65,6 +65,8 @@ def list_sessions(
 @sessions_app.command("show")
 def show_session(session_id: str, json_output: bool = typer.Option(False, "--json")) -> None:
     """Print a session's conversation (the branch in view)."""
+    from roleplay.pipeline import speaker_name
+
     store = open_store()
     session = store.get_session(session_id)
     messages = store.branch(session_id)
@@ -87,7 +89,7 @@ def show_session(session_id: str, json_output: bool = typer.Option(False, "--jso
             continue
         # In a group scene each line names its speaker.
         speaker = str(message.metadata.get("speaker", session.character))
-        who = speaker if message.role == "assistant" else session.user_name
+        who = speaker if message.role == "assistant" else speaker_name(message, session.user_name)
         # Marked as `roleplay chat` marks a reply stopped with Ctrl+C.
         mark = " [dim](interrupted)[/]" if message.metadata.get("interrupted") else ""
         console.print(f"[bold]{escape(who)}:[/] {escape(message.content)}{mark}")

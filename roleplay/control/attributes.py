@@ -5,12 +5,19 @@ contrastive pairs: the same question answered once from each pole. The bundled f
 in ``roleplay/control/data/attributes/``; a user adds an attribute by dropping a file into
 ``$ROLEPLAY_HOME/attributes/`` (a user file with a bundled name replaces the bundled one).
 No code changes: the file is the attribute.
+
+A file may also carry its fluency bound per direction, ``max_strength: {positive: 0.8,
+negative: 0.7}`` (either key optional): the largest |strength| toward that pole that keeps
+replies fluent, measured by ``benchmarks/steering_fluency.py``. Without it, or for a
+direction it leaves out, the global ``max_strength`` of ``steering.yaml`` applies, and that
+global bound caps every attribute's own.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -34,6 +41,23 @@ class ContrastPair:
     negative: str
 
 
+DIRECTIONS = ("positive", "negative")
+
+
+@dataclass(frozen=True)
+class FluencyBound:
+    """An attribute's own bound on |strength| per direction (None: the global bound)."""
+
+    positive: float | None = None
+    negative: float | None = None
+
+    def for_strength(self, value: float) -> float | None:
+        """The bound for a strength of this sign (None for 0 or an unbounded direction)."""
+        if value > 0:
+            return self.positive
+        return self.negative if value < 0 else None
+
+
 @dataclass(frozen=True)
 class AttributeSpec:
     """One steerable attribute: positive strengths push toward ``positive``."""
@@ -44,6 +68,8 @@ class AttributeSpec:
     negative: str
     pairs: tuple[ContrastPair, ...]
     source: Path
+    # Not part of data_hash: the bound limits how hard a vector is applied, not the vector.
+    max_strength: FluencyBound = FluencyBound()
 
     @property
     def data_hash(self) -> str:
@@ -92,6 +118,59 @@ def _text_field(
     message = f"'{key}' is missing" if value is None else f"'{key}' must be a non-empty text"
     problems.append(Problem(path, line, column, message))
     return ""
+
+
+def _fluency_bound(data: Mapping[str, Any], path: str, problems: list[Problem]) -> FluencyBound:
+    """The optional ``max_strength: {positive: x, negative: y}`` (positive finite numbers)."""
+    if "max_strength" not in data:
+        return FluencyBound()
+    node = data["max_strength"]
+    if not isinstance(node, Mapping):
+        line, column = _location(data, "max_strength")
+        problems.append(
+            Problem(
+                path,
+                line,
+                column,
+                "'max_strength' must be a mapping of directions to bounds, "
+                f"e.g. {{positive: 1.0, negative: 0.8}}; got {node!r}",
+            )
+        )
+        return FluencyBound()
+    bounds: dict[str, float] = {}
+    for key, value in node.items():
+        line, column = _location(node, key if isinstance(key, str) else None)
+        if key not in DIRECTIONS:
+            problems.append(
+                Problem(
+                    path,
+                    line,
+                    column,
+                    f"'max_strength.{key}' is not a direction (use positive or negative)",
+                )
+            )
+        elif (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            problems.append(
+                Problem(
+                    path,
+                    line,
+                    column,
+                    f"'max_strength.{key}' must be a positive number, got {value!r}",
+                )
+            )
+        else:
+            bounds[key] = float(value)
+    return FluencyBound(**bounds)
+
+
+def fluency_bounds(specs: Mapping[str, AttributeSpec]) -> dict[str, FluencyBound]:
+    """Each attribute's own bound per direction, by name (for ``resolve_strengths``)."""
+    return {name: spec.max_strength for name, spec in specs.items()}
 
 
 def parse_attribute(text: str, source: Path) -> AttributeSpec:
@@ -149,9 +228,10 @@ def parse_attribute(text: str, source: Path) -> AttributeSpec:
         problems.append(
             Problem(path, line, column, f"needs at least {MIN_PAIRS} pairs (12-20 work well)")
         )
+    bound = _fluency_bound(data, path, problems)
     if problems:
         raise FileProblemsError(problems)
-    return AttributeSpec(name, description, positive, negative, tuple(pairs), source)
+    return AttributeSpec(name, description, positive, negative, tuple(pairs), source, bound)
 
 
 def load_attribute_file(path: Path) -> AttributeSpec:

@@ -9,11 +9,12 @@
     session.record(controller.describe())
 
 ``for_card`` resolves the strengths (card Big Five and ``attributes``, then per-chat
-overrides, clipped to the measured bound), loads the needed vectors from the cache (building
-missing ones, a few seconds per attribute), and precomputes the per-layer vectors, so that
-``steering()`` only installs them (hooks on a PyTorch model, control vectors in llama.cpp,
-see ``targets.py``). A backend without hidden states gets the strengths as prompt guidance
-(``prompt_guidance()``), and ``describe()`` says which method is in force.
+overrides, each clipped to its attribute's measured fluency bound for its sign), loads the
+needed vectors from the cache (building missing ones, a few seconds per attribute), and
+precomputes the per-layer vectors, so that ``steering()`` only installs them (hooks on a
+PyTorch model, control vectors in llama.cpp, see ``targets.py``). A backend without hidden
+states gets the strengths as prompt guidance (``prompt_guidance()``), and ``describe()``
+says which method is in force and the bound each strength was clipped to.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from roleplay.control.attributes import load_attributes
+from roleplay.control.attributes import fluency_bounds, load_attributes
 from roleplay.control.config import SteeringConfig, load_config
 from roleplay.control.errors import ControlError
 from roleplay.control.grammar import Grammar, GrammarCompiler, load_grammar
@@ -113,6 +114,17 @@ def _card_banned_phrases(card: Any) -> list[str]:
     return [str(p) for p in phrases]
 
 
+def _resolve(
+    card: Any, overrides: Mapping[str, float] | None, config: SteeringConfig
+) -> ResolvedStrengths:
+    """The strengths in force: each clipped to its attribute's bound for its sign, under the
+    global ``max_strength``."""
+    specs = load_attributes()
+    return resolve_strengths(
+        card, overrides, specs, max_strength=config.max_strength, bounds=fluency_bounds(specs)
+    )
+
+
 _compilers: weakref.WeakKeyDictionary[Any, GrammarCompiler] = weakref.WeakKeyDictionary()
 
 
@@ -188,9 +200,7 @@ class Controller:
         """
         target, tokenizer, model_id, capabilities = _unpack(source)
         config = load_config()
-        resolved = resolve_strengths(
-            card, overrides, load_attributes(), max_strength=config.max_strength
-        )
+        resolved = _resolve(card, overrides, config)
         phrases = tuple(dict.fromkeys([*_card_banned_phrases(card), *banned_phrases]))
         chosen_grammar = load_grammar(grammar) if isinstance(grammar, str) else grammar
         controls = DecodingControls(
@@ -268,9 +278,7 @@ class Controller:
         Re-resolves against the card, loads or builds any newly needed vector, and leaves
         the controller unchanged if the overrides are invalid (``ControlError``).
         """
-        resolved = resolve_strengths(
-            self.card, overrides, load_attributes(), max_strength=self.config.max_strength
-        )
+        resolved = _resolve(self.card, overrides, self.config)
         self.resolved = resolved
         self.layers, self.deltas, self.rescaled_layers, self.notes = (), {}, {}, []
         if self.enabled and resolved.strengths:
@@ -366,6 +374,9 @@ class Controller:
                 "layers": list(self.layers),
                 "unit_relative_norm": self.config.unit_relative_norm,
                 "max_strength": self.config.max_strength,
+                # The bound each attribute was clipped to: its own for the sign asked for
+                # (the attribute file's max_strength), else the global max_strength.
+                "bounds": {n: v for n, v in sorted(self.resolved.bounds.items())},
                 "rescaled_layers": {str(k): round(v, 4) for k, v in self.rescaled_layers.items()},
             },
             "decoding": {

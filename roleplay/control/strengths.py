@@ -5,7 +5,10 @@
 - Other attributes come from the card's ``attributes: {sentiment: 0.5}`` field, as strengths.
 - Per-chat overrides (``--steer extraversion=+1.0,sentiment=-0.5`` or a dict in the Python
   API) replace the card's value for the attributes they name; ``name=0`` switches one off.
-- Every strength is then clipped to ``±max_strength``, the measured fluency bound.
+- Every strength is then clipped to its fluency bound: the attribute's own bound for its
+  sign (``max_strength: {positive: x, negative: y}`` in the attribute's file, measured by
+  ``benchmarks/steering_fluency.py``), capped by the global ``max_strength`` of
+  steering.yaml, which also applies where the attribute has no bound of its own.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from roleplay.control.attributes import BIG_FIVE
+from roleplay.control.attributes import BIG_FIVE, FluencyBound
 from roleplay.control.errors import ControlError, did_you_mean
 
 
@@ -110,6 +113,7 @@ class ResolvedStrengths:
     strengths: dict[str, float]  # non-zero strengths in force, after clipping
     requested: dict[str, float]  # before clipping (for describe())
     sources: dict[str, str] = field(default_factory=dict)  # name -> "card" | "override"
+    bounds: dict[str, float] = field(default_factory=dict)  # name -> the bound for its sign
 
     @property
     def clipped(self) -> dict[str, float]:
@@ -121,20 +125,39 @@ def clip_strength(value: float, max_strength: float) -> float:
     return max(-max_strength, min(max_strength, value))
 
 
+def strength_bound(
+    name: str,
+    value: float,
+    max_strength: float,
+    bounds: Mapping[str, FluencyBound] | None = None,
+) -> float:
+    """The bound on |value| for attribute ``name``: its own bound for the sign of ``value``
+    when it has one, never above the global ``max_strength``."""
+    bound = (bounds or {}).get(name)
+    own = bound.for_strength(value) if bound is not None else None
+    return max_strength if own is None else min(own, max_strength)
+
+
 def resolve_strengths(
     card: Any,
     overrides: Mapping[str, Any] | None,
     known: Iterable[str],
     *,
     max_strength: float,
+    bounds: Mapping[str, FluencyBound] | None = None,
 ) -> ResolvedStrengths:
+    """The card's strengths with ``overrides`` applied, each clipped to its fluency bound
+    (``bounds``: each attribute's own per direction; ``max_strength``: the global cap)."""
     known = sorted(known)
     requested = strengths_from_card(card, known) if card is not None else {}
     sources = dict.fromkeys(requested, "card")
     for name, value in validate_strengths(overrides or {}, known).items():
         requested[name] = value
         sources[name] = "override"
-    clipped = {
-        name: clip_strength(value, max_strength) for name, value in requested.items() if value != 0
+    limits = {
+        name: strength_bound(name, value, max_strength, bounds)
+        for name, value in requested.items()
+        if value != 0
     }
-    return ResolvedStrengths(strengths=clipped, requested=requested, sources=sources)
+    clipped = {name: clip_strength(requested[name], limit) for name, limit in limits.items()}
+    return ResolvedStrengths(strengths=clipped, requested=requested, sources=sources, bounds=limits)

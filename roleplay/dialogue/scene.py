@@ -41,7 +41,7 @@ from roleplay.pipeline import (
     MemoryFactory,
     ReplyStream,
 )
-from roleplay.prompting.builder import SceneContext
+from roleplay.prompting.builder import SceneContext, topic_note_text
 from roleplay.sessions import SessionStore
 
 
@@ -238,6 +238,10 @@ class SceneRunner:
         repetitive version, selected as the conversation's head (a swipe)."""
         guard = self.settings.echo_guard
         others = [line.text for line in self.lines if line.speaker != speaker]
+        if self.scene_prompt:
+            # A line that says the scene's instructions back ("The scene is about: ...")
+            # echoes them as it would echo another speaker.
+            others.append(topic_note_text(self.spec.topic))
         best_text = text
         best_overlap = echo_overlap(text, others, guard.ngram)
         best_id = conversation.messages()[-1].id

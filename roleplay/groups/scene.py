@@ -13,6 +13,10 @@ and memory that sees the scene from its own seat:
 
 The scene's state (members, who is present, who is muted, the speaker order) lives in the
 session's metadata under ``group``, so ``roleplay chat --session ID`` reopens it.
+
+With an ``EchoGuard`` (``roleplay.groups.echo``), a line that repeats what its speaker heard
+from the others is generated again before it is stored; ``reply`` and ``regenerate`` return
+a ``GuardedReply`` whose events tell a face about each attempt.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from __future__ import annotations
 import random
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -29,6 +34,7 @@ from roleplay.cards.loader import load_card
 from roleplay.cards.model import Card
 from roleplay.engine.base import ChatMessage, GenerationSettings, GenerationStats
 from roleplay.errors import RoleplayError
+from roleplay.groups.echo import EchoGuard, GuardedReply, ReplyListener
 from roleplay.groups.speakers import (
     SceneSeat,
     SpeakerOrder,
@@ -43,16 +49,19 @@ from roleplay.pipeline import (
     Conversation,
     PersonaInfo,
     PreparedTurn,
-    ReplyStream,
     TurnResult,
     reply_settings,
     select_swipe,
+    speaker_name,
 )
 from roleplay.prompting.builder import SceneContext
 from roleplay.sessions import Message, Session, SessionStore
 
 GROUP_KEY = "group"
 MAX_MEMBERS = 8
+
+# Where a reply attempt goes instead of the store: (text, stats, interrupted).
+DraftRecorder = Callable[[str, GenerationStats, bool], None]
 
 
 @runtime_checkable
@@ -132,6 +141,8 @@ class SceneMember(Conversation):
     ) -> None:
         self.group = scene
         super().__init__(pipeline, scene.session, card, **parts)
+        self._draft: DraftRecorder | None = None
+        self._kept_metadata: dict[str, Any] = {}
 
     # The scene owns the session record, so a refresh by any member is seen by all.
     @property  # type: ignore[override]
@@ -165,7 +176,7 @@ class SceneMember(Conversation):
                 speaker = str(message.metadata.get("speaker", "Someone"))
                 text = f"{speaker}: {message.content}"
             elif message.role == "user":
-                text = f"{self.session.user_name}: {message.content}"
+                text = f"{speaker_name(message, self.session.user_name)}: {message.content}"
                 user_turns.append(message.content)
             else:
                 text = f"({message.content})"
@@ -178,6 +189,23 @@ class SceneMember(Conversation):
         else:
             latest = f"(The scene goes on; it is {self.name}'s turn.)"
         return lines, latest, [*user_turns] or [latest]
+
+    def heard(self, branch: Sequence[Message]) -> list[str]:
+        """What the others said in ``branch`` that this character witnessed: the user's and
+        the other characters' lines (not scene events); the echo guard's reference."""
+        return [
+            message.content
+            for message in branch
+            if self.sees(message)
+            and (
+                message.role == "user"
+                or (message.role == "assistant" and message.metadata.get("speaker") != self.name)
+            )
+        ]
+
+    def clean_reply(self, text: str) -> str:
+        """A generated reply as it would be stored (its own name label removed)."""
+        return _strip_own_name(text, self.name).strip()
 
     def prepare_scene_turn(self, branch: Sequence[Message]) -> PreparedTurn:
         history, latest, user_turns = self.view(branch)
@@ -194,7 +222,37 @@ class SceneMember(Conversation):
         return replace(base, stop_strings=(*base.stop_strings, *others))
 
     def _reply_metadata(self) -> dict[str, Any]:
-        return {"speaker": self.name, "present": list(self.group.state.present)}
+        return {
+            "speaker": self.name,
+            "present": list(self.group.state.present),
+            **self._kept_metadata,
+        }
+
+    @contextmanager
+    def drafting(self, record: DraftRecorder) -> Iterator[None]:
+        """While inside, a finished reply goes to ``record``, not to the session, memory or
+        the safety rating (an echo-guard attempt that may be rejected)."""
+        self._draft = record
+        try:
+            yield
+        finally:
+            self._draft = None
+
+    def store_kept(
+        self,
+        parent: Message,
+        text: str,
+        prepared: PreparedTurn,
+        stats: GenerationStats,
+        interrupted: bool,
+        extra_metadata: dict[str, Any],
+    ) -> TurnResult:
+        """Store the attempt the echo guard kept, as a plain reply is stored."""
+        self._kept_metadata = extra_metadata
+        try:
+            return self._store_reply(parent, text, prepared, stats, interrupted)
+        finally:
+            self._kept_metadata = {}
 
     def _store_reply(
         self,
@@ -204,6 +262,9 @@ class SceneMember(Conversation):
         stats: GenerationStats,
         interrupted: bool,
     ) -> TurnResult:
+        if self._draft is not None:
+            self._draft(text, stats, interrupted)
+            return TurnResult(message=None, stats=stats, prepared=prepared, interrupted=interrupted)
         return super()._store_reply(
             parent, _strip_own_name(text, self.name), prepared, stats, interrupted
         )
@@ -223,11 +284,15 @@ class GroupConversation:
         cards: dict[str, Card],
         *,
         rng: random.Random | None = None,
+        echo_guard: EchoGuard | None = None,
     ) -> None:
+        """``echo_guard``: generate a line that echoes the others again (None: never; a face
+        may set ``self.echo_guard`` later, ``roleplay.groups.echo``)."""
         self.pipeline = pipeline
         self.session = session
         self.state = state
         self.rng = rng or random.Random()
+        self.echo_guard = echo_guard
         self._members: dict[str, SceneMember] = {}
         self._cards = dict(cards)
         self._lock = threading.Lock()
@@ -365,7 +430,7 @@ class GroupConversation:
             self.session.id,
             "user",
             user_message,
-            metadata={"present": list(self.state.present)},
+            metadata={"present": list(self.state.present), "user_name": self.session.user_name},
         )
         self.refresh()
         if self.pipeline.profile_factory is None:
@@ -403,9 +468,15 @@ class GroupConversation:
         )
 
     def reply(
-        self, name: str, *, seed: int | None = None, cancel: threading.Event | None = None
-    ) -> ReplyStream:
-        """``name`` speaks now, answering everything since its last line."""
+        self,
+        name: str,
+        *,
+        seed: int | None = None,
+        cancel: threading.Event | None = None,
+        on_event: ReplyListener | None = None,
+    ) -> GuardedReply:
+        """``name`` speaks now, answering everything since its last line (through the echo
+        guard; ``on_event`` hears of every attempt, ``roleplay.groups.echo``)."""
         key = self.resolve(name)
         if key not in self.state.present:
             raise RoleplayError(f"{key} is not in the scene now; /join {key} first")
@@ -413,8 +484,7 @@ class GroupConversation:
         if not branch:
             raise RoleplayError("the scene is empty; send a message first")
         member = self.member(key)
-        prepared = member.prepare_scene_turn(branch)
-        return ReplyStream(member, branch[-1], prepared, member._settings(seed), cancel)
+        return self._guarded(member, branch, seed, cancel, on_event)
 
     def regenerate(
         self,
@@ -422,8 +492,10 @@ class GroupConversation:
         *,
         seed: int | None = None,
         cancel: threading.Event | None = None,
-    ) -> ReplyStream:
-        """A new alternative (swipe) for a character's line, by the same character."""
+        on_event: ReplyListener | None = None,
+    ) -> GuardedReply:
+        """A new alternative (swipe) for a character's line, by the same character (through
+        the echo guard, as ``reply``)."""
         target = self.line(message_id)
         if target.parent_id is None:
             raise RoleplayError("the opening line has nothing to answer; send a message first")
@@ -431,8 +503,27 @@ class GroupConversation:
         speaker = str(target.metadata.get("speaker"))
         member = self.member(speaker)
         branch = self.store.branch(self.session.id, parent.id)
-        prepared = member.prepare_scene_turn(branch)
-        return ReplyStream(member, parent, prepared, member._settings(seed), cancel)
+        return self._guarded(member, branch, seed, cancel, on_event)
+
+    def _guarded(
+        self,
+        member: SceneMember,
+        branch: Sequence[Message],
+        seed: int | None,
+        cancel: threading.Event | None,
+        on_event: ReplyListener | None,
+    ) -> GuardedReply:
+        """``member``'s answer to the last message of ``branch``."""
+        return GuardedReply(
+            member,
+            branch[-1],
+            member.prepare_scene_turn(branch),
+            heard=member.heard(branch),
+            guard=self.echo_guard,
+            seed=seed,
+            cancel=cancel,
+            on_event=on_event,
+        )
 
     def swipes(self, message_id: int | None = None) -> list[Message]:
         return self.store.siblings(self.line(message_id).id)
@@ -457,7 +548,7 @@ class GroupConversation:
     def remember(self, speaker: SceneMember, parent: Message, reply_text: str) -> None:
         """Everyone present keeps what they witnessed: the line answered and the reply."""
         said_by = (
-            self.session.user_name
+            speaker_name(parent, self.session.user_name)
             if parent.role == "user"
             else str(parent.metadata.get("speaker", "Someone"))
         )
@@ -496,6 +587,7 @@ def start_group(
     order: str = "natural",
     greeting: bool = True,
     rng: random.Random | None = None,
+    echo_guard: EchoGuard | None = None,
 ) -> GroupConversation:
     """A new group scene; the first character's greeting opens it."""
     if persona is not None:
@@ -518,7 +610,7 @@ def start_group(
         user_name=user_name,
         metadata=metadata,
     )
-    scene = GroupConversation(pipeline, session, state, cards, rng=rng)
+    scene = GroupConversation(pipeline, session, state, cards, rng=rng, echo_guard=echo_guard)
     first = members[0].name
     opening = cards[first].substituted(user_name).greeting
     if greeting and opening:
@@ -534,10 +626,14 @@ def start_group(
 
 
 def resume_group(
-    pipeline: ChatPipeline, session_id: str, *, rng: random.Random | None = None
+    pipeline: ChatPipeline,
+    session_id: str,
+    *,
+    rng: random.Random | None = None,
+    echo_guard: EchoGuard | None = None,
 ) -> GroupConversation:
     session = pipeline.store.get_session(session_id)
     if not is_group_session(session):
         raise RoleplayError(f"session {session_id} is a one-to-one chat, not a group scene")
     state, cards = group_cards(session)
-    return GroupConversation(pipeline, session, state, cards, rng=rng)
+    return GroupConversation(pipeline, session, state, cards, rng=rng, echo_guard=echo_guard)

@@ -1,10 +1,19 @@
 """``character_book`` (Character Card V2/V3) <-> our ``lorebook``.
 
-Fields the spec has map one to one. SillyTavern keeps three entry settings in the entry's
-``extensions`` (``selectiveLogic`` as 0-3, ``match_whole_words``, ``case_sensitive``); they
-become our typed fields and are written back there on export. Anything else (``id``,
-``position``, ``use_regex``, unknown keys) is kept in ``extensions.roleplay.unmapped`` of the
-book or entry and given back on export.
+Fields the spec has map one to one. SillyTavern keeps its other entry settings in the
+entry's ``extensions`` (``selectiveLogic`` as 0-3, ``match_whole_words``, ``case_sensitive``,
+``position`` as a code, ``depth``, ``role`` as a code, ``probability``, ``useProbability``,
+``group``, ``group_override``, ``group_weight``, ``scan_depth``, ``exclude_recursion``,
+``prevent_recursion``, ``delay_until_recursion``); a valid value becomes our typed field and
+is written back there on export. Where our field is coarser than SillyTavern's (position 2,
+3, 5 and 6, see ``roleplay.cards.tavern_lore``) the code stays in the extensions and goes
+back as it was while the field still means it. Null (SillyTavern's "use the global
+setting"), an empty group and values of the wrong type stay in the extensions, not
+interpreted, like every setting not listed (``sticky``, ``cooldown``, ``delay``,
+``use_group_scoring``, ``automation_id``, ...). The spec's own ``position``
+(``before_char``/``after_char``) is used when the extensions have no position, and kept with
+``id``, ``use_regex`` and unknown keys in ``extensions.roleplay.unmapped`` of the book or
+entry, given back on export.
 """
 
 from __future__ import annotations
@@ -12,6 +21,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from roleplay.cards.model import MAX_LORE_DEPTH
+from roleplay.cards.tavern_lore import (
+    POSITION_CODES,
+    POSITION_NAMES,
+    ROLE_CODES,
+    ROLE_NAMES,
+    position_code,
+    whole_number,
+)
 from roleplay.errors import RoleplayError
 from roleplay.interop.bookkeeping import UNMAPPED, join_namespace, split_namespace
 
@@ -37,6 +55,21 @@ _ENTRY_FIELDS = (
 # information, so an import does not keep them (and a round trip stays exact).
 _DROPPED_DEFAULTS: dict[str, Any] = {"use_regex": False}
 _MISSING = object()
+# Our field -> SillyTavern's key in the entry's extensions (as its character_book export
+# writes them), for the settings that are true/false ...
+_EXTENSION_FLAGS = {
+    "use_probability": "useProbability",
+    "group_override": "group_override",
+    "exclude_recursion": "exclude_recursion",
+    "prevent_recursion": "prevent_recursion",
+}
+# ... and whole numbers within a range.
+_EXTENSION_NUMBERS = {
+    "depth": ("depth", 0, MAX_LORE_DEPTH),
+    "probability": ("probability", 0, 100),
+    "group_weight": ("group_weight", 0, 1_000_000),
+    "scan_depth": ("scan_depth", 0, MAX_LORE_DEPTH),
+}
 
 
 def book_from_tavern(book: Any, where: str) -> dict[str, Any] | None:
@@ -91,11 +124,14 @@ def entry_from_tavern(entry: Any, where: str) -> dict[str, Any]:
     logic = others.get("selectiveLogic")
     if type(logic) is int and logic in LOGIC_NAMES:
         result["selective_logic"] = LOGIC_NAMES[others.pop("selectiveLogic")]
+    # Null stays where it is (SillyTavern writes it), so a card comes back exactly.
     for field in ("match_whole_words", "case_sensitive"):
-        if field in others and (others[field] is None or isinstance(others[field], bool)):
+        if isinstance(others.get(field), bool):
             result[field] = others.pop(field)
     if entry.get("case_sensitive") is not None:  # the spec's own field wins
         result["case_sensitive"] = entry["case_sensitive"]
+        others.pop("case_sensitive", None)  # export writes the field's value there
+    result.update(_settings_from_extensions(others, entry.get("position")))
     unmapped = {
         key: value
         for key, value in entry.items()
@@ -106,6 +142,50 @@ def entry_from_tavern(entry: Any, where: str) -> dict[str, Any]:
         ours[UNMAPPED] = unmapped
     result["extensions"] = join_namespace(others, ours)
     return {key: value for key, value in result.items() if value is not None}
+
+
+def _settings_from_extensions(others: dict[str, Any], spec_position: Any) -> dict[str, Any]:
+    """SillyTavern's per-entry settings from the entry's ``extensions`` (``others``, from
+    which what becomes a field exactly is removed); ``spec_position`` is the spec's own
+    ``position``, used when the extensions have none (as SillyTavern does)."""
+    result: dict[str, Any] = {}
+    raw = others.get("position")
+    if raw is None:
+        # Null is "not set" for SillyTavern too; dropped, as the spec's position is used
+        # and our export writes its code here.
+        others.pop("position", None)
+        if spec_position in POSITION_CODES:
+            result["position"] = spec_position
+    else:
+        code = whole_number(raw)
+        name = POSITION_NAMES.get(code) if code is not None else None
+        if name is not None:
+            result["position"] = name
+            if POSITION_CODES[name] == code:  # else the finer code stays for export
+                del others["position"]
+    role = whole_number(others.get("role"))
+    if role in ROLE_NAMES:
+        result["role"] = ROLE_NAMES[role]
+        del others["role"]
+    for field, key in _EXTENSION_FLAGS.items():
+        if isinstance(others.get(key), bool):
+            result[field] = others.pop(key)
+    for field, (key, low, high) in _EXTENSION_NUMBERS.items():
+        number = whole_number(others.get(key))
+        if number is not None and low <= number <= high:
+            result[field] = number
+            del others[key]
+    group = others.get("group")
+    if isinstance(group, str) and group.strip():
+        result["group"] = others.pop("group")
+    delay = others.get("delay_until_recursion")
+    level = whole_number(delay)
+    if isinstance(delay, bool):
+        result["delay_until_recursion"] = others.pop("delay_until_recursion")
+    elif level is not None and 1 <= level <= MAX_LORE_DEPTH:
+        result["delay_until_recursion"] = level
+        del others["delay_until_recursion"]
+    return result
 
 
 def book_to_tavern(book: Mapping[str, Any], *, v3: bool) -> dict[str, Any]:
@@ -130,6 +210,19 @@ def entry_to_tavern(entry: Mapping[str, Any], *, v3: bool) -> dict[str, Any]:
         others["match_whole_words"] = entry["match_whole_words"]
     if entry.get("case_sensitive") is not None:
         others["case_sensitive"] = entry["case_sensitive"]
+    if entry.get("position") is not None:
+        others["position"] = position_code(entry["position"], others.get("position"))
+    if entry.get("role") is not None:
+        others["role"] = ROLE_CODES[entry["role"]]
+    for field, key in _EXTENSION_FLAGS.items():
+        if entry.get(field) is not None:
+            others[key] = entry[field]
+    for field, (key, _, _) in _EXTENSION_NUMBERS.items():
+        if entry.get(field) is not None:
+            others[key] = entry[field]
+    for field in ("group", "delay_until_recursion"):
+        if entry.get(field) is not None:
+            others[field] = entry[field]
     result: dict[str, Any] = {
         "keys": list(entry.get("keys", [])),
         "secondary_keys": list(entry.get("secondary_keys", [])),

@@ -4,18 +4,30 @@ A World Info file (what SillyTavern's "Export" button writes and what people sha
 ``{"entries": {"<uid>": {...}, ...}}``, sometimes with ``name`` and ``originalData`` (the
 ``character_book`` it was converted from). Each entry is mapped to a ``LoreEntry``:
 
-    key -> keys                 keysecondary -> secondary_keys
-    selective -> selective      selectiveLogic (0-3) -> selective_logic
-    constant -> constant        disable -> not enabled
-    content, comment            order -> insertion_order
-    caseSensitive, matchWholeWords -> case_sensitive, match_whole_words
+    key -> keys                     keysecondary -> secondary_keys
+    selective -> selective          selectiveLogic (0-3) -> selective_logic
+    constant -> constant            disable -> not enabled
+    content, comment                order -> insertion_order
+    caseSensitive -> case_sensitive matchWholeWords -> match_whole_words
+    position (0-6) -> position      depth -> depth (0-1000)
+    role (0-2) -> role              probability (0-100) -> probability
+    useProbability -> use_probability
+    group -> group                  groupOverride -> group_override
+    groupWeight -> group_weight     scanDepth -> scan_depth (0-1000)
+    excludeRecursion, preventRecursion -> exclude_recursion, prevent_recursion
+    delayUntilRecursion (true/false or a level) -> delay_until_recursion
+
+Positions: 0 before_char, 1 after_char, 4 at_depth; 2/3 (the top/bottom of the Author's
+Note) become at_depth, 5/6 (the top/bottom of the example messages) after_char; 7 (an outlet)
+and unknown codes keep the default placement. Roles: 0 system, 1 user, 2 assistant. Null is
+SillyTavern's "use the default" and maps to None for every field.
 
 Book settings (scan depth, token budget, recursion) are not part of World Info (they are
 SillyTavern's global settings); when ``originalData`` carries valid ``scan_depth``,
-``token_budget`` or ``recursive_scanning`` they are used. Every other field (``position``,
-``depth``, ``probability``, ``group``, ``scanDepth``, ``excludeRecursion``, ``sticky``,
-anything unknown) is not interpreted; the store keeps the file's bytes, so all of them come
-back unchanged on export.
+``token_budget`` or ``recursive_scanning`` they are used. Every other field (``sticky``,
+``cooldown``, ``delay``, ``useGroupScoring``, ``vectorized``, ``automationId``,
+``characterFilter``, anything unknown) is not interpreted; the store keeps the file's bytes,
+so all of them come back unchanged on export.
 
 The fields mapped are checked: a wrong type is one line naming the file, the entry and the
 field. Anything that is not World Info at all (not JSON, binary, another shape) is refused
@@ -30,7 +42,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from roleplay.cards.model import Lorebook, LoreEntry
+from roleplay.cards.model import MAX_LORE_DEPTH, Lorebook, LoreEntry
+from roleplay.cards.tavern_lore import POSITION_NAMES, ROLE_NAMES, whole_number
 from roleplay.errors import RoleplayError
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -38,6 +51,20 @@ MAX_ENTRIES = 10_000
 # SillyTavern's world_info_logic enum.
 SELECTIVE_LOGIC = {0: "and_any", 1: "not_all", 2: "not_any", 3: "and_all"}
 _BOOK_SETTINGS = ("scan_depth", "token_budget", "recursive_scanning")
+# World Info field -> LoreEntry field, for the per-entry settings that are true/false ...
+_FLAGS = {
+    "useProbability": "use_probability",
+    "groupOverride": "group_override",
+    "excludeRecursion": "exclude_recursion",
+    "preventRecursion": "prevent_recursion",
+}
+# ... and whole numbers within a range.
+_NUMBERS = {
+    "depth": ("depth", 0, MAX_LORE_DEPTH),
+    "probability": ("probability", 0, 100),
+    "groupWeight": ("group_weight", 0, 1_000_000),
+    "scanDepth": ("scan_depth", 0, MAX_LORE_DEPTH),
+}
 
 
 def parse_world_info(data: bytes, where: str, *, name: str | None = None) -> Lorebook:
@@ -127,10 +154,56 @@ def _entry(entry: Any, where: str) -> LoreEntry:
         if type(order) is not int:
             raise RoleplayError(f"{where}: order must be a whole number, not {order!r}")
         fields["insertion_order"] = order
+    fields.update(_placement_and_activation(entry, where))
     try:
         return LoreEntry(**fields)
     except ValidationError as error:
         raise RoleplayError(f"{where}: {_first_problem(error)}") from None
+
+
+def _placement_and_activation(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Position, depth, role, probability, inclusion group, scan depth and recursion."""
+    fields: dict[str, Any] = {}
+    # Any whole number is accepted (SillyTavern adds positions); unknown ones are not mapped.
+    position = _number(entry, "position", where, 0, None, "a position code (0-6)")
+    if position is not None:
+        fields["position"] = POSITION_NAMES.get(position)
+    role = _number(entry, "role", where, 0, 2, "0 (system), 1 (user) or 2 (assistant)")
+    if role is not None:
+        fields["role"] = ROLE_NAMES[role]
+    for theirs, ours in _FLAGS.items():
+        fields[ours] = _flag(entry, theirs, where)
+    for theirs, (ours, low, high) in _NUMBERS.items():
+        fields[ours] = _number(entry, theirs, where, low, high)
+    group = _text(entry, "group", where)
+    fields["group"] = group if group and group.strip() else None
+    delay = entry.get("delayUntilRecursion")
+    if delay is not None and not isinstance(delay, bool):
+        wanted = f"true, false or a recursion level from 1 to {MAX_LORE_DEPTH}"
+        level = _number(entry, "delayUntilRecursion", where, 0, MAX_LORE_DEPTH, wanted)
+        delay = level or False  # 0 is off, as in SillyTavern
+    fields["delay_until_recursion"] = delay
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def _number(
+    entry: Mapping[str, Any],
+    field: str,
+    where: str,
+    low: int,
+    high: int | None,
+    wanted: str = "",
+) -> int | None:
+    """A whole number from ``low`` to ``high`` (no limit if None), or None when absent."""
+    value = entry.get(field)
+    if value is None:
+        return None
+    number = whole_number(value)
+    if number is None or number < low or (high is not None and number > high):
+        if not wanted:
+            wanted = f"a whole number from {low} to {high}"
+        raise RoleplayError(f"{where}: {field} must be {wanted}, not {value!r}")
+    return number
 
 
 def _keys(entry: Mapping[str, Any], field: str, where: str) -> list[str]:

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from roleplay.cards.model import Card, SeedMemory
     from roleplay.memory.encoder import SentenceEncoder
 
+# The kind of a memory that holds what the user said (the ``user`` remember policy).
+USER_SAID = "user_said"
+
 # Memories embedded and written per step of a bulk add: big enough for efficient batches
 # and Chroma writes, small enough for a progress bar to move.
 INGEST_CHUNK = 512
@@ -99,32 +102,52 @@ class CharacterMemory:
 
     def remember_exchange(
         self, user_text: str, reply_text: str, session_id: str, turn_index: int
-    ) -> str:
-        """Store one user message and the character's reply as a single memory.
+    ) -> str | None:
+        """Store what one turn leaves in memory; returns the memory's id (None: nothing kept).
 
-        The id comes from (session, turn), so a regenerated reply replaces the earlier one.
+        The policy (``remember`` in memory_defaults.yaml) decides what that is: ``user``
+        keeps the user's message as what they said, and only when it has at least
+        ``min_words`` words; ``exchange`` keeps the message and the reply verbatim. The id
+        comes from (session, turn), so a regenerated reply or an edited message replaces
+        the earlier memory (an edit too short to keep removes it).
         """
         check_text(user_text, "the user's message", self.settings.max_text_chars)
         check_text(reply_text, "the reply", self.settings.max_text_chars)
-        text = f"User: {user_text.strip()}\n{self.card.name}: {reply_text.strip()}"
         memory_id = exchange_id(session_id, turn_index)
+        policy = self.settings.remember
         metadata: dict[str, MetadataValue] = {
-            "kind": "exchange",
-            "speaker": "user+character",
             "session_id": session_id,
             "turn_index": int(turn_index),
         }
+        if policy.policy == "exchange":
+            text = f"User: {user_text.strip()}\n{self.card.name}: {reply_text.strip()}"
+            metadata.update(kind="exchange", speaker="user+character")
+        else:
+            text = user_text.strip()
+            if len(text.split()) < policy.min_words:
+                if self.store.existing_ids([memory_id]):
+                    self.store.delete([memory_id])
+                return None
+            metadata.update(kind=USER_SAID, speaker="user")
         self.add_memories([text], ids=[memory_id], metadatas=[metadata])
         return memory_id
 
-    def remember_scene(self, lines: Sequence[tuple[str, str]], session_id: str, moment: str) -> str:
+    def remember_scene(
+        self, lines: Sequence[tuple[str, str]], session_id: str, moment: str
+    ) -> str | None:
         """Store what this character witnessed in a group scene: ``(speaker, text)`` lines.
 
         ``moment`` names the point in the scene (the message the reply answered), so a
-        regenerated reply replaces the memory of the one it replaced.
+        regenerated reply replaces the memory of the one it replaced. Under the ``user``
+        policy the character's own lines are left out: it remembers what others said and
+        did, not its own wording.
         """
         for speaker, text in lines:
             check_text(text, f"{speaker}'s line", self.settings.max_text_chars)
+        if self.settings.remember.policy == "user":
+            lines = [(speaker, text) for speaker, text in lines if speaker != self.card.name]
+        if not lines:
+            return None
         text = "\n".join(f"{speaker}: {line.strip()}" for speaker, line in lines)
         memory_id = scene_id(session_id, moment)
         metadata: dict[str, MetadataValue] = {

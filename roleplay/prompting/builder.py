@@ -27,18 +27,36 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from typing import Literal, Protocol
 
-from jinja2 import PackageLoader, StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import TemplateError
 
 from roleplay.cards.model import Card, fill_placeholders
 from roleplay.engine.base import ChatMessage
 from roleplay.errors import RoleplayError
+from roleplay.prompting.character_note import (
+    DEFAULT_NOTE_DEPTH,
+    DepthNote,
+    MessageRole,
+    character_note,
+)
 from roleplay.prompting.guidance import mbti_summary, personality_lines
+from roleplay.prompting.templating import environment, render_template
 
 PromptLayout = Literal["system", "turn"]
+LorePosition = Literal["before_char", "after_char", "at_depth"]
+DEFAULT_LORE_DEPTH = DEFAULT_NOTE_DEPTH
+
+# The most of the token budget recalled memories may take, however many are recalled: they
+# inform the reply without pushing the character's own description and the chat out
+# (issue 17: one chat's memories took half of a new chat's first prompt).
+DEFAULT_MEMORY_SHARE = 0.15
+# A scene's topic is said again near the end once the scene has this many messages.
+TOPIC_NOTE_AFTER = 2
+# A memory's bullet and newline, on top of its text.
+MEMORY_OVERHEAD_TOKENS = 2
+# The memory kind that holds the user's own words (roleplay.memory's ``user`` policy).
+USER_SAID = "user_said"
 PROMPT_LAYOUTS: tuple[str, ...] = ("system", "turn")
 
 # Per-message chat-template overhead (role markers, newlines) used for the first estimate; the
@@ -64,6 +82,8 @@ class MemorySnippet:
     text: str
     score: float
     memory_id: str = ""
+    # "user_said" for what the user said (shown as such), else the character's own memory.
+    kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,6 +99,12 @@ class LoreSnippet:
     reason: str = ""
     name: str = ""
     rank: int = 0
+    # Where it goes (SillyTavern's entry position): in the system block before or after the
+    # character's definition, or as a message ``depth`` messages from the end of the chat
+    # with ``role`` (system, user or assistant).
+    position: LorePosition = "after_char"
+    depth: int = DEFAULT_LORE_DEPTH
+    role: MessageRole = "system"
 
 
 @dataclass(frozen=True)
@@ -109,18 +135,6 @@ class BuiltPrompt:
     dropped_lore: int = 0
     user_facts: list[str] = field(default_factory=list)
     dropped_user_facts: int = 0
-
-
-@lru_cache(maxsize=1)
-def _environment() -> SandboxedEnvironment:
-    return SandboxedEnvironment(
-        loader=PackageLoader("roleplay.prompting", "templates"),
-        autoescape=False,  # plain text for a language model, not HTML
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=False,
-    )
 
 
 def render_system_prompt(
@@ -154,7 +168,7 @@ def render_system_prompt(
         ]
         for dialogue in card.example_dialogues
     ]
-    template = _environment().get_template("system.j2")
+    template = environment().get_template("system.j2")
     text = template.render(
         name=card.name,
         user=user_name,
@@ -168,8 +182,12 @@ def render_system_prompt(
         traits=list(personality.traits),
         speaking_style=card.speaking_style,
         scenario=card.scenario,
-        lore=[fill_placeholders(entry.content, char=card.name, user=user_name) for entry in lore],
-        memories=[memory.text for memory in memories],
+        lore_before=_filled(
+            [entry for entry in lore if entry.position == "before_char"], card, user_name
+        ),
+        lore=_filled([entry for entry in lore if entry.position == "after_char"], card, user_name),
+        memories=[memory.text for memory in memories if memory.kind != USER_SAID],
+        user_said=[memory.text for memory in memories if memory.kind == USER_SAID],
         examples=examples,
         steering_guidance=list(steering_guidance),
         user_description=fill_placeholders(user_description, char=card.name, user=user_name),
@@ -190,34 +208,69 @@ def render_turn_context(
 ) -> str:
     """This turn's lore, memories and facts about the user as one note ("" when there are
     none), for the ``turn`` layout. Lore entries are filled here (``{{char}}``/``{{user}}``),
-    when they fire."""
+    when they fire; entries placed at a depth are not part of it."""
+    lore = [entry for entry in lore if entry.position != "at_depth"]
     if not memories and not lore and not user_facts:
         return ""
     text = (
-        _environment()
+        environment()
         .get_template("turn_context.j2")
         .render(
             name=card.name,
             user=user_name,
-            lore=[fill_placeholders(e.content, char=card.name, user=user_name) for e in lore],
-            memories=[memory.text for memory in memories],
+            lore=_filled(
+                [entry for entry in lore if entry.position != "at_depth"], card, user_name
+            ),
+            memories=[memory.text for memory in memories if memory.kind != USER_SAID],
+            user_said=[memory.text for memory in memories if memory.kind == USER_SAID],
             user_facts=list(user_facts),
         )
     )
     return text.strip()
 
 
+def _topic_note(scene: SceneContext | None, history_length: int) -> list[DepthNote]:
+    """A scene's topic, said again right before the character writes once the scene has
+    begun: the opening line that named it scrolls away, and lines drift off it (measured in
+    ``benchmarks/scene_repetition.py``)."""
+    if scene is None or not scene.topic.strip() or history_length < TOPIC_NOTE_AFTER:
+        return []
+    return [DepthNote(topic_note_text(scene.topic), depth=0)]
+
+
+def topic_note_text(topic: str) -> str:
+    """What the topic note says (``templates/topic_note.j2``)."""
+    return render_template("topic_note.j2", topic=topic.strip()).strip()
+
+
+def _filled(lore: Sequence[LoreSnippet], card: Card, user_name: str) -> list[str]:
+    return [fill_placeholders(entry.content, char=card.name, user=user_name) for entry in lore]
+
+
 class PromptBuilder:
     """Fits card, memories, lore and history into the model's context window."""
 
     def __init__(
-        self, engine: PromptEngine, *, reply_tokens: int, layout: PromptLayout = "system"
+        self,
+        engine: PromptEngine,
+        *,
+        reply_tokens: int,
+        layout: PromptLayout = "system",
+        memory_share: float = DEFAULT_MEMORY_SHARE,
+        character_notes: bool = True,
     ) -> None:
+        """``memory_share``: the most of the token budget recalled memories may take.
+        ``character_notes``: re-assert the card's traits near the end of a long chat
+        (``roleplay.prompting.character_note``)."""
         if layout not in PROMPT_LAYOUTS:
             raise RoleplayError(f"prompt layout {layout!r}: use one of {', '.join(PROMPT_LAYOUTS)}")
+        if not 0.0 <= memory_share <= 1.0:
+            raise RoleplayError(f"memory share {memory_share}: use a fraction from 0 to 1")
         self.engine = engine
         self.reply_tokens = reply_tokens
         self.layout = layout
+        self.memory_share = memory_share
+        self.character_notes = character_notes
 
     @property
     def token_budget(self) -> int:
@@ -238,12 +291,16 @@ class PromptBuilder:
         scene: SceneContext | None = None,
     ) -> BuiltPrompt:
         """Over budget, the weakest memories go first, then the facts about the user (the
-        least relevant first), then the least important lore."""
+        least relevant first), then the least important lore. Memories never take more than
+        ``memory_share`` of the budget, whatever else fits. Lore placed at a depth and the
+        character's note (once the chat is that long) go between the history's messages."""
         budget = self.token_budget
-        kept_memories = list(memories)
+        kept_memories = self._within_memory_share(memories, budget)
         kept_facts = list(user_facts)
         kept_lore = list(lore)
         in_system = self.layout == "system"
+        note = self._character_note(card, user_name, len(history))
+        topic = _topic_note(scene, len(history))
         while True:
             system = ChatMessage(
                 "system",
@@ -266,7 +323,10 @@ class PromptBuilder:
                 )
             )
             closing = self._closing(card, user_message, context)
-            base_tokens = self.engine.count_tokens(self.engine.render_chat([system, *closing]))
+            notes = [*self._depth_notes(kept_lore, note, card, user_name), *topic]
+            base_tokens = self.engine.count_tokens(
+                self.engine.render_chat(self._placed([system], closing, notes))
+            )
             if base_tokens <= budget or not (kept_memories or kept_facts or kept_lore):
                 break
             if kept_memories:
@@ -284,7 +344,7 @@ class PromptBuilder:
             )
         kept_history = self._fit_history(history, budget - base_tokens)
         while True:
-            messages = [system, *kept_history, *closing]
+            messages = self._placed([system, *kept_history], closing, notes)
             text = self.engine.render_chat(messages)
             tokens = self.engine.count_tokens(text)
             if tokens <= budget or not kept_history:
@@ -310,6 +370,77 @@ class PromptBuilder:
             ],
             dropped_lore=len(lore) - len(kept_lore),
         )
+
+    def _within_memory_share(
+        self, memories: Sequence[MemorySnippet], budget: int
+    ) -> list[MemorySnippet]:
+        """The best memories whose text fits ``memory_share`` of the budget (best first; a
+        long one is skipped for shorter ones after it)."""
+        allowance = int(self.memory_share * budget)
+        kept: list[MemorySnippet] = []
+        used = 0
+        for memory in memories:
+            cost = self.engine.count_tokens(memory.text) + MEMORY_OVERHEAD_TOKENS
+            if used + cost <= allowance:
+                kept.append(memory)
+                used += cost
+        return kept
+
+    def _character_note(self, card: Card, user_name: str, history_length: int) -> DepthNote | None:
+        """The note, once the history is as long as its depth. In the ``turn`` layout it
+        goes right before the turn's context instead, so the earlier conversation stays an
+        unchanged prefix (the backend's KV cache covers it)."""
+        if not self.character_notes:
+            return None
+        note = character_note(card, user_name)
+        if history_length < max(note.depth, 1):
+            return None
+        return replace(note, depth=1) if self.layout == "turn" else note
+
+    @staticmethod
+    def _depth_notes(
+        lore: Sequence[LoreSnippet], note: DepthNote | None, card: Card, user_name: str
+    ) -> list[DepthNote]:
+        """What goes between the chat's messages: lore placed at a depth, then the note."""
+        placed = [
+            DepthNote(
+                fill_placeholders(snippet.content, char=card.name, user=user_name),
+                snippet.depth,
+                snippet.role,
+            )
+            for snippet in lore
+            if snippet.position == "at_depth"
+        ]
+        return [*placed, *([note] if note is not None else [])]
+
+    def _placed(
+        self, head: list[ChatMessage], closing: list[ChatMessage], notes: Sequence[DepthNote]
+    ) -> list[ChatMessage]:
+        """``head`` (system block and history), then ``closing``, with each note ``depth``
+        messages from the end of the chat (0 = after the newest user message, before the
+        card's post-history note; deeper than the chat = right after the system block).
+
+        A chat template that refuses a message where a note goes (one that allows a single
+        system message, or strictly alternating roles) gets the notes folded into the
+        newest user message instead, as ``_closing`` does with the post-history note."""
+        if not notes:
+            return [*head, *closing]
+        newest = max(i for i, message in enumerate(closing) if message.role == "user")
+        # The chat as units: each history message, then the turn context with the newest
+        # user message; the system block and the post-history note stay where they are.
+        units: list[list[ChatMessage]] = [[message] for message in head[1:]]
+        units.append(closing[: newest + 1])
+        for note in notes:
+            at = max(0, len(units) - note.depth)
+            units.insert(at, [ChatMessage(note.role, note.content)])
+        placed = [head[0], *(m for unit in units for m in unit), *closing[newest + 1 :]]
+        try:
+            self.engine.render_chat(placed)
+        except (TemplateError, RoleplayError):
+            latest = closing[newest]
+            folded = "\n\n".join([*(note.content for note in notes), latest.content])
+            return [*head, *closing[:newest], ChatMessage("user", folded), *closing[newest + 1 :]]
+        return placed
 
     def _closing(self, card: Card, user_message: str, context: str = "") -> list[ChatMessage]:
         """The messages after the history: turn context, the new user message, the card's note."""

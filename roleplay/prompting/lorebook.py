@@ -1,12 +1,22 @@
 """World info: which lorebook entries fire for this turn, and why.
 
 Each turn the pipeline hands the scanner the conversation (the new user message last). The
-scanner looks for every enabled entry's keys in the last ``scan_depth`` messages, applies
-SillyTavern's selective logic to the secondary keys, optionally scans the content of the
-entries that fired for more keys (recursion, off by default), then keeps what fits the token
-budget. The result is a list of ``LoreSnippet``s, in insertion order, that the prompt builder
-puts under "World notes"; each carries a human-readable reason (``key 'Kestrel' in message
--1``) that ``roleplay prompt`` prints.
+scanner looks for every enabled entry's keys in the last ``scan_depth`` messages (the book's,
+or the entry's own), applies SillyTavern's selective logic to the secondary keys, optionally
+scans the content of the entries that fired for more keys (recursion, off by default), then
+keeps what fits the token budget. The result is a list of ``LoreSnippet``s, in insertion
+order, each with its placement (position, depth, role) and a human-readable reason
+(``key 'Kestrel' in message -1``) that ``roleplay prompt`` prints.
+
+SillyTavern's per-entry settings are followed as SillyTavern's ``checkWorldInfo`` does, each
+round (the chat, then each recursion round): entries that fired are first narrowed to one
+per inclusion group (``group_override`` -> the highest ``insertion_order``, else a draw
+weighted by ``group_weight``), then those with a ``probability`` below 100 are rolled for.
+Draws and rolls come from a generator seeded with a hash of the scanned messages, so the
+same conversation always gives the same lore (``roleplay prompt`` is reproducible). In
+recursion rounds ``exclude_recursion`` entries are held back, ``delay_until_recursion``
+entries take part (level by level), and ``prevent_recursion`` entries' content is not
+scanned. What is left out, and why, goes to ``notes``.
 
 Keys are data from a card: plain keys are matched as text (``re.escape``), regex keys with a
 timeout and a time budget per scan, over text bounded in length, so no card can stall a turn.
@@ -14,18 +24,20 @@ timeout and a time budget per scan, over text bounded in length, so no card can 
 
 from __future__ import annotations
 
+import hashlib
 import math
+import random
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
 from roleplay.cards.lore_keys import parse_key
 from roleplay.cards.model import Card, Lorebook, LoreEntry
 from roleplay.engine.base import ChatMessage
-from roleplay.prompting.builder import LoreSnippet
+from roleplay.prompting.builder import DEFAULT_LORE_DEPTH, LoreSnippet
 
 # SillyTavern's default: the new message and the one before it.
 DEFAULT_SCAN_DEPTH = 2
@@ -38,6 +50,8 @@ MAX_SCAN_CHARS = 20_000
 # A single regex search may take this long; all regex searches of one scan together this.
 REGEX_TIMEOUT_S = 0.05
 SCAN_REGEX_BUDGET_S = 0.25
+# SillyTavern's weight of an entry in its inclusion group's draw when it sets none.
+DEFAULT_GROUP_WEIGHT = 100
 # words * 1.3: the cheap estimate used when no tokenizer is given (English averages about
 # 1.3 tokens per word with BPE vocabularies).
 TOKENS_PER_WORD = 1.3
@@ -51,10 +65,13 @@ def estimate_tokens(text: str) -> int:
 
 @dataclass(frozen=True)
 class _Text:
-    """One searchable text: a chat message (``message -1`` is the newest) or fired lore."""
+    """One searchable text: a chat message (``message -1`` is the newest) or fired lore.
+
+    ``age`` is a message's place counting back from the newest (1), None for lore."""
 
     where: str
     text: str
+    age: int | None = None
 
 
 @dataclass(frozen=True)
@@ -79,50 +96,81 @@ class LorebookScanner:
         self.scan_depth = book.scan_depth or DEFAULT_SCAN_DEPTH
         self.token_budget = book.token_budget or DEFAULT_TOKEN_BUDGET
         self.recursive = bool(book.recursive_scanning)
-        # Filled by each scan: regex keys that timed out and entries over the budget.
+        # Filled by each scan: regex keys that timed out, entries that lost an inclusion
+        # group or a probability roll, entries over the budget.
         self.notes: list[str] = []
         self._regex_deadline = 0.0
 
     def scan(self, messages: Sequence[ChatMessage]) -> list[LoreSnippet]:
         self.notes = []
         self._regex_deadline = time.monotonic() + SCAN_REGEX_BUDGET_S
-        window = list(messages)[-self.scan_depth :]
-        texts = [
-            _Text(f"message {offset - len(window)}", _tail(message.content))
-            for offset, message in enumerate(window)
-        ]
-        texts.reverse()  # newest first, so a reason names the most recent mention
         candidates = [
             (index, entry)
             for index, entry in enumerate(self.book.entries)
             if entry.enabled and entry.content.strip()
         ]
+        deepest = max([self.scan_depth, *(entry.scan_depth or 0 for _, entry in candidates)])
+        window = list(messages)[-deepest:]
+        texts = [
+            _Text(f"message {offset - len(window)}", _tail(message.content), len(window) - offset)
+            for offset, message in enumerate(window)
+        ]
+        texts.reverse()  # newest first, so a reason names the most recent mention
+        rng = random.Random(_seed(window))
+        # SillyTavern's "delay until recursion" levels: the lowest is open from the first
+        # recursion round; the next opens when a scan would otherwise end.
+        levels = sorted({_delay_level(entry) for _, entry in candidates} - {0})
+        level = levels.pop(0) if levels else 0
         fired: list[_Fired] = []
+        won: dict[str, str] = {}  # inclusion group -> the entry that got in
         pending = candidates
-        for depth in range(1 + (MAX_RECURSION_DEPTH if self.recursive else 0)):
+        first, rounds = True, 0
+        while True:
             newly = [
                 _Fired(index, entry, reason)
                 for index, entry in pending
-                if (reason := self._reason(entry, texts, first_pass=depth == 0)) is not None
+                if not self._held_back(entry, first=first, level=level)
+                and (reason := self._reason(entry, texts)) is not None
             ]
-            if not newly:
-                break
-            fired.extend(newly)
             done = {item.index for item in newly}
             pending = [(index, entry) for index, entry in pending if index not in done]
+            kept = self._by_probability(self._by_inclusion_group(newly, won, rng), rng)
+            for item in kept:
+                for group in _groups(item.entry):
+                    won.setdefault(group, _label(item.index, item.entry))
+            fired.extend(kept)
+            feed = [item for item in kept if not item.entry.prevent_recursion]
+            if self.recursive and feed and rounds < MAX_RECURSION_DEPTH:
+                rounds += 1
+            elif levels and pending:
+                level = levels.pop(0)
+            else:
+                break
+            first = False
             # Recursion: what fired becomes text to scan (entries listed first, then chat).
             texts = [
                 *(
                     _Text(f"lore entry {_label(item.index, item.entry)}", _tail(item.entry.content))
-                    for item in newly
+                    for item in feed
                 ),
                 *texts,
             ]
         return self._within_budget(fired)
 
-    def _reason(self, entry: LoreEntry, texts: Sequence[_Text], *, first_pass: bool) -> str | None:
+    def _held_back(self, entry: LoreEntry, *, first: bool, level: int) -> bool:
+        """Whether this round may not fire ``entry`` (SillyTavern's recursion flags)."""
+        delay = _delay_level(entry)
+        if delay and (first or delay > level):
+            return True
+        return not first and self.recursive and bool(entry.exclude_recursion)
+
+    def _reason(self, entry: LoreEntry, texts: Sequence[_Text]) -> str | None:
         if entry.constant:
-            return "constant" if first_pass else None
+            return "constant"
+        depth = self.scan_depth if entry.scan_depth is None else entry.scan_depth
+        if depth == 0:  # SillyTavern: nothing to search, not even fired lore
+            return None
+        texts = [text for text in texts if text.age is None or text.age <= depth]
         primary = self._find_any(entry, entry.keys, texts)
         if primary is None:
             return None
@@ -142,6 +190,64 @@ class LorebookScanner:
         if logic == "not_all" and missing:
             return f"{reason} and secondary key {missing[0]!r} absent"
         return None
+
+    def _by_inclusion_group(
+        self, newly: list[_Fired], won: dict[str, str], rng: random.Random
+    ) -> list[_Fired]:
+        """One entry per inclusion group, as SillyTavern's ``filterByInclusionGroups``:
+        a group that got an entry in an earlier round takes no more; else an entry with
+        ``group_override`` wins (the highest insertion order first), else a draw weighted
+        by ``group_weight``. Each group is decided among all its members that fired, so an
+        entry in several groups must win each."""
+        # SillyTavern's order: higher insertion order first, then the books' order.
+        ordered = sorted(newly, key=lambda item: (-item.entry.insertion_order, item.index))
+        members: dict[str, list[_Fired]] = {}
+        for item in ordered:
+            for group in _groups(item.entry):
+                members.setdefault(group, []).append(item)
+        alive = {item.index: item for item in newly}
+
+        def lose(item: _Fired, group: str, winner: str) -> None:
+            if alive.pop(item.index, None) is not None:
+                self._leave_out(item, f"lost inclusion group {group!r} to {winner}")
+
+        for group, contenders in members.items():
+            if group in won:
+                for item in contenders:
+                    lose(item, group, won[group])
+                continue
+            if len(contenders) <= 1:
+                continue
+            overrides = [item for item in contenders if item.entry.group_override]
+            if overrides:
+                winner, how = overrides[0], "override"
+            else:
+                winner, how = _weighted_draw(contenders, rng), f"draw among {len(contenders)}"
+            for item in contenders:
+                if item is not winner:
+                    lose(item, group, _label(winner.index, winner.entry))
+            if winner.index in alive:
+                ahead = alive[winner.index]
+                alive[winner.index] = replace(
+                    ahead, reason=f"{ahead.reason}; won inclusion group {group!r} ({how})"
+                )
+        return [alive[item.index] for item in newly if item.index in alive]
+
+    def _by_probability(self, items: list[_Fired], rng: random.Random) -> list[_Fired]:
+        """Entries with a probability below 100 (and use_probability not off) are rolled for."""
+        kept = []
+        for item in items:
+            chance = item.entry.probability
+            if chance is None or chance >= 100 or item.entry.use_probability is False:
+                kept.append(item)
+            elif rng.random() * 100 < chance:
+                kept.append(replace(item, reason=f"{item.reason}; {chance}% roll passed"))
+            else:
+                self._leave_out(item, f"probability {chance}% roll failed")
+        return kept
+
+    def _leave_out(self, item: _Fired, why: str) -> None:
+        self._note(f"lore entry {_label(item.index, item.entry)} left out: {why}")
 
     def _find_any(
         self, entry: LoreEntry, keys: Sequence[str], texts: Sequence[_Text]
@@ -206,6 +312,9 @@ class LorebookScanner:
                 reason=item.reason,
                 name=_label(item.index, item.entry),
                 rank=rank,
+                position=item.entry.position or "after_char",
+                depth=DEFAULT_LORE_DEPTH if item.entry.depth is None else item.entry.depth,
+                role=item.entry.role or "system",
             )
             for rank, item in kept
         ]
@@ -283,6 +392,43 @@ def _plain_matcher(key: str, case_sensitive: bool, whole_words: bool) -> Callabl
         return lambda text: key in text
     folded = key.casefold()
     return lambda text: folded in text.casefold()
+
+
+def _seed(messages: Sequence[ChatMessage]) -> int:
+    """The same number for the same scanned messages, in any process (unlike ``hash``)."""
+    digest = hashlib.sha256()
+    for message in messages:
+        digest.update(f"{message.role}\x00{message.content}\x01".encode("utf-8", "replace"))
+    return int.from_bytes(digest.digest()[:8], "big")
+
+
+def _groups(entry: LoreEntry) -> list[str]:
+    """The entry's inclusion groups: SillyTavern splits ``group`` at commas."""
+    if not entry.group:
+        return []
+    return list(dict.fromkeys(name for name in re.split(r",\s*", entry.group) if name))
+
+
+def _delay_level(entry: LoreEntry) -> int:
+    """0: not delayed; else the recursion level (true is level 1)."""
+    delay = entry.delay_until_recursion
+    if delay is None or delay is False:
+        return 0
+    return 1 if delay is True else int(delay)
+
+
+def _weighted_draw(items: Sequence[_Fired], rng: random.Random) -> _Fired:
+    weights = [
+        DEFAULT_GROUP_WEIGHT if item.entry.group_weight is None else item.entry.group_weight
+        for item in items
+    ]
+    roll = rng.random() * sum(weights)
+    total = 0
+    for item, weight in zip(items, weights, strict=True):
+        total += weight
+        if roll <= total:
+            return item
+    return items[-1]
 
 
 def _label(index: int, entry: LoreEntry) -> str:

@@ -136,3 +136,26 @@ def test_commands_are_imported_only_when_they_run() -> None:
     assert code == 0
     for command in ("chat", "card", "sessions", "memory", "steer", "tui", "audit"):
         assert command in out
+
+
+def test_no_remember_recalls_without_writing_so_the_same_seed_replies_the_same(
+    tiny_model_dir: Path,
+) -> None:
+    args = ["chat", "--model", str(tiny_model_dir), "--max-new-tokens", "6", "--seed", "4"]
+    message = "I moved to Oslo last spring, Captain."
+    first = json.loads(_invoke(*args, "--no-remember", "--json", "--once", message)[1])
+    second = json.loads(_invoke(*args, "--no-remember", "--json", "--once", message)[1])
+    assert first["reply"] == second["reply"]
+
+    def remembered() -> list[dict[str, object]]:
+        code, out, err = _invoke("memory", "list", "mira", "--json")
+        assert code == 0, err
+        return [m for m in json.loads(out) if m["kind"] != "seed"]
+
+    assert remembered() == []
+    assert json.loads(_invoke("profile", "list", "--json")[1]) == []  # nor learned about them
+    # Remembering (the default) keeps what the user said, not the reply.
+    code, _, err = _invoke(*args, "--json", "--once", message)
+    assert code == 0, err
+    (memory,) = remembered()
+    assert memory["text"] == message and memory["kind"] == "user_said"

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import torch
 
+from roleplay.control.attributes import fluency_bounds, load_attributes
 from roleplay.control.config import load_config
 from roleplay.control.controller import Controller, supports_hooks
 from roleplay.control.errors import ControlError
@@ -17,6 +18,7 @@ from roleplay.control.processors import (
     ReplyFrequencyPenaltyLogitsProcessor,
     ReplyNoRepeatNGramLogitsProcessor,
 )
+from roleplay.control.strengths import strength_bound
 from tests.control.conftest import make_card
 
 LAYERS = (1, 2)
@@ -66,8 +68,18 @@ def test_overrides_tuple_input_and_describe(tiny: Any) -> None:
     )
     info = controller.describe()
     steering = info["steering"]
-    bound = load_config().max_strength
-    assert steering["strengths"] == {"extraversion": -bound, "formality": min(0.5, bound)}
+    specs = load_attributes()
+    cap, own = load_config().max_strength, fluency_bounds(specs)
+    bounds = {
+        "extraversion": strength_bound("extraversion", -5.0, cap, own),
+        "formality": strength_bound("formality", 0.5, cap, own),
+    }
+    assert steering["bounds"] == bounds  # each attribute's bound for the sign asked for
+    assert steering["max_strength"] == cap
+    assert steering["strengths"] == {
+        "extraversion": -bounds["extraversion"],
+        "formality": min(0.5, bounds["formality"]),
+    }
     assert steering["clipped_from"] == {"extraversion": -5.0}
     assert steering["sources"] == {"extraversion": "override", "formality": "override"}
     assert steering["layers"] == list(LAYERS)

@@ -11,6 +11,7 @@ from roleplay.dialogue.repetition import (
     topic_words,
 )
 from roleplay.dialogue.scene import LineRetried, SceneRunner, SceneSpec, UtteranceDone
+from roleplay.engine.base import ChatMessage
 from tests.helpers.scripted_engine import ScriptedEngine
 
 COPY = "We should search the hold for the stowaway tonight."
@@ -76,3 +77,27 @@ def test_a_retry_within_the_threshold_ends_the_retries(characters_dir: Path) -> 
     assert echo_overlap(partly, [COPY]) == 0.5  # at the threshold: accepted
     assert [e.utterance.text for e in events if isinstance(e, UtteranceDone)][-1] == partly
     assert engine.calls == 3
+
+
+def test_the_topic_is_said_again_before_each_line_once_the_scene_has_begun(
+    characters_dir: Path,
+) -> None:
+    engine = ScriptedEngine(["Who goes there?", "A rat, maybe.", "Or a stowaway."])
+    list(SceneRunner(engine, _spec(characters_dir, 3)).run())
+    note = "[The scene is about: A stowaway. Say something about it.]"
+    # A character's first line answers the opening line, which names the topic itself; from
+    # its second line on (Mira's, the third prompt) the note comes right before it writes.
+    assert note not in engine.prompts[0] and note not in engine.prompts[1]
+    assert engine.messages[2][-1] == ChatMessage("system", note)
+    plain = ScriptedEngine(["Who goes there?", "A rat, maybe.", "Or a stowaway."])
+    list(SceneRunner(plain, _spec(characters_dir, 3), scene_prompt=False).run())
+    assert not any(note in prompt for prompt in plain.prompts)
+
+
+def test_a_line_that_says_the_topic_note_back_is_generated_again(characters_dir: Path) -> None:
+    parrot = "The scene is about: A stowaway. Say something about it."
+    engine = ScriptedEngine(["Who goes there?", parrot, "Check the cargo hold, quietly."])
+    events = list(SceneRunner(engine, _spec(characters_dir, 2)).run())
+    assert [e.speaker for e in events if isinstance(e, LineRetried)] == ["Sable"]
+    lines = [e.utterance.text for e in events if isinstance(e, UtteranceDone)]
+    assert lines == ["Who goes there?", "Check the cargo hold, quietly."]

@@ -202,6 +202,12 @@ def test_persona_fills_user_everywhere(tmp_path: Path, cards: list[Path]) -> Non
     system = _last_messages(engine)[0].content
     assert "# About Kestrel" in system and "soft spot for strays" in system
     assert "Kestrel: Evening." in _last_messages(engine)[-1].content
+    # After a switch, earlier lines keep the name they were said under in every prompt.
+    scene.use_persona(PersonaInfo("Wren", "A deckhand."))
+    scene.send("Morning.")
+    scene.reply("sable").text()
+    latest = "\n".join(m.content for m in _last_messages(engine)[1:])
+    assert "Kestrel: Evening." in latest and "Wren: Morning." in latest
     mira = load_card(cards[0])
     assert mira.name in scene.names
 

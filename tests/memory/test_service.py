@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from roleplay.cards.model import EMOTIONS
 from roleplay.errors import RoleplayError
 from roleplay.memory import CharacterMemory
+from roleplay.memory.settings import RememberSettings, default_settings
 from roleplay.memory.store import collection_names
 from tests.memory.conftest import LIGHTHOUSE_MEMORIES, make_card
 
@@ -94,14 +96,20 @@ def test_card_emotions_are_kept(chroma_url: str | None, character_name: str) -> 
     assert record.emotion == {**dict.fromkeys(EMOTIONS, 0.0), "fear": 0.7, "sadness": 0.2}
 
 
-def test_remember_exchange(memory: CharacterMemory) -> None:
+def test_remember_exchange_keeps_both_sides_under_the_exchange_policy(
+    chroma_url: str | None, character_name: str
+) -> None:
+    settings = replace(default_settings(), remember=RememberSettings(policy="exchange"))
+    card = make_card(character_name, LIGHTHOUSE_MEMORIES)
+    memory = CharacterMemory(card, chroma_url=chroma_url, settings=settings)
+    memory.ensure_seed_memories()
     first = memory.remember_exchange("Tell me a story.", "Once, a storm...", "session-1", 3)
     again = memory.remember_exchange("Tell me a story.", "Let me think.", "session-1", 3)
     other = memory.remember_exchange("And then?", "The lamp held.", "session-1", 4)
     assert first == again != other
     records = {record.id: record for record in memory.memories()}
     assert len(records) == 6
-    replaced = records[first]
+    replaced = records[str(first)]
     assert replaced.text.endswith(f"{memory.card.name}: Let me think.")
     assert replaced.metadata["session_id"] == "session-1"
     assert replaced.metadata["turn_index"] == 3
@@ -110,6 +118,41 @@ def test_remember_exchange(memory: CharacterMemory) -> None:
     assert isinstance(replaced.metadata["timestamp"], float)
     # The scorer's raw scores are kept (for a later recalibration) and shown with the record.
     assert len(json.loads(str(replaced.metadata["emo_raw"]))) == 8
+
+
+def test_the_default_policy_keeps_what_the_user_said_not_the_reply(
+    memory: CharacterMemory,
+) -> None:
+    first = memory.remember_exchange(
+        "I moved to Oslo last spring.", "Oslo! The crew of the Gannet...", "session-1", 3
+    )
+    again = memory.remember_exchange(
+        "I moved to Oslo last spring.", "Then you know the cold.", "session-1", 3
+    )
+    assert first == again is not None
+    # Too short to be worth a memory: nothing is stored.
+    assert memory.remember_exchange("ok", "Right.", "session-1", 4) is None
+    records = {record.id: record for record in memory.memories()}
+    assert len(records) == 5
+    kept = records[first]
+    assert kept.text == "I moved to Oslo last spring."
+    assert kept.metadata["kind"] == "user_said"
+    assert kept.metadata["speaker"] == "user"
+    assert kept.metadata["turn_index"] == 3
+    assert not any("Gannet" in record.text or "cold" in record.text for record in records.values())
+    # An edit too short to keep removes the memory of the longer message it replaced.
+    assert memory.remember_exchange("ok then", "Fine.", "session-1", 3) is None
+    assert first not in {record.id for record in memory.memories()}
+
+
+def test_scene_memories_leave_out_the_character_own_lines(memory: CharacterMemory) -> None:
+    name = memory.card.name
+    memory_id = memory.remember_scene(
+        [("Lena", "Who let the stowaway in?"), (name, "I did, and I'd do it again.")], "s", "m1"
+    )
+    (record,) = [record for record in memory.memories() if record.id == memory_id]
+    assert record.text == "Lena: Who let the stowaway in?"
+    assert memory.remember_scene([(name, "Only me talking.")], "s", "m2") is None
 
 
 def test_forget(memory: CharacterMemory) -> None:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from roleplay.personas.store import add_persona
-from roleplay.pipeline import ChatPipeline, PersonaInfo
+from roleplay.pipeline import ChatPipeline, PersonaInfo, speaker_name
 from roleplay.sessions import SessionStore
 from tests.helpers.scripted_engine import ScriptedEngine
 from tests.personas.conftest import assert_one_line_error, invoke
@@ -32,6 +32,9 @@ def test_persona_fills_user_and_describes_them(tmp_path: Path, characters_dir: P
     assert "# About Wren" in system and "first voyage" in system and "Kestrel" not in system
     resumed = pipeline.resume(conversation.session.id)
     assert resumed.session.user_name == "Wren" and "first voyage" in resumed.user_description
+    # Each user line keeps the name it was sent under.
+    users = [m for m in resumed.messages() if m.role == "user"]
+    assert [speaker_name(m, "Wren") for m in users] == ["Kestrel", "Wren"]
 
 
 def test_chat_uses_the_active_persona_unless_told_otherwise(tiny_model_dir: Path) -> None:

@@ -86,7 +86,7 @@ def test_history_that_fits_is_kept_whole() -> None:
 
 def test_oldest_turns_are_dropped_first_when_over_budget() -> None:
     engine = ScriptedEngine(context_window=400)
-    builder = PromptBuilder(engine, reply_tokens=100)
+    builder = PromptBuilder(engine, reply_tokens=100, character_notes=False)
     history = _history(10)
     built = builder.build(_card(), "Ann", history, "latest?")
     assert built.dropped_messages > 0

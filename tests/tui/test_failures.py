@@ -371,8 +371,9 @@ async def test_a_session_whose_card_broke_is_reported_before_the_model_loads(
         release.set()
 
 
-async def test_a_group_scene_is_refused_with_the_command_that_opens_it() -> None:
+async def test_a_group_scene_shows_its_cast_while_the_model_loads(isolated_home: Path) -> None:
     from roleplay.groups.scene import start_group
+    from tui.widgets.cast import CastList
 
     store = open_store()
     scene = start_group(ChatPipeline(SteadyEngine(), store), [MIRA, MIRA.parent / "sable.yaml"])
@@ -380,9 +381,34 @@ async def test_a_group_scene_is_refused_with_the_command_that_opens_it() -> None
     store.close()
     app, release = _slow_app(LaunchOptions(session=session_id))
     async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ChatScreen))
+        screen = chat(app)
+        await wait_until(pilot, lambda: bool(screen.query(CastList)))
+        assert app.pipeline is None
+        assert screen.is_group and screen.composer.placeholder == "Message the scene…"
+        release.set()
+        await wait_until(pilot, lambda: chat_ready(app))
+        assert _view(screen).session_id == session_id
+
+
+async def test_a_group_scene_whose_card_is_gone_is_reported_before_the_model_loads(
+    isolated_home: Path,
+) -> None:
+    from roleplay.groups.scene import start_group
+
+    card = isolated_home / "characters" / "sable-copy.yaml"
+    card.parent.mkdir(parents=True)
+    card.write_text((MIRA.parent / "sable.yaml").read_text())
+    store = open_store()
+    scene = start_group(ChatPipeline(SteadyEngine(), store), [MIRA, card])
+    session_id = scene.session.id
+    store.close()
+    card.unlink()
+    app, release = _slow_app(LaunchOptions(session=session_id))
+    async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, ErrorScreen))
         assert app.pipeline is None
-        assert f"roleplay chat --session {session_id}" in _error(app)
+        assert "Sable's card" in _error(app) and "no longer exists" in _error(app)
         release.set()
 
 

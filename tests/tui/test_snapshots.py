@@ -215,3 +215,60 @@ def test_match(snap_compare: SnapCompare) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_group_view(snap_compare: SnapCompare) -> None:
+    # Three characters: Sable muted, Pip gone; lines from each; the user switched persona
+    # (Ann, then Kes) and the old line keeps Ann's name.
+    from roleplay.groups.scene import start_group
+    from tui.backend import Identity
+    from tui.group import GroupSession
+
+    store = open_store()
+    engine = SteadyEngine(
+        [
+            "Quiet on the long-range scopes. *Sable doesn't look up.*",
+            "*Pip waves a wrench.* Engines purring, captain!",
+            "Welcome to the helm, Kes. Hold this heading.",
+        ]
+    )
+    cards = [MIRA, MIRA.parent / "sable.yaml", MIRA.parent / "pip.yaml"]
+    scene = start_group(ChatPipeline(engine, store), cards, user_name="Ann")
+    group = GroupSession(scene)
+    group.send("Status report, everyone.")
+    scene.reply("sable").text()
+    scene.reply("pip").text()
+    scene.mute("sable")
+    scene.leave("pip")
+    group.use_persona(Identity("Kes"))
+    group.send("Kes here, taking the helm.")
+    scene.reply("mira").text()
+    session_id = scene.session.id
+    store.close()
+    app = scripted_app(options=LaunchOptions(session=session_id))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_until(pilot, lambda: chat_ready(app))
+        await wait_until(pilot, idle_with(app, 7))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_group_round_at_80x24(snap_compare: SnapCompare) -> None:
+    # Manual order: Sable was chosen and is speaking; Pip, chosen meanwhile, speaks next.
+    engine = StallingEngine([" ".join(f"word{i}" for i in range(40))], after=5)
+    options = LaunchOptions(character="mira,sable,pip", order="manual")
+    app = scripted_app(engine, options=options)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_until(pilot, lambda: chat_ready(app))
+        await send(pilot, "Who has the watch?")
+        await wait_until(pilot, idle_with(app, 2))
+        await pilot.press("alt+2")
+        await wait_until(pilot, lambda: engine.stalled.is_set() and "word4" in live_text(chat(app)))
+        await pilot.press("alt+3")
+        await wait_until(pilot, lambda: "speaks next" in chat(app).status.status.note)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -10,6 +10,7 @@ from textual.containers import Grid, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui.group import COMMAND_HELP
 from tui.keys import HELP_SECTIONS
 
 PANELS = (
@@ -38,6 +39,11 @@ class HelpScreen(ModalScreen[None]):
                         yield Static(key.label, classes="help-key", markup=False)
                         yield Static(key.description, classes="help-name", markup=False)
                         yield Static(key.help, classes="help-text", markup=False)
+            yield Static("Group chat: commands in the input box", classes="help-title")
+            with Grid(classes="help-keys help-panels help-commands"):
+                for command, text in COMMAND_HELP:
+                    yield Static(command, classes="help-key", markup=False)
+                    yield Static(text, classes="help-text", markup=False)
             yield Static("Side panel (^T)", classes="help-title")
             with Grid(classes="help-keys help-panels"):
                 for name, text in PANELS:

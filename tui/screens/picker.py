@@ -38,13 +38,15 @@ def when(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
 
 
-def character_option(index: int, entry: CardEntry) -> Option:
+def character_option(index: int, entry: CardEntry, *, marked: bool = False) -> Option:
+    """One card; ``marked``: chosen for a group chat (``space``)."""
     if entry.card is None:
         prompt = Content.assemble(("⚠ ", "$error"), (entry.path.name, "dim strike"))
     else:
         mbti = entry.card.personality.mbti or ""
         prompt = Content.assemble(
-            (shorten(entry.name, 22), "bold"),
+            ("✓ " if marked else "", "bold $accent"),
+            (shorten(entry.name, 20 if marked else 22), "bold"),
             (f" {mbti}", "$accent"),
             (" ·you" if entry.source == "user" else "", "dim"),
         )
@@ -52,17 +54,35 @@ def character_option(index: int, entry: CardEntry) -> Option:
 
 
 def session_option(session: Session, messages: int, last_line: str) -> Option:
-    """Two lines: when, how long, which; then how it ended (as far as fits)."""
+    """Two lines: when, how long, which; then how it ended (as far as fits). A group scene
+    says so, with its cast, on a line of its own."""
     plural = "" if messages == 1 else "s"
+    members = group_members(session)
+    cast = ("\n  group: " + shorten(", ".join(members), 46), "$accent") if members else ("", "")
     return Option(
         Content.assemble(
             (when(session.updated_at), "$secondary"),
             (f"  {messages} message{plural}  ", ""),
             (f"{session.id} · as {session.user_name}", "dim"),
+            cast,
             ("\n  " + shorten(_MARKUP.sub("", last_line), 48), "dim italic"),
         ),
         id=session.id,
     )
+
+
+def group_members(session: Session) -> list[str]:
+    """A group scene's members by name (``roleplay.groups.scene``'s record); [] otherwise."""
+    group = session.metadata.get("group")
+    members = group.get("members") if isinstance(group, dict) else None
+    if not isinstance(members, list):
+        return []
+    return [str(m["name"]) for m in members if isinstance(m, dict) and "name" in m]
+
+
+def sessions_with(sessions: list[Session], name: str) -> list[Session]:
+    """The sessions with the character ``name``: its own chats and the scenes it is in."""
+    return [s for s in sessions if s.character == name or name in group_members(s)]
 
 
 class PickerScreen(Screen[None]):
@@ -72,6 +92,7 @@ class PickerScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.entries: list[CardEntry] = []
+        self.marked: list[int] = []  # entries chosen for a group chat, in the order marked
 
     @property
     def roleplay(self) -> RoleplayApp:
@@ -128,6 +149,7 @@ class PickerScreen(Screen[None]):
 
     def on_picker_screen_cards_loaded(self, message: CardsLoaded) -> None:
         self.entries = message.entries
+        self.marked = []
         characters = self.query_one("#characters", OptionList)
         self.roleplay.start_loading()  # now the model may have the CPU
         characters.clear_options()
@@ -164,7 +186,7 @@ class PickerScreen(Screen[None]):
         )
         try:
             store = self.roleplay.store
-            sessions = store.list_sessions(entry.name)[:MAX_SESSIONS]
+            sessions = sessions_with(store.list_sessions(), entry.name)[:MAX_SESSIONS]
             for session in sessions:
                 branch = store.branch(session.id)
                 last = branch[-1].content if branch else "(empty)"
@@ -206,6 +228,48 @@ class PickerScreen(Screen[None]):
             return
         card = entry.card.substituted(self.roleplay.user_name)
         self.roleplay.open_chat(ChatTarget(card_path=entry.path, label=entry.name, card=card))
+
+    def action_mark(self) -> None:
+        """Mark (or unmark) the highlighted character for a group chat."""
+        index = self.query_one("#characters", OptionList).highlighted
+        entry = self.highlighted_entry()
+        if index is None or entry is None or entry.card is None:
+            return
+        if index in self.marked:
+            self.marked.remove(index)
+        else:
+            self.marked.append(index)
+        characters = self.query_one("#characters", OptionList)
+        marked = index in self.marked
+        characters.replace_option_prompt_at_index(
+            index, character_option(index, entry, marked=marked).prompt
+        )
+        names = ", ".join(self.entries[i].name for i in self.marked)
+        self.notify(
+            f"Marked for a group chat: {names} · g starts it" if names else "Nothing marked.",
+            timeout=4,
+            markup=False,
+        )
+
+    def action_group_chat(self) -> None:
+        """A group scene with the marked characters (two or more), in the order marked."""
+        if len(self.marked) < 2:
+            self.notify("Mark two or more characters with space, then press g.", timeout=5)
+            return
+        entries = [self.entries[i] for i in self.marked]
+        characters = self.query_one("#characters", OptionList)
+        for index in self.marked:
+            characters.replace_option_prompt_at_index(
+                index, character_option(index, self.entries[index]).prompt
+            )
+        self.marked = []
+        self.roleplay.open_chat(
+            ChatTarget(
+                members=tuple(entry.path for entry in entries),
+                group=True,
+                label=", ".join(entry.name for entry in entries),
+            )
+        )
 
     def action_personas(self) -> None:
         self.roleplay.show_personas()

@@ -25,12 +25,11 @@ class ChatLog(VerticalScroll, can_focus=False):
     def live(self) -> MessageBox | None:
         return next((box for box in self.query_children(MessageBox) if box.message is None), None)
 
-    def names(self, view: ConversationView) -> dict[str, str]:
-        return {"assistant": view.character, "user": view.user_name, "system": "System"}
-
     async def show(self, view: ConversationView) -> None:
-        """Make the log match ``view``: keep boxes whose message is unchanged, replace the rest."""
-        names = self.names(view)
+        """Make the log match ``view``: keep boxes whose message is unchanged, replace the rest.
+
+        Each line is labelled with who said it (``ConversationView.speaker``): in a group
+        scene the character who spoke, and a user line the name it was sent under."""
         boxes = self.boxes()
         keep = 0
         for box, message in zip(boxes, view.messages, strict=False):
@@ -45,13 +44,16 @@ class ChatLog(VerticalScroll, can_focus=False):
         if stale:
             await self.remove_children(stale)
         for box, message in zip(boxes[:keep], view.messages, strict=False):
-            box.show(message, names[message.role])
-        new = [MessageBox(message, names[message.role]) for message in view.messages[keep:]]
+            box.show(message, view.speaker(message))
+        new = [
+            MessageBox(message, view.speaker(message), tint=view.tint(message))
+            for message in view.messages[keep:]
+        ]
         if new:
             await self.mount_all(new)
 
-    async def start_live(self, name: str) -> MessageBox:
-        box = MessageBox(None, name)
+    async def start_live(self, name: str, tint: int = 0) -> MessageBox:
+        box = MessageBox(None, name, tint=tint)
         await self.mount(box)
         return box
 

@@ -21,6 +21,16 @@ from tui.turn_info import toxicity_of
 # the default model on 2 cores (31 vs 52 tok/s, measured); 10 updates a second still reads
 # as streaming.
 STREAM_INTERVAL_S = 0.1
+# A group scene's characters' colours, by their place in the cast: the cast list's names and
+# (as MessageBox.-tint-N in app.tcss, which must follow this order) their lines' borders. The
+# user's colour ($primary) is not among them.
+TINTS = ("$secondary", "$accent", "$success", "#C39BD3", "#61AFEF", "$warning")
+TINT_COUNT = len(TINTS)
+
+
+def is_event(message: MessageView) -> bool:
+    """A group scene's event line (someone joined or left), not something said."""
+    return message.role == "system" and bool(message.metadata.get("event"))
 
 
 def header_content(message: MessageView, name: str) -> Content:
@@ -54,22 +64,31 @@ class MessageBox(Vertical, can_focus=True):
             super().__init__()
             self.box = box
 
-    def __init__(self, message: MessageView | None, name: str) -> None:
+    def __init__(self, message: MessageView | None, name: str, *, tint: int = 0) -> None:
         role = message.role if message is not None else "assistant"
-        super().__init__(classes=f"message -{role}" + (" -live" if message is None else ""))
+        classes = f"message -{role}" + (" -live" if message is None else "")
+        if tint:  # a group scene's character after the first: its own colour (app.tcss)
+            classes += f" -tint-{tint % TINT_COUNT}"
+        if message is not None and is_event(message):
+            classes += " -event"
+        super().__init__(classes=classes)
         self.message = message
         self.speaker = name
         self._stream: MarkdownStream | None = None
         self._pending: list[str] = []  # pieces received since the last screen update
         self._last_update = 0.0
         self._update_timer: Timer | None = None
+        self._note = ""  # the live header's state once text flows ("" or a retry's note)
 
     @property
     def message_id(self) -> int | None:
         return self.message.id if self.message is not None else None
 
     def compose(self) -> ComposeResult:
-        if self.message is not None:
+        if self.message is not None and is_event(self.message):
+            # A scene event ("Sable leaves the scene."): one quiet line, no header.
+            yield Static(self.message.content, classes="message-event", markup=False)
+        elif self.message is not None:
             yield Static(header_content(self.message, self.speaker), classes="message-header")
             yield Markdown(self.message.content, open_links=False, classes="message-body")
         else:
@@ -83,6 +102,9 @@ class MessageBox(Vertical, can_focus=True):
         """Update in place (a swipe count grew, a badge appeared); re-render text only if new."""
         changed_text = self.message is None or self.message.content != message.content
         self.message, self.speaker = message, name
+        if is_event(message):
+            self.query_one(".message-event", Static).update(message.content)
+            return
         self.query_one(".message-header", Static).update(header_content(message, name))
         if changed_text:
             self.query_one(".message-body", Markdown).update(message.content)
@@ -108,9 +130,22 @@ class MessageBox(Vertical, can_focus=True):
         if not text:
             return
         if self._stream is None:
-            self.query_one(".message-header", Static).update(self._live_header(""))
+            self.query_one(".message-header", Static).update(self._live_header(self._note))
             self._stream = Markdown.get_stream(self.query_one(".message-body", Markdown))
         await self._stream.write(text)
+
+    async def restart(self, note: str) -> None:
+        """The attempt shown was rejected (a group scene's echo guard): start over, saying why."""
+        if self._update_timer is not None:
+            self._update_timer.stop()
+            self._update_timer = None
+        self._pending.clear()
+        if self._stream is not None:
+            await self._stream.stop()
+            self._stream = None
+        await self.query_one(".message-body", Markdown).update("")
+        self._note = note
+        self.query_one(".message-header", Static).update(self._live_header(note))
 
     def stopping(self) -> None:
         self.query_one(".message-header", Static).update(self._live_header("stopping…"))

@@ -1,0 +1,68 @@
+"""The character's note: the card's traits re-asserted near the end of a long conversation.
+
+As a chat grows, the system block that describes the character moves far from where the
+model writes, and replies drift toward the assistant's or the user's voice (issue 17,
+``benchmarks/persona_drift.py``). SillyTavern's answer is the "character's note", a short
+text inserted a few messages from the end (``depth``); cards carry it as
+``extensions.depth_prompt: {prompt, depth, role}``. A card with one gets its own; every other
+card gets one written from its Big Five (the same guidance lines as the system block) and
+its trait words. The note joins the prompt only once the history is at least ``depth``
+messages long: before that the system block is close enough.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from roleplay.cards.model import Card, fill_placeholders
+from roleplay.prompting.guidance import personality_lines
+from roleplay.prompting.templating import render_template
+
+MessageRole = Literal["system", "user", "assistant"]
+MESSAGE_ROLES: tuple[str, ...] = ("system", "user", "assistant")
+# SillyTavern's default depth for a character's note and an "@ depth" lore entry.
+DEFAULT_NOTE_DEPTH = 4
+MAX_NOTE_DEPTH = 1000
+
+
+@dataclass(frozen=True)
+class DepthNote:
+    """Text inserted ``depth`` messages from the end of the chat (0 = after the newest)."""
+
+    content: str
+    depth: int = DEFAULT_NOTE_DEPTH
+    role: MessageRole = "system"
+
+
+def character_note(card: Card, user_name: str) -> DepthNote:
+    """The card's own note (``extensions.depth_prompt``) or one written from its traits."""
+    own = _card_depth_prompt(card)
+    if own is not None:
+        prompt, depth, role = own
+        return DepthNote(fill_placeholders(prompt, char=card.name, user=user_name), depth, role)
+    personality = card.personality
+    text = render_template(
+        "character_note.j2",
+        name=card.name,
+        user=user_name,
+        personality_lines=personality_lines(personality.big_five.as_dict()),
+        traits=list(personality.traits),
+    )
+    return DepthNote(text.strip())
+
+
+def _card_depth_prompt(card: Card) -> tuple[str, int, MessageRole] | None:
+    """SillyTavern's ``depth_prompt`` extension when it holds usable text (else None)."""
+    section: Any = card.extensions.get("depth_prompt") if card.extensions else None
+    if not isinstance(section, dict):
+        return None
+    prompt = section.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        return None
+    depth = section.get("depth")
+    if type(depth) is not int or not 0 <= depth <= MAX_NOTE_DEPTH:
+        depth = DEFAULT_NOTE_DEPTH
+    role = section.get("role")
+    chosen: MessageRole = role if role in ("user", "assistant") else "system"
+    return prompt.strip(), depth, chosen

@@ -1,0 +1,304 @@
+"""Fluency bounds per attribute and direction: the data, the clipping, the CLI warning, and
+the calibration script's choice and file writing (no model is loaded here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import steering_fluency
+from roleplay.control.attributes import (
+    FluencyBound,
+    bundled_attributes_dir,
+    fluency_bounds,
+    load_attribute_file,
+    load_attributes,
+    parse_attribute,
+    user_attributes_dir,
+)
+from roleplay.control.config import load_config
+from roleplay.control.strengths import resolve_strengths, strength_bound
+from roleplay.errors import FileProblemsError
+from tests.control.conftest import make_card
+from tests.control.test_attributes import attribute_yaml
+
+KNOWN = ["extraversion", "formality", "neuroticism", "sentiment"]
+BOUNDS = {
+    "formality": FluencyBound(positive=0.9, negative=0.7),
+    "neuroticism": FluencyBound(negative=0.8),
+}
+
+
+def with_bound(bound: str) -> str:
+    return attribute_yaml().replace("pairs:\n", f"max_strength: {bound}\npairs:\n")
+
+
+# The data -----------------------------------------------------------------------------------
+
+
+def test_a_bound_is_read_per_direction_and_is_optional(tmp_path: Path) -> None:
+    spec = parse_attribute(with_bound("{positive: 0.9, negative: 0.7}"), tmp_path / "b.yaml")
+    assert spec.max_strength == FluencyBound(positive=0.9, negative=0.7)
+    one = parse_attribute(with_bound("{negative: 1}"), tmp_path / "b.yaml")
+    assert one.max_strength == FluencyBound(negative=1.0)
+    assert parse_attribute(attribute_yaml(), tmp_path / "b.yaml").max_strength == FluencyBound()
+    # The bound limits how hard the vector is applied: it does not change the vector.
+    assert spec.data_hash == parse_attribute(attribute_yaml(), tmp_path / "b.yaml").data_hash
+
+
+@pytest.mark.parametrize(
+    ("bound", "message"),
+    [
+        ("{negative: 0}", "'max_strength.negative' must be a positive number, got 0"),
+        ("{positive: -0.5}", "'max_strength.positive' must be a positive number, got -0.5"),
+        ("{positive: lots}", "'max_strength.positive' must be a positive number, got 'lots'"),
+        ("{positive: .nan}", "'max_strength.positive' must be a positive number"),
+        ("{positive: true}", "'max_strength.positive' must be a positive number, got True"),
+        ("{up: 0.5}", "'max_strength.up' is not a direction (use positive or negative)"),
+        ("0.8", "'max_strength' must be a mapping of directions to bounds"),
+    ],
+)
+def test_a_bad_bound_is_one_line_naming_the_file_and_field(
+    tmp_path: Path, bound: str, message: str
+) -> None:
+    path = tmp_path / "bravery.yaml"
+    path.write_text(with_bound(bound))
+    with pytest.raises(FileProblemsError) as caught:
+        load_attribute_file(path)
+    text = str(caught.value)
+    assert "\n" not in text
+    assert text.startswith(f"{path}:4:")  # the line of max_strength
+    assert message in text
+
+
+def test_bundled_bounds_are_below_the_global_bound() -> None:
+    cap = load_config().max_strength
+    for name, bound in fluency_bounds(load_attributes([bundled_attributes_dir()])).items():
+        for value in (bound.positive, bound.negative):
+            assert value is None or 0 < value < cap, name
+
+
+# Clipping -----------------------------------------------------------------------------------
+
+
+def test_each_attribute_is_clipped_to_its_own_bound_for_its_sign() -> None:
+    resolved = resolve_strengths(
+        None,
+        {"formality": -1.0, "neuroticism": 1.0, "sentiment": -0.5, "extraversion": 3.0},
+        KNOWN,
+        max_strength=1.0,
+        bounds=BOUNDS,
+    )
+    assert resolved.strengths == {
+        "formality": -0.7,  # its negative bound
+        "neuroticism": 1.0,  # its positive direction has no bound of its own: the global one
+        "sentiment": -0.5,  # within bounds: untouched
+        "extraversion": 1.0,  # no bound of its own: the global one
+    }
+    assert resolved.bounds == {
+        "formality": 0.7,
+        "neuroticism": 1.0,
+        "sentiment": 1.0,
+        "extraversion": 1.0,
+    }
+    assert resolved.clipped == {"formality": -1.0, "extraversion": 3.0}
+    positive = resolve_strengths(None, {"formality": 2.0}, KNOWN, max_strength=1.0, bounds=BOUNDS)
+    assert positive.strengths == {"formality": 0.9}
+
+
+def test_card_strengths_are_clipped_per_direction_too() -> None:
+    card = make_card({"neuroticism": 0.0, "extraversion": 0.0})  # both ask for -1
+    resolved = resolve_strengths(card, None, KNOWN, max_strength=1.0, bounds=BOUNDS)
+    assert resolved.strengths == {"neuroticism": -0.8, "extraversion": -1.0}
+
+
+def test_the_global_bound_caps_an_attributes_own() -> None:
+    assert strength_bound("formality", 2.0, 0.5, BOUNDS) == 0.5
+    assert strength_bound("formality", -2.0, 1.0, BOUNDS) == 0.7
+    assert strength_bound("sentiment", -2.0, 1.0, BOUNDS) == 1.0
+    assert strength_bound("formality", -2.0, 1.0, None) == 1.0
+    resolved = resolve_strengths(None, {"formality": 2.0}, KNOWN, max_strength=0.5, bounds=BOUNDS)
+    assert resolved.strengths == {"formality": 0.5}
+
+
+def test_a_user_file_brings_its_own_bound(scratch_home: Path) -> None:
+    folder = user_attributes_dir()
+    folder.mkdir(parents=True)
+    (folder / "bravery.yaml").write_text(with_bound("{positive: 0.6}"))
+    specs = load_attributes()
+    resolved = resolve_strengths(
+        None,
+        {"bravery": 1.0},
+        specs,
+        max_strength=load_config().max_strength,
+        bounds=fluency_bounds(specs),
+    )
+    assert resolved.strengths == {"bravery": 0.6}
+
+
+@pytest.mark.usefixtures("no_hooks_left")
+def test_the_controller_clips_to_the_bound_and_reports_it(tiny: Any, scratch_home: Path) -> None:
+    from roleplay.control.controller import Controller
+
+    _bounded_home("{negative: 0.7}")
+    controller = Controller.for_card(tiny, None, {"formality": -1.0}, layers=(1, 2))
+    steering = controller.describe()["steering"]
+    assert steering["strengths"] == {"formality": -0.7}
+    assert steering["bounds"] == {"formality": 0.7}
+    assert steering["clipped_from"] == {"formality": -1.0}
+    controller.set_overrides({"formality": 1.0})  # the other direction: the global bound
+    steering = controller.describe()["steering"]
+    cap = load_config().max_strength
+    assert steering["strengths"] == {"formality": cap}
+    assert steering["bounds"] == {"formality": cap}
+
+
+# The CLI warning ----------------------------------------------------------------------------
+
+
+def _bounded_home(bound: str) -> None:
+    """A user ``formality`` attribute with the given bound (it replaces the bundled one)."""
+    folder = user_attributes_dir()
+    folder.mkdir(parents=True)
+    text = attribute_yaml("formality").replace("pairs:\n", f"max_strength: {bound}\npairs:\n")
+    (folder / "formality.yaml").write_text(text, encoding="utf-8")
+
+
+def _warnings(capsys: pytest.CaptureFixture[str], overrides: dict[str, float]) -> list[str]:
+    from roleplay.cli.options import warn_clipped_strengths
+
+    warn_clipped_strengths(overrides)
+    return [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+
+
+def test_the_warning_names_the_attributes_own_bound(
+    scratch_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _bounded_home("{negative: 0.7}")
+    assert _warnings(capsys, {"formality": -0.9}) == [
+        "warning: --steer formality=-0.9 is outside formality's fluency bound -0.7..+1 "
+        "(max_strength in formality.yaml); clipped to -0.7"
+    ]
+    assert _warnings(capsys, {"formality": 0.9, "extraversion": -0.5}) == []
+
+
+def test_the_warning_without_an_own_bound_gives_the_global_range(
+    scratch_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _warnings(capsys, {"extraversion": 5.0}) == [
+        "warning: --steer extraversion=5 is outside -1..+1; clipped to +1"
+    ]
+
+
+# The calibration script ---------------------------------------------------------------------
+
+
+def test_the_choice_is_the_largest_strength_within_budget() -> None:
+    choose = steering_fluency.choose_bound
+    assert choose({1.0: 1.24, 0.9: 1.18, 0.8: 1.12, 0.7: 1.05}, 1.15) == 0.8
+    assert choose({1.0: 1.10}, 1.15) == 1.0
+    assert choose({1.0: 1.15}, 1.15) == 1.0  # at the budget counts as within
+    assert choose({0.5: 1.1, 1.0: 1.3, 0.7: 1.14, 0.9: 1.16}, 1.15) == 0.7  # any order
+    assert choose({1.0: 1.3, 0.5: 1.2}, 1.15) is None
+    assert choose({}, 1.15) is None
+
+
+def test_evaluation_seeds_are_refused() -> None:
+    assert steering_fluency.check_seeds([1234, 1235]) == [1234, 1235]
+    with pytest.raises(SystemExit, match="evaluation seeds"):
+        steering_fluency.check_seeds([1234, 502])
+
+
+def test_calibration_prompts_are_not_the_evaluation_prompts() -> None:
+    from benchmarks.steering_llama_cpp import load_prompts
+
+    calibration = steering_fluency.calibration_prompts()
+    evaluation = load_prompts()
+    assert not set(calibration["prompts"]) & set(evaluation["prompts"])
+    assert calibration["system_prompt"] != evaluation["system_prompt"]
+    assert not set(steering_fluency.SEEDS) & set(evaluation["seeds"])
+
+
+def test_only_directions_below_the_global_bound_are_written() -> None:
+    entries = steering_fluency.bound_entries({"positive": 1.0, "negative": 0.8}, 1.0)
+    assert entries == {"negative": 0.8}
+    assert steering_fluency.bound_entries({"positive": 1.0, "negative": 1.0}, 1.0) == {}
+
+
+def test_writing_bounds_keeps_the_file_and_can_remove_them(tmp_path: Path) -> None:
+    # The bundled file without any bound it may carry: the starting point.
+    steering_fluency.unbounded_copies(bundled_attributes_dir(), tmp_path / "plain")
+    plain = (tmp_path / "plain" / "formality.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "formality.yaml"
+    path.write_text(plain, encoding="utf-8")
+    assert steering_fluency.write_bound(path, {}) is False  # nothing to write or remove
+
+    written = steering_fluency.write_bounds(
+        {"formality": {"positive": 1.0, "negative": 0.7}}, tmp_path, 1.0
+    )
+    assert written == {"formality": {"negative": 0.7}}
+    text = path.read_text(encoding="utf-8")
+    assert load_attribute_file(path).max_strength == FluencyBound(negative=0.7)
+    assert "casual\n# Fluency bound" in text and "max_strength:\n  negative: 0.7\npairs:\n" in text
+    assert [line for line in text.splitlines() if line not in plain.splitlines()] == [
+        *(f"# {line}" for line in steering_fluency.BOUND_COMMENT.splitlines()),
+        "max_strength:",
+        "  negative: 0.7",
+    ]  # comments, pairs and long lines untouched
+    # Rewriting replaces the numbers; removing restores the plain file byte for byte.
+    steering_fluency.write_bound(path, {"negative": 0.6, "positive": 0.9})
+    assert load_attribute_file(path).max_strength == FluencyBound(positive=0.9, negative=0.6)
+    assert "max_strength:\n  positive: 0.9\n  negative: 0.6\npairs:" in path.read_text()
+    assert steering_fluency.write_bound(path, {}) is True
+    assert path.read_text(encoding="utf-8") == plain
+
+
+def test_the_table_shows_every_strength_tried_and_the_bound() -> None:
+    def tried(pairs: list[tuple[float, float]]) -> list[dict[str, object]]:
+        return [
+            {"strength": s, "ppl_ratio": r, "ppl_ratio_95": [r - 0.1, r + 0.1], "distinct2": 0.9}
+            for s, r in pairs
+        ]
+
+    payload = {
+        "machine": {},
+        "model": "m",
+        "backend": "llama.cpp",
+        "threads": 2,
+        "method": "control_vectors",
+        "date": "d",
+        "load_average": [1.0, 2.0],
+        "seconds": 10,
+        "command": "python -m benchmarks.steering_fluency",
+        "prompts_file": "neutral_prompts.yaml",
+        "prompts": 12,
+        "seeds": [1234],
+        "n_pairs": 12,
+        "tokens": 48,
+        "temperature": 0.7,
+        "baseline_perplexity": 4.5,
+        "budget": 1.15,
+        "target": 1.2,
+        "strengths": [1.0, 0.9, 0.8],
+        "attributes": {
+            "formality": {
+                "positive": {"tried": tried([(1.0, 1.1)]), "bound": 1.0, "within_budget": True},
+                "negative": {
+                    "tried": tried([(1.0, 1.3), (0.9, 1.12)]),
+                    "bound": 0.9,
+                    "within_budget": True,
+                },
+            }
+        },
+    }
+    table = steering_fluency.markdown(payload)
+    assert "| formality | positive | 12 | 1.10 [1.00, 1.20] | - | - | **1** |" in table
+    assert (
+        "| formality | negative | 12 | 1.30 [1.20, 1.40] | 1.12 [1.02, 1.22] | - | **0.9** |"
+        in (table)
+    )
+    assert steering_fluency.chosen_bounds(payload) == {
+        "formality": {"positive": 1.0, "negative": 0.9}
+    }
