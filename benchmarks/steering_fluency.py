@@ -19,12 +19,15 @@ never clip the strengths being tried (the copies have the same pairs, hence the 
 
     python -m benchmarks.steering_fluency [--attributes a,b] [--budget 1.15]
         [--strengths 1.0,0.9,0.8,0.7,0.6,0.5] [--seeds 1234,1235,1236] [--tokens 48]
-        [--threads 2] [--quick] [--write] [--from-result benchmarks/out/steering_fluency.json]
+        [--threads 2] [--quick] [--resume] [--write]
+        [--from-result benchmarks/out/steering_fluency.json]
 
 Writes ``benchmarks/out/steering_fluency.json`` and prints the table; ``--write`` sets each
 calibrated attribute's ``max_strength: {positive: x, negative: y}`` in its bundled file
 (comments kept; a direction within budget at the global bound gets no entry);
-``--from-result`` re-reads a saved result instead of measuring. The held-out
+``--from-result`` re-reads a saved result instead of measuring. Each finished group of
+replies is saved as it is done (``benchmarks/out/steering_fluency.partial.json``, removed at
+the end), and ``--resume`` continues an interrupted run from it. The held-out
 check of the chosen bounds is ``benchmarks/steering_llama_cpp.py``.
 """
 
@@ -174,6 +177,38 @@ def write_bounds(
 # The run ------------------------------------------------------------------------------------
 
 
+class Checkpoint:
+    """Each finished group of replies, saved as it is done (``steering_fluency.partial.json``)
+    so that ``--resume`` after an interrupted run redoes nothing with the same settings."""
+
+    def __init__(self, settings: dict[str, Any], *, resume: bool) -> None:
+        from benchmarks import common
+
+        self.path = common.OUT_DIR / "steering_fluency.partial.json"
+        self.settings = settings
+        self.groups: dict[str, Any] = {}
+        if resume and self.path.is_file():
+            saved = json.loads(self.path.read_text(encoding="utf-8"))
+            if saved.get("settings") == settings:
+                self.groups = saved["groups"]
+            else:
+                _log("checkpoint ignored: it was made with other settings")
+
+    def get(self, key: str) -> tuple[list[str], list[float]] | None:
+        group = self.groups.get(key)
+        return None if group is None else (group["replies"], group["nll"])
+
+    def put(self, key: str, replies: list[str], nll: list[float]) -> None:
+        self.groups[key] = {"replies": replies, "nll": nll}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps({"settings": self.settings, "groups": self.groups}))
+        os.replace(temporary, self.path)
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
 def _log(message: str) -> None:
     stamp = datetime.datetime.now().strftime("%H:%M:%S")
     print(f"[{stamp}] {message}", flush=True)
@@ -210,8 +245,31 @@ def run(arguments: argparse.Namespace, home: Path) -> dict[str, Any]:
     bench = Bench(arguments.threads, prompts, seeds, data["system_prompt"])
     n = len(bench.pairs)
     _log(f"{len(prompts)} prompts x seeds {seeds} = {n} replies per strength, {tokens} tokens")
-    baseline = bench.replies({}, tokens, lambda: None)
-    baseline_nll = [-v for v in bench.mean_logprob(bench.system, baseline)]
+    settings = {
+        "model": bench.engine.model_id,
+        "system_prompt": bench.system,
+        "prompts": prompts,
+        "seeds": seeds,
+        "tokens": tokens,
+        "temperature": TEMPERATURE,
+        "threads": arguments.threads,
+        "steering": [config.unit_relative_norm, list(config.layer_fractions), config.method],
+    }
+    checkpoint = Checkpoint(settings, resume=arguments.resume and not arguments.quick)
+
+    def measure(key: str, strengths_in_force: dict[str, float]) -> tuple[list[str], list[float]]:
+        """Replies and their per-token log-perplexity (from the checkpoint when resuming)."""
+        done = checkpoint.get(key)
+        if done is not None:
+            _log(f"{key}: from the checkpoint")
+            return done
+        texts = bench.replies(strengths_in_force, tokens, lambda: None)
+        nll = [-v for v in bench.mean_logprob(bench.system, texts)]
+        checkpoint.put(key, texts, nll)
+        return texts, nll
+
+    specs = load_attributes([bundled_attributes_dir()])
+    baseline, baseline_nll = measure("unsteered", {})
     _log(f"unsteered: perplexity {math.exp(statistics.fmean(baseline_nll)):.2f}")
     results: dict[str, Any] = {}
     for attribute in attributes:
@@ -219,8 +277,8 @@ def run(arguments: argparse.Namespace, home: Path) -> dict[str, Any]:
         for direction, sign in SIGNS:
             tried: list[dict[str, Any]] = []
             for strength in strengths:
-                texts = bench.replies({attribute: sign * strength}, tokens, lambda: None)
-                nll = [-v for v in bench.mean_logprob(bench.system, texts)]
+                key = f"{attribute} ({specs[attribute].data_hash}) {sign * strength:+g}"
+                texts, nll = measure(key, {attribute: sign * strength})
                 gaps = [a - b for a, b in zip(nll, baseline_nll, strict=True)]
                 ratio = math.exp(statistics.fmean(gaps))
                 tried.append(
@@ -242,6 +300,7 @@ def run(arguments: argparse.Namespace, home: Path) -> dict[str, Any]:
                 "within_budget": chosen is not None,
             }
         results[attribute] = row
+    checkpoint.remove()
     return {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": "python -m benchmarks.steering_fluency"
@@ -358,6 +417,11 @@ def main(argv: list[str] | None = None) -> None:
         "--quick",
         action="store_true",
         help="smoke test: 2 prompts x 1 seed, 8 tokens, the largest and smallest strength",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse the groups of replies an interrupted run with the same settings saved",
     )
     parser.add_argument(
         "--write", action="store_true", help="write the bounds into the bundled attribute files"

@@ -302,3 +302,23 @@ def test_the_table_shows_every_strength_tried_and_the_bound() -> None:
     assert steering_fluency.chosen_bounds(payload) == {
         "formality": {"positive": 1.0, "negative": 0.9}
     }
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchmarks import common
+
+    monkeypatch.setattr(common, "OUT_DIR", tmp_path)
+    settings: dict[str, Any] = {"model": "m", "seeds": [1234], "tokens": 48}
+    first = steering_fluency.Checkpoint(settings, resume=False)
+    first.put("unsteered", ["a reply"], [1.5])
+    assert steering_fluency.Checkpoint(settings, resume=True).get("unsteered") == (
+        ["a reply"],
+        [1.5],
+    )
+    assert steering_fluency.Checkpoint(settings, resume=False).get("unsteered") is None
+    other = steering_fluency.Checkpoint({**settings, "tokens": 8}, resume=True)
+    assert other.get("unsteered") is None  # made with other settings: not reused
+    first.remove()
+    assert not list(tmp_path.iterdir())
