@@ -9,7 +9,10 @@ Both sides run the default model (the embedded GGUF on llama.cpp, built by
    (the order alternates), the same prompt (Mira's card, her greeting, one user message) and
    the same seed per repeat on both sides, so both generate the same tokens from an empty KV
    cache. TTFT is measured from the call (``send`` / the HTTP request) to the first non-empty
-   piece; decode is (tokens - 1) / (time from the first piece to the last).
+   piece; decode is (tokens - 1) / (time from the first piece to the last). A second server,
+   started with ``--stream-interval-ms 0`` (every token handed to the client as it comes,
+   as before the default became 50 ms), runs the same turns interleaved with the other two
+   sides, so the effect of batching the stream is measured in the same run.
 2. Throughput: 4 clients at once against the server (each its own conversation), against the
    same 4 requests one after another, ``--throughput-repeats`` times (a range, not one draw).
 
@@ -54,7 +57,10 @@ def _options(tokens: int, threads: int) -> Any:
     )
 
 
-def serve(port: int, tokens: int, threads: int) -> None:
+INTERVALS_MS = {"served": 50, "served, every token": 0}  # the default, and per token
+
+
+def serve(port: int, tokens: int, threads: int, interval_ms: int) -> None:
     """The server side (a child process of the benchmark)."""
     import uvicorn
 
@@ -63,7 +69,11 @@ def serve(port: int, tokens: int, threads: int) -> None:
 
     options = _options(tokens, threads)
     engine = load_engine(options.backend)
-    app = create_app(lambda: build_pipeline(options, engine=engine), api_key=API_KEY)
+    app = create_app(
+        lambda: build_pipeline(options, engine=engine),
+        api_key=API_KEY,
+        stream_interval_s=interval_ms / 1000,
+    )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
@@ -224,9 +234,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--throughput-repeats", type=int, default=3)
     parser.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--stream-interval-ms", type=int, default=50, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.serve is not None:
-        serve(arguments.serve, arguments.tokens, arguments.threads[0])
+        serve(arguments.serve, arguments.tokens, arguments.threads[0], arguments.stream_interval_ms)
         return
     from benchmarks.common import load_average, write_result
 
@@ -256,36 +267,53 @@ def measure(arguments: argparse.Namespace, threads: int) -> dict[str, Any]:
     from roleplay.application import build_pipeline
     from roleplay.cards.registry import resolve_card
 
-    port = _free_port()
-    command = [
-        *(sys.executable, "-m", "benchmarks.serve_speed", "--serve", str(port)),
-        *("--tokens", str(arguments.tokens), "--threads", str(threads)),
-    ]
-    process = subprocess.Popen(command, text=True)
+    ports = {side: _free_port() for side in INTERVALS_MS}
+    processes = {
+        side: subprocess.Popen(
+            [
+                *(sys.executable, "-m", "benchmarks.serve_speed", "--serve", str(ports[side])),
+                *("--tokens", str(arguments.tokens), "--threads", str(threads)),
+                *("--stream-interval-ms", str(INTERVALS_MS[side])),
+            ],
+            text=True,
+        )
+        for side in INTERVALS_MS
+    }
     try:
         pipeline = build_pipeline(_options(arguments.tokens, threads))
         card = resolve_card("mira")
         greeting = pipeline.start(card).messages()[0].content
 
-        def client_factory() -> Any:
+        def client_for(side: str) -> Any:
             return openai.OpenAI(
-                base_url=f"http://127.0.0.1:{port}/v1", api_key=API_KEY, max_retries=0, timeout=600
+                base_url=f"http://127.0.0.1:{ports[side]}/v1",
+                api_key=API_KEY,
+                max_retries=0,
+                timeout=600,
             )
 
-        client = client_factory()
-        _wait_ready(client, process)
+        def client_factory() -> Any:
+            return client_for("served")
+
+        clients = {side: client_for(side) for side in INTERVALS_MS}
+        for side, process in processes.items():
+            _wait_ready(clients[side], process)
         load_before = load_average()
         in_process(pipeline, card, 1)  # warm-up: vectors, caches, page-ins
-        served(client, greeting, 1, "warm-up")
-        runs: dict[str, list[dict[str, Any]]] = {"in-process": [], "served": []}
+        for side, client in clients.items():
+            served(client, greeting, 1, f"warm-up {side}")
+        sides = ["in-process", *INTERVALS_MS]
+        runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
         for repeat in range(arguments.repeats):
             seed = 100 + repeat
-            order = ["in-process", "served"] if repeat % 2 == 0 else ["served", "in-process"]
-            for side in order:
+            shift = repeat % len(sides)  # each side takes each place in the order in turn
+            for side in sides[shift:] + sides[:shift]:
                 if side == "in-process":
                     runs[side].append(in_process(pipeline, card, seed))
                 else:
-                    runs[side].append(served(client, greeting, seed, f"repeat-{repeat}"))
+                    user = f"{side} repeat-{repeat}"
+                    runs[side].append(served(clients[side], greeting, seed, user))
+        client = clients["served"]
         together, apart = [], []
         for round_ in range(arguments.throughput_repeats):
             tag = f"r{round_}"
@@ -293,9 +321,12 @@ def measure(arguments: argparse.Namespace, threads: int) -> dict[str, Any]:
             apart.append(sequential(client, greeting, arguments.clients, f"{tag}-a"))
         load_after = load_average()
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-    add_served_engine_side(runs["served"])
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            process.wait(timeout=30)
+    for side in INTERVALS_MS:
+        add_served_engine_side(runs[side])
     same_text = sum(
         a["text"] == b["text"] for a, b in zip(runs["in-process"], runs["served"], strict=True)
     )
@@ -342,7 +373,9 @@ def markdown(payload: dict[str, Any]) -> str:
                 payload,
                 "The serving layer's own cost per thread count: TTFT minus the engine's own "
                 "(tokenising + prefill) on each side, decode ratios by the client's and by the "
-                "engine's clock; median [min, max] over n repeats, ratios with a 95 % bootstrap.",
+                "engine's clock, for the default server (tokens handed over every 50 ms at most) "
+                "and for one handing over every token; median [min, max] over n repeats, ratios "
+                "with a 95 % bootstrap.",
             ),
             _threads_table(runs),
         ]
@@ -409,8 +442,9 @@ def _threads_table(runs: dict[str, dict[str, Any]]) -> str:
 
     lines = [
         "| threads (load) | n | TTFT served - in-process, paired ms | TTFT minus the engine's "
-        "own, in-process / served ms | decode served / in-process (client) | (engine's clock) |",
-        "|---|---|---|---|---|---|",
+        "own, in-process / served ms | decode served / in-process (client) | (engine's clock) "
+        "| every token: decode / in-process (client) | (engine's clock) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for threads, run in runs.items():
         local, remote = run["runs"]["in-process"], run["runs"]["served"]
@@ -418,18 +452,24 @@ def _threads_table(runs: dict[str, dict[str, Any]]) -> str:
         own_local = [(r["ttft"] - r["engine_ttft"]) * 1000 for r in local]
         own_remote = [(r["ttft"] - r["engine_ttft"]) * 1000 for r in remote]
         added = statistics.median(own_remote) - statistics.median(own_local)
+        # Older results have no every-token server (the default handed over every token).
+        per_token = run["runs"].get("served, every token")
         cells = []
-        for key in ("decode", "engine_decode"):
-            a, b = [r[key] for r in remote], [r[key] for r in local]
-            low, high = bootstrap_ratio(a, b)
-            cells.append(
-                f"x{statistics.median(a) / statistics.median(b):.3f} [{low:.3f}, {high:.3f}]"
-            )
+        for side in (remote, per_token):
+            for key in ("decode", "engine_decode"):
+                if side is None:
+                    cells.append("-")
+                    continue
+                a, b = [r[key] for r in side], [r[key] for r in local]
+                low, high = bootstrap_ratio(a, b)
+                cells.append(
+                    f"x{statistics.median(a) / statistics.median(b):.3f} [{low:.3f}, {high:.3f}]"
+                )
         before, after = run.get("load_average", [None, None])
         load = f"{before:.1f} -> {after:.1f}" if before is not None and after is not None else "?"
         lines.append(
             f"| {threads} ({load}) | {len(local)} | {spread(delta, 0)} | {spread(own_local, 1)} / "
-            f"{spread(own_remote, 1)}: **{added:+.1f} ms** | {cells[0]} | {cells[1]} |"
+            f"{spread(own_remote, 1)}: **{added:+.1f} ms** | {' | '.join(cells)} |"
         )
     return "\n".join(lines)
 

@@ -98,14 +98,13 @@ def _yaml() -> YAML:
 
 
 def unbounded_copies(source: Path, target: Path) -> None:
-    """Copy the attribute files of ``source`` to ``target`` without their ``max_strength``."""
+    """Copy the attribute files of ``source`` to ``target`` without their ``max_strength``
+    (and its comment: the copy is the file as it was before any bound was written)."""
     target.mkdir(parents=True, exist_ok=True)
-    yaml = _yaml()
     for path in sorted(source.glob("*.yaml")):
-        data = yaml.load(path.read_text(encoding="utf-8"))
-        data.pop("max_strength", None)
-        with (target / path.name).open("w", encoding="utf-8") as handle:
-            yaml.dump(data, handle)
+        copy = target / path.name
+        copy.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+        write_bound(copy, {})
 
 
 def bound_entries(chosen: Mapping[str, float], cap: float) -> dict[str, float]:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import math
 import os
 import re
@@ -318,6 +319,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
                 row[f"perplexity_{sign}"] = math.exp(statistics.fmean(nll))
                 row[f"distinct2_{sign}"] = distinct2(texts)
             row["replies"] = {"+": plus, "-": minus}
+            row["applied"] = applied_strengths(attribute, strength)
             results[attribute] = row
     return {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -356,6 +358,21 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
 def _interval(values: Sequence[float], digits: int = 2, sign: bool = False) -> str:
     form = f"{{:{'+' if sign else ''}.{digits}f}}"
     return f"[{form.format(values[0])}, {form.format(values[1])}]"
+
+
+def applied_strengths(attribute: str, strength: float) -> dict[str, float]:
+    """The strengths the controller applies for +-``strength``: each clipped to the
+    attribute's own fluency bound for that direction (``max_strength`` in its file)."""
+    from roleplay.control.attributes import bundled_attributes_dir, fluency_bounds, load_attributes
+    from roleplay.control.config import load_config
+    from roleplay.control.strengths import strength_bound
+
+    bounds = fluency_bounds(load_attributes([bundled_attributes_dir()]))
+    ceiling = load_config().max_strength
+    return {
+        sign: value * min(abs(strength), strength_bound(attribute, value, ceiling, bounds))
+        for sign, value in (("plus", 1.0), ("minus", -1.0))
+    }
 
 
 def markdown(payload: dict[str, Any]) -> str:
@@ -411,6 +428,18 @@ def markdown(payload: dict[str, Any]) -> str:
             for sign, label in (("minus", "-"), ("plus", "+"))
             if row[f"ppl_ratio_{sign}"] > 1.2
         ]
+    clipped = [
+        f"{attribute} {value:+g}"
+        for attribute, row in attributes.items()
+        for sign, value in row.get("applied", {}).items()
+        if abs(value) < payload["strength"]
+    ]
+    if clipped:
+        lines += [
+            "",
+            "Clipped to the attribute's own fluency bound (benchmarks/steering_fluency.py, "
+            "calibration prompts): " + ", ".join(clipped) + ".",
+        ]
     lines += ["", "Above 1.2x: " + (", ".join(over) if over else "none") + "."]
     return "\n".join(lines) + "\n"
 
@@ -430,7 +459,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("ROLEPLAY_HOME", tempfile.mkdtemp(prefix="bench-steer-"))
     payload = run(arguments)
     path = write_result("steering_llama_cpp", payload)
-    sys.stdout.write(markdown({"machine": {}, **payload}))
+    sys.stdout.write(markdown(json.loads(path.read_text())))  # what was written, machine too
     print(f"written to {path}")
 
 

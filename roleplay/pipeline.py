@@ -163,12 +163,14 @@ class ReplyStream:
         prepared: PreparedTurn,
         settings: GenerationSettings,
         cancel: threading.Event | None,
+        on_generated: Callable[[], None] | None = None,
     ) -> None:
         self._conversation = conversation
         self._parent = parent
         self.prepared = prepared
         self._settings = settings
         self._cancel = cancel
+        self._on_generated = on_generated  # called when the engine is done, before storing
         self.stats = GenerationStats()
         self.result: TurnResult | None = None
         self._started = False
@@ -205,6 +207,8 @@ class ReplyStream:
                     pieces.append(event.text)
                     yield event.text
             finished = True
+            if self._on_generated is not None:
+                self._on_generated()
         except Exception:
             # Generation failed (a server died mid-reply, any error in the engine): the
             # user's message stays, no half reply is stored as if it had been said. The user

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from roleplay.engine.base import BackendError
+from roleplay.engine.base import BackendError, GenerationSettings
 from roleplay.errors import RoleplayError
-from roleplay.pipeline import ChatPipeline, StreamConsumedError
+from roleplay.pipeline import ChatPipeline, ReplyStream, StreamConsumedError, reply_settings
 from roleplay.prompting.builder import MemorySnippet
 from roleplay.sessions import SessionStore
 from tests.helpers.scripted_engine import ScriptedEngine
@@ -305,3 +305,32 @@ def test_background_parts_are_built_off_the_caller_thread(tmp_path: Path, mira: 
     conversation = pipeline.start(mira, user_name="Ann")
     assert conversation.send("Status?").text() == "Aye."
     assert built_on == ["conversation-parts"]
+
+
+def test_the_generated_hook_runs_after_the_last_token_and_before_storing(
+    tmp_path: Path, mira: Path
+) -> None:
+    """`roleplay serve` sends the tokens it holds back at this point, so the end of a reply
+    reaches the client without waiting for the reply to be stored (memory, profile)."""
+    pipeline = _pipeline(tmp_path, "one two three")
+    conversation = pipeline.start(mira)
+    prepared = conversation.prepare("Talk.")
+    user = pipeline.store.append_message(conversation.session.id, "user", "Talk.")
+    seen: list[tuple[int, str]] = []
+    received: list[str] = []
+
+    def generated() -> None:
+        seen.append((len(received), conversation.messages()[-1].role))
+
+    stream = ReplyStream(
+        conversation,
+        user,
+        prepared,
+        reply_settings(GenerationSettings(), "Ann"),
+        None,
+        on_generated=generated,
+    )
+    for piece in stream:
+        received.append(piece)
+    assert seen == [(len(received), "user")]  # every token out, the reply not yet stored
+    assert conversation.messages()[-1].content == "one two three"

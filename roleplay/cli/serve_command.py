@@ -90,6 +90,15 @@ def serve_command(
     max_body_bytes: int = typer.Option(
         4 * 1024 * 1024, "--max-body-bytes", min=1024, help="Larger request bodies get 413."
     ),
+    stream_interval_ms: int = typer.Option(
+        50,
+        "--stream-interval-ms",
+        min=0,
+        max=1000,
+        help="Send a streamed reply's tokens at most this often, several at a time, so the "
+        "decoding threads are interrupted less (0: every token as it comes). The first token "
+        "and the last are never held back.",
+    ),
 ) -> None:
     """Serve the characters as models of an OpenAI-compatible API. For SillyTavern, the
     openai package and other clients."""
@@ -127,6 +136,7 @@ def serve_command(
         api_key=key,
         max_body_bytes=max_body_bytes,
         queue_limit=queue_limit,
+        stream_interval_s=stream_interval_ms / 1000,
         allowed_hosts=[host, "127.0.0.1", "localhost", "*.localhost"] if loopback else None,
     )
     service = app.state.service

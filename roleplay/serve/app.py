@@ -10,6 +10,7 @@ which the engine checks between tokens, and nothing of that reply is stored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import threading
@@ -28,6 +29,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from roleplay.pipeline import ChatPipeline
 from roleplay.serve.catalog import Character, CharacterCatalog
+from roleplay.serve.coalescing import CoalescingSink
 from roleplay.serve.errors import SERVER_ERROR, ApiError, install_error_handlers
 from roleplay.serve.middleware import ApiKeyMiddleware, BodyLimitMiddleware
 from roleplay.serve.queue import ModelWorker, QueueFull
@@ -49,6 +51,7 @@ from roleplay.serve.sessions import SESSION_HEADER
 from roleplay.serve.turns import (
     Failed,
     Finished,
+    Sink,
     Started,
     TurnEvent,
     TurnPlan,
@@ -60,6 +63,7 @@ from roleplay.sessions import SessionStore
 PipelineSource = ChatPipeline | Callable[[], ChatPipeline]
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024  # a few thousand messages of history
 DEFAULT_QUEUE_LIMIT = 8
+DEFAULT_STREAM_INTERVAL_S = 0.05  # see coalescing.py; short enough that nobody reads slower
 SSE_PING_S = 15
 
 
@@ -80,9 +84,16 @@ def _open_pipeline(source: PipelineSource) -> ChatPipeline:
 class ServeService:
     """The app's state: the catalog, the model's worker and, once started, the turn runner."""
 
-    def __init__(self, source: PipelineSource, *, queue_limit: int) -> None:
+    def __init__(
+        self,
+        source: PipelineSource,
+        *,
+        queue_limit: int,
+        stream_interval_s: float = DEFAULT_STREAM_INTERVAL_S,
+    ) -> None:
         self.catalog = CharacterCatalog()
         self.worker = ModelWorker(queue_limit)
+        self.stream_interval_s = stream_interval_s
         self._source = source
         self._runner: TurnRunner | None = None
         self._lock = threading.Lock()
@@ -104,9 +115,7 @@ class ServeService:
     def pipeline(self) -> ChatPipeline:
         return self._require_runner().pipeline
 
-    def submit(
-        self, plan: TurnPlan, sink: Callable[[TurnEvent], None], cancel: threading.Event
-    ) -> Future[None]:
+    def submit(self, plan: TurnPlan, sink: Sink, cancel: threading.Event) -> Future[None]:
         runner = self._require_runner()
         future = self.worker.submit(lambda: runner.run(plan, sink, cancel))
         with self._lock:
@@ -138,6 +147,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     queue_limit: int = DEFAULT_QUEUE_LIMIT,
     allowed_hosts: Sequence[str] | None = None,
+    stream_interval_s: float = DEFAULT_STREAM_INTERVAL_S,
 ) -> FastAPI:
     """The server for ``source`` (a pipeline, or a function building one on the worker).
 
@@ -145,9 +155,13 @@ def create_app(
     larger request bodies get 413. ``queue_limit``: requests that may wait behind the one
     being answered; more get 503 with Retry-After. ``allowed_hosts``: Host header values to
     accept (``roleplay serve`` limits a loopback server to loopback names, so that a web page
-    cannot reach it through DNS rebinding).
+    cannot reach it through DNS rebinding). ``stream_interval_s``: a streamed reply's pieces
+    after the first are handed to the client at most this often, several at a time (0: each
+    as it comes; see ``coalescing.py``).
     """
-    service = ServeService(source, queue_limit=queue_limit)
+    if stream_interval_s < 0:
+        raise ValueError("stream_interval_s cannot be negative")
+    service = ServeService(source, queue_limit=queue_limit, stream_interval_s=stream_interval_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -221,9 +235,16 @@ async def _answer(
     events: asyncio.Queue[TurnEvent] = asyncio.Queue()
     cancel = threading.Event()
 
-    def sink(event: TurnEvent) -> None:
-        loop.call_soon_threadsafe(events.put_nowait, event)
+    def put_all(batch: list[TurnEvent]) -> None:
+        for event in batch:
+            events.put_nowait(event)
 
+    def deliver(batch: list[TurnEvent]) -> None:
+        # A closed loop means the server is stopping and nobody listens.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(put_all, batch)
+
+    sink = CoalescingSink(deliver, service.stream_interval_s)
     try:
         future = service.submit(plan, sink, cancel)
     except QueueFull as full:

@@ -84,8 +84,14 @@ class Failed:
     error: ApiError
 
 
+@dataclass(frozen=True)
+class GenerationEnded:
+    """The engine has produced the reply's last token; storing it comes next. For the sink
+    only (``coalescing.CoalescingSink`` sends what it holds back): never relayed."""
+
+
 TurnEvent = Started | str | Finished | Failed
-Sink = Callable[[TurnEvent], None]
+Sink = Callable[[TurnEvent | GenerationEnded], None]
 
 
 def plan_turn(
@@ -220,7 +226,12 @@ class TurnRunner:
             prepared = conversation.prepare(new_message, history)
             user = store.append_message(session.id, "user", new_message)
         stream = ReplyStream(
-            conversation, user, prepared, self._settings(plan, session.user_name), cancel
+            conversation,
+            user,
+            prepared,
+            self._settings(plan, session.user_name),
+            cancel,
+            on_generated=lambda: sink(GenerationEnded()),
         )
         sink(Started(session.id, prepared.prompt.prompt_tokens))
         leading = True

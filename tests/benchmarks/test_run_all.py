@@ -310,3 +310,10 @@ def test_the_backends_and_serve_parts_carry_their_own_markers() -> None:
     assert set(parts) == {"serve_speed", "serve_speed/threads"}
     assert "| 4 clients at once | 2 | 12.10 [12.10, 12.10] |" in parts["serve_speed"]
     assert parts["serve_speed/threads"].count("| 2 (1.1 -> 1.6) | 2 |") == 1
+    # A result with the every-token server shows its ratios; an older one shows "-" there.
+    assert parts["serve_speed/threads"].rstrip().endswith("| - | - |")
+    payload = _serve()
+    per_token = [{**_served(2.5), "decode": 76.5, "engine_decode": 79.2}] * 2
+    payload["by_threads"]["2"]["runs"]["served, every token"] = per_token
+    threads = run_all.split_parts("serve_speed", serve_speed.markdown(payload))
+    assert "| x0.900 [0.900, 0.900] | x0.900 [0.900, 0.900] |" in threads["serve_speed/threads"]
