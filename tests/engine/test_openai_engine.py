@@ -441,9 +441,13 @@ def test_stop_strings_on_server_and_client(engine: object) -> None:
 
 def test_a_failed_stream_does_not_break_the_next_request(engine: object) -> None:
     # Over the server's 512-token context: llama-cpp-python's server fails after sending
-    # the headers (the stream ends empty) and resets that kept-alive connection.
+    # the headers and resets that kept-alive connection. Whether the client reads a stream
+    # that ended empty or the reset first depends on timing (a loaded machine saw the
+    # reset), so either of the two mid-reply errors is right; what matters is the error, its
+    # exit code and that the next request works.
     too_long = [ChatMessage("user", "word " * 1200)]
-    with pytest.raises(BackendError, match="ended before the reply finished") as caught:
+    mid_reply = "ended before the reply finished|closed the connection mid-reply"
+    with pytest.raises(BackendError, match=mid_reply) as caught:
         _reply(engine, GenerationSettings(max_new_tokens=4), messages=too_long)
     assert caught.value.exit_code == 1
     text, stats = _reply(engine, GenerationSettings(max_new_tokens=4, temperature=0.0))
