@@ -49,7 +49,13 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from benchmarks.common import machine_line, scratch_home, write_result
-from benchmarks.steering_llama_cpp import TEMPERATURE, Bench, bootstrap, distinct2
+from benchmarks.steering_llama_cpp import (
+    TEMPERATURE,
+    Bench,
+    bootstrap,
+    distinct2,
+    selected_attributes,
+)
 
 STRENGTHS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
 SEEDS = (1234, 1235, 1236)
@@ -217,15 +223,7 @@ def run(arguments: argparse.Namespace, home: Path) -> dict[str, Any]:
     from roleplay.control.attributes import bundled_attributes_dir, load_attributes
     from roleplay.control.config import load_config
 
-    known = sorted(load_attributes([bundled_attributes_dir()]))
-    attributes = (
-        [a.strip() for a in arguments.attributes.split(",") if a.strip()]
-        if arguments.attributes
-        else known
-    )
-    unknown = sorted(set(attributes) - set(known))
-    if unknown:
-        raise SystemExit(f"unknown attribute(s): {', '.join(unknown)} (known: {known})")
+    attributes = selected_attributes(arguments.attributes)
     config = load_config()
     cap = config.max_strength
     strengths = sorted({float(s) for s in arguments.strengths.split(",")}, reverse=True)

@@ -254,18 +254,9 @@ def compare(high: Sequence[float], low: Sequence[float], clusters: Sequence[int]
 def run(arguments: argparse.Namespace) -> dict[str, Any]:
     from rich.progress import MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from roleplay.control.attributes import bundled_attributes_dir, load_attributes
     from roleplay.control.config import load_config
 
-    known = sorted(load_attributes([bundled_attributes_dir()]))
-    attributes = (
-        [a.strip() for a in arguments.attributes.split(",") if a.strip()]
-        if arguments.attributes
-        else known
-    )
-    unknown = sorted(set(attributes) - set(known))
-    if unknown:
-        raise SystemExit(f"unknown attribute(s): {', '.join(unknown)} (known: {known})")
+    attributes = selected_attributes(arguments.attributes)
     config = load_config()
     strength = config.max_strength if arguments.strength is None else arguments.strength
     data = load_prompts()
@@ -358,6 +349,19 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
 def _interval(values: Sequence[float], digits: int = 2, sign: bool = False) -> str:
     form = f"{{:{'+' if sign else ''}.{digits}f}}"
     return f"[{form.format(values[0])}, {form.format(values[1])}]"
+
+
+def selected_attributes(names: str | None) -> list[str]:
+    """The bundled attributes named in ``--attributes a,b`` (all when none are named); an
+    unknown name ends the run with the list of known ones."""
+    from roleplay.control.attributes import bundled_attributes_dir, load_attributes
+
+    known = sorted(load_attributes([bundled_attributes_dir()]))
+    chosen = [a.strip() for a in names.split(",") if a.strip()] if names else known
+    unknown = sorted(set(chosen) - set(known))
+    if unknown:
+        raise SystemExit(f"unknown attribute(s): {', '.join(unknown)} (known: {known})")
+    return chosen
 
 
 def applied_strengths(attribute: str, strength: float) -> dict[str, float]:
