@@ -310,9 +310,10 @@ def _usage(final: Finished) -> Usage:
 class _ChunkHead:
     """The fields every chunk of one completion shares.
 
-    Content chunks, one per token, are the hot path: they are the model-built chunk's JSON
-    with the text spliced in, not a model dumped per token (measured in
-    benchmarks/serve_speed.py; every CPU cycle here is taken from the decoding threads).
+    Content chunks (one per batch of tokens, one per token at interval 0) are the hot path:
+    they are the model-built chunk's JSON with the text spliced in, not a model dumped per
+    chunk (measured in benchmarks/serve_speed.py; every CPU cycle here is taken from the
+    decoding threads).
     """
 
     def __init__(self, model: str) -> None:

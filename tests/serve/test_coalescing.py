@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from roleplay.serve.coalescing import CoalescingSink
+from roleplay.serve.coalescing import CoalescingSink, joined_texts
 from roleplay.serve.errors import ApiError
 from roleplay.serve.turns import Failed, Finished, GenerationEnded, Started, TurnEvent
 
@@ -39,7 +39,7 @@ def test_first_piece_goes_at_once_and_later_ones_wait_for_the_interval() -> None
     assert len(batches) == 2  # held: the interval has not passed
     clock.now += 0.04
     sink(" friend")
-    assert batches[2] == [",", " there", " friend"]  # together, in order
+    assert batches[2] == [", there friend"]  # together, in order, as one chunk's text
 
 
 def test_the_end_of_generation_sends_what_waits_before_the_reply_is_stored() -> None:
@@ -63,6 +63,13 @@ def test_a_final_event_flushes_the_pieces_before_it(final: TurnEvent) -> None:
     sink(" two")
     sink(final)
     assert batches == [["One"], [" two", final]]
+
+
+def test_pieces_are_joined_only_where_adjacent() -> None:
+    final = _finished()
+    assert joined_texts(["a", "b", final, "c"]) == ["ab", final, "c"]
+    assert joined_texts([Started("s", 1), "x", "y"]) == [Started("s", 1), "xy"]
+    assert joined_texts([]) == []
 
 
 def test_a_slow_model_streams_every_token_as_it_comes() -> None:
