@@ -147,7 +147,7 @@ def persona_command(
     """Interview characters with the IPIP-50 items. Compares their Big Five with the cards."""
     from roleplay.evaluation.characters import card_set_paths, resolve_characters
     from roleplay.evaluation.drift import parse_after_turns
-    from roleplay.evaluation.interview import Interviewer
+    from roleplay.evaluation.interview import Interviewer, unsupported_reason
     from roleplay.evaluation.persona import evaluate_persona
     from roleplay.evaluation.plan import (
         CONDITION_LABELS,
@@ -190,12 +190,13 @@ def persona_command(
     chosen_layout = prompt_layout(layout)
     drift_turns = parse_after_turns(after_turns) if after_turns is not None else []
     engine = load_engine(backend_choice, quiet=json_output)
-    if not method and Method.GRAMMAR in methods:
-        from roleplay.engine.scorer import scorer_for
-
-        if not scorer_for(engine).supports_grammar_method:
-            methods = [m for m in methods if m is not Method.GRAMMAR]
-            error_console.print("[dim]grammar method skipped: it needs the transformers backend[/]")
+    # What this backend cannot run: an error when asked for, skipped (with a note) by default.
+    for chosen_method in list(methods):
+        if (reason := unsupported_reason(engine, chosen_method)) is not None:
+            if method:
+                raise RoleplayError(reason)
+            methods.remove(chosen_method)
+            error_console.print(f"[dim]{chosen_method.value} method skipped: {reason}[/]")
     with rows_progress(not json_output and sys.stderr.isatty()) as progress:
         interviewer = Interviewer(
             engine,

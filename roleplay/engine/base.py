@@ -95,6 +95,9 @@ class Capabilities:
     steering: SteeringMethod  # how attribute steering reaches the model
     hidden_states: bool = False  # activations can be recorded (steering vectors are built)
     logprobs: bool = False  # text can be scored (persona interviews)
+    # the next token's most likely alternatives are reported (a server's ``top_logprobs``):
+    # enough for the expected-likert interview, not for scoring arbitrary text
+    top_logprobs: bool = False
     grammar: Literal["gbnf", "processor", "none"] = "none"  # how constrained decoding runs
     logits_processors: bool = True  # Python logits processors are applied while sampling
 

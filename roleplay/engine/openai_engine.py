@@ -57,6 +57,7 @@ MAX_SERVER_STOP_STRINGS = 4  # OpenAI's limit; the rest are applied client-side
 # count_tokens: UTF-8 bytes / 3.2. BPE vocabularies average ~4 bytes per token on English
 # and ~3.5 on other Latin-script text, so this over-counts: a prompt budgeted with it fits.
 BYTES_PER_TOKEN = 3.2
+MAX_TOP_LOGPROBS = 20  # OpenAI's limit on top_logprobs
 # Where servers report a model's context length in their /v1/models entries.
 _CONTEXT_KEYS = ("max_model_len", "context_length", "max_context_length", "context_window")
 _META_CONTEXT_KEYS = ("n_ctx", "n_ctx_train")  # llama.cpp's server: entry["meta"]
@@ -206,6 +207,7 @@ class OpenAIEngine:
         steering="prompt",
         hidden_states=False,
         logprobs=False,
+        top_logprobs=True,  # OpenAI, vLLM and llama.cpp servers report them; others: one line
         grammar="gbnf",  # llama.cpp servers honour it; others ignore the field (see above)
         logits_processors=False,
     )
@@ -493,6 +495,44 @@ class OpenAIEngine:
             stats.seconds = time.perf_counter() - started
             if stats.new_tokens == 0:
                 stats.new_tokens = chunks
+
+    # Log-probabilities -----------------------------------------------------------------
+
+    def next_token_alternatives(
+        self, messages: Sequence[ChatMessage], count: int = MAX_TOP_LOGPROBS
+    ) -> dict[str, float]:
+        """The first token of the reply to ``messages``: the ``count`` most likely texts and
+        their log-probabilities, as the server reports them (``top_logprobs``).
+
+        One non-streamed request for one greedy token. A text reported twice (two token ids
+        that decode alike) keeps the larger value. A server that reports no
+        log-probabilities raises ``BackendError`` naming it: not every server implements
+        ``logprobs`` (llama.cpp's, llama-cpp-python's, vLLM's and OpenAI's do).
+        """
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "seed": 0,
+            "logprobs": True,
+            "top_logprobs": max(1, min(int(count), MAX_TOP_LOGPROBS)),
+        }
+        response = self._open(request)
+        try:
+            entries = list(response.choices[0].logprobs.content[0].top_logprobs or [])
+        except (AttributeError, IndexError, TypeError):
+            entries = []
+        if not entries:
+            raise BackendError(
+                f"{self.base_url}: the server reported no log-probabilities for its reply "
+                "(top_logprobs); the interview needs a server that does (llama.cpp, vLLM)"
+            )
+        alternatives: dict[str, float] = {}
+        for entry in entries:
+            logprob = float(entry.logprob)
+            alternatives[str(entry.token)] = max(logprob, alternatives.get(entry.token, logprob))
+        return alternatives
 
     # Parallel requests -----------------------------------------------------------------
 

@@ -10,18 +10,25 @@ needs from one batched forward pass (see ``forward.py``):
 - expected-likert and grammar: the next-token distribution after each question;
 - likelihood: ``log P(statement | "describe yourself")`` for every item statement, with the
   same quantity under a neutral role-player (computed once per model) as the baseline.
+
+On an OpenAI-compatible server (the openai backend) no text can be scored, but the server
+reports the most likely first tokens of a reply (``top_logprobs``): expected-likert asks each
+item as a chat request for one token and reads the answer digits' probabilities from them
+(an item whose top 20 tokens hold no answer digit counts as the middle answer, and is
+counted in ``unanswered``). Likelihood and grammar need a local backend.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from roleplay.engine.base import ChatMessage
+from roleplay.engine.base import ChatMessage, capabilities_of
 from roleplay.engine.forward import RowsDone
 from roleplay.engine.scorer import LogprobScorer, scorer_for
 from roleplay.errors import RoleplayError
@@ -51,6 +58,7 @@ class ItemResponses:
     neutral_log_likelihoods: dict[int, float] = field(default_factory=dict)
     controls: dict[str, Any] = field(default_factory=dict)  # controller.describe(), if any
     recalled_memories: int = 0  # memories in the prompts (memory condition), summed over items
+    unanswered: int = 0  # server interviews: items with no answer digit among the top tokens
 
     @property
     def likelihood_differences(self) -> dict[int, float]:
@@ -58,6 +66,43 @@ class ItemResponses:
             item: value - self.neutral_log_likelihoods[item]
             for item, value in self.log_likelihoods.items()
         }
+
+
+def reads_top_tokens_only(engine: object) -> bool:
+    """True for a backend that reports only the likeliest next tokens (a server): the
+    interview then runs expected-likert from them, and nothing that scores text."""
+    capabilities = capabilities_of(engine)
+    return capabilities.top_logprobs and not capabilities.logprobs
+
+
+def unsupported_reason(engine: object, method: Method) -> str | None:
+    """Why this backend cannot run ``method`` (None when it can)."""
+    if reads_top_tokens_only(engine):
+        if method is Method.EXPECTED_LIKERT:
+            return None
+        return (
+            f"the {method.value} method needs log-probabilities of arbitrary text, which the "
+            f"{capabilities_of(engine).backend} backend does not report; use --method "
+            "expected-likert"
+        )
+    if method is Method.GRAMMAR and not scorer_for(engine).supports_grammar_method:
+        return "the grammar method needs the transformers backend"
+    return None
+
+
+def server_option_probabilities(
+    alternatives: dict[str, float], options: Sequence[str]
+) -> list[float] | None:
+    """Each option's share of the probability the top tokens give to the options (a token
+    counts for an option when it spells it, with or without spaces); None when no top token
+    is an option."""
+    mass = [0.0] * len(options)
+    for text, logprob in alternatives.items():
+        answer = text.strip()
+        if answer in options:
+            mass[options.index(answer)] += math.exp(logprob)
+    total = sum(mass)
+    return [value / total for value in mass] if total > 0 else None
 
 
 def token_ids(engine: object, text: str) -> list[int]:
@@ -100,7 +145,8 @@ class Interviewer:
     ) -> None:
         self.engine: Any = engine
         self.prompt_layout = prompt_layout
-        self.scorer = scorer_for(engine)
+        self.top_tokens_only = reads_top_tokens_only(engine)
+        self._scorer = None if self.top_tokens_only else scorer_for(engine)
         self.questionnaire = questionnaire or load_questionnaire()
         self.settings = settings or load_interview_settings()
         self.batch_size = batch_size or self.settings.batch_size
@@ -108,6 +154,16 @@ class Interviewer:
         self._neutral: dict[int, float] | None = None
         self._options: list[list[int]] | None = None
         self.drift = load_drift_script()
+
+    @property
+    def scorer(self) -> LogprobScorer:
+        if self._scorer is None:
+            backend = capabilities_of(self.engine).backend
+            raise RoleplayError(
+                f"the {backend} backend reports no log-probabilities of arbitrary text; "
+                "on a server, use --method expected-likert"
+            )
+        return self._scorer
 
     def rows(self, methods: Sequence[Method]) -> int:
         """Forward-pass rows one interview needs (for a progress bar)."""
@@ -230,6 +286,9 @@ class Interviewer:
         history: list[Message],
     ) -> None:
         items = self.questionnaire.items
+        if self.top_tokens_only:
+            self._likert_from_top_tokens(conversation, responses, history)
+            return
         prompts = []
         for item in items:
             ids, memories = self._prompt_ids(conversation, self.settings.likert.ask(item), history)
@@ -249,6 +308,24 @@ class Interviewer:
             answers = self._grammar_answers(logprobs, [prompt[-1:] for prompt in prompts])
             for item, answer in zip(items, answers, strict=True):
                 responses.grammar_answers[item.id] = answer
+
+    def _likert_from_top_tokens(
+        self, conversation: Conversation, responses: ItemResponses, history: list[Message]
+    ) -> None:
+        """expected-likert on a server: one request per item, for one token."""
+        options = list(self.settings.likert.options)
+        middle = [1.0 if index == len(options) // 2 else 0.0 for index in range(len(options))]
+        for item in self.questionnaire.items:
+            prepared = conversation.prepare(self.settings.likert.ask(item), history=history)
+            responses.recalled_memories += len(prepared.prompt.memories)
+            alternatives = self.engine.next_token_alternatives(prepared.prompt.messages)
+            probabilities = server_option_probabilities(alternatives, options)
+            if probabilities is None:
+                responses.unanswered += 1
+                probabilities = middle
+            responses.option_probabilities[item.id] = probabilities
+            if self.rows_done is not None:
+                self.rows_done(1)
 
     def _grammar_answers(self, logprobs: Any, last_tokens: list[list[int]]) -> list[int]:
         """The greedy first token each row may produce under the Likert grammar."""

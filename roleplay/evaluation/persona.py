@@ -27,7 +27,7 @@ from roleplay.evaluation.intervals import (
     LikelihoodPanel,
     fidelity_intervals,
 )
-from roleplay.evaluation.interview import Interviewer, ItemResponses
+from roleplay.evaluation.interview import Interviewer, ItemResponses, unsupported_reason
 from roleplay.evaluation.metrics import (
     CharacterFidelity,
     OverallFidelity,
@@ -195,6 +195,9 @@ def evaluate_persona(
     """
     points = checkpoints(after_turns) if after_turns else [0]
     require_available([*methods, *conditions])
+    for method in methods:
+        if (reason := unsupported_reason(engine, method)) is not None:
+            raise RoleplayError(reason)
     started = time.perf_counter()
     characters = [character_spec(path) for path in card_paths]
     names = [c.name for c in characters]
@@ -290,6 +293,13 @@ def _score(
     results = []
     for method in methods:
         estimates, notes = estimates_for(method, responses, questionnaire, settings, panel=panel)
+        unanswered = sum(r.unanswered for r in responses.values())
+        if method is Method.EXPECTED_LIKERT and unanswered:
+            asked = len(questionnaire.items) * len(responses)
+            notes.append(
+                f"{unanswered} of {asked} answers had no answer digit among the server's top "
+                "tokens and count as the middle answer"
+            )
         fidelity = [
             compare_traits(c.name, c.card_traits, estimates[c.name], settings.accuracy)
             for c in characters

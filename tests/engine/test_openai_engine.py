@@ -13,12 +13,9 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -33,106 +30,32 @@ from roleplay.engine.base import (
     GenerationStats,
 )
 from roleplay.errors import RoleplayError
+from tests.helpers.llama_server import Server, free_port, start_server, stop_server
 
 # openai and llama-cpp-python[server] are required dependencies: a missing one fails here.
 pytestmark = pytest.mark.server
 
 API_KEY = "test-key"
-READY_DEADLINE_S = 30.0
 CONVERSATION = [
     ChatMessage("system", "You are Ada, a cheerful pirate captain."),
     ChatMessage("user", "Tell me about your ship."),
 ]
 
 
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _model_file() -> Path:
-    from roleplay.engine.default_model import default_gguf_path
-
-    return default_gguf_path()
-
-
-def _start_server(log: Path, *extra: str) -> Server:
-    import httpx
-
-    port = _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
-        "--model",
-        str(_model_file()),
-        "--model_alias",
-        "tiny",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--n_ctx",
-        "512",
-        # One thread each: llama.cpp's spinning threads slow down badly when the machine's
-        # cores are busy with other work (seen: 16 tokens taking 23 s with 2 threads).
-        "--n_threads",
-        "1",
-        "--n_threads_batch",
-        "1",
-        *extra,
-    ]
-    with log.open("wb") as sink:
-        environment = {**os.environ, "PYTHONUNBUFFERED": "1"}  # its log is read by tests
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=environment)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + READY_DEADLINE_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        try:
-            # Any HTTP answer (401 included) means the server is up.
-            httpx.get(f"{url}/models", timeout=1.0)
-            return Server(url, process, log)
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    _stop(process)
-    tail = log.read_text(errors="replace")[-1500:]
-    pytest.fail(f"llama_cpp.server did not come up within {READY_DEADLINE_S:g} s:\n{tail}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
-    started = _start_server(log, "--api_key", API_KEY, "--interrupt_requests", "False")
+    started = start_server(log, "--api_key", API_KEY, "--interrupt_requests", "False")
     yield started
-    _stop(started.process)
+    stop_server(started.process)
 
 
 @pytest.fixture
 def doomed_server(tmp_path: Path) -> Iterator[Server]:
     """A second server, default settings, for a test to kill or interrupt."""
-    started = _start_server(tmp_path / "doomed.log")
+    started = start_server(tmp_path / "doomed.log")
     yield started
-    _stop(started.process)
+    stop_server(started.process)
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +106,7 @@ def test_api_key_falls_back_to_environment_then_placeholder(
 def test_refused_connection_is_one_line() -> None:
     from roleplay.engine.openai_engine import OpenAIEngine
 
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     with pytest.raises(RoleplayError) as caught:
         OpenAIEngine.connect(f"http://127.0.0.1:{port}/v1", timeout=5)
     message = str(caught.value)
