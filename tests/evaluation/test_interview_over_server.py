@@ -141,3 +141,22 @@ def test_eval_persona_over_a_server_runs_expected_likert_only(server: Server) ->
     assert "likelihood method skipped" in default.stderr
     payload = json.loads(default.stdout)
     assert [r["method"] for r in payload["results"]] == ["expected-likert"]
+
+
+def test_a_drift_run_plays_its_turns_through_the_server(server: Server) -> None:
+    remote = OpenAIEngine(server.url, context_window=CONTEXT, timeout=60)
+    interviewer = Interviewer(remote, questionnaire=_short_questionnaire())
+    played: list[int] = []
+    answers = interviewer.interview_over_turns(
+        REPO_ROOT / "characters" / "mira.yaml",
+        Condition.PROMPT,
+        [Method.EXPECTED_LIKERT],
+        [0, 2],
+        turn_done=played.append,
+    )
+    assert played == [1, 2]
+    assert answers.keys() == {0, 2}
+    for responses in answers.values():
+        assert len(responses.option_probabilities) == 10
+    # Two turns of pulling away are in the prompt now: the answers are not the same.
+    assert answers[2].option_probabilities != answers[0].option_probabilities
