@@ -43,8 +43,8 @@ unit: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
 # Re-runs every benchmark behind a published figure, one process per script, and rewrites the
-# tables between BENCHMARKS.md's `<!-- bench:NAME -->` markers from their JSON. Roughly 130
-# minutes on 2 quiet cores (the sum of the step estimates in benchmarks/run_all.py); run it on
+# tables between BENCHMARKS.md's `<!-- bench:NAME -->` markers from their JSON. Roughly four
+# hours on 2 quiet cores (the sum of the step estimates in benchmarks/run_all.py); run it on
 # an otherwise idle machine. `$(BIN)/python -m benchmarks.run_all --list` shows the steps,
 # `--only NAME,...` runs some of them, `--quick` is a smoke test that publishes nothing.
 bench: install

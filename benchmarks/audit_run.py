@@ -70,6 +70,9 @@ def run_once(kind: str) -> dict[str, Any]:
         run["flagged"] = sum(len(d.get("flagged", [])) for d in results["dimensions"])
         run["tests"] = results["metadata"].get("statistics", {}).get("tests")
         run["backend"] = results["metadata"].get("backend")
+        run["harmful_difference_macro"] = results.get("harmful_difference_macro")
+        dimensions = results["dimensions"]
+        run["power_notes"] = {d["dimension"]: d.get("power_note", "") for d in dimensions}
     except (OSError, KeyError, ValueError):
         run["stderr_tail"] = done.stderr[-2000:]
     finally:
@@ -139,7 +142,29 @@ def markdown(payload: dict[str, Any]) -> str:
             f"{spread([run['peak_rss_bytes'] for run in done], 2, 1e-9)} | "
             f"{', '.join(str(run['flagged']) for run in done)} |"
         )
+    lines += _findings(payload["runs"], order)
     return "\n".join(lines) + "\n"
+
+
+def _findings(runs: dict[str, list[dict[str, Any]]], order: list[str]) -> list[str]:
+    """What the audit itself found in each kind of run (the last successful run's: the
+    findings do not depend on the timing): tests, macro harmful difference, power notes."""
+    lines: list[str] = []
+    for kind in order:
+        done = [run for run in runs[kind] if run.get("exit_code") == 0 and "power_notes" in run]
+        if not done:
+            continue
+        run = done[-1]
+        macro = run.get("harmful_difference_macro")
+        lines += [
+            "",
+            f"{LABELS.get(kind, kind)}: {run.get('tests')} tests, {run['flagged']} flagged, "
+            f"macro harmful difference {'-' if macro is None else f'{macro:.4f}'}; power per "
+            "dimension, as the report states it:",
+            "",
+            *(f"- {dimension}: {note}" for dimension, note in run["power_notes"].items()),
+        ]
+    return lines
 
 
 if __name__ == "__main__":

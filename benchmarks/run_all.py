@@ -15,7 +15,7 @@ tables as parts, ``<!-- bench:NAME/PART -->`` ... ``<!-- /bench:NAME/PART -->``,
 replaces the block of the same name. Missing markers fail the step and nothing of it is
 written. Every rendered block also goes to ``benchmarks/out/BENCHMARKS.generated.md``.
 
-    python -m benchmarks.run_all                 # everything (about two hours on 2 cores)
+    python -m benchmarks.run_all                 # everything (about four hours on 2 cores)
     python -m benchmarks.run_all --only persona_fidelity,steering_llama_cpp
     python -m benchmarks.run_all --quick         # small runs: a smoke test, publishes nothing
     python -m benchmarks.run_all --list
@@ -70,16 +70,21 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "serve_speed",
-        (),
+        ("--repeats", "15", "--threads", "2"),  # n = 15: 5 % on decode needs it
         ("--repeats", "1", "--threads", "2", "--tokens", "16", "--throughput-repeats", "1"),
         8,
     ),
     Step("memory_recall", ("--tune",), ("--no-plot",), 3),
     Step("memory_speed", (), ("--sizes", "1000", "--queries", "10"), 10),
     Step("memory_encoders", (), ("--texts", "256", "--repeats", "1"), 3),
-    Step("steering_llama_cpp", (), ("--quick",), 15),
-    Step("persona_fidelity", (), ("--quick",), 25),
-    Step("audit_run", (), ("--runs", "quick", "--quick-repeats", "1"), 22),
+    Step("steering_llama_cpp", (), ("--quick",), 18),
+    Step("persona_fidelity", (), ("--quick",), 22),
+    Step(
+        "audit_run",
+        ("--quick-repeats", "2", "--full-repeats", "1"),
+        ("--runs", "quick", "--quick-repeats", "1"),
+        55,
+    ),
     Step(
         "audit_batching",
         ("--prompts", "16", "--tokens", "32", "--batch-sizes", "8", "16"),
@@ -92,7 +97,7 @@ STEPS: tuple[Step, ...] = (
         "persona_drift",
         ("--after-turns", "10,20", "--conditions", "controller,memory"),
         ("--quick",),
-        40,
+        85,
     ),
 )
 

@@ -317,3 +317,20 @@ def test_the_backends_and_serve_parts_carry_their_own_markers() -> None:
     payload["by_threads"]["2"]["runs"]["served, every token"] = per_token
     threads = run_all.split_parts("serve_speed", serve_speed.markdown(payload))
     assert "| x0.900 [0.900, 0.900] | x0.900 [0.900, 0.900] |" in threads["serve_speed/threads"]
+
+
+def test_the_audit_table_states_what_the_last_full_run_found() -> None:
+    from benchmarks import audit_run
+
+    payload = _audit_run()
+    finding = {
+        "tests": 200,
+        "flagged": 1,
+        "harmful_difference_macro": 0.0239,
+        "power_notes": {"toxicity": "Low power: a persona at 60 % goes unnoticed."},
+    }
+    payload["runs"]["full"] = [{**payload["runs"]["full"][0], **finding}]
+    rendered = audit_run.markdown(payload)
+    assert "full default audit: 200 tests, 1 flagged, macro harmful difference 0.0239" in rendered
+    assert "- toxicity: Low power: a persona at 60 % goes unnoticed." in rendered
+    assert "`--quick`: " not in rendered  # runs from before the findings were kept: no line
