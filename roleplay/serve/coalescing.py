@@ -6,7 +6,8 @@ step. Batching cuts those wake-ups to about a quarter at 85 tokens/s; vLLM's
 ``--stream-interval`` makes the same trade. Measured side by side on 2 cores
 (``benchmarks/serve_speed.py``, BENCHMARKS.md "Serve", n = 15): served decode by the engine's
 own clock x0.90 of in-process when every token is handed over, x0.97 with 50 ms batches in
-one run; x0.92 and x0.94 in a noisier second one, so the gain is suggested, not shown. The
+one run; x0.92 without and x0.94 with them in a noisier second one, so the gain is
+suggested, not shown. The
 batches are by time, so a slow model
 (a token every few hundred ms) still streams every token as it comes:
 
