@@ -7,9 +7,8 @@ step. Batching cuts those wake-ups to about a quarter at 85 tokens/s; vLLM's
 (``benchmarks/serve_speed.py``, BENCHMARKS.md "Serve", n = 15): served decode by the engine's
 own clock x0.90 of in-process when every token is handed over, x0.97 with 50 ms batches in
 one run; x0.92 without and x0.94 with them in a noisier second one, so the gain is
-suggested, not shown. The
-batches are by time, so a slow model
-(a token every few hundred ms) still streams every token as it comes:
+suggested, not shown. The batches are by time, so a slow model (a token every few hundred
+ms) still streams every token as it comes:
 
 - the first piece of a reply goes at once (time to first token is unchanged);
 - later pieces wait until ``interval_s`` has passed since the last hand-over, then go
