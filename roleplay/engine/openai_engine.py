@@ -530,8 +530,8 @@ class OpenAIEngine:
             )
         alternatives: dict[str, float] = {}
         for entry in entries:
-            logprob = float(entry.logprob)
-            alternatives[str(entry.token)] = max(logprob, alternatives.get(entry.token, logprob))
+            token, logprob = str(entry.token), float(entry.logprob)
+            alternatives[token] = max(logprob, alternatives.get(token, logprob))
         return alternatives
 
     # Parallel requests -----------------------------------------------------------------
