@@ -70,9 +70,9 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "serve_speed",
-        ("--repeats", "15", "--threads", "2"),  # n = 15: 5 % on decode needs it
+        ("--repeats", "40", "--threads", "2"),  # n = 40: 5 % on decode needs it
         ("--repeats", "1", "--threads", "2", "--tokens", "16", "--throughput-repeats", "1"),
-        8,
+        12,
     ),
     Step("memory_recall", ("--tune",), ("--no-plot",), 3),
     Step("memory_speed", (), ("--sizes", "1000", "--queries", "10"), 10),

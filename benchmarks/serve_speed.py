@@ -9,7 +9,8 @@ Both sides run the default model (the embedded GGUF on llama.cpp, built by
    (the order alternates), the same prompt (Mira's card, her greeting, one user message) and
    the same seed per repeat on both sides, so both generate the same tokens from an empty KV
    cache. TTFT is measured from the call (``send`` / the HTTP request) to the first non-empty
-   piece; decode is (tokens - 1) / (time from the first piece to the last). A second server,
+   piece; decode is (tokens - 1) / (time from the first piece to the reply's end: the
+   stream's end, after the reply was stored, on both sides; see ``rates``). A second server,
    started with ``--stream-interval-ms 0`` (every token handed to the client as it comes,
    as before the default became 50 ms), runs the same turns interleaved with the other two
    sides, so the effect of batching the stream is measured in the same run.
@@ -80,11 +81,27 @@ def serve(port: int, tokens: int, threads: int, interval_ms: int) -> None:
 # Measuring ---------------------------------------------------------------------------------
 
 
-def rates(started: float, stamps: list[float], tokens: int) -> tuple[float, float]:
-    """(TTFT s, decode tok/s) from the call's start and the arrival times of the pieces."""
-    ttft = stamps[0] - started
-    span = stamps[-1] - stamps[0]
-    return ttft, (tokens - 1) / span if tokens > 1 and span > 0 else 0.0
+def rates(started: float, stamps: list[float], ended: float, tokens: int) -> dict[str, float]:
+    """TTFT (s) and decode (tok/s) from the call's start, the pieces' arrival times and the
+    moment the reply was complete (the stream's end).
+
+    ``decode`` runs from the first piece to the reply's end, on both sides. The older measure,
+    to the last text piece (``decode_last_piece``), was biased against the server: a reply
+    that ends at a stop string ("\nUser:") generates a few held-back tokens after its last
+    visible piece, which in-process chat stamps before them and the batched server sends
+    after them (its last batch goes when the engine is done), while both divide by all the
+    tokens. Kept for the record.
+    """
+    first, last = stamps[0], stamps[-1]
+
+    def per_second(span: float) -> float:
+        return (tokens - 1) / span if tokens > 1 and span > 0 else 0.0
+
+    return {
+        "ttft": first - started,
+        "decode": per_second(ended - first),
+        "decode_last_piece": per_second(last - first),
+    }
 
 
 def in_process(pipeline: Any, card: Path, seed: int) -> dict[str, Any]:
@@ -97,11 +114,10 @@ def in_process(pipeline: Any, card: Path, seed: int) -> dict[str, Any]:
         if piece.strip() or stamps:
             stamps.append(time.perf_counter())
             pieces.append(piece)
+    ended = time.perf_counter()  # generated and stored, as the served stream's end
     tokens = stream.stats.new_tokens
-    ttft, decode = rates(started, stamps, tokens)
     return {
-        "ttft": ttft,
-        "decode": decode,
+        **rates(started, stamps, ended, tokens),
         "tokens": tokens,
         "text": "".join(pieces).strip(),
         **engine_side(stream.stats.ttft, stream.stats.seconds, tokens),
@@ -150,15 +166,13 @@ def served(client: Any, greeting: str, seed: int, user: str) -> dict[str, Any]:
         if chunk.choices and chunk.choices[0].delta.content:
             stamps.append(time.perf_counter())
             pieces.append(chunk.choices[0].delta.content)
-    ttft, decode = rates(started, stamps, tokens)
-    finished = time.perf_counter() - started
+    ended = time.perf_counter()  # after the usage chunk: the reply was stored before it
     text = "".join(pieces).strip()
     return {
-        "ttft": ttft,
-        "decode": decode,
+        **rates(started, stamps, ended, tokens),
         "tokens": tokens,
         "text": text,
-        "total": finished,
+        "total": ended - started,
         "user": user,
     }
 
@@ -442,9 +456,10 @@ def _threads_table(runs: dict[str, dict[str, Any]]) -> str:
 
     lines = [
         "| threads (load) | n | TTFT served - in-process, paired ms | TTFT minus the engine's "
-        "own, in-process / served ms | decode served / in-process (client) | (engine's clock) "
+        "own, in-process / served ms | decode served / in-process (client, to the reply's "
+        "end) | (engine's clock) | (client, to the last piece: biased) "
         "| every token: decode / in-process (client) | (engine's clock) |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for threads, run in runs.items():
         local, remote = run["runs"]["in-process"], run["runs"]["served"]
@@ -455,9 +470,10 @@ def _threads_table(runs: dict[str, dict[str, Any]]) -> str:
         # Older results have no every-token server (the default handed over every token).
         per_token = run["runs"].get("served, every token")
         cells = []
-        for side in (remote, per_token):
-            for key in ("decode", "engine_decode"):
-                if side is None:
+        default_keys = ("decode", "engine_decode", "decode_last_piece")
+        for side, keys in ((remote, default_keys), (per_token, ("decode", "engine_decode"))):
+            for key in keys:
+                if side is None or key not in side[0]:
                     cells.append("-")
                     continue
                 a, b = [r[key] for r in side], [r[key] for r in local]

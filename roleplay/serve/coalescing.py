@@ -4,11 +4,10 @@ On a small CPU the decoding threads use every core, and each hand-over wakes the
 (and, through the socket, the client), which can preempt a decoding thread in the middle of a
 step. Batching cuts those wake-ups to about a quarter at 85 tokens/s; vLLM's
 ``--stream-interval`` makes the same trade. Measured side by side on 2 cores
-(``benchmarks/serve_speed.py``, BENCHMARKS.md "Serve", n = 15): served decode by the engine's
-own clock x0.90 of in-process when every token is handed over, x0.97 with 50 ms batches in
-one run; x0.92 without and x0.94 with them in a noisier second one, so the gain is
-suggested, not shown. The batches are by time, so a slow model (a token every few hundred
-ms) still streams every token as it comes:
+(``benchmarks/serve_speed.py``, BENCHMARKS.md "Serve", two runs of n = 40): served decode,
+to the reply's end, x0.95 and x0.93 [0.91, 0.94] of in-process when every token is handed
+over, x0.98 [0.96, 1.02] and x0.98 [0.96, 0.99] with 50 ms batches. The batches are by time,
+so a slow model (a token every few hundred ms) still streams every token as it comes:
 
 - the first piece of a reply goes at once (time to first token is unchanged);
 - later pieces wait until ``interval_s`` has passed since the last hand-over, then go
