@@ -87,10 +87,10 @@ def rates(started: float, stamps: list[float], ended: float, tokens: int) -> dic
 
     ``decode`` runs from the first piece to the reply's end, on both sides. The older measure,
     to the last text piece (``decode_last_piece``), was biased against the server: a reply
-    that ends at a stop string ("\nUser:") generates a few held-back tokens after its last
-    visible piece, which in-process chat stamps before them and the batched server sends
-    after them (its last batch goes when the engine is done), while both divide by all the
-    tokens. Kept for the record.
+    that ends at a stop string (a new line and "User:") generates a few held-back tokens
+    after its last visible piece, which in-process chat stamps before them and the batched
+    server sends after them (its last batch goes when the engine is done), while both divide
+    by all the tokens. Kept for the record.
     """
     first, last = stamps[0], stamps[-1]
 
