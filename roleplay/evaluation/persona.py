@@ -290,10 +290,10 @@ def _score(
 ) -> list[MethodResult]:
     """Every method's result for one condition and one checkpoint."""
     questionnaire, settings = interviewer.questionnaire, interviewer.settings
+    unanswered = sum(r.unanswered for r in responses.values())  # server interviews only
     results = []
     for method in methods:
         estimates, notes = estimates_for(method, responses, questionnaire, settings, panel=panel)
-        unanswered = sum(r.unanswered for r in responses.values())
         if method is Method.EXPECTED_LIKERT and unanswered:
             asked = len(questionnaire.items) * len(responses)
             notes.append(
