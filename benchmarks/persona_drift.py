@@ -14,6 +14,13 @@ and items. Replies are sampled with fixed seeds (seed + turn).
     python -m benchmarks.persona_drift --after-turns 10,20 --conditions controller,memory
     python -m benchmarks.persona_drift --quick      # 2 characters, 2 turns
 
+Ablations, each written under its own name so the published run stays:
+``--no-character-note`` plays and interviews without the character's note (the card's traits
+re-asserted near the end of the chat): ``persona_drift_no_note``; ``--remember exchange``
+stores each exchange with the character's reply verbatim (the policy before issue 17's
+change) instead of what the user said: ``persona_drift_remember_exchange``.
+``benchmarks/persona_drift_compare.py`` pairs two results character by character.
+
 Output: ``benchmarks/out/persona_drift.json`` and ``persona_drift.png``.
 """
 
@@ -39,6 +46,17 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--resamples", type=int, default=2000)
     parser.add_argument("--quick", action="store_true", help="2 characters, 2 turns, memory")
+    parser.add_argument(
+        "--no-character-note",
+        action="store_true",
+        help="ablation: no character's note; writes persona_drift_no_note.json",
+    )
+    parser.add_argument(
+        "--remember",
+        choices=("user", "exchange"),
+        help="ablation: what a turn leaves in memory (default: memory_defaults.yaml's); "
+        "writes persona_drift_remember_<policy>.json",
+    )
     return parser.parse_args(argv)
 
 
@@ -63,6 +81,7 @@ def run(arguments: argparse.Namespace) -> None:
     from roleplay.cli.eval_commands import rows_progress
     from roleplay.evaluation.characters import bundled_character_paths, card_set_paths
     from roleplay.evaluation.drift import parse_after_turns
+    from roleplay.evaluation.interview import Interviewer
     from roleplay.evaluation.persona import evaluate_persona
     from roleplay.evaluation.plan import Method, parse_conditions
     from roleplay.evaluation.report import report_json, summary_table, write_drift_plot
@@ -77,30 +96,42 @@ def run(arguments: argparse.Namespace) -> None:
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
     engine = load_engine(BackendOptions(threads=arguments.threads))
+    notes = not arguments.no_character_note
+    name = "persona_drift" + ("" if notes else "_no_note")
+    if arguments.remember:
+        name += f"_remember_{arguments.remember}"
     with rows_progress(sys.stderr.isatty()) as progress:
         report = evaluate_persona(
             engine,
             cards,
             [Method.LIKELIHOOD],
             conditions,
+            interviewer=Interviewer(
+                engine,
+                rows_done=progress.advance if progress else None,
+                character_notes=notes,
+                remember_policy=arguments.remember,
+            ),
             progress=progress,
             reference_paths=bundled_character_paths(),
             resamples=arguments.resamples,
             after_turns=turns,
         )
-    write_drift_plot(report, OUT_DIR / "persona_drift.png")
+    write_drift_plot(report, OUT_DIR / f"{name}.png")
     console.print(summary_table(report))
     payload = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": "python -m benchmarks.persona_drift " + " ".join(sys.argv[1:]),
         "engine": {"model": engine.model_id, "backend": engine.backend_name},
         "threads": arguments.threads,
+        "character_notes": notes,
+        "remember_policy": arguments.remember,
         "load_average": [load_before, os.getloadavg()[0]],
         "seconds": round(time.perf_counter() - started, 1),
         "report": report_json(report),
     }
-    path = write_result("persona_drift", payload)
-    console.print(f"{payload['seconds']:.0f} s; wrote {path} and {OUT_DIR}/persona_drift.png")
+    path = write_result(name, payload)
+    console.print(f"{payload['seconds']:.0f} s; wrote {path} and {OUT_DIR}/{name}.png")
 
 
 def markdown(payload: dict[str, Any]) -> str:

@@ -26,6 +26,7 @@ from roleplay.prompting.builder import MemorySnippet
 
 if TYPE_CHECKING:
     from roleplay.memory.service import CharacterMemory
+    from roleplay.memory.settings import RememberPolicy
 
 DEFAULT_RECALLED_MEMORIES = 3
 TOXICITY_FLAG_THRESHOLD = 0.5  # the audit's failure threshold, so chat and audit agree
@@ -43,6 +44,9 @@ class FeatureOptions:
     # A local memory store other than the user's (an evaluation's scratch store).
     memory_folder: Path | None = None
     memory_strategy: str | None = None
+    # What a turn leaves in memory, over memory_defaults.yaml's ``remember.policy``. Only
+    # the evaluation's ablations set it (benchmarks/persona_drift.py --remember).
+    remember_policy: RememberPolicy | None = None
     recalled_memories: int = DEFAULT_RECALLED_MEMORIES
     steering: bool = True
     steer_overrides: dict[str, float] = field(default_factory=dict)
@@ -133,13 +137,21 @@ def memory_factory(options: FeatureOptions) -> MemoryFactory | None:
         return None
 
     def build(card: Card) -> MemoryPort:
-        from roleplay.memory.service import CharacterMemory
+        from dataclasses import replace
 
+        from roleplay.memory.service import CharacterMemory
+        from roleplay.memory.settings import default_settings
+
+        settings = default_settings()
+        if options.remember_policy is not None:
+            remember = replace(settings.remember, policy=options.remember_policy)
+            settings = replace(settings, remember=remember)
         memory = CharacterMemory(
             card,
             chroma_url=options.chroma_url,
             folder=options.memory_folder,
             strategy=options.memory_strategy,
+            settings=settings,
         )
         memory.ensure_seed_memories()  # idempotent: content-hash ids
         return ChatMemory(memory, k=options.recalled_memories, remember=options.remember)

@@ -9,7 +9,13 @@ import pytest
 from roleplay.engine.base import GenerationSettings
 from roleplay.engine.transformers_engine import TransformersEngine
 from roleplay.errors import RoleplayError
-from roleplay.features import FeatureOptions, control_factory, memory_factory, parse_steer_option
+from roleplay.features import (
+    ChatMemory,
+    FeatureOptions,
+    control_factory,
+    memory_factory,
+    parse_steer_option,
+)
 from roleplay.pipeline import ChatPipeline
 from roleplay.sessions import SessionStore
 
@@ -95,3 +101,27 @@ def test_toxicity_flag_names_its_scorer() -> None:
     assert calm["flagged"] is False
     assert calm["scorer"] == flag.choice.scorer.name
     assert 0.0 <= calm["score"] <= 1.0
+
+
+@pytest.mark.parametrize("policy", ["exchange", "user"])
+def test_a_remember_policy_override_decides_what_a_turn_stores(
+    tmp_path: Path, characters_dir: Path, policy: str
+) -> None:
+    """FeatureOptions.remember_policy (the drift ablation's --remember) wins over
+    memory_defaults.yaml for that memory only."""
+    from roleplay.cards.loader import load_card
+    from roleplay.memory.settings import default_settings
+
+    build = memory_factory(
+        FeatureOptions(steering=False, memory_folder=tmp_path, remember_policy=policy)  # type: ignore[arg-type]
+    )
+    assert build is not None
+    chat_memory = build(load_card(characters_dir / "elias.yaml"))
+    assert isinstance(chat_memory, ChatMemory)
+    memory = chat_memory.memory
+    assert memory.settings.remember.policy == policy
+    assert default_settings().remember.policy == "user"  # the defaults are untouched
+    memory.remember_exchange("Tell me about the fire.", "It burned the east wing.", "s", 1)
+    stored = [record.text for record in memory.memories()]
+    assert any("burned the east wing" in text for text in stored) is (policy == "exchange")
+    assert any("Tell me about the fire." in text for text in stored)

@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from roleplay.engine.base import ChatMessage, capabilities_of
 from roleplay.engine.forward import RowsDone
@@ -44,6 +44,9 @@ from roleplay.evaluation.questionnaire import (
 from roleplay.pipeline import ChatPipeline, Conversation
 from roleplay.prompting.builder import PromptLayout
 from roleplay.sessions import Message, SessionStore
+
+if TYPE_CHECKING:
+    from roleplay.memory.settings import RememberPolicy
 
 LIKERT_METHODS = (Method.EXPECTED_LIKERT, Method.GRAMMAR)
 
@@ -142,9 +145,16 @@ class Interviewer:
         batch_size: int | None = None,
         rows_done: RowsDone | None = None,
         prompt_layout: PromptLayout = "system",
+        character_notes: bool = True,
+        remember_policy: RememberPolicy | None = None,
     ) -> None:
+        """Ablations (``benchmarks/persona_drift.py``): ``character_notes=False`` leaves the
+        character's note out of every prompt; ``remember_policy`` overrides what a drift
+        run's turns leave in memory."""
         self.engine: Any = engine
         self.prompt_layout = prompt_layout
+        self.character_notes = character_notes
+        self.remember_policy = remember_policy
         self.top_tokens_only = reads_top_tokens_only(engine)
         self._scorer = None if self.top_tokens_only else scorer_for(engine)
         self.questionnaire = questionnaire or load_questionnaire()
@@ -249,7 +259,7 @@ class Interviewer:
                 )
         if uses_memory(condition):
             memory_factory = (
-                parts.scratch_memory_factory(scratch_memory)
+                parts.scratch_memory_factory(scratch_memory, self.remember_policy)
                 if scratch_memory is not None
                 else parts.memory_factory()
             )
@@ -269,6 +279,7 @@ class Interviewer:
             control_factory=control_factory,
             memory_factory=memory_factory,
             prompt_layout=self.prompt_layout,
+            character_notes=self.character_notes,
         )
         return pipeline.start(card_path, user_name=self.settings.interviewer_name, greeting=False)
 

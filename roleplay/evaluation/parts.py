@@ -19,11 +19,14 @@ import importlib.util
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from roleplay.cards.model import Card
 from roleplay.pipeline import ControlFactory, MemoryFactory, MemoryPort
 from roleplay.prompting.builder import MemorySnippet
+
+if TYPE_CHECKING:
+    from roleplay.memory.settings import RememberPolicy
 
 
 class LoadedModelEngine(Protocol):
@@ -139,15 +142,20 @@ def memory_factory() -> MemoryFactory | None:
     return recall_only
 
 
-def scratch_memory_factory(folder: Path) -> MemoryFactory | None:
+def scratch_memory_factory(
+    folder: Path, remember_policy: RememberPolicy | None = None
+) -> MemoryFactory | None:
     """Each card's long-term memory in a scratch store at ``folder`` (seeded from the card,
-    written like chat's): a drift run's conversation remembers, the user's store is untouched."""
+    written like chat's): a drift run's conversation remembers, the user's store is untouched.
+    ``remember_policy`` overrides what a turn leaves in memory (an ablation)."""
     if not memory_available():
         return None
     from roleplay.features import FeatureOptions
     from roleplay.features import memory_factory as chat_memory_factory
 
-    return chat_memory_factory(FeatureOptions(steering=False, memory_folder=folder))
+    return chat_memory_factory(
+        FeatureOptions(steering=False, memory_folder=folder, remember_policy=remember_policy)
+    )
 
 
 def forget_scratch_memory(folder: Path) -> None:

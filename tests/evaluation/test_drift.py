@@ -68,7 +68,9 @@ def test_the_interview_is_held_in_the_conversation_played_so_far(
     roomy_tiny_engine: Any, characters_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     memory = RecordingMemory()
-    monkeypatch.setattr(parts, "scratch_memory_factory", lambda folder: lambda card: memory)
+    monkeypatch.setattr(
+        parts, "scratch_memory_factory", lambda folder, policy=None: lambda card: memory
+    )
     monkeypatch.setattr(
         parts, "memory_factory", lambda: pytest.fail("a drift run writes to a scratch memory")
     )
@@ -100,6 +102,22 @@ def test_the_interview_is_held_in_the_conversation_played_so_far(
     assert "lol whatever" in describe[2][0]
     assert answers[0].log_likelihoods != answers[3].log_likelihoods
     assert not sessions_db_path().exists()
+
+
+@pytest.mark.parametrize("notes", [True, False])
+def test_the_character_note_can_be_left_out_of_a_drift_interview(
+    roomy_tiny_engine: Any, characters_dir: Path, prepared_prompts: list[str], notes: bool
+) -> None:
+    """The ablation switch (benchmarks/persona_drift.py --no-character-note) reaches the
+    prompts of both the played turns and the interview."""
+    interviewer = Interviewer(roomy_tiny_engine, batch_size=16, character_notes=notes)
+    interviewer.drift = SCRIPT
+    interviewer.interview_over_turns(
+        characters_dir / "mira.yaml", Condition.PROMPT, [Method.LIKELIHOOD], [3]
+    )
+    # The note joins once the history holds 4 messages: the third turn and the interview.
+    with_note = ["[Stay Captain Mira Voss." in text for text in prepared_prompts]
+    assert with_note == ([False, False, True, True] if notes else [False] * 4)
 
 
 def test_a_drift_run_with_real_memory_leaves_the_users_store_alone(

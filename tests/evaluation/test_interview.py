@@ -16,26 +16,10 @@ from roleplay.evaluation import parts
 from roleplay.evaluation.interview import Interviewer, option_token_ids
 from roleplay.evaluation.plan import Condition, Method
 from roleplay.paths import sessions_db_path
-from roleplay.pipeline import Conversation, PreparedTurn
 from roleplay.prompting.builder import MemorySnippet
 from tests.helpers.scripted_engine import ScriptedEngine
 
 ALL = [Method.EXPECTED_LIKERT, Method.GRAMMAR, Method.LIKELIHOOD]
-
-
-@pytest.fixture
-def prepared_prompts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every prompt the interviews build, recorded from Conversation.prepare."""
-    seen: list[str] = []
-    original = Conversation.prepare
-
-    def spy(self: Conversation, message: str, history: Any = None) -> PreparedTurn:
-        prepared = original(self, message, history)
-        seen.append(prepared.prompt.text)
-        return prepared
-
-    monkeypatch.setattr(Conversation, "prepare", spy)
-    return seen
 
 
 def test_prompt_condition_answers_every_item_with_every_method(

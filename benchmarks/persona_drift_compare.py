@@ -1,0 +1,205 @@
+"""Paired comparisons of drift results: does one condition or variant hold the characters
+better than another, beyond the noise? (issue 17)
+
+Two results of ``benchmarks/persona_drift.py`` that interviewed the same characters at the
+same turn are compared (character, trait) by (character, trait): the difference in Acc(Dim)
+and in MAE, with a 95 % bootstrap interval over characters (both sides resampled with the
+same characters, so what the characters share cancels). The items are the same 50 on both
+sides and are not resampled here: the JSON keeps per-(character, trait) results, not
+per-item ones. Replies are seeded, so the same condition at the same turn repeats exactly
+and a difference comes from what changed.
+
+    python -m benchmarks.persona_drift_compare            # the standard comparisons
+    python -m benchmarks.persona_drift_compare --resamples 5000
+
+The standard comparisons: memory - controller in the published run at each checkpoint;
+and the published run - each ablation whose result exists (``persona_drift
+--no-character-note``, ``--remember exchange``), per condition and checkpoint both have.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # runnable as a script as well as with -m
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import OUT_DIR  # noqa: E402
+
+CONFIDENCE = 0.95
+# Ablation results (benchmarks/persona_drift.py's flags) and what the published run has
+# that each lacks.
+ABLATIONS: dict[str, str] = {
+    "persona_drift_no_note": "with note - without",
+    "persona_drift_remember_exchange": "remember what the user said - the exchange",
+}
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """``other - base`` over the (character, trait) pairs both count."""
+
+    label: str
+    pairs: int
+    base_acc: float
+    other_acc: float
+    acc_difference: float
+    acc_interval: tuple[float, float]
+    mae_difference: float
+    mae_interval: tuple[float, float]
+    gained: int  # pairs right in other, wrong in base
+    lost: int  # pairs right in base, wrong in other
+
+
+def _per_character(result: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    return {character["name"]: character["traits"] for character in result["characters"]}
+
+
+def paired_difference(
+    base: dict[str, Any],
+    other: dict[str, Any],
+    label: str,
+    *,
+    resamples: int = 5000,
+    seed: int = 0,
+) -> PairedDifference:
+    """Compare two report results (``report["results"][i]``) of the same characters."""
+    base_traits, other_traits = _per_character(base), _per_character(other)
+    if sorted(base_traits) != sorted(other_traits):
+        raise ValueError(f"{label}: the two results interviewed different characters")
+    names = sorted(base_traits)
+    # Per character: counted pairs, right answers and summed absolute errors on each side.
+    counted = np.zeros(len(names))
+    right = np.zeros((2, len(names)))
+    errors = np.zeros((2, len(names)))
+    traits_seen = np.zeros(len(names))
+    gained = lost = 0
+    for row, name in enumerate(names):
+        for trait, before in base_traits[name].items():
+            after = other_traits[name][trait]
+            traits_seen[row] += 1
+            errors[0, row] += before["abs_error"]
+            errors[1, row] += after["abs_error"]
+            if not before["counted"]:
+                continue
+            counted[row] += 1
+            right[0, row] += before["correct"]
+            right[1, row] += after["correct"]
+            gained += int(after["correct"] and not before["correct"])
+            lost += int(before["correct"] and not after["correct"])
+    if not counted.sum():
+        raise ValueError(f"{label}: no counted (character, trait) pairs")
+
+    def statistics(rows: np.ndarray) -> tuple[float, float]:
+        pairs = counted[rows].sum()
+        acc = (right[1, rows].sum() - right[0, rows].sum()) / pairs if pairs else 0.0
+        mae = (errors[1, rows].sum() - errors[0, rows].sum()) / traits_seen[rows].sum()
+        return float(acc), float(mae)
+
+    everyone = np.arange(len(names))
+    acc_point, mae_point = statistics(everyone)
+    generator = np.random.default_rng(seed)
+    draws = np.array(
+        [statistics(generator.integers(0, len(names), len(names))) for _ in range(resamples)]
+    )
+    tail = (1 - CONFIDENCE) / 2 * 100
+    low, high = np.percentile(draws, [tail, 100 - tail], axis=0)
+    pairs = int(counted.sum())
+    return PairedDifference(
+        label=label,
+        pairs=pairs,
+        base_acc=float(right[0].sum() / pairs),
+        other_acc=float(right[1].sum() / pairs),
+        acc_difference=acc_point,
+        acc_interval=(float(low[0]), float(high[0])),
+        mae_difference=mae_point,
+        mae_interval=(float(low[1]), float(high[1])),
+        gained=gained,
+        lost=lost,
+    )
+
+
+def _results(payload: dict[str, Any]) -> dict[tuple[str, int], dict[str, Any]]:
+    return {(r["condition"], r["turns"]): r for r in payload["report"]["results"]}
+
+
+def standard_comparisons(
+    published: dict[str, Any], ablations: dict[str, dict[str, Any]], resamples: int
+) -> list[PairedDifference]:
+    """``ablations``: result name (a key of ``ABLATIONS``) -> that run's payload."""
+    rows = []
+    results = _results(published)
+    for turns in sorted({turns for _, turns in results}):
+        if ("controller", turns) in results and ("memory", turns) in results:
+            rows.append(
+                paired_difference(
+                    results[("controller", turns)],
+                    results[("memory", turns)],
+                    f"memory - controller, turn {turns}",
+                    resamples=resamples,
+                )
+            )
+    for name, payload in ablations.items():
+        ablation = _results(payload)
+        for key in sorted(set(results) & set(ablation)):
+            condition, turns = key
+            rows.append(
+                paired_difference(
+                    ablation[key],
+                    results[key],
+                    f"{condition}: {ABLATIONS[name]}, turn {turns}",
+                    resamples=resamples,
+                )
+            )
+    return rows
+
+
+def markdown(rows: list[PairedDifference]) -> str:
+    lines = [
+        "| comparison | n | Acc(Dim) base -> other | difference [95 %] | gained / lost | "
+        "MAE difference [95 %] |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        acc_low, acc_high = row.acc_interval
+        mae_low, mae_high = row.mae_interval
+        lines.append(
+            f"| {row.label} | {row.pairs} | {row.base_acc:.2f} -> {row.other_acc:.2f} | "
+            f"{row.acc_difference:+.2f} [{acc_low:+.2f}, {acc_high:+.2f}] | "
+            f"{row.gained} / {row.lost} | "
+            f"{row.mae_difference:+.3f} [{mae_low:+.3f}, {mae_high:+.3f}] |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--published", type=Path, default=OUT_DIR / "persona_drift.json")
+    parser.add_argument("--without-note", type=Path, default=OUT_DIR / "persona_drift_no_note.json")
+    parser.add_argument("--resamples", type=int, default=5000)
+    arguments = parser.parse_args(argv)
+    if not arguments.published.is_file():
+        sys.exit(f"{arguments.published}: no drift result; run benchmarks.persona_drift first")
+    published = json.loads(arguments.published.read_text("utf-8"))
+    ablations = {
+        name: json.loads(path.read_text("utf-8"))
+        for name in ABLATIONS
+        if (path := arguments.published.with_name(f"{name}.json")).is_file()
+    }
+    rows = standard_comparisons(published, ablations, arguments.resamples)
+    print(markdown(rows), end="")
+    (OUT_DIR / "persona_drift_compare.json").write_text(
+        json.dumps([row.__dict__ for row in rows], indent=2)
+    )
+
+
+if __name__ == "__main__":
+    main()
