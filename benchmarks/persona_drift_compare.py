@@ -12,6 +12,8 @@ and a difference comes from what changed.
     python -m benchmarks.persona_drift_compare            # the standard comparisons
     python -m benchmarks.persona_drift_compare --resamples 5000
 
+Output: the table on stdout, ``benchmarks/out/persona_drift_compare.json`` and ``.png``.
+
 The standard comparisons: memory - controller in the published run at each checkpoint;
 and the published run - each ablation whose result exists (``persona_drift
 --no-character-note``, ``--remember exchange``), per condition and checkpoint both have.
@@ -180,6 +182,28 @@ def markdown(rows: list[PairedDifference]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_plot(rows: list[PairedDifference], path: Path) -> Path:
+    """The Acc(Dim) differences with their intervals, one row per comparison, zero marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
+    positions = list(range(len(rows)))[::-1]
+    points = [row.acc_difference for row in rows]
+    below = [row.acc_difference - row.acc_interval[0] for row in rows]
+    above = [row.acc_interval[1] - row.acc_difference for row in rows]
+    axis.errorbar(points, positions, xerr=[below, above], fmt="o", capsize=3)
+    axis.axvline(0.0, color="grey", linewidth=0.8)
+    axis.set_yticks(positions, [row.label for row in rows], fontsize=8)
+    axis.set_xlabel("Acc(Dim) difference, paired (95 % bootstrap over characters)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--published", type=Path, default=OUT_DIR / "persona_drift.json")
@@ -199,6 +223,7 @@ def main(argv: list[str] | None = None) -> None:
     (OUT_DIR / "persona_drift_compare.json").write_text(
         json.dumps([row.__dict__ for row in rows], indent=2)
     )
+    print(f"wrote {write_plot(rows, OUT_DIR / 'persona_drift_compare.png')}")
 
 
 if __name__ == "__main__":

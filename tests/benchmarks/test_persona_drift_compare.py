@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from benchmarks.persona_drift_compare import markdown, paired_difference, standard_comparisons
+from benchmarks.persona_drift_compare import (
+    markdown,
+    paired_difference,
+    standard_comparisons,
+    write_plot,
+)
 
 TRAITS = ("openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism")
 
@@ -86,3 +92,9 @@ def test_standard_comparisons_pair_conditions_and_ablations() -> None:
     assert rows[1].acc_difference == pytest.approx(5 / 14)
     table = markdown(rows)
     assert "| memory - controller, turn 20 | 14 | 0.86 -> 0.50 | -0.36 [" in table
+
+
+def test_the_plot_is_written(tmp_path: Path) -> None:
+    row = paired_difference(_result(BASE), _result(BASE), "same", resamples=10)
+    path = write_plot([row, row], tmp_path / "compare.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
