@@ -204,21 +204,42 @@ def write_plot(rows: list[PairedDifference], path: Path) -> Path:
     return path
 
 
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        payload = json.loads(path.read_text("utf-8"))
+        payload["report"]["results"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path}: not a persona_drift result ({error})") from None
+    return dict(payload)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--published", type=Path, default=OUT_DIR / "persona_drift.json")
-    parser.add_argument("--without-note", type=Path, default=OUT_DIR / "persona_drift_no_note.json")
+    parser.add_argument(
+        "--published",
+        type=Path,
+        default=OUT_DIR / "persona_drift.json",
+        help="the published run; its ablations are read from the same folder",
+    )
     parser.add_argument("--resamples", type=int, default=5000)
     arguments = parser.parse_args(argv)
     if not arguments.published.is_file():
-        sys.exit(f"{arguments.published}: no drift result; run benchmarks.persona_drift first")
-    published = json.loads(arguments.published.read_text("utf-8"))
-    ablations = {
-        name: json.loads(path.read_text("utf-8"))
-        for name in ABLATIONS
-        if (path := arguments.published.with_name(f"{name}.json")).is_file()
-    }
-    rows = standard_comparisons(published, ablations, arguments.resamples)
+        print(
+            f"error: {arguments.published}: no drift result; run benchmarks.persona_drift first",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    try:
+        published = _read(arguments.published)
+        ablations = {
+            name: _read(path)
+            for name in ABLATIONS
+            if (path := arguments.published.with_name(f"{name}.json")).is_file()
+        }
+        rows = standard_comparisons(published, ablations, arguments.resamples)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
     print(markdown(rows), end="")
     (OUT_DIR / "persona_drift_compare.json").write_text(
         json.dumps([row.__dict__ for row in rows], indent=2)

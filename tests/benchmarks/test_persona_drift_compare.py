@@ -98,3 +98,17 @@ def test_the_plot_is_written(tmp_path: Path) -> None:
     row = paired_difference(_result(BASE), _result(BASE), "same", resamples=10)
     path = write_plot([row, row], tmp_path / "compare.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_corrupt_result_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmarks.persona_drift_compare import main
+
+    (tmp_path / "persona_drift.json").write_bytes(b"\x00\xffnot json")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--published", str(tmp_path / "persona_drift.json")])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ") and "persona_drift.json: not a persona_drift result" in error
+    assert "\n" not in error
