@@ -232,16 +232,16 @@ def median(values: list[float]) -> float:
 
 
 def cluster_bootstrap_interval(
-    outcomes: Sequence[bool],
+    outcomes: Sequence[float],
     clusters: Sequence[Hashable],
     *,
     confidence: float = 0.95,
     resamples: int = 10_000,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of ``outcomes``, resampling whole clusters
-    (e.g. every query that uses one mood text), so correlated trials are not counted as
-    independent."""
+    """Percentile bootstrap interval of the mean of ``outcomes`` (hits as booleans, or any
+    numbers, e.g. paired differences), resampling whole clusters (e.g. every query that uses
+    one mood text), so correlated trials are not counted as independent."""
     import numpy as np
 
     if len(outcomes) != len(clusters) or not outcomes:
@@ -251,7 +251,7 @@ def cluster_bootstrap_interval(
     hits = np.zeros(len(keys))
     counts = np.zeros(len(keys))
     for outcome, cluster in zip(outcomes, clusters, strict=True):
-        hits[index[cluster]] += bool(outcome)
+        hits[index[cluster]] += float(outcome)
         counts[index[cluster]] += 1
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(keys), size=(resamples, len(keys)))

@@ -32,6 +32,7 @@ def main() -> None:
     from roleplay.evaluation.characters import card_set_paths
     from roleplay.evaluation.drift import load_drift_script
     from roleplay.features import DEFAULT_RECALLED_MEMORIES
+    from roleplay.memory.service import exchange_text
     from roleplay.profile.extraction import extract_statements
     from roleplay.prompting.builder import (
         DEFAULT_MEMORY_SHARE,
@@ -62,9 +63,9 @@ def main() -> None:
         card = load_card(path)
         seeds = [cost(memory.text) for memory in card.memories]
         user = sum(sorted(seeds + messages, reverse=True)[:k])
-        # The exchange policy's text: "User: <message>\n<name>: <reply>" (memory.service).
         exchanges = [
-            cost(f"User: {message}\n{card.name}: ") + longest_reply for message in script.messages
+            cost(exchange_text(message, "", card.name)) + longest_reply
+            for message in script.messages
         ]
         exchange = sum(sorted(seeds + exchanges, reverse=True)[:k])
         worst_user, worst_exchange = max(worst_user, user), max(worst_exchange, exchange)

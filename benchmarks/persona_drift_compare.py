@@ -28,13 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # runnable as a script as well as with -m
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import OUT_DIR  # noqa: E402
+from benchmarks.common import OUT_DIR, cluster_bootstrap_interval  # noqa: E402
 
 CONFIDENCE = 0.95
 # Ablation results (benchmarks/persona_drift.py's flags) and what the published run has
@@ -77,55 +75,41 @@ def paired_difference(
     base_traits, other_traits = _per_character(base), _per_character(other)
     if sorted(base_traits) != sorted(other_traits):
         raise ValueError(f"{label}: the two results interviewed different characters")
-    names = sorted(base_traits)
-    # Per character: counted pairs, right answers and summed absolute errors on each side.
-    counted = np.zeros(len(names))
-    right = np.zeros((2, len(names)))
-    errors = np.zeros((2, len(names)))
-    traits_seen = np.zeros(len(names))
-    gained = lost = 0
-    for row, name in enumerate(names):
+    # Per (character, trait): other - base, with the character as the resampled cluster.
+    # Acc(Dim) counts only the pairs the card counts; MAE every trait.
+    right: list[tuple[bool, bool]] = []
+    right_characters: list[str] = []
+    error_differences: list[float] = []
+    error_characters: list[str] = []
+    for name in sorted(base_traits):
         for trait, before in base_traits[name].items():
             after = other_traits[name][trait]
-            traits_seen[row] += 1
-            errors[0, row] += before["abs_error"]
-            errors[1, row] += after["abs_error"]
-            if not before["counted"]:
-                continue
-            counted[row] += 1
-            right[0, row] += before["correct"]
-            right[1, row] += after["correct"]
-            gained += int(after["correct"] and not before["correct"])
-            lost += int(before["correct"] and not after["correct"])
-    if not counted.sum():
+            error_differences.append(after["abs_error"] - before["abs_error"])
+            error_characters.append(name)
+            if before["counted"]:
+                right.append((bool(before["correct"]), bool(after["correct"])))
+                right_characters.append(name)
+    if not right:
         raise ValueError(f"{label}: no counted (character, trait) pairs")
+    acc_differences = [float(now) - float(then) for then, now in right]
 
-    def statistics(rows: np.ndarray) -> tuple[float, float]:
-        pairs = counted[rows].sum()
-        acc = (right[1, rows].sum() - right[0, rows].sum()) / pairs if pairs else 0.0
-        mae = (errors[1, rows].sum() - errors[0, rows].sum()) / traits_seen[rows].sum()
-        return float(acc), float(mae)
+    def interval(values: list[float], characters: list[str]) -> tuple[float, float]:
+        return cluster_bootstrap_interval(
+            values, characters, confidence=CONFIDENCE, resamples=resamples, seed=seed
+        )
 
-    everyone = np.arange(len(names))
-    acc_point, mae_point = statistics(everyone)
-    generator = np.random.default_rng(seed)
-    draws = np.array(
-        [statistics(generator.integers(0, len(names), len(names))) for _ in range(resamples)]
-    )
-    tail = (1 - CONFIDENCE) / 2 * 100
-    low, high = np.percentile(draws, [tail, 100 - tail], axis=0)
-    pairs = int(counted.sum())
+    pairs = len(right)
     return PairedDifference(
         label=label,
         pairs=pairs,
-        base_acc=float(right[0].sum() / pairs),
-        other_acc=float(right[1].sum() / pairs),
-        acc_difference=acc_point,
-        acc_interval=(float(low[0]), float(high[0])),
-        mae_difference=mae_point,
-        mae_interval=(float(low[1]), float(high[1])),
-        gained=gained,
-        lost=lost,
+        base_acc=sum(then for then, _ in right) / pairs,
+        other_acc=sum(now for _, now in right) / pairs,
+        acc_difference=sum(acc_differences) / pairs,
+        acc_interval=interval(acc_differences, right_characters),
+        mae_difference=sum(error_differences) / len(error_differences),
+        mae_interval=interval(error_differences, error_characters),
+        gained=sum(now and not then for then, now in right),
+        lost=sum(then and not now for then, now in right),
     )
 
 

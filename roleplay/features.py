@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -137,8 +137,6 @@ def memory_factory(options: FeatureOptions) -> MemoryFactory | None:
         return None
 
     def build(card: Card) -> MemoryPort:
-        from dataclasses import replace
-
         from roleplay.memory.service import CharacterMemory
         from roleplay.memory.settings import default_settings
 

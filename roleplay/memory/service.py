@@ -120,7 +120,7 @@ class CharacterMemory:
             "turn_index": int(turn_index),
         }
         if policy.policy == "exchange":
-            text = f"User: {user_text.strip()}\n{self.card.name}: {reply_text.strip()}"
+            text = exchange_text(user_text, reply_text, self.card.name)
             metadata.update(kind="exchange", speaker="user+character")
         else:
             text = user_text.strip()
@@ -327,6 +327,11 @@ def card_strategy(card: Card) -> str | None:
     if not isinstance(value, str):
         raise RoleplayError(f"{card.name}: extensions.roleplay.memory_strategy must be a name")
     return check_strategy(value)
+
+
+def exchange_text(user_text: str, reply_text: str, character_name: str) -> str:
+    """What the ``exchange`` remember policy stores for one turn."""
+    return f"User: {user_text.strip()}\n{character_name}: {reply_text.strip()}"
 
 
 def _seed_emotion(seed: SeedMemory) -> dict[str, float] | None:
