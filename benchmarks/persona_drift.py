@@ -16,9 +16,13 @@ and items. Replies are sampled with fixed seeds (seed + turn).
 
 Ablations, each written under its own name so the published run stays:
 ``--no-character-note`` plays and interviews without the character's note (the card's traits
-re-asserted near the end of the chat): ``persona_drift_no_note``; ``--remember exchange``
-stores each exchange with the character's reply verbatim (the policy before issue 17's
-change) instead of what the user said: ``persona_drift_remember_exchange``.
+re-asserted near the end of the chat): ``persona_drift_no_note``; ``--remember POLICY``
+stores what memory_defaults.yaml's policy of that name keeps (``exchange``: each exchange
+with the character's reply verbatim, the policy before issue 17; ``user``: the user's whole
+message; ``statements``: their statements without questions and requests):
+``persona_drift_remember_<policy>``; ``--memory-pools`` recalls three of the character's
+own memories and, apart, two of what the user said, instead of one pool of three:
+``..._memory_pools``.
 ``benchmarks/persona_drift_compare.py`` pairs two results character by character.
 
 Output: ``benchmarks/out/persona_drift.json`` and ``persona_drift.png``.
@@ -53,9 +57,15 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--remember",
-        choices=("user", "exchange"),
+        choices=("statements", "user", "exchange"),
         help="ablation: what a turn leaves in memory (default: memory_defaults.yaml's); "
         "writes persona_drift_remember_<policy>.json",
+    )
+    parser.add_argument(
+        "--memory-pools",
+        action="store_true",
+        help="variant: recall the user's words apart from the card's memories (3 + 2); "
+        "adds _memory_pools to the result's name",
     )
     return parser.parse_args(argv)
 
@@ -100,6 +110,8 @@ def run(arguments: argparse.Namespace) -> None:
     name = "persona_drift" + ("" if notes else "_no_note")
     if arguments.remember:
         name += f"_remember_{arguments.remember}"
+    if arguments.memory_pools:
+        name += "_memory_pools"
     with rows_progress(sys.stderr.isatty()) as progress:
         report = evaluate_persona(
             engine,
@@ -111,6 +123,7 @@ def run(arguments: argparse.Namespace) -> None:
                 rows_done=progress.advance if progress else None,
                 character_notes=notes,
                 remember_policy=arguments.remember,
+                memory_pools=arguments.memory_pools,
             ),
             progress=progress,
             reference_paths=bundled_character_paths(),
@@ -126,6 +139,7 @@ def run(arguments: argparse.Namespace) -> None:
         "threads": arguments.threads,
         "character_notes": notes,
         "remember_policy": arguments.remember,
+        "memory_pools": arguments.memory_pools,
         "load_average": [load_before, os.getloadavg()[0]],
         "seconds": round(time.perf_counter() - started, 1),
         "report": report_json(report),

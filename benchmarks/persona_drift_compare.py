@@ -11,12 +11,16 @@ and a difference comes from what changed.
 
     python -m benchmarks.persona_drift_compare            # the standard comparisons
     python -m benchmarks.persona_drift_compare --resamples 5000
+    python -m benchmarks.persona_drift_compare --between BASE.json OTHER.json
 
 Output: the table on stdout, ``benchmarks/out/persona_drift_compare.json`` and ``.png``.
 
 The standard comparisons: memory - controller in the published run at each checkpoint;
-and the published run - each ablation whose result exists (``persona_drift
---no-character-note``, ``--remember exchange``), per condition and checkpoint both have.
+the published run - each ablation whose result exists (``persona_drift
+--no-character-note``, ``--remember exchange``), per condition and checkpoint both have; and
+each candidate change - the published run (``--remember statements``, with and without
+``--memory-pools``), with the candidate's memory condition against the published
+controller as well.
 """
 
 from __future__ import annotations
@@ -35,11 +39,30 @@ if str(ROOT) not in sys.path:  # runnable as a script as well as with -m
 from benchmarks.common import OUT_DIR, cluster_bootstrap_interval  # noqa: E402
 
 CONFIDENCE = 0.95
-# Ablation results (benchmarks/persona_drift.py's flags) and what the published run has
-# that each lacks.
-ABLATIONS: dict[str, str] = {
-    "persona_drift_no_note": "with note - without",
-    "persona_drift_remember_exchange": "remember what the user said - the exchange",
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A result of benchmarks/persona_drift.py run with one of its flags."""
+
+    label: str
+    # False (an ablation): the published run has a part the variant lacks; the difference
+    # is published - variant. True (a candidate): the variant is the change under test;
+    # the difference is variant - published, and its memory condition is also compared
+    # with the published controller (the controller does not depend on the change).
+    is_change: bool = False
+
+
+VARIANTS: dict[str, Variant] = {
+    "persona_drift_no_note": Variant("with note - without"),
+    "persona_drift_remember_exchange": Variant("remember what the user said - the exchange"),
+    "persona_drift_remember_statements": Variant(
+        "remember the user's statements - their whole messages", is_change=True
+    ),
+    "persona_drift_remember_statements_memory_pools": Variant(
+        "statements, recalled apart from the card's memories - whole messages, one pool",
+        is_change=True,
+    ),
 }
 
 
@@ -118,34 +141,47 @@ def _results(payload: dict[str, Any]) -> dict[tuple[str, int], dict[str, Any]]:
 
 
 def standard_comparisons(
-    published: dict[str, Any], ablations: dict[str, dict[str, Any]], resamples: int
+    published: dict[str, Any], variants: dict[str, dict[str, Any]], resamples: int
 ) -> list[PairedDifference]:
-    """``ablations``: result name (a key of ``ABLATIONS``) -> that run's payload."""
+    """``variants``: result name (a key of ``VARIANTS``) -> that run's payload."""
     rows = []
     results = _results(published)
-    for turns in sorted({turns for _, turns in results}):
-        if ("controller", turns) in results and ("memory", turns) in results:
-            rows.append(
-                paired_difference(
-                    results[("controller", turns)],
-                    results[("memory", turns)],
-                    f"memory - controller, turn {turns}",
-                    resamples=resamples,
-                )
-            )
-    for name, payload in ablations.items():
-        ablation = _results(payload)
-        for key in sorted(set(results) & set(ablation)):
+    rows.extend(_memory_against_controller(results, results, "", resamples))
+    for name, payload in variants.items():
+        variant, found = VARIANTS[name], _results(payload)
+        for key in sorted(set(results) & set(found)):
             condition, turns = key
+            base, other = (results, found) if variant.is_change else (found, results)
             rows.append(
                 paired_difference(
-                    ablation[key],
-                    results[key],
-                    f"{condition}: {ABLATIONS[name]}, turn {turns}",
+                    base[key],
+                    other[key],
+                    f"{condition}: {variant.label}, turn {turns}",
                     resamples=resamples,
                 )
             )
+        if variant.is_change:
+            suffix = f" ({name.removeprefix('persona_drift_')})"
+            rows.extend(_memory_against_controller(results, found, suffix, resamples))
     return rows
+
+
+def _memory_against_controller(
+    controllers: dict[tuple[str, int], dict[str, Any]],
+    memories: dict[tuple[str, int], dict[str, Any]],
+    suffix: str,
+    resamples: int,
+) -> list[PairedDifference]:
+    return [
+        paired_difference(
+            controllers[("controller", turns)],
+            memories[("memory", turns)],
+            f"memory{suffix} - controller, turn {turns}",
+            resamples=resamples,
+        )
+        for turns in sorted({turns for _, turns in memories})
+        if ("controller", turns) in controllers and ("memory", turns) in memories
+    ]
 
 
 def markdown(rows: list[PairedDifference]) -> str:
@@ -206,7 +242,18 @@ def main(argv: list[str] | None = None) -> None:
         help="the published run; its ablations are read from the same folder",
     )
     parser.add_argument("--resamples", type=int, default=5000)
+    parser.add_argument(
+        "--between",
+        nargs=2,
+        type=Path,
+        metavar=("BASE", "OTHER"),
+        help="compare two results (OTHER - BASE) at every condition and checkpoint both "
+        "have, instead of the standard comparisons",
+    )
     arguments = parser.parse_args(argv)
+    if arguments.between:
+        _compare_two(*arguments.between, resamples=arguments.resamples)
+        return
     if not arguments.published.is_file():
         print(
             f"error: {arguments.published}: no drift result; run benchmarks.persona_drift first",
@@ -215,12 +262,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     try:
         published = _read(arguments.published)
-        ablations = {
+        variants = {
             name: _read(path)
-            for name in ABLATIONS
+            for name in VARIANTS
             if (path := arguments.published.with_name(f"{name}.json")).is_file()
         }
-        rows = standard_comparisons(published, ablations, arguments.resamples)
+        rows = standard_comparisons(published, variants, arguments.resamples)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
@@ -229,6 +276,35 @@ def main(argv: list[str] | None = None) -> None:
         json.dumps([row.__dict__ for row in rows], indent=2)
     )
     print(f"wrote {write_plot(rows, OUT_DIR / 'persona_drift_compare.png')}")
+
+
+def between(
+    base: dict[str, Any], other: dict[str, Any], label: str, resamples: int
+) -> list[PairedDifference]:
+    """``other - base`` at every (condition, checkpoint) both results have."""
+    base_results, other_results = _results(base), _results(other)
+    return [
+        paired_difference(
+            base_results[key],
+            other_results[key],
+            f"{key[0]}: {label}, turn {key[1]}",
+            resamples=resamples,
+        )
+        for key in sorted(set(base_results) & set(other_results))
+    ]
+
+
+def _compare_two(base_path: Path, other_path: Path, *, resamples: int) -> None:
+    label = f"{other_path.stem} - {base_path.stem}"
+    try:
+        rows = between(_read(base_path), _read(other_path), label, resamples)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    if not rows:
+        print(f"error: {label}: no condition and checkpoint in common", file=sys.stderr)
+        sys.exit(2)
+    print(markdown(rows), end="")
 
 
 if __name__ == "__main__":

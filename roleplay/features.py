@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from roleplay.memory.settings import RememberPolicy
 
 DEFAULT_RECALLED_MEMORIES = 3
+# With ``memory_pools``: what the user said, recalled apart from the character's own three.
+DEFAULT_RECALLED_USER_MEMORIES = 2
 TOXICITY_FLAG_THRESHOLD = 0.5  # the audit's failure threshold, so chat and audit agree
 
 
@@ -48,6 +50,13 @@ class FeatureOptions:
     # the evaluation's ablations set it (benchmarks/persona_drift.py --remember).
     remember_policy: RememberPolicy | None = None
     recalled_memories: int = DEFAULT_RECALLED_MEMORIES
+    # Recall ``recalled_memories`` of the character's own memories (card, notes, scenes)
+    # and, apart, ``recalled_user_memories`` of what the user said, so that a long chat's
+    # messages never push the card's memories out. Off by default: in the paired drift
+    # ablation it cost fidelity (-0.02 Acc(Dim) after 10 and 20 turns, BENCHMARKS.md
+    # "Drift"), as the card's memories in the prompt do on the default model.
+    memory_pools: bool = False
+    recalled_user_memories: int = DEFAULT_RECALLED_USER_MEMORIES
     steering: bool = True
     steer_overrides: dict[str, float] = field(default_factory=dict)
     # A Hugging Face folder of the same model to build steering vectors from (else the
@@ -61,17 +70,33 @@ class FeatureOptions:
 class ChatMemory:
     """Adapts a character's long-term memory to the pipeline's ``MemoryPort``."""
 
-    def __init__(self, memory: CharacterMemory, *, k: int, remember: bool = True) -> None:
-        """``remember=False``: recall only; nothing the chat says is written (``--no-remember``,
+    def __init__(
+        self,
+        memory: CharacterMemory,
+        *,
+        k: int,
+        user_k: int | None = None,
+        remember: bool = True,
+    ) -> None:
+        """Each turn recalls the ``k`` best memories, or, with ``user_k`` set, ``k`` of the
+        character's own memories and, apart, ``user_k`` of what the user said.
+        ``remember=False``: recall only; nothing the chat says is written (``--no-remember``,
         so a reply can be tried again without the memory having grown in between)."""
         self.memory = memory
         self.k = k
+        self.user_k = user_k
         self.remember = remember
 
     def recall_for_turn(
         self, query: str, recent_user_turns: Sequence[str]
     ) -> tuple[list[MemorySnippet], dict[str, float]]:
-        recalled = self.memory.recall(query, recent_user_turns, k=self.k)
+        if self.user_k is None:
+            recalled = self.memory.recall(query, recent_user_turns, k=self.k)
+        else:
+            # The character's own first: the prompt's memory share keeps the best that fit.
+            recalled = self.memory.recall(query, recent_user_turns, k=self.k, pool="character")
+            if self.user_k > 0:
+                recalled += self.memory.recall(query, recent_user_turns, k=self.user_k, pool="user")
         mood = self.memory.current_mood(recent_user_turns)
         snippets = [
             MemorySnippet(r.text, r.score, r.id, kind=str(r.metadata.get("kind", "")))
@@ -152,7 +177,12 @@ def memory_factory(options: FeatureOptions) -> MemoryFactory | None:
             settings=settings,
         )
         memory.ensure_seed_memories()  # idempotent: content-hash ids
-        return ChatMemory(memory, k=options.recalled_memories, remember=options.remember)
+        return ChatMemory(
+            memory,
+            k=options.recalled_memories,
+            user_k=options.recalled_user_memories if options.memory_pools else None,
+            remember=options.remember,
+        )
 
     return build
 

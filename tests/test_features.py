@@ -50,13 +50,15 @@ def test_turn_recalls_seed_memories_and_stores_the_exchange(
         "anticipation",
     }
     assert prepared.prompt.memories[0].text in prepared.prompt.text
-    stream = conversation.send("Tell me about the archive fire.")
+    # What the user states is stored (the default policy); their request is not.
+    stream = conversation.send("I saw the archive fire from the bridge. Tell me about it.")
     reply = stream.text()
     memory = conversation.memory
     assert memory is not None
     stored = [record.text for record in memory.memory.memories()]  # type: ignore[attr-defined]
     if reply.strip():
-        assert any("Tell me about the archive fire." in text for text in stored)
+        assert "I saw the archive fire from the bridge." in stored
+        assert not any("Tell me about it." in text for text in stored)
     assert len(stored) >= len(conversation.card.memories)
 
 
@@ -103,7 +105,40 @@ def test_toxicity_flag_names_its_scorer() -> None:
     assert 0.0 <= calm["score"] <= 1.0
 
 
-@pytest.mark.parametrize("policy", ["exchange", "user"])
+@pytest.mark.parametrize("pools", [False, True])
+def test_memory_pools_keep_the_user_words_from_pushing_the_card_memories_out(
+    tmp_path: Path, characters_dir: Path, pools: bool
+) -> None:
+    """With ``memory_pools`` chat recalls three of the character's own memories and, apart,
+    two of what the user said; with one pool (the default), a chat's messages can take
+    every place."""
+    from roleplay.cards.loader import load_card
+
+    build = memory_factory(
+        FeatureOptions(steering=False, memory_folder=tmp_path, memory_pools=pools)
+    )
+    assert build is not None
+    chat_memory = build(load_card(characters_dir / "elias.yaml"))
+    assert isinstance(chat_memory, ChatMemory)
+    question = "Describe yourself in one sentence."
+    said = [
+        "You describe yourself so well in one sentence.",
+        "I describe myself in one sentence as a kind person.",
+        "One sentence describing yourself is all I asked for.",
+        "Your one-sentence description of yourself was lovely.",
+    ]
+    for turn, text in enumerate(said):
+        chat_memory.remember_exchange(text, "Hm.", "s", turn)
+    snippets, _ = chat_memory.recall_for_turn(question, [question])
+    kinds = [snippet.kind for snippet in snippets]
+    if not pools:
+        assert len(snippets) == 3 and kinds.count("seed") < 3
+    else:
+        assert kinds == ["seed"] * 3 + ["user_said"] * 2
+        assert {snippet.text for snippet in snippets[3:]} <= set(said)
+
+
+@pytest.mark.parametrize("policy", ["exchange", "user", "statements"])
 def test_a_remember_policy_override_decides_what_a_turn_stores(
     tmp_path: Path, characters_dir: Path, policy: str
 ) -> None:
@@ -120,8 +155,9 @@ def test_a_remember_policy_override_decides_what_a_turn_stores(
     assert isinstance(chat_memory, ChatMemory)
     memory = chat_memory.memory
     assert memory.settings.remember.policy == policy
-    assert default_settings().remember.policy == "user"  # the defaults are untouched
+    assert default_settings().remember.policy == "statements"  # the defaults are untouched
     memory.remember_exchange("Tell me about the fire.", "It burned the east wing.", "s", 1)
     stored = [record.text for record in memory.memories()]
     assert any("burned the east wing" in text for text in stored) is (policy == "exchange")
-    assert any("Tell me about the fire." in text for text in stored)
+    # A request is not a statement: the "statements" policy leaves it out.
+    assert any("Tell me about the fire." in text for text in stored) is (policy != "statements")

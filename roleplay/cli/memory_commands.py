@@ -80,16 +80,24 @@ def search_command(
         None, "--mood", help="Text that sets the mood (default: the query itself)."
     ),
     emotion: str | None = EmotionOption,
+    pool: str = typer.Option(
+        "all",
+        "--pool",
+        help="all, character (the card's memories, notes, scenes) or user (what the user said).",
+    ),
     chroma_url: str | None = ChromaUrlOption,
     json_output: bool = JsonOption,
 ) -> None:
     """Recall the memories that best match a topic and a mood, best first."""
     from roleplay.memory.emotions import parse_emotion_spec
+    from roleplay.memory.service import RECALL_POOLS
     from roleplay.memory.strategies import check_strategy
     from roleplay.memory.validation import check_result_count
 
     if mood is not None and emotion is not None:
         raise RoleplayError("give --mood or --emotion, not both")
+    if pool not in RECALL_POOLS:
+        raise RoleplayError(f"unknown --pool {pool!r}; use one of {', '.join(RECALL_POOLS)}")
     if strategy is not None:
         check_strategy(strategy)
     check_result_count(k)
@@ -97,7 +105,14 @@ def search_command(
     memory = _open_memory(character, chroma_url)
     memory.ensure_seed_memories()
     turns = [mood] if mood is not None else [query]
-    results = memory.recall(query, turns, k=k, strategy=strategy, emotion_override=override)
+    results = memory.recall(
+        query,
+        turns,
+        k=k,
+        strategy=strategy,
+        emotion_override=override,
+        pool=pool,  # type: ignore[arg-type]  # checked against RECALL_POOLS above
+    )
     if json_output:
         _print_json([result.as_json() for result in results])
         return

@@ -147,14 +147,17 @@ class Interviewer:
         prompt_layout: PromptLayout = "system",
         character_notes: bool = True,
         remember_policy: RememberPolicy | None = None,
+        memory_pools: bool = False,
     ) -> None:
         """Ablations (``benchmarks/persona_drift.py``): ``character_notes=False`` leaves the
         character's note out of every prompt; ``remember_policy`` overrides what a drift
-        run's turns leave in memory."""
+        run's turns leave in memory; ``memory_pools`` recalls what the user said apart from
+        the card's memories."""
         self.engine: Any = engine
         self.prompt_layout = prompt_layout
         self.character_notes = character_notes
         self.remember_policy = remember_policy
+        self.memory_pools = memory_pools
         self.top_tokens_only = reads_top_tokens_only(engine)
         self._scorer = None if self.top_tokens_only else scorer_for(engine)
         self.questionnaire = questionnaire or load_questionnaire()
@@ -259,7 +262,11 @@ class Interviewer:
                 )
         if uses_memory(condition):
             memory_factory = (
-                parts.scratch_memory_factory(scratch_memory, self.remember_policy)
+                parts.scratch_memory_factory(
+                    scratch_memory,
+                    self.remember_policy,
+                    memory_pools=self.memory_pools,
+                )
                 if scratch_memory is not None
                 else parts.memory_factory()
             )

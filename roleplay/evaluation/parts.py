@@ -143,18 +143,27 @@ def memory_factory() -> MemoryFactory | None:
 
 
 def scratch_memory_factory(
-    folder: Path, remember_policy: RememberPolicy | None = None
+    folder: Path,
+    remember_policy: RememberPolicy | None = None,
+    *,
+    memory_pools: bool = False,
 ) -> MemoryFactory | None:
     """Each card's long-term memory in a scratch store at ``folder`` (seeded from the card,
     written like chat's): a drift run's conversation remembers, the user's store is untouched.
-    ``remember_policy`` overrides what a turn leaves in memory (an ablation)."""
+    Ablations: ``remember_policy`` overrides what a turn leaves in memory;
+    ``memory_pools`` recalls the user's words apart from the card's memories."""
     if not memory_available():
         return None
     from roleplay.features import FeatureOptions
     from roleplay.features import memory_factory as chat_memory_factory
 
     return chat_memory_factory(
-        FeatureOptions(steering=False, memory_folder=folder, remember_policy=remember_policy)
+        FeatureOptions(
+            steering=False,
+            memory_folder=folder,
+            remember_policy=remember_policy,
+            memory_pools=memory_pools,
+        )
     )
 
 

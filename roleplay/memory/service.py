@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from roleplay.memory.mood import blend_mood, recent_turns
 from roleplay.memory.records import MemoryRecord, MetadataValue, RecalledMemory
 from roleplay.memory.scoring import EmotionScorer, default_emotion_scorer, score_emotions
 from roleplay.memory.settings import MemorySettings, default_settings
+from roleplay.memory.speech_acts import statements_and_actions
 from roleplay.memory.store import MemoryStore, NewMemory
 from roleplay.memory.strategies import (
     check_strategy,
@@ -35,8 +36,20 @@ if TYPE_CHECKING:
     from roleplay.cards.model import Card, SeedMemory
     from roleplay.memory.encoder import SentenceEncoder
 
-# The kind of a memory that holds what the user said (the ``user`` remember policy).
+# The kind of a memory that holds what the user said (the ``statements`` and ``user``
+# remember policies).
 USER_SAID = "user_said"
+
+# Which memories a recall chooses from: all, the character's own (card, notes, scenes,
+# exchanges) or what the user said. With ``FeatureOptions.memory_pools`` chat recalls the
+# last two apart, so that a long chat's messages never push the card's memories out.
+RecallPool = Literal["all", "character", "user"]
+RECALL_POOLS: tuple[str, ...] = get_args(RecallPool)
+_POOL_FILTERS: dict[str, dict[str, Any] | None] = {
+    "all": None,
+    "character": {"kind": {"$ne": USER_SAID}},
+    "user": {"kind": USER_SAID},
+}
 
 # Memories embedded and written per step of a bulk add: big enough for efficient batches
 # and Chroma writes, small enough for a progress bar to move.
@@ -105,11 +118,13 @@ class CharacterMemory:
     ) -> str | None:
         """Store what one turn leaves in memory; returns the memory's id (None: nothing kept).
 
-        The policy (``remember`` in memory_defaults.yaml) decides what that is: ``user``
-        keeps the user's message as what they said, and only when it has at least
-        ``min_words`` words; ``exchange`` keeps the message and the reply verbatim. The id
-        comes from (session, turn), so a regenerated reply or an edited message replaces
-        the earlier memory (an edit too short to keep removes it).
+        The policy (``remember`` in memory_defaults.yaml) decides what that is:
+        ``statements`` keeps what the user stated and did (their questions and requests
+        left out, ``speech_acts.py``), ``user`` their whole message, both as what they said
+        and only when at least ``min_words`` words are left; ``exchange`` keeps the message
+        and the reply verbatim. The id comes from (session, turn), so a regenerated reply
+        or an edited message replaces the earlier memory (an edit too short to keep, or
+        with nothing worth keeping, removes it).
         """
         check_text(user_text, "the user's message", self.settings.max_text_chars)
         check_text(reply_text, "the reply", self.settings.max_text_chars)
@@ -123,7 +138,11 @@ class CharacterMemory:
             text = exchange_text(user_text, reply_text, self.card.name)
             metadata.update(kind="exchange", speaker="user+character")
         else:
-            text = user_text.strip()
+            text = (
+                statements_and_actions(user_text)
+                if policy.policy == "statements"
+                else user_text.strip()
+            )
             if len(text.split()) < policy.min_words:
                 if self.store.existing_ids([memory_id]):
                     self.store.delete([memory_id])
@@ -138,13 +157,13 @@ class CharacterMemory:
         """Store what this character witnessed in a group scene: ``(speaker, text)`` lines.
 
         ``moment`` names the point in the scene (the message the reply answered), so a
-        regenerated reply replaces the memory of the one it replaced. Under the ``user``
-        policy the character's own lines are left out: it remembers what others said and
-        did, not its own wording.
+        regenerated reply replaces the memory of the one it replaced. Unless the policy is
+        ``exchange``, the character's own lines are left out: it remembers what others said
+        and did, not its own wording.
         """
         for speaker, text in lines:
             check_text(text, f"{speaker}'s line", self.settings.max_text_chars)
-        if self.settings.remember.policy == "user":
+        if self.settings.remember.policy != "exchange":
             lines = [(speaker, text) for speaker, text in lines if speaker != self.card.name]
         if not lines:
             return None
@@ -234,14 +253,18 @@ class CharacterMemory:
         k: int = 3,
         strategy: str | None = None,
         emotion_override: Mapping[str, float] | None = None,
+        pool: RecallPool = "all",
     ) -> list[RecalledMemory]:
         """The ``k`` memories best matching the query's topic and the mood, best first.
 
         The mood comes from ``recent_user_turns`` (oldest first; usually ending with the
-        query itself) unless ``emotion_override`` sets it explicitly.
+        query itself) unless ``emotion_override`` sets it explicitly. ``pool`` limits the
+        choice to the character's own memories or to what the user said.
         """
         check_text(query, "the query", self.settings.max_text_chars)
         check_result_count(k)
+        if pool not in RECALL_POOLS:
+            raise RoleplayError(f"unknown memory pool {pool!r}; use one of {RECALL_POOLS}")
         chosen = check_strategy(strategy or self.strategy)
         turns = recent_turns(list(recent_user_turns), self.settings.mood)
         for turn in turns:
@@ -264,9 +287,15 @@ class CharacterMemory:
             candidates = self.store.nearest_by_emotion(
                 mood, weights.emotional_pool, query_embedding
             )
+            if pool != "all":  # the emotion index holds no metadata: filtered here
+                candidates = candidates.subset(
+                    [in_pool(metadata, pool) for metadata in candidates.metadatas]
+                )
         else:
             candidates = self.store.nearest_by_text(
-                query_embedding, max(self.settings.candidates, weights.semantic_pool, k)
+                query_embedding,
+                max(self.settings.candidates, weights.semantic_pool, k),
+                where=_POOL_FILTERS[pool],
             )
         if not len(candidates):
             return []
@@ -316,6 +345,13 @@ class _Pending:
     text: str
     emotion: np.ndarray | None
     metadata: dict[str, MetadataValue]
+
+
+def in_pool(metadata: Mapping[str, Any], pool: RecallPool) -> bool:
+    """Whether a memory with this metadata belongs to the recall pool."""
+    if pool == "all":
+        return True
+    return (metadata.get("kind") == USER_SAID) is (pool == "user")
 
 
 def card_strategy(card: Card) -> str | None:

@@ -10,7 +10,7 @@ from roleplay.memory.data_files import DEFAULTS_PATH, read_yaml
 from roleplay.memory.mood import MoodSettings
 from roleplay.memory.strategies import StrategyWeights, check_strategy
 
-RememberPolicy = Literal["user", "exchange"]
+RememberPolicy = Literal["statements", "user", "exchange"]
 REMEMBER_POLICIES: tuple[str, ...] = get_args(RememberPolicy)
 
 
@@ -18,7 +18,7 @@ REMEMBER_POLICIES: tuple[str, ...] = get_args(RememberPolicy)
 class RememberSettings:
     """What a finished turn leaves in memory (``remember`` in memory_defaults.yaml)."""
 
-    policy: RememberPolicy = "user"
+    policy: RememberPolicy = "statements"
     min_words: int = 3
 
     def __post_init__(self) -> None:

@@ -16,7 +16,7 @@ write can only leave an orphan in the index, which reads skip.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -95,6 +95,19 @@ class Candidates:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def subset(self, keep: Sequence[bool]) -> Candidates:
+        """The candidates whose ``keep`` is true, in order."""
+        rows = [row for row, wanted in enumerate(keep) if wanted]
+        if not rows:
+            return _empty_candidates()
+        return Candidates(
+            ids=[self.ids[row] for row in rows],
+            texts=[self.texts[row] for row in rows],
+            metadatas=[self.metadatas[row] for row in rows],
+            semantic=self.semantic[rows],
+            emotions=self.emotions[rows],
+        )
 
 
 def _empty_candidates() -> Candidates:
@@ -197,12 +210,16 @@ class MemoryStore:
         for attribute in ("_texts", "_emotion_index"):
             self.__dict__.pop(attribute, None)
 
-    def nearest_by_text(self, query: np.ndarray, n: int) -> Candidates:
-        """The ``n`` memories closest to a query embedding."""
+    def nearest_by_text(
+        self, query: np.ndarray, n: int, where: Mapping[str, Any] | None = None
+    ) -> Candidates:
+        """The ``n`` memories closest to a query embedding (among those matching Chroma's
+        metadata filter ``where``, when given)."""
         with chroma_errors("search memories"):
             result = self._texts.query(
                 query_embeddings=query[None, :].astype(np.float32),
                 n_results=n,
+                where=dict(where) if where else None,
                 # Cosine distances, not the 384-d vectors: a fraction of the data to move.
                 include=["documents", "metadatas", "distances"],
             )

@@ -55,7 +55,8 @@ DEFAULT_MEMORY_SHARE = 0.15
 TOPIC_NOTE_AFTER = 2
 # A memory's bullet and newline, on top of its text.
 MEMORY_OVERHEAD_TOKENS = 2
-# The memory kind that holds the user's own words (roleplay.memory's ``user`` policy).
+# The memory kind that holds the user's own words (roleplay.memory's ``statements`` and
+# ``user`` remember policies).
 USER_SAID = "user_said"
 PROMPT_LAYOUTS: tuple[str, ...] = ("system", "turn")
 

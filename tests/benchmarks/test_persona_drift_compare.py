@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from benchmarks.persona_drift_compare import (
+    between,
     markdown,
     paired_difference,
     standard_comparisons,
@@ -45,6 +46,10 @@ def _result(
     }
 
 
+def _payload(*results: dict[str, Any]) -> dict[str, Any]:
+    return {"report": {"results": list(results)}}
+
+
 BASE = {"a": [True] * 5, "b": [True, True, False, False, True], "c": [True] * 4 + [False]}
 
 
@@ -74,15 +79,12 @@ def test_results_of_different_characters_are_refused() -> None:
 
 
 def test_standard_comparisons_pair_conditions_and_ablations() -> None:
-    def payload(*results: dict[str, Any]) -> dict[str, Any]:
-        return {"report": {"results": list(results)}}
-
     worse = {"a": [False] * 5, "b": BASE["b"], "c": BASE["c"]}
-    published = payload(
+    published = _payload(
         _result(BASE, condition="controller", turns=20),
         _result(worse, condition="memory", turns=20),
     )
-    ablation = payload(_result(worse, condition="controller", turns=20))
+    ablation = _payload(_result(worse, condition="controller", turns=20))
     rows = standard_comparisons(published, {"persona_drift_no_note": ablation}, resamples=100)
     assert [row.label for row in rows] == [
         "memory - controller, turn 20",
@@ -92,6 +94,28 @@ def test_standard_comparisons_pair_conditions_and_ablations() -> None:
     assert rows[1].acc_difference == pytest.approx(5 / 14)
     table = markdown(rows)
     assert "| memory - controller, turn 20 | 14 | 0.86 -> 0.50 | -0.36 [" in table
+
+
+def test_a_candidate_change_is_compared_with_the_published_run_and_its_controller() -> None:
+    """A candidate (``--remember statements``) is the change under test: candidate -
+    published, and its memory condition against the published controller."""
+
+    worse = {"a": [False] * 5, "b": BASE["b"], "c": BASE["c"]}
+    published = _payload(
+        _result(BASE, condition="controller", turns=20),
+        _result(worse, condition="memory", turns=20),
+    )
+    candidate = _payload(_result(BASE, condition="memory", turns=20))
+    rows = standard_comparisons(
+        published, {"persona_drift_remember_statements": candidate}, resamples=100
+    )
+    assert [row.label for row in rows] == [
+        "memory - controller, turn 20",
+        "memory: remember the user's statements - their whole messages, turn 20",
+        "memory (remember_statements) - controller, turn 20",
+    ]
+    assert rows[1].acc_difference == pytest.approx(5 / 14)  # the candidate gains
+    assert rows[2].acc_difference == 0 and (rows[2].gained, rows[2].lost) == (0, 0)
 
 
 def test_the_plot_is_written(tmp_path: Path) -> None:
@@ -112,3 +136,30 @@ def test_a_corrupt_result_is_a_one_line_error(
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: ") and "persona_drift.json: not a persona_drift result" in error
     assert "\n" not in error
+
+
+def test_between_compares_every_checkpoint_two_results_share() -> None:
+    better = {"a": BASE["a"], "b": [True] * 5, "c": BASE["c"]}
+    base = _payload(
+        _result(BASE, condition="memory", turns=10), _result(BASE, condition="memory", turns=20)
+    )
+    other = _payload(_result(better, condition="memory", turns=20))
+    (row,) = between(base, other, "pools - shared", resamples=50)
+    assert row.label == "memory: pools - shared, turn 20"
+    assert row.acc_difference == pytest.approx(2 / 14) and (row.gained, row.lost) == (2, 0)
+
+
+def test_between_without_a_common_checkpoint_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from benchmarks.persona_drift_compare import main
+
+    for name, turns in (("a", 10), ("b", 20)):
+        result = _result(BASE, condition="memory", turns=turns)
+        (tmp_path / f"{name}.json").write_text(json.dumps({"report": {"results": [result]}}))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--between", str(tmp_path / "a.json"), str(tmp_path / "b.json")])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == "error: b - a: no condition and checkpoint in common"

@@ -69,7 +69,7 @@ def test_the_interview_is_held_in_the_conversation_played_so_far(
 ) -> None:
     memory = RecordingMemory()
     monkeypatch.setattr(
-        parts, "scratch_memory_factory", lambda folder, policy=None: lambda card: memory
+        parts, "scratch_memory_factory", lambda folder, policy=None, **_: lambda card: memory
     )
     monkeypatch.setattr(
         parts, "memory_factory", lambda: pytest.fail("a drift run writes to a scratch memory")

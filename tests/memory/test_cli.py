@@ -94,6 +94,16 @@ def test_add_with_emotion_and_table_output(card: str) -> None:
     assert table.exit_code == 0 and "polished" in table.stdout
 
 
+def test_search_one_pool(card: str) -> None:
+    assert invoke("add", card, "The foghorn sounded twice.").exit_code == 0
+    own = invoke("search", card, "the foghorn", "--pool", "character", "--k", "10", "--json")
+    assert own.exit_code == 0, own.output
+    assert len(json.loads(own.stdout)) == 5  # the card's four and the note
+    said = invoke("search", card, "the foghorn", "--pool", "user", "--json")
+    assert said.exit_code == 0, said.output
+    assert json.loads(said.stdout) == []  # nothing the user said yet
+
+
 def test_add_reads_stdin(card: str) -> None:
     result = invoke("add", card, "-", "--json", stdin="A gull stole my sandwich.\n")
     assert result.exit_code == 0, result.output
@@ -146,6 +156,7 @@ def _url(chroma_url: str | None) -> list[str]:
         (["search", "{card}", ""], "the query is empty"),
         (["search", "{card}", "q", "--mood", "m", "--emotion", "joy=1"], "not both"),
         (["search", "{card}", "q", "--emotion", "joy=2"], "between 0 and 1"),
+        (["search", "{card}", "q", "--pool", "friends"], "unknown --pool 'friends'"),
         (["forget", "{card}"], "or --all"),
         (["forget", "{card}", "nope", "--yes"], "no memory with id nope"),
         (["list", "no-such-character-anywhere"], "no-such-character-anywhere"),

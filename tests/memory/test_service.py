@@ -120,9 +120,15 @@ def test_remember_exchange_keeps_both_sides_under_the_exchange_policy(
     assert len(json.loads(str(replaced.metadata["emo_raw"]))) == 8
 
 
-def test_the_default_policy_keeps_what_the_user_said_not_the_reply(
-    memory: CharacterMemory,
+def test_the_user_policy_keeps_what_the_user_said_not_the_reply(
+    chroma_url: str | None, character_name: str
 ) -> None:
+    settings = replace(default_settings(), remember=RememberSettings(policy="user"))
+    memory = CharacterMemory(
+        make_card(character_name, LIGHTHOUSE_MEMORIES), chroma_url=chroma_url, settings=settings
+    )
+    memory.ensure_seed_memories()
+    assert memory.remember_exchange("Tell me about the storm.", "It came at night.", "s", 9)
     first = memory.remember_exchange(
         "I moved to Oslo last spring.", "Oslo! The crew of the Gannet...", "session-1", 3
     )
@@ -133,7 +139,9 @@ def test_the_default_policy_keeps_what_the_user_said_not_the_reply(
     # Too short to be worth a memory: nothing is stored.
     assert memory.remember_exchange("ok", "Right.", "session-1", 4) is None
     records = {record.id: record for record in memory.memories()}
-    assert len(records) == 5
+    assert len(records) == 6
+    # The whole message, the request included.
+    assert "Tell me about the storm." in {record.text for record in records.values()}
     kept = records[first]
     assert kept.text == "I moved to Oslo last spring."
     assert kept.metadata["kind"] == "user_said"
@@ -143,6 +151,63 @@ def test_the_default_policy_keeps_what_the_user_said_not_the_reply(
     # An edit too short to keep removes the memory of the longer message it replaced.
     assert memory.remember_exchange("ok then", "Fine.", "session-1", 3) is None
     assert first not in {record.id for record in memory.memories()}
+
+
+def test_the_default_policy_keeps_the_user_statements_not_their_questions_and_requests(
+    memory: CharacterMemory,
+) -> None:
+    assert default_settings().remember.policy == "statements"
+    memory_id = memory.remember_exchange(
+        "Are you an AI? *sits down* I moved to Oslo last spring. Tell me a story.",
+        "A story, then.",
+        "session-1",
+        2,
+    )
+    assert memory_id is not None
+    (kept,) = [record for record in memory.memories() if record.id == memory_id]
+    assert kept.text == "*sits down* I moved to Oslo last spring."
+    assert kept.metadata["kind"] == "user_said"
+    assert kept.metadata["speaker"] == "user"
+    # Only a request: nothing is worth keeping, and an earlier version of the turn goes.
+    assert memory.remember_exchange("Pretend you're a cat.", "Meow.", "session-1", 2) is None
+    assert memory.remember_exchange("Give me three tips.", "One...", "session-1", 3) is None
+    assert not any("Oslo" in record.text for record in memory.memories())
+    assert len(memory.memories()) == 4  # the card's seed memories only
+
+
+LIGHTHOUSE_TALK = [
+    "I saw the lighthouse from the ferry this morning.",
+    "The lighthouse lamp was dark last night, I checked.",
+    "My grandfather kept a lighthouse on the north coast.",
+    "I painted the lighthouse for my sister's birthday.",
+    "The lighthouse stairs have two hundred steps, I counted.",
+]
+
+
+@pytest.mark.parametrize("strategy", ["c-a", "s-s"])
+def test_recall_pools_keep_the_user_words_and_the_character_memories_apart(
+    memory: CharacterMemory, strategy: str
+) -> None:
+    for turn, text in enumerate(LIGHTHOUSE_TALK):
+        memory.remember_exchange(text, "Aye.", "s", turn)
+    mood = ["I am terrified"]
+    every = memory.recall(QUERY, mood, k=4, strategy=strategy)
+    own = memory.recall(QUERY, mood, k=4, strategy=strategy, pool="character")
+    said = memory.recall(QUERY, mood, k=4, strategy=strategy, pool="user")
+    assert len(own) == len(said) == 4
+    assert all(m.metadata["kind"] == "seed" for m in own)
+    assert all(m.metadata["kind"] == "user_said" for m in said)
+    assert {m.text for m in said} <= set(LIGHTHOUSE_TALK)
+    # Each pool ranks its memories as the shared pool does.
+    shared_ids = [m.id for m in every]
+    assert [m.id for m in own if m.id in shared_ids] == [
+        i for i in shared_ids if i in {m.id for m in own}
+    ]
+
+
+def test_an_unknown_recall_pool_is_refused(memory: CharacterMemory) -> None:
+    with pytest.raises(RoleplayError, match="unknown memory pool 'friends'"):
+        memory.recall(QUERY, [], k=1, pool="friends")  # type: ignore[arg-type]
 
 
 def test_scene_memories_leave_out_the_character_own_lines(memory: CharacterMemory) -> None:
