@@ -115,6 +115,7 @@ def recalled_after_script(messages: list[str], request: str) -> None:
         ChatMemory,
     )
     from roleplay.memory import CharacterMemory
+    from roleplay.memory.chroma_client import forget_client
     from roleplay.memory.settings import RememberSettings, default_settings
 
     variants = [
@@ -142,8 +143,6 @@ def recalled_after_script(messages: list[str], request: str) -> None:
                         said[snippet.text] += 1
                     else:
                         card_memories += 1
-                from roleplay.memory.chroma_client import forget_client
-
                 forget_client(Path(folder))
         print(f"{label}: {card_memories} card memories over {len(paths)} characters; said:")
         for text, count in said.most_common():

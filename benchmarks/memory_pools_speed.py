@@ -52,15 +52,20 @@ def main(argv: list[str] | None = None) -> None:
 
 def run(sizes: list[int], queries: int, home: Path) -> list[dict[str, Any]]:
     from roleplay.cards.loader import load_card
-    from roleplay.features import DEFAULT_RECALLED_MEMORIES, ChatMemory
+    from roleplay.features import (
+        DEFAULT_RECALLED_MEMORIES,
+        DEFAULT_RECALLED_USER_MEMORIES,
+        ChatMemory,
+    )
     from roleplay.memory import CharacterMemory
     from roleplay.resources import package_path
 
     card = load_card(package_path("characters", "mira.yaml"))
     memory = CharacterMemory(card, folder=home / "memory")
     memory.ensure_seed_memories()
-    one_pool = ChatMemory(memory, k=DEFAULT_RECALLED_MEMORIES, user_k=None, remember=False)
-    two_pools = ChatMemory(memory, k=DEFAULT_RECALLED_MEMORIES, remember=False)
+    k, user_k = DEFAULT_RECALLED_MEMORIES, DEFAULT_RECALLED_USER_MEMORIES
+    one_pool = ChatMemory(memory, k=k, user_k=None, remember=False)
+    two_pools = ChatMemory(memory, k=k, user_k=user_k, remember=False)
     maker = TextMaker(seed=11)
     stored = 0
     stages = []

@@ -54,7 +54,8 @@ class FeatureOptions:
     # and, apart, ``recalled_user_memories`` of what the user said, so that a long chat's
     # messages never push the card's memories out. Off by default: in the paired drift
     # ablation it cost fidelity (-0.02 Acc(Dim) after 10 and 20 turns, BENCHMARKS.md
-    # "Drift"), as the card's memories in the prompt do on the default model.
+    # "Drift"), as the card's memories in the prompt do on the default model, and a turn's
+    # recall is slower (x2.85 at 10k memories, benchmarks/memory_pools_speed.py).
     memory_pools: bool = False
     recalled_user_memories: int = DEFAULT_RECALLED_USER_MEMORIES
     steering: bool = True
