@@ -22,7 +22,12 @@ with the character's reply verbatim, the policy before issue 17; ``user``: the u
 message; ``statements``: their statements without questions and requests):
 ``persona_drift_remember_<policy>``; ``--memory-pools`` recalls three of the character's
 own memories and, apart, two of what the user said, instead of one pool of three:
-``..._memory_pools``.
+``..._memory_pools``; ``--memory-position before_character`` puts the recalled memories
+first in the system block, before the card's own text: ``..._memories_first``;
+``--recalled-memories K`` recalls K memories a turn instead of chat's 3: ``..._recall_K``.
+``--card-set bundled`` runs on the five bundled characters (the tuning set) instead of the
+frozen evaluation set, so that a variant can be chosen there before it is reported on the
+evaluation set: ``persona_drift_bundled...``.
 ``benchmarks/persona_drift_compare.py`` pairs two results character by character.
 
 Output: ``benchmarks/out/persona_drift.json`` and ``persona_drift.png``.
@@ -43,10 +48,28 @@ if str(ROOT) not in sys.path:  # runnable as a script as well as with -m
     sys.path.insert(0, str(ROOT))
 
 
+CARD_SET_NAMES = {
+    "evaluation": "frozen evaluation set",
+    "bundled": "bundled tuning set (in-sample zero point: the panel is the set itself)",
+}
+# A result's name for a memory position other than the default.
+POSITION_SUFFIXES = {"before_character": "_memories_first", "after_character": "_memories_last"}
+
+
 def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    from roleplay.prompting.builder import DEFAULT_MEMORY_POSITION, MEMORY_POSITIONS
+
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--after-turns", default="5,10,20")
     parser.add_argument("--conditions", default="prompt,controller,memory")
+    parser.add_argument(
+        "--card-set",
+        choices=("evaluation", "bundled"),
+        default="evaluation",
+        help="the characters: the frozen evaluation set (published) or the bundled tuning set, "
+        "where a variant can be chosen before it is reported on the evaluation set; bundled "
+        "adds _bundled to the result's name",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--resamples", type=int, default=2000)
     parser.add_argument("--quick", action="store_true", help="2 characters, 2 turns, memory")
@@ -67,7 +90,46 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="variant: recall the user's words apart from the card's memories (3 + 2); "
         "adds _memory_pools to the result's name",
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--memory-position",
+        choices=MEMORY_POSITIONS,
+        default=DEFAULT_MEMORY_POSITION,
+        help="variant: where the recalled memories go in the system block (default: "
+        "builder.DEFAULT_MEMORY_POSITION); another position adds _memories_first "
+        "(before_character) or _memories_last to the result's name",
+    )
+    parser.add_argument(
+        "--recalled-memories",
+        type=int,
+        metavar="K",
+        help="ablation: memories a turn recalls (default: chat's 3); adds _recall_K to the "
+        "result's name",
+    )
+    arguments = parser.parse_args(argv)
+    if arguments.recalled_memories is not None and arguments.recalled_memories < 1:
+        parser.error(f"--recalled-memories {arguments.recalled_memories}: use 1 or more")
+    return arguments
+
+
+def result_name(arguments: argparse.Namespace) -> str:
+    """The result's file name: ``persona_drift`` and a suffix for each ablation or variant,
+    so that the published run is never overwritten by one."""
+    from roleplay.prompting.builder import DEFAULT_MEMORY_POSITION
+
+    name = "persona_drift"
+    if arguments.card_set != "evaluation":
+        name += f"_{arguments.card_set}"  # first: the compare script finds a set's variants
+    if arguments.no_character_note:
+        name += "_no_note"
+    if arguments.remember:
+        name += f"_remember_{arguments.remember}"
+    if arguments.memory_pools:
+        name += "_memory_pools"
+    if arguments.memory_position != DEFAULT_MEMORY_POSITION:
+        name += POSITION_SUFFIXES[arguments.memory_position]
+    if arguments.recalled_memories is not None:
+        name += f"_recall_{arguments.recalled_memories}"
+    return name
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -97,7 +159,7 @@ def run(arguments: argparse.Namespace) -> None:
     from roleplay.evaluation.report import report_json, summary_table, write_drift_plot
 
     console = Console(width=120)
-    cards = card_set_paths("evaluation")
+    cards = card_set_paths(arguments.card_set)
     turns = parse_after_turns(arguments.after_turns)
     conditions = parse_conditions([arguments.conditions])
     if arguments.quick:
@@ -107,11 +169,7 @@ def run(arguments: argparse.Namespace) -> None:
     started = time.perf_counter()
     engine = load_engine(BackendOptions(threads=arguments.threads))
     notes = not arguments.no_character_note
-    name = "persona_drift" + ("" if notes else "_no_note")
-    if arguments.remember:
-        name += f"_remember_{arguments.remember}"
-    if arguments.memory_pools:
-        name += "_memory_pools"
+    name = result_name(arguments)
     with rows_progress(sys.stderr.isatty()) as progress:
         report = evaluate_persona(
             engine,
@@ -124,6 +182,8 @@ def run(arguments: argparse.Namespace) -> None:
                 character_notes=notes,
                 remember_policy=arguments.remember,
                 memory_pools=arguments.memory_pools,
+                memory_position=arguments.memory_position,
+                recalled_memories=arguments.recalled_memories,
             ),
             progress=progress,
             reference_paths=bundled_character_paths(),
@@ -137,9 +197,12 @@ def run(arguments: argparse.Namespace) -> None:
         "command": "python -m benchmarks.persona_drift " + " ".join(sys.argv[1:]),
         "engine": {"model": engine.model_id, "backend": engine.backend_name},
         "threads": arguments.threads,
+        "card_set": arguments.card_set,
         "character_notes": notes,
         "remember_policy": arguments.remember,
         "memory_pools": arguments.memory_pools,
+        "memory_position": arguments.memory_position,
+        "recalled_memories": arguments.recalled_memories,
         "load_average": [load_before, os.getloadavg()[0]],
         "seconds": round(time.perf_counter() - started, 1),
         "report": report_json(report),
@@ -156,12 +219,13 @@ def markdown(payload: dict[str, Any]) -> str:
     report = payload["report"]
     engine = payload["engine"]
     load = payload["load_average"]
+    card_set = payload.get("card_set", "evaluation")  # results before --card-set: evaluation
     traits = ("openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism")
     lines = [
         f"Machine: {machine_line(payload)}; {engine['model']} on {engine['backend']} "
         f"({payload['threads']} threads); {payload['date']}; load {load[0]:.1f} -> "
         f"{load[1]:.1f}; {payload['seconds']:.0f} s; `{payload['command']}`. "
-        f"{len(report['characters'])} characters of the frozen evaluation set, likelihood "
+        f"{len(report['characters'])} characters of the {CARD_SET_NAMES[card_set]}, likelihood "
         "method; brackets: 95 % bootstrap over characters and items; n = counted (character, "
         "trait) pairs.",
         "",

@@ -12,15 +12,26 @@ and a difference comes from what changed.
     python -m benchmarks.persona_drift_compare            # the standard comparisons
     python -m benchmarks.persona_drift_compare --resamples 5000
     python -m benchmarks.persona_drift_compare --between BASE.json OTHER.json
+    python -m benchmarks.persona_drift_compare \
+        --pool-with benchmarks/out/persona_drift_bundled.json \
+        --pool-memory persona_drift_remember_statements
 
-Output: the table on stdout, ``benchmarks/out/persona_drift_compare.json`` and ``.png``.
+Output: the table on stdout, ``benchmarks/out/<published>_compare.json`` and ``.png``
+(``persona_drift_compare``; ``..._compare_pooled`` with ``--pool-with``).
+
+``--published`` may name another card set's run (``persona_drift --card-set bundled`` writes
+``persona_drift_bundled.json``); its variants are then read under its name. ``--pool-with
+RESULT`` adds memory - controller over the characters of both sets, the published run's
+controller against the memory of ``--pool-memory VARIANT`` (the variant run with the same
+configuration as RESULT).
 
 The standard comparisons: memory - controller in the published run at each checkpoint;
 the published run - each ablation whose result exists (``persona_drift
 --no-character-note``, ``--remember exchange``), per condition and checkpoint both have; and
 each candidate change - the published run (``--remember statements``, with and without
 ``--memory-pools``), with the candidate's memory condition against the published
-controller as well.
+controller as well; a candidate built on another (``--memory-position before_character``,
+``--recalled-memories 1``, both on the statements policy) is measured against that one.
 """
 
 from __future__ import annotations
@@ -51,6 +62,10 @@ class Variant:
     # the difference is variant - published, and its memory condition is also compared
     # with the published controller (the controller does not depend on the change).
     is_change: bool = False
+    # A candidate built on another candidate: the result it is measured against instead of
+    # the published run (its memory condition is still compared with the published
+    # controller).
+    base: str | None = None
 
 
 VARIANTS: dict[str, Variant] = {
@@ -62,6 +77,16 @@ VARIANTS: dict[str, Variant] = {
     "persona_drift_remember_statements_memory_pools": Variant(
         "statements, recalled apart from the card's memories - whole messages, one pool",
         is_change=True,
+    ),
+    "persona_drift_memories_first": Variant(
+        "memories before the card's text - after it (both statements, one pool)",
+        is_change=True,
+        base="persona_drift_remember_statements",
+    ),
+    "persona_drift_recall_1": Variant(
+        "one memory recalled a turn - three (both statements, one pool)",
+        is_change=True,
+        base="persona_drift_remember_statements",
     ),
 }
 
@@ -149,9 +174,12 @@ def standard_comparisons(
     rows.extend(_memory_against_controller(results, results, "", resamples))
     for name, payload in variants.items():
         variant, found = VARIANTS[name], _results(payload)
-        for key in sorted(set(results) & set(found)):
+        if variant.base is not None and variant.base not in variants:
+            continue  # measured against a result that is not there
+        against = _results(variants[variant.base]) if variant.base is not None else results
+        for key in sorted(set(against) & set(found)):
             condition, turns = key
-            base, other = (results, found) if variant.is_change else (found, results)
+            base, other = (against, found) if variant.is_change else (found, against)
             rows.append(
                 paired_difference(
                     base[key],
@@ -163,6 +191,37 @@ def standard_comparisons(
         if variant.is_change:
             suffix = f" ({name.removeprefix('persona_drift_')})"
             rows.extend(_memory_against_controller(results, found, suffix, resamples))
+    return rows
+
+
+def pooled_memory_against_controller(
+    controllers: dict[str, Any],
+    memories: dict[str, Any],
+    other: dict[str, Any],
+    resamples: int,
+) -> list[PairedDifference]:
+    """Memory - controller at each checkpoint, over the characters of one card set's runs
+    (``controllers``' controller rows, ``memories``' memory rows: the controller does not
+    depend on a memory change) and another set's run of the same configuration (``other``):
+    more characters, a narrower interval. The sets must not share a character."""
+    one = {
+        **{k: r for k, r in _results(controllers).items() if k[0] == "controller"},
+        **{k: r for k, r in _results(memories).items() if k[0] == "memory"},
+    }
+    two = _results(other)
+    shared = {c["name"] for r in one.values() for c in r["characters"]} & {
+        c["name"] for r in two.values() for c in r["characters"]
+    }
+    if shared:
+        raise ValueError(f"pooled runs share characters: {', '.join(sorted(shared))}")
+
+    def merged(key: tuple[str, int]) -> dict[str, Any]:
+        return {**one[key], "characters": one[key]["characters"] + two[key]["characters"]}
+
+    both = {key: merged(key) for key in set(one) & set(two)}
+    rows = _memory_against_controller(both, both, " (both card sets)", resamples)
+    if not rows:
+        raise ValueError("pooled runs: no checkpoint with both memory and controller in both")
     return rows
 
 
@@ -233,13 +292,20 @@ def _read(path: Path) -> dict[str, Any]:
     return dict(payload)
 
 
+def variant_path(published: Path, name: str) -> Path:
+    """Where a variant of ``published`` is: next to it, its name built on the published
+    result's (``persona_drift_bundled.json`` -> ``persona_drift_bundled_no_note.json``)."""
+    return published.with_name(name.replace("persona_drift", published.stem, 1) + ".json")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument(
         "--published",
         type=Path,
         default=OUT_DIR / "persona_drift.json",
-        help="the published run; its ablations are read from the same folder",
+        help="the published run (or a card set's, e.g. persona_drift_bundled.json); its "
+        "ablations are read from the same folder, named after it",
     )
     parser.add_argument("--resamples", type=int, default=5000)
     parser.add_argument(
@@ -249,6 +315,19 @@ def main(argv: list[str] | None = None) -> None:
         metavar=("BASE", "OTHER"),
         help="compare two results (OTHER - BASE) at every condition and checkpoint both "
         "have, instead of the standard comparisons",
+    )
+    parser.add_argument(
+        "--pool-with",
+        type=Path,
+        metavar="RESULT",
+        help="also compare memory with the controller over the characters of both the "
+        "published result and RESULT (another card set's run, e.g. persona_drift_bundled.json)",
+    )
+    parser.add_argument(
+        "--pool-memory",
+        metavar="VARIANT",
+        help="with --pool-with: the variant whose memory rows match RESULT's configuration "
+        "(e.g. persona_drift_remember_statements; default: the published run's)",
     )
     arguments = parser.parse_args(argv)
     if arguments.between:
@@ -265,17 +344,30 @@ def main(argv: list[str] | None = None) -> None:
         variants = {
             name: _read(path)
             for name in VARIANTS
-            if (path := arguments.published.with_name(f"{name}.json")).is_file()
+            if (path := variant_path(arguments.published, name)).is_file()
         }
         rows = standard_comparisons(published, variants, arguments.resamples)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    if arguments.pool_with:
+        if arguments.pool_memory and arguments.pool_memory not in variants:
+            print(f"error: --pool-memory {arguments.pool_memory}: no such result", file=sys.stderr)
+            sys.exit(2)
+        memories = variants[arguments.pool_memory] if arguments.pool_memory else published
+        try:
+            rows.extend(
+                pooled_memory_against_controller(
+                    published, memories, _read(arguments.pool_with), arguments.resamples
+                )
+            )
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(2)
     print(markdown(rows), end="")
-    (OUT_DIR / "persona_drift_compare.json").write_text(
-        json.dumps([row.__dict__ for row in rows], indent=2)
-    )
-    print(f"wrote {write_plot(rows, OUT_DIR / 'persona_drift_compare.png')}")
+    stem = f"{arguments.published.stem}_compare" + ("_pooled" if arguments.pool_with else "")
+    (OUT_DIR / f"{stem}.json").write_text(json.dumps([row.__dict__ for row in rows], indent=2))
+    print(f"wrote {write_plot(rows, OUT_DIR / f'{stem}.png')}")
 
 
 def between(

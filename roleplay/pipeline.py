@@ -27,8 +27,10 @@ from roleplay.engine.base import (
 )
 from roleplay.errors import RoleplayError
 from roleplay.prompting.builder import (
+    DEFAULT_MEMORY_POSITION,
     BuiltPrompt,
     LoreSnippet,
+    MemoryPosition,
     MemorySnippet,
     PromptBuilder,
     PromptLayout,
@@ -597,9 +599,11 @@ class ChatPipeline:
         background_parts: bool = False,
         prompt_layout: PromptLayout = "system",
         character_notes: bool = True,
+        memory_position: MemoryPosition = DEFAULT_MEMORY_POSITION,
     ) -> None:
         """``prompt_layout``: where memories and lore go (``roleplay.prompting.builder``);
-        ``character_notes``: re-assert the card's traits near the end of a long chat.
+        ``character_notes``: re-assert the card's traits near the end of a long chat;
+        ``memory_position``: where memories go in the system block (same module).
 
         ``background_parts``: build each conversation's memory, controller and lore on a
         background thread (an interactive face shows its prompt meanwhile); errors then
@@ -614,6 +618,7 @@ class ChatPipeline:
             reply_tokens=self.settings.max_new_tokens,
             layout=prompt_layout,
             character_notes=character_notes,
+            memory_position=memory_position,
         )
         self._memory_factory = memory_factory
         self._control_factory = control_factory

@@ -42,7 +42,7 @@ from roleplay.evaluation.questionnaire import (
     load_questionnaire,
 )
 from roleplay.pipeline import ChatPipeline, Conversation
-from roleplay.prompting.builder import PromptLayout
+from roleplay.prompting.builder import DEFAULT_MEMORY_POSITION, MemoryPosition, PromptLayout
 from roleplay.sessions import Message, SessionStore
 
 if TYPE_CHECKING:
@@ -148,16 +148,22 @@ class Interviewer:
         character_notes: bool = True,
         remember_policy: RememberPolicy | None = None,
         memory_pools: bool = False,
+        memory_position: MemoryPosition = DEFAULT_MEMORY_POSITION,
+        recalled_memories: int | None = None,
     ) -> None:
         """Ablations (``benchmarks/persona_drift.py``): ``character_notes=False`` leaves the
         character's note out of every prompt; ``remember_policy`` overrides what a drift
         run's turns leave in memory; ``memory_pools`` recalls what the user said apart from
-        the card's memories."""
+        the card's memories; ``memory_position`` places the recalled memories in the system
+        block (``roleplay.prompting.builder``); ``recalled_memories`` is how many a turn
+        recalls (default: chat's)."""
         self.engine: Any = engine
         self.prompt_layout = prompt_layout
         self.character_notes = character_notes
         self.remember_policy = remember_policy
         self.memory_pools = memory_pools
+        self.memory_position = memory_position
+        self.recalled_memories = recalled_memories
         self.top_tokens_only = reads_top_tokens_only(engine)
         self._scorer = None if self.top_tokens_only else scorer_for(engine)
         self.questionnaire = questionnaire or load_questionnaire()
@@ -266,9 +272,10 @@ class Interviewer:
                     scratch_memory,
                     self.remember_policy,
                     memory_pools=self.memory_pools,
+                    recalled_memories=self.recalled_memories,
                 )
                 if scratch_memory is not None
-                else parts.memory_factory()
+                else parts.memory_factory(self.recalled_memories)
             )
             if memory_factory is None:
                 raise RoleplayError(
@@ -287,6 +294,7 @@ class Interviewer:
             memory_factory=memory_factory,
             prompt_layout=self.prompt_layout,
             character_notes=self.character_notes,
+            memory_position=self.memory_position,
         )
         return pipeline.start(card_path, user_name=self.settings.interviewer_name, greeting=False)
 

@@ -123,14 +123,22 @@ class RecallOnlyMemory:
         return None
 
 
-def memory_factory() -> MemoryFactory | None:
-    """Each card's long-term memory (seeded from the card, as in chat), read-only."""
+def memory_factory(recalled_memories: int | None = None) -> MemoryFactory | None:
+    """Each card's long-term memory (seeded from the card, as in chat), read-only.
+    ``recalled_memories``: how many a turn recalls (ablation; default chat's)."""
     if not memory_available():
         return None
-    from roleplay.features import FeatureOptions
+    from roleplay.features import DEFAULT_RECALLED_MEMORIES, FeatureOptions
     from roleplay.features import memory_factory as chat_memory_factory
 
-    built = chat_memory_factory(FeatureOptions(steering=False))
+    built = chat_memory_factory(
+        FeatureOptions(
+            steering=False,
+            recalled_memories=(
+                DEFAULT_RECALLED_MEMORIES if recalled_memories is None else recalled_memories
+            ),
+        )
+    )
     if built is None:
         return None
     chat_memory: MemoryFactory = built  # narrowed for the closure below
@@ -147,14 +155,16 @@ def scratch_memory_factory(
     remember_policy: RememberPolicy | None = None,
     *,
     memory_pools: bool = False,
+    recalled_memories: int | None = None,
 ) -> MemoryFactory | None:
     """Each card's long-term memory in a scratch store at ``folder`` (seeded from the card,
     written like chat's): a drift run's conversation remembers, the user's store is untouched.
     Ablations: ``remember_policy`` overrides what a turn leaves in memory;
-    ``memory_pools`` recalls the user's words apart from the card's memories."""
+    ``memory_pools`` recalls the user's words apart from the card's memories;
+    ``recalled_memories`` is how many a turn recalls (default chat's)."""
     if not memory_available():
         return None
-    from roleplay.features import FeatureOptions
+    from roleplay.features import DEFAULT_RECALLED_MEMORIES, FeatureOptions
     from roleplay.features import memory_factory as chat_memory_factory
 
     return chat_memory_factory(
@@ -163,6 +173,9 @@ def scratch_memory_factory(
             memory_folder=folder,
             remember_policy=remember_policy,
             memory_pools=memory_pools,
+            recalled_memories=(
+                DEFAULT_RECALLED_MEMORIES if recalled_memories is None else recalled_memories
+            ),
         )
     )
 

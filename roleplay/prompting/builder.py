@@ -20,6 +20,12 @@ Two layouts (``PromptLayout``) place the per-turn parts (recalled memories, lore
 - ``turn``: in a system message right before the latest user message. Everything earlier
   stays identical between turns, so the KV cache covers it and time to first token stays
   flat (BENCHMARKS.md, "Backends").
+
+In the ``system`` layout, ``MemoryPosition`` says where in the block the recalled memories
+(and the user's earlier words) go: ``after_character`` (default), after the card's
+description, personality, style and scenario, the last thing before the example exchanges;
+or ``before_character``, right after the opening line, so the card's own text is what the
+model reads last (issue 17's placement ablation, BENCHMARKS.md "Drift").
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from roleplay.prompting.guidance import mbti_summary, personality_lines
 from roleplay.prompting.templating import environment, render_template
 
 PromptLayout = Literal["system", "turn"]
+MemoryPosition = Literal["after_character", "before_character"]
 LorePosition = Literal["before_char", "after_char", "at_depth"]
 DEFAULT_LORE_DEPTH = DEFAULT_NOTE_DEPTH
 
@@ -59,6 +66,8 @@ MEMORY_OVERHEAD_TOKENS = 2
 # ``user`` remember policies).
 USER_SAID = "user_said"
 PROMPT_LAYOUTS: tuple[str, ...] = ("system", "turn")
+MEMORY_POSITIONS: tuple[str, ...] = ("after_character", "before_character")
+DEFAULT_MEMORY_POSITION: MemoryPosition = "after_character"
 
 # Per-message chat-template overhead (role markers, newlines) used for the first estimate; the
 # final prompt is always measured exactly.
@@ -148,6 +157,7 @@ def render_system_prompt(
     user_description: str = "",
     user_facts: Sequence[str] = (),
     scene: SceneContext | None = None,
+    memory_position: MemoryPosition = DEFAULT_MEMORY_POSITION,
 ) -> str:
     """The system block for a card whose ``{{char}}``/``{{user}}`` are already substituted.
 
@@ -156,7 +166,8 @@ def render_system_prompt(
     take steering vectors (a remote server). ``user_description`` is the user's persona
     (``roleplay persona``), ``user_facts`` what the character has learned about the user
     (``roleplay profile``); both are data, filled like card text. ``scene`` is the group
-    scene the character is in (None in a one-to-one chat).
+    scene the character is in (None in a one-to-one chat). ``memory_position``: where the
+    recalled memories go (module docstring).
     """
     personality = card.personality
     examples = [
@@ -189,6 +200,7 @@ def render_system_prompt(
         lore=_filled([entry for entry in lore if entry.position == "after_char"], card, user_name),
         memories=[memory.text for memory in memories if memory.kind != USER_SAID],
         user_said=[memory.text for memory in memories if memory.kind == USER_SAID],
+        memories_first=memory_position == "before_character",
         examples=examples,
         steering_guidance=list(steering_guidance),
         user_description=fill_placeholders(user_description, char=card.name, user=user_name),
@@ -259,12 +271,18 @@ class PromptBuilder:
         layout: PromptLayout = "system",
         memory_share: float = DEFAULT_MEMORY_SHARE,
         character_notes: bool = True,
+        memory_position: MemoryPosition = DEFAULT_MEMORY_POSITION,
     ) -> None:
         """``memory_share``: the most of the token budget recalled memories may take.
         ``character_notes``: re-assert the card's traits near the end of a long chat
-        (``roleplay.prompting.character_note``)."""
+        (``roleplay.prompting.character_note``). ``memory_position``: where memories go in
+        the system block (module docstring)."""
         if layout not in PROMPT_LAYOUTS:
             raise RoleplayError(f"prompt layout {layout!r}: use one of {', '.join(PROMPT_LAYOUTS)}")
+        if memory_position not in MEMORY_POSITIONS:
+            raise RoleplayError(
+                f"memory position {memory_position!r}: use one of {', '.join(MEMORY_POSITIONS)}"
+            )
         if not 0.0 <= memory_share <= 1.0:
             raise RoleplayError(f"memory share {memory_share}: use a fraction from 0 to 1")
         self.engine = engine
@@ -272,6 +290,7 @@ class PromptBuilder:
         self.layout = layout
         self.memory_share = memory_share
         self.character_notes = character_notes
+        self.memory_position = memory_position
 
     @property
     def token_budget(self) -> int:
@@ -314,6 +333,7 @@ class PromptBuilder:
                     user_description=user_description,
                     user_facts=kept_facts if in_system else (),
                     scene=scene,
+                    memory_position=self.memory_position,
                 ),
             )
             context = (

@@ -11,7 +11,9 @@ from benchmarks.persona_drift_compare import (
     between,
     markdown,
     paired_difference,
+    pooled_memory_against_controller,
     standard_comparisons,
+    variant_path,
     write_plot,
 )
 
@@ -118,6 +120,36 @@ def test_a_candidate_change_is_compared_with_the_published_run_and_its_controlle
     assert rows[2].acc_difference == 0 and (rows[2].gained, rows[2].lost) == (0, 0)
 
 
+def test_a_candidate_built_on_another_is_measured_against_that_one() -> None:
+    """Memories first is tried on the statements policy: its change is memories first -
+    statements (not - the published run), and its memory still faces the published
+    controller. Without the statements result there is nothing to measure it against."""
+
+    worse = {"a": [False] * 5, "b": BASE["b"], "c": BASE["c"]}
+    better = {"a": BASE["a"], "b": [True] * 5, "c": BASE["c"]}
+    published = _payload(
+        _result(BASE, condition="controller", turns=20),
+        _result(worse, condition="memory", turns=20),
+    )
+    statements = _payload(_result(BASE, condition="memory", turns=20))
+    first = _payload(_result(better, condition="memory", turns=20))
+    rows = standard_comparisons(
+        published,
+        {"persona_drift_remember_statements": statements, "persona_drift_memories_first": first},
+        resamples=100,
+    )
+    labels = [row.label for row in rows]
+    assert labels[-2:] == [
+        "memory: memories before the card's text - after it (both statements, one pool), turn 20",
+        "memory (memories_first) - controller, turn 20",
+    ]
+    assert rows[-2].acc_difference == pytest.approx(2 / 14)  # against statements, not published
+    assert (rows[-2].gained, rows[-2].lost) == (2, 0)
+    assert rows[-1].acc_difference == pytest.approx(2 / 14)  # against the controller
+    alone = standard_comparisons(published, {"persona_drift_memories_first": first}, resamples=10)
+    assert [row.label for row in alone] == ["memory - controller, turn 20"]
+
+
 def test_the_plot_is_written(tmp_path: Path) -> None:
     row = paired_difference(_result(BASE), _result(BASE), "same", resamples=10)
     path = write_plot([row, row], tmp_path / "compare.png")
@@ -163,3 +195,41 @@ def test_between_without_a_common_checkpoint_is_a_one_line_error(
         main(["--between", str(tmp_path / "a.json"), str(tmp_path / "b.json")])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.strip() == "error: b - a: no condition and checkpoint in common"
+
+
+def test_pooling_two_card_sets_pairs_over_all_their_characters() -> None:
+    """The controller rows come from one run, the memory rows from the variant that matches
+    the other set's configuration; the other set's characters are added to both sides."""
+    other_set = {"x": [True] * 5, "y": [False] * 5}
+    controllers = _payload(
+        _result(BASE, condition="controller", turns=20),
+        _result(BASE, condition="memory", turns=20),  # not used: an older memory
+    )
+    memories = _payload(_result({**BASE, "a": [False] * 5}, condition="memory", turns=20))
+    other = _payload(
+        _result(other_set, condition="controller", turns=20),
+        _result({"x": [True] * 5, "y": [True] * 5}, condition="memory", turns=20),
+    )
+    (row,) = pooled_memory_against_controller(controllers, memories, other, resamples=50)
+    assert row.label == "memory (both card sets) - controller, turn 20"
+    assert row.pairs == 24  # 14 + 10
+    assert (row.gained, row.lost) == (5, 5)  # y's five gained, a's five lost
+    assert row.acc_difference == pytest.approx(0.0)
+
+
+def test_pooled_runs_must_not_share_characters() -> None:
+    run = _payload(
+        _result(BASE, condition="controller", turns=20),
+        _result(BASE, condition="memory", turns=20),
+    )
+    with pytest.raises(ValueError, match="pooled runs share characters: a, b, c"):
+        pooled_memory_against_controller(run, run, run, resamples=10)
+
+
+def test_a_card_sets_variants_are_named_after_its_run(tmp_path: Path) -> None:
+    assert variant_path(tmp_path / "persona_drift.json", "persona_drift_no_note") == (
+        tmp_path / "persona_drift_no_note.json"
+    )
+    assert variant_path(tmp_path / "persona_drift_bundled.json", "persona_drift_no_note") == (
+        tmp_path / "persona_drift_bundled_no_note.json"
+    )

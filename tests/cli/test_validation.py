@@ -270,7 +270,7 @@ def test_generate_names_the_missing_package_of_an_unavailable_part(
 
     monkeypatch.setattr(parts, "controller_factory", lambda engine: None)
     monkeypatch.setattr(parts, "controller_missing", lambda: "torch")
-    monkeypatch.setattr(parts, "memory_factory", lambda: None)
+    monkeypatch.setattr(parts, "memory_factory", lambda *_: None)
     monkeypatch.setattr(parts, "memory_missing", lambda: "chromadb")
     shown = io.StringIO()
     monkeypatch.setattr(generate_commands, "status_console", Console(file=shown, width=200))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,7 @@ def test_the_interview_is_held_in_the_conversation_played_so_far(
         parts, "scratch_memory_factory", lambda folder, policy=None, **_: lambda card: memory
     )
     monkeypatch.setattr(
-        parts, "memory_factory", lambda: pytest.fail("a drift run writes to a scratch memory")
+        parts, "memory_factory", lambda *_: pytest.fail("a drift run writes to a scratch memory")
     )
     prompts: list[tuple[str, int]] = []
     original = Conversation.prepare
@@ -129,6 +130,38 @@ def test_a_drift_run_with_real_memory_leaves_the_users_store_alone(
         characters_dir / "pip.yaml", Condition.MEMORY, [Method.LIKELIHOOD], [0, 1]
     )
     assert not memory_dir().exists()
+
+
+def test_the_memory_ablations_reach_the_interview_and_the_played_turns(
+    roomy_tiny_engine: Any, characters_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """benchmarks/persona_drift.py --recalled-memories 1 --memory-position before_character:
+    with a real scratch memory (Pip has five seed memories), every prompt of the played turns
+    and of the interviews carries at most one memory, placed before the card's text."""
+    seen: list[tuple[str, int]] = []
+    original = Conversation.prepare
+
+    def spy(self: Conversation, message: str, history: Any = None) -> PreparedTurn:
+        prepared = original(self, message, history)
+        seen.append((prepared.prompt.text, len(prepared.prompt.memories)))
+        return prepared
+
+    monkeypatch.setattr(Conversation, "prepare", spy)
+    interviewer = Interviewer(
+        roomy_tiny_engine,
+        batch_size=16,
+        recalled_memories=1,
+        memory_position="before_character",
+    )
+    interviewer.drift = SCRIPT
+    interviewer.interview_over_turns(
+        characters_dir / "pip.yaml", Condition.MEMORY, [Method.LIKELIHOOD], [0, 1]
+    )
+    assert seen and max(count for _, count in seen) == 1
+    for text, count in seen:
+        if count:  # a seed memory, or what the user said
+            first = re.search(r"# What [^\n]+ (remembers|said before)\n", text)
+            assert first is not None and first.start() < text.index("# Who ")
 
 
 def test_evaluate_persona_reports_each_checkpoint(

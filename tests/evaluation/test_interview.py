@@ -95,7 +95,7 @@ def test_controller_and_memory_conditions_change_the_answers(
     prepared_prompts: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(parts, "memory_factory", lambda: lambda card: FakeMemory())
+    monkeypatch.setattr(parts, "memory_factory", lambda *_: lambda card: FakeMemory())
     interviewer = Interviewer(roomy_tiny_engine)
     card = characters_dir / "elias.yaml"
     plain = interviewer.interview(card, Condition.PROMPT, [Method.LIKELIHOOD])

@@ -8,7 +8,12 @@ from roleplay.cards.loader import load_card
 from roleplay.cards.model import Card
 from roleplay.engine.base import ChatMessage
 from roleplay.errors import RoleplayError
-from roleplay.prompting.builder import MemorySnippet, PromptBuilder, render_system_prompt
+from roleplay.prompting.builder import (
+    USER_SAID,
+    MemorySnippet,
+    PromptBuilder,
+    render_system_prompt,
+)
 from tests.helpers.scripted_engine import ScriptedEngine
 
 
@@ -65,6 +70,48 @@ def test_memories_appear_in_their_own_block() -> None:
     memories = [MemorySnippet("The reactor failed once.", 0.9, "m1")]
     text = render_system_prompt(_card(), "Ann", memories=memories)
     assert "# What Mira remembers\n- The reactor failed once." in text
+
+
+def test_memories_go_after_the_card_by_default_and_first_when_asked() -> None:
+    memories = [
+        MemorySnippet("The reactor failed once.", 0.9, "m1"),
+        MemorySnippet("I like tea.", 0.5, "m2", kind=USER_SAID),
+    ]
+    card = _card().substituted("Ann")
+    after = render_system_prompt(card, "Ann", memories=memories)
+    first = render_system_prompt(card, "Ann", memories=memories, memory_position="before_character")
+    for text in (after, first):
+        assert text.count("# What Mira remembers\n- The reactor failed once.") == 1
+        assert text.count('# What Ann said before\n- "I like tea."') == 1
+    # After the card: the memories follow its scenario; first: they precede its description.
+    assert after.index("# Scenario") < after.index("# What Mira remembers")
+    assert first.index("# What Mira remembers") < first.index("# Who Mira is")
+    assert first.index("# What Ann said before") < first.index("# Who Mira is")
+    assert first.startswith("You are Mira.")
+    # Moving them changes nothing else: the same lines, in another order.
+    assert sorted(after.splitlines()) == sorted(first.splitlines())
+    # Without memories the position makes no difference at all.
+    assert render_system_prompt(card, "Ann") == render_system_prompt(
+        card, "Ann", memory_position="before_character"
+    )
+
+
+def test_the_builder_places_memories_where_it_is_told() -> None:
+    memories = [MemorySnippet("The reactor failed once.", 0.9, "m1")]
+    builder = PromptBuilder(
+        ScriptedEngine(context_window=4000), reply_tokens=100, memory_position="before_character"
+    )
+    system = builder.build(_card(), "Ann", [], "hi", memories=memories).messages[0].content
+    assert system.index("# What Mira remembers") < system.index("# Who Mira is")
+
+
+def test_an_unknown_memory_position_is_a_clear_error() -> None:
+    with pytest.raises(RoleplayError, match="memory position 'middle': use one of"):
+        PromptBuilder(
+            ScriptedEngine(context_window=4000),
+            reply_tokens=100,
+            memory_position="middle",  # type: ignore[arg-type]
+        )
 
 
 def _history(turns: int) -> list[ChatMessage]:

@@ -1,0 +1,49 @@
+"""benchmarks/persona_drift.py's switches: each ablation writes under its own name, so the
+published run is never overwritten by one, and a bad value stops before the model loads."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.persona_drift import _arguments, result_name
+
+
+@pytest.mark.parametrize(
+    ("argv", "name"),
+    [
+        ([], "persona_drift"),
+        (["--no-character-note"], "persona_drift_no_note"),
+        (["--remember", "statements"], "persona_drift_remember_statements"),
+        (
+            ["--remember", "statements", "--memory-pools"],
+            "persona_drift_remember_statements_memory_pools",
+        ),
+        (["--memory-position", "before_character"], "persona_drift_memories_first"),
+        (["--memory-position", "after_character"], "persona_drift"),  # the default
+        (["--recalled-memories", "1"], "persona_drift_recall_1"),
+        (["--card-set", "bundled"], "persona_drift_bundled"),
+        (
+            ["--card-set", "bundled", "--recalled-memories", "2", "--no-character-note"],
+            "persona_drift_bundled_no_note_recall_2",
+        ),
+    ],
+)
+def test_each_variant_has_its_own_result_name(argv: list[str], name: str) -> None:
+    assert result_name(_arguments(argv)) == name
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--recalled-memories", "0"], "--recalled-memories 0: use 1 or more"),
+        (["--memory-position", "middle"], "invalid choice: 'middle'"),
+        (["--card-set", "mine"], "invalid choice: 'mine'"),
+    ],
+)
+def test_bad_switches_stop_with_exit_code_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        _arguments(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
