@@ -1,7 +1,8 @@
 """What recalling the user's words apart from the character's memories costs a chat turn.
 
-Since issue 17's change a chat turn recalls from two pools (three of the character's own
-memories, two of what the user said: two Chroma queries) instead of one (three of all). Both
+With ``FeatureOptions(memory_pools=True)`` (off by default) a chat turn recalls from two
+pools (three of the character's own memories, two of what the user said: two Chroma
+queries) instead of one (three of all). Both
 ways run on the same store, query after query, alternating which goes first; each query is a
 fresh, unseen user turn (so each side embeds one new text, as a chat turn does), mood
 included (``ChatMemory.recall_for_turn``). Half the memories are notes, half what the user

@@ -57,6 +57,7 @@ POSITION_SUFFIXES = {"before_character": "_memories_first", "after_character": "
 
 
 def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    from roleplay.evaluation.characters import CARD_SETS
     from roleplay.prompting.builder import DEFAULT_MEMORY_POSITION, MEMORY_POSITIONS
 
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
@@ -64,7 +65,7 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--conditions", default="prompt,controller,memory")
     parser.add_argument(
         "--card-set",
-        choices=("evaluation", "bundled"),
+        choices=CARD_SETS,
         default="evaluation",
         help="the characters: the frozen evaluation set (published) or the bundled tuning set, "
         "where a variant can be chosen before it is reported on the evaluation set; bundled "

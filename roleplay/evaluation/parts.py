@@ -26,6 +26,7 @@ from roleplay.pipeline import ControlFactory, MemoryFactory, MemoryPort
 from roleplay.prompting.builder import MemorySnippet
 
 if TYPE_CHECKING:
+    from roleplay.features import FeatureOptions
     from roleplay.memory.settings import RememberPolicy
 
 
@@ -123,22 +124,23 @@ class RecallOnlyMemory:
         return None
 
 
+def _memory_options(recalled_memories: int | None, **fields: Any) -> FeatureOptions:
+    """Chat's memory options without steering; ``recalled_memories`` None keeps chat's."""
+    from roleplay.features import FeatureOptions
+
+    if recalled_memories is not None:
+        fields["recalled_memories"] = recalled_memories
+    return FeatureOptions(steering=False, **fields)
+
+
 def memory_factory(recalled_memories: int | None = None) -> MemoryFactory | None:
     """Each card's long-term memory (seeded from the card, as in chat), read-only.
     ``recalled_memories``: how many a turn recalls (ablation; default chat's)."""
     if not memory_available():
         return None
-    from roleplay.features import DEFAULT_RECALLED_MEMORIES, FeatureOptions
     from roleplay.features import memory_factory as chat_memory_factory
 
-    built = chat_memory_factory(
-        FeatureOptions(
-            steering=False,
-            recalled_memories=(
-                DEFAULT_RECALLED_MEMORIES if recalled_memories is None else recalled_memories
-            ),
-        )
-    )
+    built = chat_memory_factory(_memory_options(recalled_memories))
     if built is None:
         return None
     chat_memory: MemoryFactory = built  # narrowed for the closure below
@@ -164,18 +166,14 @@ def scratch_memory_factory(
     ``recalled_memories`` is how many a turn recalls (default chat's)."""
     if not memory_available():
         return None
-    from roleplay.features import DEFAULT_RECALLED_MEMORIES, FeatureOptions
     from roleplay.features import memory_factory as chat_memory_factory
 
     return chat_memory_factory(
-        FeatureOptions(
-            steering=False,
+        _memory_options(
+            recalled_memories,
             memory_folder=folder,
             remember_policy=remember_policy,
             memory_pools=memory_pools,
-            recalled_memories=(
-                DEFAULT_RECALLED_MEMORIES if recalled_memories is None else recalled_memories
-            ),
         )
     )
 

@@ -264,7 +264,9 @@ class CharacterMemory:
         check_text(query, "the query", self.settings.max_text_chars)
         check_result_count(k)
         if pool not in RECALL_POOLS:
-            raise RoleplayError(f"unknown memory pool {pool!r}; use one of {RECALL_POOLS}")
+            raise RoleplayError(
+                f"unknown memory pool {pool!r}; use one of {', '.join(RECALL_POOLS)}"
+            )
         chosen = check_strategy(strategy or self.strategy)
         turns = recent_turns(list(recent_user_turns), self.settings.mood)
         for turn in turns:
