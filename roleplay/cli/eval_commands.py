@@ -107,7 +107,8 @@ def persona_command(
     card_set: str | None = typer.Option(
         None,
         "--card-set",
-        help="bundled (the tuning set) or evaluation (the frozen set never tuned on).",
+        help="bundled (the tuning set), evaluation (frozen, never tuned on) or confirmation "
+        "(frozen, never used to choose anything).",
     ),
     method: list[str] | None = typer.Option(
         None,

@@ -12,10 +12,20 @@ from roleplay.resources import package_path
 
 # The frozen evaluation set: written before any tuning and never tuned on (README.md there).
 EVALUATION_CHARACTERS_DIR = package_path("roleplay.evaluation", "data") / "evaluation_characters"
+# The frozen confirmation set: written after the evaluation set had been used to choose
+# defaults, and never used to choose anything (README.md there).
+CONFIRMATION_CHARACTERS_DIR = (
+    package_path("roleplay.evaluation", "data") / "confirmation_characters"
+)
 
 # ``--card-set`` names: the bundled characters are what prompts, steering and the likelihood
-# reference are tuned on; the evaluation set is what fidelity is reported on.
-CARD_SETS = ("bundled", "evaluation")
+# reference are tuned on; the evaluation set is what fidelity is reported on (and what the
+# drift ablations chose on); the confirmation set only ever reports.
+CARD_SETS = ("bundled", "evaluation", "confirmation")
+FROZEN_CARD_SET_DIRS = {
+    "evaluation": EVALUATION_CHARACTERS_DIR,
+    "confirmation": CONFIRMATION_CHARACTERS_DIR,
+}
 
 
 def _cards_in(folder: Path) -> list[Path]:
@@ -30,17 +40,12 @@ def bundled_character_paths() -> list[Path]:
     return _cards_in(bundled_characters_dir())
 
 
-def evaluation_character_paths() -> list[Path]:
-    """The frozen evaluation set, sorted by file name."""
-    return _cards_in(EVALUATION_CHARACTERS_DIR)
-
-
 def card_set_paths(name: str) -> list[Path]:
-    """The cards of a named set (``bundled`` or ``evaluation``); other names are an error."""
+    """The cards of a named set (one of ``CARD_SETS``); other names are an error."""
     if name == "bundled":
         return bundled_character_paths()
-    if name == "evaluation":
-        return evaluation_character_paths()
+    if name in FROZEN_CARD_SET_DIRS:
+        return _cards_in(FROZEN_CARD_SET_DIRS[name])
     raise RoleplayError(f"unknown card set {name!r}; choose from {', '.join(CARD_SETS)}")
 
 

@@ -1,42 +1,53 @@
-"""The frozen evaluation set: unchanged since it was written, balanced, apart from tuning."""
+"""The frozen card sets (evaluation, confirmation): unchanged since they were written, balanced,
+apart from tuning and from each other."""
 
 from __future__ import annotations
 
 import hashlib
 from itertools import combinations
+from pathlib import Path
+
+import pytest
 
 from roleplay.cards.loader import load_card
 from roleplay.cards.model import BIG_FIVE_TRAITS
 from roleplay.evaluation.characters import (
-    EVALUATION_CHARACTERS_DIR,
+    CARD_SETS,
+    FROZEN_CARD_SET_DIRS,
     bundled_character_paths,
     card_set_paths,
-    evaluation_character_paths,
 )
 from roleplay.evaluation.questionnaire import load_interview_settings
 
+FROZEN_SETS = sorted(FROZEN_CARD_SET_DIRS)
 
-def _manifest() -> dict[str, str]:
-    lines = (EVALUATION_CHARACTERS_DIR / "FROZEN.sha256").read_text().splitlines()
+
+def _manifest(folder: Path) -> dict[str, str]:
+    lines = (folder / "FROZEN.sha256").read_text().splitlines()
     return {name: digest for digest, name in (line.split() for line in lines if line.strip())}
 
 
-def test_the_evaluation_cards_are_the_frozen_ones() -> None:
-    manifest = _manifest()
-    paths = evaluation_character_paths()
+def test_both_frozen_sets_are_card_sets() -> None:
+    assert set(FROZEN_SETS) == {"evaluation", "confirmation"}
+    assert set(FROZEN_SETS) < set(CARD_SETS)
+
+
+@pytest.mark.parametrize("card_set", FROZEN_SETS)
+def test_the_cards_are_the_frozen_ones(card_set: str) -> None:
+    manifest = _manifest(FROZEN_CARD_SET_DIRS[card_set])
+    paths = card_set_paths(card_set)
     assert sorted(path.name for path in paths) == sorted(manifest), "cards added or removed"
     for path in paths:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         assert digest == manifest[path.name], (
-            f"{path.name} changed: the evaluation set is frozen (see README.md beside it); "
+            f"{path.name} changed: the {card_set} set is frozen (see README.md beside it); "
             "write a new set instead of editing this one"
         )
 
 
-def test_every_trait_is_high_on_half_the_set_and_every_pair_counts() -> None:
-    cards = [
-        load_card(path).personality.big_five.as_dict() for path in card_set_paths("evaluation")
-    ]
+@pytest.mark.parametrize("card_set", FROZEN_SETS)
+def test_every_trait_is_high_on_half_the_set_and_every_pair_counts(card_set: str) -> None:
+    cards = [load_card(path).personality.big_five.as_dict() for path in card_set_paths(card_set)]
     accuracy = load_interview_settings().accuracy
     for trait in BIG_FIVE_TRAITS:
         scores = [card[trait] for card in cards]
@@ -48,8 +59,24 @@ def test_every_trait_is_high_on_half_the_set_and_every_pair_counts() -> None:
         assert agree in (4, 6), (first, second, agree)
 
 
-def test_the_evaluation_set_shares_no_character_with_the_tuning_set() -> None:
-    evaluation = {load_card(path).name for path in evaluation_character_paths()}
-    tuning = {load_card(path).name for path in bundled_character_paths()}
-    assert len(evaluation) == 10
-    assert not evaluation & tuning
+def test_the_sets_share_no_character_and_no_profile() -> None:
+    names = {
+        card_set: {load_card(path).name for path in card_set_paths(card_set)}
+        for card_set in CARD_SETS
+    }
+    assert len(names["evaluation"]) == len(names["confirmation"]) == 10
+    for first, second in combinations(CARD_SETS, 2):
+        assert not names[first] & names[second], (first, second)
+
+    def profiles(card_set: str) -> set[tuple[bool, ...]]:
+        return {
+            tuple(score > 0.5 for score in load_card(path).personality.big_five.as_dict().values())
+            for path in card_set_paths(card_set)
+        }
+
+    # The confirmation set adds profiles instead of repeating the evaluation set's.
+    assert not profiles("evaluation") & profiles("confirmation")
+
+
+def test_the_bundled_set_is_the_tuning_set() -> None:
+    assert card_set_paths("bundled") == bundled_character_paths()
