@@ -1,0 +1,211 @@
+"""Issue 17's targets on held-out sets (benchmarks/persona_drift_targets.py), on hand-made
+results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import persona_drift_targets as targets
+from benchmarks.persona_drift_targets import (
+    Estimate,
+    configuration_problem,
+    load_sources,
+    markdown,
+    target_row,
+    target_rows,
+    verdict,
+    write_plot,
+)
+
+TRAITS = targets.TRAITS
+AFTER_STATEMENTS = "2026-12-05T06:00:00+00:00"
+
+
+def _result(condition: str, turns: int, rights: dict[str, list[bool]]) -> dict[str, Any]:
+    return {
+        "condition": condition,
+        "turns": turns,
+        "characters": [
+            {
+                "name": name,
+                "traits": {
+                    trait: {"counted": True, "correct": right, "abs_error": 0.2}
+                    for trait, right in zip(TRAITS, marks, strict=True)
+                },
+            }
+            for name, marks in rights.items()
+        ],
+    }
+
+
+def _write(folder: Path, stem: str, payload: dict[str, Any]) -> None:
+    (folder / f"{stem}.json").write_text(json.dumps(payload))
+
+
+def _run(ran_on: str | None, results: list[dict[str, Any]], **config: Any) -> dict[str, Any]:
+    return {
+        "date": AFTER_STATEMENTS,
+        "character_notes": True,
+        "report": {"results": results},
+        **({"card_set": ran_on} if ran_on is not None else {}),
+        **config,
+    }
+
+
+EVALUATION = {f"e{i}": [True, True, True, True, i % 2 == 0] for i in range(4)}
+CONFIRMATION = {f"c{i}": [True, i % 3 == 0, True, True, True] for i in range(4)}
+
+
+def _sources(folder: Path, **confirmation_config: Any) -> None:
+    def rows(rights: dict[str, list[bool]], condition: str) -> list[dict[str, Any]]:
+        return [_result(condition, turns, rights) for turns in (0, 10, 20)]
+
+    # The published evaluation run predates --card-set and the statements default: only its
+    # controller rows count; the memory rows come from the statements variant.
+    _write(
+        folder,
+        "persona_drift",
+        _run(
+            None,
+            rows(EVALUATION, "controller") + rows(EVALUATION, "memory"),
+            date="2026-12-04T14:27:52+00:00",
+        ),
+    )
+    _write(
+        folder,
+        "persona_drift_remember_statements",
+        _run(None, rows(EVALUATION, "memory"), remember_policy="statements"),
+    )
+    _write(
+        folder,
+        "persona_drift_confirmation",
+        _run(
+            "confirmation",
+            rows(CONFIRMATION, "controller") + rows(CONFIRMATION, "memory"),
+            **confirmation_config,
+        ),
+    )
+
+
+def test_verdicts_separate_the_interval_from_the_point_estimate() -> None:
+    assert verdict(Estimate(0.86, 0.80, 0.92, 50), 0.80) == "met"
+    assert verdict(Estimate(0.86, 0.60, 0.92, 50), 0.80) == "met by the point estimate"
+    assert verdict(Estimate(0.74, 0.50, 0.84, 50), 0.75) == "missed by the point estimate"
+    assert verdict(Estimate(0.60, 0.50, 0.70, 50), 0.75) == "missed"
+
+
+def test_only_chats_configuration_counts() -> None:
+    assert configuration_problem({"date": AFTER_STATEMENTS}, "memory") is None
+    assert configuration_problem({"remember_policy": "statements"}, "memory") is None
+    assert "note" in str(configuration_problem({"character_notes": False}, "controller"))
+    assert "pools" in str(configuration_problem({"memory_pools": True}, "memory"))
+    assert "placed" in str(configuration_problem({"memory_position": "before_character"}, "memory"))
+    assert "recalled" in str(configuration_problem({"recalled_memories": 1}, "memory"))
+    assert "exchange" in str(
+        configuration_problem({"remember_policy": "exchange", "date": AFTER_STATEMENTS}, "memory")
+    )
+    # Without --remember, a run from before the statements default kept whole messages; its
+    # controller rows still count (the controller never writes memory).
+    old = {"date": "2026-12-04T14:27:52+00:00"}
+    assert "before the statements" in str(configuration_problem(old, "memory"))
+    assert configuration_problem(old, "controller") is None
+
+
+def test_pooling_counts_every_characters_pairs_once() -> None:
+    row = target_row(
+        "both",
+        "memory",
+        20,
+        [_result("memory", 20, EVALUATION), _result("memory", 20, CONFIRMATION)],
+        resamples=500,
+    )
+    assert row.characters == 8 and row.acc.pairs == 40
+    # Right: evaluation 4x4 + 2 neuroticism; confirmation 4x4 + 2 conscientiousness.
+    assert row.acc.value == pytest.approx(36 / 40)
+    assert row.acc.low <= row.acc.value <= row.acc.high
+    assert row.traits["neuroticism"].value == pytest.approx(6 / 8)
+    assert row.traits["conscientiousness"].value == pytest.approx(6 / 8)
+    assert row.traits["openness"].value == 1.0 and row.traits["openness"].pairs == 8
+    assert row.target == 0.75 and row.verdict in {"met", "met by the point estimate"}
+    assert row.traits_below_floor == []
+
+
+def test_a_character_in_both_sets_is_refused() -> None:
+    with pytest.raises(ValueError, match="counted twice"):
+        target_row(
+            "both",
+            "memory",
+            0,
+            [_result("memory", 0, EVALUATION), _result("memory", 0, EVALUATION)],
+            resamples=10,
+        )
+
+
+def test_the_sources_give_each_set_then_both(tmp_path: Path) -> None:
+    _sources(tmp_path)
+    rows = target_rows(load_sources(tmp_path), resamples=300)
+    assert [(r.condition, r.turns, r.card_set) for r in rows[:3]] == [
+        ("controller", 0, "evaluation"),
+        ("controller", 0, "confirmation"),
+        ("controller", 0, "both"),
+    ]
+    assert len(rows) == 2 * 3 * 3
+    by_key = {(r.condition, r.turns, r.card_set): r for r in rows}
+    assert by_key[("memory", 20, "evaluation")].acc.value == pytest.approx(18 / 20)
+    assert by_key[("memory", 10, "both")].target is None
+    assert by_key[("memory", 10, "both")].verdict == ""
+    table = markdown(rows)
+    assert "| memory | 20 | **both** | 8 | 40 |" in table
+    assert "Traits below 0.6 over both sets (point estimates): none." in table
+    assert write_plot(rows, tmp_path / "targets.png").stat().st_size > 0
+
+
+def test_a_trait_below_the_floor_is_named(tmp_path: Path) -> None:
+    weak = {
+        "memory": _result("memory", 0, {"x": [True, True, True, False, True]}),
+        "other": _result("memory", 0, {"y": [True, True, True, False, True]}),
+    }
+    row = target_row("both", "memory", 0, list(weak.values()), resamples=100)
+    assert row.traits_below_floor == ["agreeableness"]
+    assert "memory at 0: agreeableness" in markdown([row])
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"card_set": "bundled"}, "ran on the bundled set"),
+        ({"character_notes": False}, "without the character's note"),
+        ({"remember_policy": "user"}, "keeping 'user'"),
+    ],
+)
+def test_a_source_from_elsewhere_is_refused(
+    tmp_path: Path, config: dict[str, Any], message: str
+) -> None:
+    _sources(tmp_path, **config)
+    with pytest.raises(ValueError, match=message):
+        load_sources(tmp_path)
+
+
+def test_a_missing_source_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _sources(tmp_path)
+    (tmp_path / "persona_drift_confirmation.json").unlink()
+    with pytest.raises(SystemExit) as exit_info:
+        targets.main(["--results", str(tmp_path), "--resamples", "10"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "persona_drift_confirmation.json: missing" in error
+
+
+def test_a_broken_source_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _sources(tmp_path)
+    (tmp_path / "persona_drift.json").write_bytes(b"\x00\xff not json")
+    with pytest.raises(SystemExit) as exit_info:
+        targets.main(["--results", str(tmp_path), "--resamples", "10"])
+    assert exit_info.value.code == 2
+    assert "not a persona_drift result" in capsys.readouterr().err
