@@ -160,6 +160,7 @@ def run(arguments: argparse.Namespace) -> None:
     from roleplay.evaluation.persona import evaluate_persona
     from roleplay.evaluation.plan import Method, parse_conditions
     from roleplay.evaluation.report import report_json, summary_table, write_drift_plot
+    from roleplay.memory.settings import default_settings
 
     console = Console(width=120)
     cards = card_set_paths(arguments.card_set)
@@ -203,6 +204,9 @@ def run(arguments: argparse.Namespace) -> None:
         "card_set": arguments.card_set,
         "character_notes": notes,
         "remember_policy": arguments.remember,
+        # What memory kept in this run, the flag or the default of the day: a later change
+        # of the default must not change what an old result says it measured.
+        "remember_policy_used": arguments.remember or default_settings().remember.policy,
         "memory_pools": arguments.memory_pools,
         "memory_position": arguments.memory_position,
         "recalled_memories": arguments.recalled_memories,

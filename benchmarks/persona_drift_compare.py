@@ -14,16 +14,17 @@ and a difference comes from what changed.
     python -m benchmarks.persona_drift_compare --between BASE.json OTHER.json
     python -m benchmarks.persona_drift_compare \
         --pool-with benchmarks/out/persona_drift_bundled.json \
+                    benchmarks/out/persona_drift_confirmation.json \
         --pool-memory persona_drift_remember_statements
 
 Output: the table on stdout, ``benchmarks/out/<published>_compare.json`` and ``.png``
-(``persona_drift_compare``; ``..._compare_pooled`` with ``--pool-with``).
+(``persona_drift_compare``; ``..._compare_pooled_with_<sets>`` with ``--pool-with``).
 
 ``--published`` may name another card set's run (``persona_drift --card-set bundled`` writes
 ``persona_drift_bundled.json``); its variants are then read under its name. ``--pool-with
 RESULT`` adds memory - controller over the characters of both sets, the published run's
 controller against the memory of ``--pool-memory VARIANT`` (the variant run with the same
-configuration as RESULT).
+configuration as RESULT); several RESULTs pool every set given.
 
 The standard comparisons: memory - controller in the published run at each checkpoint;
 the published run - each ablation whose result exists (``persona_drift
@@ -197,31 +198,36 @@ def standard_comparisons(
 def pooled_memory_against_controller(
     controllers: dict[str, Any],
     memories: dict[str, Any],
-    other: dict[str, Any],
+    others: list[dict[str, Any]],
     resamples: int,
 ) -> list[PairedDifference]:
     """Memory - controller at each checkpoint, over the characters of one card set's runs
     (``controllers``' controller rows, ``memories``' memory rows: the controller does not
-    depend on a memory change) and another set's run of the same configuration (``other``):
-    more characters, a narrower interval. The sets must not share a character."""
+    depend on a memory change) and other sets' runs of the same configuration (``others``):
+    more characters, a narrower interval. No character may be in two sets."""
     one = {
         **{k: r for k, r in _results(controllers).items() if k[0] == "controller"},
         **{k: r for k, r in _results(memories).items() if k[0] == "memory"},
     }
-    two = _results(other)
-    shared = {c["name"] for r in one.values() for c in r["characters"]} & {
-        c["name"] for r in two.values() for c in r["characters"]
-    }
+    runs = [one, *(_results(other) for other in others)]
+    seen: set[str] = set()
+    shared: set[str] = set()
+    for run in runs:
+        names = {c["name"] for r in run.values() for c in r["characters"]}
+        shared |= seen & names
+        seen |= names
     if shared:
         raise ValueError(f"pooled runs share characters: {', '.join(sorted(shared))}")
 
     def merged(key: tuple[str, int]) -> dict[str, Any]:
-        return {**one[key], "characters": one[key]["characters"] + two[key]["characters"]}
+        return {**one[key], "characters": [c for run in runs for c in run[key]["characters"]]}
 
-    both = {key: merged(key) for key in set(one) & set(two)}
-    rows = _memory_against_controller(both, both, " (both card sets)", resamples)
+    keys = set(one).intersection(*runs[1:])
+    both = {key: merged(key) for key in keys}
+    label = " (both card sets)" if len(runs) == 2 else f" ({len(runs)} card sets)"
+    rows = _memory_against_controller(both, both, label, resamples)
     if not rows:
-        raise ValueError("pooled runs: no checkpoint with both memory and controller in both")
+        raise ValueError("pooled runs: no checkpoint with both memory and controller in all")
     return rows
 
 
@@ -319,9 +325,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--pool-with",
         type=Path,
+        nargs="+",
         metavar="RESULT",
-        help="also compare memory with the controller over the characters of both the "
-        "published result and RESULT (another card set's run, e.g. persona_drift_bundled.json)",
+        help="also compare memory with the controller over the characters of the published "
+        "result and each RESULT (other card sets' runs, e.g. persona_drift_bundled.json "
+        "persona_drift_confirmation.json)",
     )
     parser.add_argument(
         "--pool-memory",
@@ -358,14 +366,21 @@ def main(argv: list[str] | None = None) -> None:
         try:
             rows.extend(
                 pooled_memory_against_controller(
-                    published, memories, _read(arguments.pool_with), arguments.resamples
+                    published,
+                    memories,
+                    [_read(path) for path in arguments.pool_with],
+                    arguments.resamples,
                 )
             )
         except ValueError as error:
             print(f"error: {error}", file=sys.stderr)
             sys.exit(2)
     print(markdown(rows), end="")
-    stem = f"{arguments.published.stem}_compare" + ("_pooled" if arguments.pool_with else "")
+    stem = f"{arguments.published.stem}_compare"
+    if arguments.pool_with:  # named after the sets pooled, so one pooling never hides another
+        stem += "_pooled_with_" + "_".join(
+            path.stem.removeprefix("persona_drift_") for path in arguments.pool_with
+        )
     (OUT_DIR / f"{stem}.json").write_text(json.dumps([row.__dict__ for row in rows], indent=2))
     print(f"wrote {write_plot(rows, OUT_DIR / f'{stem}.png')}")
 

@@ -105,7 +105,8 @@ def configuration_problem(payload: dict[str, Any], condition: str) -> str | None
     if payload.get("recalled_memories") is not None:
         return f"{payload['recalled_memories']} memories recalled a turn"
     if condition == "memory":
-        policy = payload.get("remember_policy")
+        # Runs since 2026-12-05 say what they kept; older ones only which flag was given.
+        policy = payload.get("remember_policy_used", payload.get("remember_policy"))
         if policy is None and str(payload.get("date", "")) < STATEMENTS_DEFAULT_SINCE:
             return "memory rows from before the statements policy became the default"
         if policy not in (None, "statements"):

@@ -210,7 +210,7 @@ def test_pooling_two_card_sets_pairs_over_all_their_characters() -> None:
         _result(other_set, condition="controller", turns=20),
         _result({"x": [True] * 5, "y": [True] * 5}, condition="memory", turns=20),
     )
-    (row,) = pooled_memory_against_controller(controllers, memories, other, resamples=50)
+    (row,) = pooled_memory_against_controller(controllers, memories, [other], resamples=50)
     assert row.label == "memory (both card sets) - controller, turn 20"
     assert row.pairs == 24  # 14 + 10
     assert (row.gained, row.lost) == (5, 5)  # y's five gained, a's five lost
@@ -223,7 +223,27 @@ def test_pooled_runs_must_not_share_characters() -> None:
         _result(BASE, condition="memory", turns=20),
     )
     with pytest.raises(ValueError, match="pooled runs share characters: a, b, c"):
-        pooled_memory_against_controller(run, run, run, resamples=10)
+        pooled_memory_against_controller(run, run, [run], resamples=10)
+
+
+def test_pooling_three_card_sets_adds_every_sets_characters() -> None:
+    controllers = _payload(_result(BASE, condition="controller", turns=20))
+    memories = _payload(_result(BASE, condition="memory", turns=20))
+    second = _payload(
+        _result({"x": [True] * 5}, condition="controller", turns=20),
+        _result({"x": [False] * 5}, condition="memory", turns=20),
+    )
+    third = _payload(
+        _result({"z": [False] * 5}, condition="controller", turns=20),
+        _result({"z": [True] * 5}, condition="memory", turns=20),
+    )
+    (row,) = pooled_memory_against_controller(controllers, memories, [second, third], 50)
+    assert row.label == "memory (3 card sets) - controller, turn 20"
+    assert row.pairs == 24  # 14 + 5 + 5
+    assert (row.gained, row.lost) == (5, 5)
+    # A character in the second and third sets is refused, not counted twice.
+    with pytest.raises(ValueError, match="share characters: x"):
+        pooled_memory_against_controller(controllers, memories, [second, second], 10)
 
 
 def test_a_card_sets_variants_are_named_after_its_run(tmp_path: Path) -> None:
@@ -233,3 +253,40 @@ def test_a_card_sets_variants_are_named_after_its_run(tmp_path: Path) -> None:
     assert variant_path(tmp_path / "persona_drift_bundled.json", "persona_drift_no_note") == (
         tmp_path / "persona_drift_bundled_no_note.json"
     )
+
+
+def test_a_pooled_comparison_is_named_after_the_sets_it_pools(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from benchmarks import persona_drift_compare
+
+    monkeypatch.setattr(persona_drift_compare, "OUT_DIR", tmp_path)
+
+    def run(rights: dict[str, list[bool]]) -> dict[str, Any]:
+        return _payload(
+            _result(rights, condition="controller", turns=20),
+            _result(rights, condition="memory", turns=20),
+        )
+
+    (tmp_path / "persona_drift.json").write_text(json.dumps(run(BASE)))
+    (tmp_path / "persona_drift_bundled.json").write_text(json.dumps(run({"x": [True] * 5})))
+    (tmp_path / "persona_drift_confirmation.json").write_text(json.dumps(run({"z": [True] * 5})))
+    persona_drift_compare.main(
+        [
+            "--published",
+            str(tmp_path / "persona_drift.json"),
+            "--resamples",
+            "20",
+            "--pool-with",
+            str(tmp_path / "persona_drift_bundled.json"),
+            str(tmp_path / "persona_drift_confirmation.json"),
+        ]
+    )
+    assert "memory (3 card sets) - controller, turn 20 | 24 |" in capsys.readouterr().out
+    written = json.loads(
+        (tmp_path / "persona_drift_compare_pooled_with_bundled_confirmation.json").read_text()
+    )
+    assert written[-1]["pairs"] == 24
+    assert (tmp_path / "persona_drift_compare_pooled_with_bundled_confirmation.png").is_file()

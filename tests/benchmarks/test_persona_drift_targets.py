@@ -101,6 +101,9 @@ def test_verdicts_separate_the_interval_from_the_point_estimate() -> None:
 def test_only_chats_configuration_counts() -> None:
     assert configuration_problem({"date": AFTER_STATEMENTS}, "memory") is None
     assert configuration_problem({"remember_policy": "statements"}, "memory") is None
+    # What the run says it kept wins over the flag (None: the default of its day).
+    used = {"remember_policy": None, "remember_policy_used": "user", "date": AFTER_STATEMENTS}
+    assert "keeping 'user'" in str(configuration_problem(used, "memory"))
     assert "note" in str(configuration_problem({"character_notes": False}, "controller"))
     assert "pools" in str(configuration_problem({"memory_pools": True}, "memory"))
     assert "placed" in str(configuration_problem({"memory_position": "before_character"}, "memory"))
