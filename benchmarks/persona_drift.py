@@ -58,6 +58,7 @@ POSITION_SUFFIXES = {"before_character": "_memories_first", "after_character": "
 
 
 def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    from roleplay.control.vectors import COMBINATIONS
     from roleplay.evaluation.characters import CARD_SETS
     from roleplay.prompting.builder import DEFAULT_MEMORY_POSITION, MEMORY_POSITIONS
 
@@ -108,6 +109,12 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="ablation: memories a turn recalls (default: chat's 3); adds _recall_K to the "
         "result's name",
     )
+    parser.add_argument(
+        "--steering-combination",
+        choices=COMBINATIONS,
+        help="variant: how the traits' steering vectors make one (default: steering.yaml's); "
+        "adds _<combination> to the result's name",
+    )
     arguments = parser.parse_args(argv)
     if arguments.recalled_memories is not None and arguments.recalled_memories < 1:
         parser.error(f"--recalled-memories {arguments.recalled_memories}: use 1 or more")
@@ -117,6 +124,7 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def result_name(arguments: argparse.Namespace) -> str:
     """The result's file name: ``persona_drift`` and a suffix for each ablation or variant,
     so that the published run is never overwritten by one."""
+    from roleplay.control.config import load_config
     from roleplay.prompting.builder import DEFAULT_MEMORY_POSITION
 
     name = "persona_drift"
@@ -132,6 +140,8 @@ def result_name(arguments: argparse.Namespace) -> str:
         name += POSITION_SUFFIXES[arguments.memory_position]
     if arguments.recalled_memories is not None:
         name += f"_recall_{arguments.recalled_memories}"
+    if arguments.steering_combination not in (None, load_config().combination):
+        name += f"_{arguments.steering_combination}"
     return name
 
 
@@ -154,6 +164,7 @@ def run(arguments: argparse.Namespace) -> None:
     from benchmarks.common import OUT_DIR, write_result
     from roleplay.application import BackendOptions, load_engine
     from roleplay.cli.eval_commands import rows_progress
+    from roleplay.control.config import load_config
     from roleplay.evaluation.characters import bundled_character_paths, card_set_paths
     from roleplay.evaluation.drift import parse_after_turns
     from roleplay.evaluation.interview import Interviewer
@@ -188,6 +199,7 @@ def run(arguments: argparse.Namespace) -> None:
                 memory_pools=arguments.memory_pools,
                 memory_position=arguments.memory_position,
                 recalled_memories=arguments.recalled_memories,
+                steering_combination=arguments.steering_combination,
             ),
             progress=progress,
             reference_paths=bundled_character_paths(),
@@ -210,6 +222,7 @@ def run(arguments: argparse.Namespace) -> None:
         "memory_pools": arguments.memory_pools,
         "memory_position": arguments.memory_position,
         "recalled_memories": arguments.recalled_memories,
+        "steering_combination": arguments.steering_combination or load_config().combination,
         "load_average": [load_before, os.getloadavg()[0]],
         "seconds": round(time.perf_counter() - started, 1),
         "report": report_json(report),

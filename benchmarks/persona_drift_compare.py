@@ -32,7 +32,8 @@ the published run - each ablation whose result exists (``persona_drift
 each candidate change - the published run (``--remember statements``, with and without
 ``--memory-pools``), with the candidate's memory condition against the published
 controller as well; a candidate built on another (``--memory-position before_character``,
-``--recalled-memories 1``, both on the statements policy) is measured against that one.
+``--recalled-memories 1``, both on the statements policy) is measured against that one;
+``--steering-combination decorrelated`` is measured against the published run.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ VARIANTS: dict[str, Variant] = {
         is_change=True,
         base="persona_drift_remember_statements",
     ),
+    "persona_drift_decorrelated": Variant("trait vectors decorrelated - summed", is_change=True),
 }
 
 

@@ -102,6 +102,8 @@ def configuration_problem(payload: dict[str, Any], condition: str) -> str | None
         return "run with memory pools"
     if payload.get("memory_position", "after_character") != "after_character":
         return f"memories placed {payload['memory_position']}"
+    if payload.get("steering_combination", "sum") != "sum":
+        return f"steering combined {payload['steering_combination']}"
     if payload.get("recalled_memories") is not None:
         return f"{payload['recalled_memories']} memories recalled a turn"
     if condition == "memory":

@@ -25,6 +25,7 @@ from roleplay.pipeline import (
 from roleplay.prompting.builder import MemorySnippet
 
 if TYPE_CHECKING:
+    from roleplay.control.vectors import Combination
     from roleplay.memory.service import CharacterMemory
     from roleplay.memory.settings import RememberPolicy
 
@@ -63,6 +64,9 @@ class FeatureOptions:
     # A Hugging Face folder of the same model to build steering vectors from (else the
     # model builds its own, e.g. a GGUF through llama.cpp's eval callback).
     steering_source: str | None = None
+    # How the attributes' vectors make one (steering.yaml's ``combination`` when None). Only
+    # the evaluation's variants set it (benchmarks/persona_drift.py --steering-combination).
+    steering_combination: Combination | None = None
     toxicity: bool = True
     # What each character learns about the user from their statements (roleplay.profile).
     profile: bool = True
@@ -249,6 +253,7 @@ def control_factory(
             enabled=options.steering,
             vector_source=vector_source[0] if vector_source else None,
             progress=progress,
+            combination=options.steering_combination,
         )
 
     return build

@@ -187,6 +187,7 @@ def build_steering_set(
         vectors={spec.name: vectors[spec.name] for spec in chosen},
         unit_relative_norm=config.unit_relative_norm,
         max_combined_strength=config.max_combined_strength,
+        combination=config.combination,
     )
     report = BuildReport(built=tuple(spec.name for spec in missing), cached=cached, layers=picked)
     return steering_set, report

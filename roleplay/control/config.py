@@ -7,6 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
+from roleplay.control.vectors import COMBINATIONS, Combination
 from roleplay.errors import FileProblemsError, Problem
 from roleplay.resources import package_path
 
@@ -22,6 +23,7 @@ class SteeringConfig:
     unit_relative_norm: float
     max_strength: float
     max_combined_strength: float
+    combination: Combination = "sum"
 
 
 def config_path() -> Path:
@@ -57,6 +59,11 @@ def load_config(path: Path | None = None) -> SteeringConfig:
     method = data.get("method", "mean_difference")
     if method not in METHODS:
         problems.append(Problem(where, 1, 1, f"'method' must be one of {', '.join(METHODS)}"))
+    combination = data.get("combination", "sum")
+    if combination not in COMBINATIONS:
+        problems.append(
+            Problem(where, 1, 1, f"'combination' must be one of {', '.join(COMBINATIONS)}")
+        )
     prompt = data.get("extraction_system_prompt", "")
     config = SteeringConfig(
         extraction_system_prompt=prompt if isinstance(prompt, str) else "",
@@ -65,6 +72,7 @@ def load_config(path: Path | None = None) -> SteeringConfig:
         unit_relative_norm=_number(data, "unit_relative_norm", where, problems),
         max_strength=_number(data, "max_strength", where, problems),
         max_combined_strength=_number(data, "max_combined_strength", where, problems),
+        combination=combination if combination in COMBINATIONS else "sum",
     )
     if problems:
         raise FileProblemsError(problems)

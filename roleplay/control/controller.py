@@ -22,7 +22,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from roleplay.control.attributes import fluency_bounds, load_attributes
@@ -32,6 +32,7 @@ from roleplay.control.grammar import Grammar, GrammarCompiler, load_grammar
 from roleplay.control.layers import find_decoder_layers
 from roleplay.control.strengths import ResolvedStrengths, resolve_strengths
 from roleplay.control.targets import SteeringTarget, steering_target_for
+from roleplay.control.vectors import COMBINATIONS, Combination
 from roleplay.engine.base import Capabilities, capabilities_of
 
 if TYPE_CHECKING:
@@ -186,8 +187,12 @@ class Controller:
         use_cache: bool = True,
         progress: ProgressCallback | None = None,
         vector_source: Any = None,
+        combination: Combination | None = None,
     ) -> Controller:
         """A controller for one chat with ``card`` (None: overrides only).
+
+        ``combination`` overrides steering.yaml's way of making the attributes' vectors one
+        (``roleplay.control.vectors.COMBINATIONS``; an evaluation's variant).
 
         ``vector_source`` (an engine or loaded Hugging Face model of the same model) builds
         the vectors instead of ``source``, which then only applies them.
@@ -200,6 +205,13 @@ class Controller:
         """
         target, tokenizer, model_id, capabilities = _unpack(source)
         config = load_config()
+        if combination is not None:
+            if combination not in COMBINATIONS:
+                raise ControlError(
+                    f"unknown steering combination {combination!r}; "
+                    f"use one of {', '.join(COMBINATIONS)}"
+                )
+            config = replace(config, combination=combination)
         resolved = _resolve(card, overrides, config)
         phrases = tuple(dict.fromkeys([*_card_banned_phrases(card), *banned_phrases]))
         chosen_grammar = load_grammar(grammar) if isinstance(grammar, str) else grammar
@@ -374,6 +386,7 @@ class Controller:
                 "layers": list(self.layers),
                 "unit_relative_norm": self.config.unit_relative_norm,
                 "max_strength": self.config.max_strength,
+                "combination": self.config.combination,
                 # The bound each attribute was clipped to: its own for the sign asked for
                 # (the attribute file's max_strength), else the global max_strength.
                 "bounds": {n: v for n, v in sorted(self.resolved.bounds.items())},

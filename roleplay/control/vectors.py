@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from roleplay.control.errors import ControlError, did_you_mean
 from roleplay.control.hooks import SteeringHandle, steering_applied
@@ -51,6 +51,15 @@ class SteeringVector:
             yield handle
 
 
+# How several attributes' vectors make one per layer. ``sum``: add them (an attribute's
+# vector also moves the others' directions by their cosine: on the default model up to
+# +-0.29, neuroticism against agreeableness and openness). ``decorrelated``: the smallest
+# vector whose projection on each attribute's own direction is exactly that attribute's
+# strength, so no attribute adds to or takes from another's.
+Combination = Literal["sum", "decorrelated"]
+COMBINATIONS: tuple[Combination, ...] = ("sum", "decorrelated")
+
+
 @dataclass(frozen=True)
 class CombinedDeltas:
     deltas: dict[int, torch.Tensor]
@@ -64,21 +73,29 @@ class SteeringSet:
     vectors: Mapping[str, SteeringVector]
     unit_relative_norm: float
     max_combined_strength: float | None = None
+    combination: Combination = "sum"
 
     def combine(self, strengths: Mapping[str, float]) -> CombinedDeltas:
-        """Sum of every attribute's deltas per layer, capped by the combined-strength bound.
+        """Every attribute's deltas made one per layer (``combination``), capped by the
+        combined-strength bound.
 
-        The cap compares the norm of the sum at a layer with ``max_combined_strength`` units
-        of that layer's scale; past it the sum is scaled down as a whole, which keeps the
-        attributes' proportions while keeping the text fluent.
+        The cap compares the norm of the result at a layer with ``max_combined_strength``
+        units of that layer's scale; past it the result is scaled down as a whole, which
+        keeps the attributes' proportions while keeping the text fluent.
         """
         unknown = [name for name in strengths if name not in self.vectors]
         if unknown:
             raise ControlError(
                 f"no steering vector for {unknown[0]!r}{did_you_mean(unknown[0], self.vectors)}"
             )
+        if self.combination not in COMBINATIONS:
+            raise ControlError(
+                f"unknown steering combination {self.combination!r}; "
+                f"use one of {', '.join(COMBINATIONS)}"
+            )
         totals: dict[int, torch.Tensor] = {}
         scales: dict[int, list[float]] = {}
+        parts: dict[int, list[torch.Tensor]] = {}
         for name, strength in strengths.items():
             if strength == 0:
                 continue
@@ -86,6 +103,9 @@ class SteeringSet:
             for layer, delta in vector.deltas(strength, self.unit_relative_norm).items():
                 totals[layer] = totals[layer] + delta if layer in totals else delta.clone()
                 scales.setdefault(layer, []).append(vector.layer_scales[layer])
+                parts.setdefault(layer, []).append(delta)
+        if self.combination == "decorrelated":
+            totals = {layer: decorrelated_sum(deltas) for layer, deltas in parts.items()}
         rescaled: dict[int, float] = {}
         if self.max_combined_strength is not None:
             for layer, total in totals.items():
@@ -102,3 +122,21 @@ class SteeringSet:
         """Steer ``model`` with all given attributes at once inside the ``with`` block."""
         with steering_applied(model, self.combine(strengths).deltas) as handle:
             yield handle
+
+
+def decorrelated_sum(deltas: list[torch.Tensor]) -> torch.Tensor:
+    """The smallest vector whose projection on each delta's direction equals that delta's
+    length: ``x = D^T (D D^T)^+ t`` for unit directions ``D`` and lengths ``t``. With
+    orthogonal directions it is the plain sum; directions that (almost) coincide are
+    handled by the pseudo-inverse instead of blowing up."""
+    import torch
+
+    if len(deltas) == 1:
+        return deltas[0].clone()
+    stacked = torch.stack([delta.double() for delta in deltas])
+    lengths = stacked.norm(dim=1)
+    live = lengths > 0
+    directions = stacked[live] / lengths[live, None]
+    gram = directions @ directions.T
+    weights = torch.linalg.pinv(gram, hermitian=True, rtol=1e-6) @ lengths[live]
+    return (weights @ directions).to(deltas[0].dtype)

@@ -46,6 +46,7 @@ from roleplay.prompting.builder import DEFAULT_MEMORY_POSITION, MemoryPosition, 
 from roleplay.sessions import Message, SessionStore
 
 if TYPE_CHECKING:
+    from roleplay.control.vectors import Combination
     from roleplay.memory.settings import RememberPolicy
 
 LIKERT_METHODS = (Method.EXPECTED_LIKERT, Method.GRAMMAR)
@@ -150,13 +151,15 @@ class Interviewer:
         memory_pools: bool = False,
         memory_position: MemoryPosition = DEFAULT_MEMORY_POSITION,
         recalled_memories: int | None = None,
+        steering_combination: Combination | None = None,
     ) -> None:
         """Ablations (``benchmarks/persona_drift.py``): ``character_notes=False`` leaves the
         character's note out of every prompt; ``remember_policy`` overrides what a drift
         run's turns leave in memory; ``memory_pools`` recalls what the user said apart from
         the card's memories; ``memory_position`` places the recalled memories in the system
         block (``roleplay.prompting.builder``); ``recalled_memories`` is how many a turn
-        recalls (default: chat's)."""
+        recalls (default: chat's); ``steering_combination`` how the traits' steering vectors
+        make one (``roleplay.control.vectors``; default: steering.yaml's)."""
         self.engine: Any = engine
         self.prompt_layout = prompt_layout
         self.character_notes = character_notes
@@ -164,6 +167,7 @@ class Interviewer:
         self.memory_pools = memory_pools
         self.memory_position = memory_position
         self.recalled_memories = recalled_memories
+        self.steering_combination = steering_combination
         self.top_tokens_only = reads_top_tokens_only(engine)
         self._scorer = None if self.top_tokens_only else scorer_for(engine)
         self.questionnaire = questionnaire or load_questionnaire()
@@ -258,7 +262,7 @@ class Interviewer:
         memory is recalled only (the interview leaves the user's memories untouched)."""
         control_factory = memory_factory = None
         if uses_controller(condition):
-            control_factory = parts.controller_factory(self.engine)
+            control_factory = parts.controller_factory(self.engine, self.steering_combination)
             if control_factory is None:
                 raise RoleplayError(
                     parts.missing_reason(

@@ -26,6 +26,7 @@ from roleplay.pipeline import ControlFactory, MemoryFactory, MemoryPort
 from roleplay.prompting.builder import MemorySnippet
 
 if TYPE_CHECKING:
+    from roleplay.control.vectors import Combination
     from roleplay.features import FeatureOptions
     from roleplay.memory.settings import RememberPolicy
 
@@ -98,13 +99,16 @@ def grammar_available() -> bool:
     return grammar_missing() is None
 
 
-def controller_factory(engine: LoadedModelEngine) -> ControlFactory | None:
-    """Steering from each card's Big Five (and ``attributes``), as in chat."""
+def controller_factory(
+    engine: LoadedModelEngine, combination: Combination | None = None
+) -> ControlFactory | None:
+    """Steering from each card's Big Five (and ``attributes``), as in chat; ``combination``
+    overrides how the traits' vectors make one (a variant; None: chat's)."""
     if not controller_available():
         return None
     from roleplay.features import FeatureOptions, control_factory
 
-    return control_factory(engine, FeatureOptions(memory=False))
+    return control_factory(engine, FeatureOptions(memory=False, steering_combination=combination))
 
 
 class RecallOnlyMemory:

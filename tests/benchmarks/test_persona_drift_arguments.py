@@ -22,6 +22,9 @@ from benchmarks.persona_drift import _arguments, result_name
         (["--memory-position", "after_character"], "persona_drift"),  # the default
         (["--recalled-memories", "1"], "persona_drift_recall_1"),
         (["--card-set", "bundled"], "persona_drift_bundled"),
+        (["--card-set", "confirmation"], "persona_drift_confirmation"),
+        (["--steering-combination", "decorrelated"], "persona_drift_decorrelated"),
+        (["--steering-combination", "sum"], "persona_drift"),  # steering.yaml's
         (
             ["--card-set", "bundled", "--recalled-memories", "2", "--no-character-note"],
             "persona_drift_bundled_no_note_recall_2",
@@ -38,6 +41,7 @@ def test_each_variant_has_its_own_result_name(argv: list[str], name: str) -> Non
         (["--recalled-memories", "0"], "--recalled-memories 0: use 1 or more"),
         (["--memory-position", "middle"], "invalid choice: 'middle'"),
         (["--card-set", "mine"], "invalid choice: 'mine'"),
+        (["--steering-combination", "product"], "invalid choice: 'product'"),
     ],
 )
 def test_bad_switches_stop_with_exit_code_2(

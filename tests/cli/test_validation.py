@@ -268,7 +268,7 @@ def test_generate_names_the_missing_package_of_an_unavailable_part(
     from roleplay.dialogue.turns import Policy
     from roleplay.evaluation import parts
 
-    monkeypatch.setattr(parts, "controller_factory", lambda engine: None)
+    monkeypatch.setattr(parts, "controller_factory", lambda *_: None)
     monkeypatch.setattr(parts, "controller_missing", lambda: "torch")
     monkeypatch.setattr(parts, "memory_factory", lambda *_: None)
     monkeypatch.setattr(parts, "memory_missing", lambda: "chromadb")

@@ -116,3 +116,18 @@ def test_unknown_attribute_and_bad_layers(tiny: Any) -> None:
         build(tiny, ["extroversion"])
     with pytest.raises(ControlError, match="do not exist"):
         build(tiny, ["sentiment"], layers=(9,))
+
+
+def test_the_steering_combination_comes_from_steering_yaml(tmp_path: Path) -> None:
+    from roleplay.control.config import config_path
+    from roleplay.errors import FileProblemsError
+
+    assert load_config().combination == "sum"  # until the drift benchmark shows otherwise
+    text = config_path().read_text(encoding="utf-8")
+    good = tmp_path / "good.yaml"
+    good.write_text(text.replace("combination: sum", "combination: decorrelated"))
+    assert load_config(good).combination == "decorrelated"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("combination: sum", "combination: product"))
+    with pytest.raises(FileProblemsError, match="'combination' must be one of sum, decorrelated"):
+        load_config(bad)

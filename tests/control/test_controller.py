@@ -133,6 +133,7 @@ def test_disabled_controller_does_nothing_but_still_validates(tiny: Any) -> None
         ({"frequency_penalty": 5}, "frequency_penalty"),
         ({"no_repeat_ngram_size": -1}, "ngram_size"),
         ({"banned_phrases": [""]}, "non-empty strings"),
+        ({"combination": "product"}, "unknown steering combination 'product'"),
     ],
 )
 def test_bad_settings_fail_at_construction(

@@ -140,3 +140,75 @@ def test_bad_layer_installs_nothing(tiny: Any) -> None:
         add_steering_hooks(tiny.model, {0: good, 99: good})
     with pytest.raises(ControlError), steering_applied(tiny.model, {-1: good}):
         pass
+
+
+def _unit(values: list[float]) -> torch.Tensor:
+    tensor = torch.tensor(values + [0.0] * (HIDDEN - len(values)))
+    return tensor / tensor.norm()
+
+
+def _fixed(name: str, direction: torch.Tensor) -> SteeringVector:
+    return SteeringVector(name, "tiny", {LAYER: direction}, {LAYER: 10.0})
+
+
+def test_decorrelated_steering_gives_each_attribute_exactly_its_strength() -> None:
+    # Two directions at cosine 0.6: summed, each attribute's own direction receives the
+    # other's push as well; decorrelated, each receives its strength and nothing more.
+    a, b = _unit([1.0, 0.0]), _unit([0.6, 0.8])
+    vectors = {"a": _fixed("a", a), "b": _fixed("b", b)}
+    strengths = {"a": 1.0, "b": -0.5}
+    summed = SteeringSet(vectors, unit_relative_norm=0.1).combine(strengths).deltas[LAYER]
+    decorrelated = (
+        SteeringSet(vectors, unit_relative_norm=0.1, combination="decorrelated")
+        .combine(strengths)
+        .deltas[LAYER]
+    )
+    # One unit is 0.1 x the layer scale of 10: projections of 1.0 and -0.5 units.
+    assert float(decorrelated @ a) == pytest.approx(1.0, abs=1e-5)
+    assert float(decorrelated @ b) == pytest.approx(-0.5, abs=1e-5)
+    assert float(summed @ a) == pytest.approx(1.0 - 0.5 * 0.6, abs=1e-5)
+    assert float(summed @ b) == pytest.approx(-0.5 + 0.6, abs=1e-5)
+    # It stays in the plane of the attributes' directions.
+    assert float(decorrelated[2:].abs().max()) == 0.0
+
+
+def test_decorrelated_equals_the_sum_for_orthogonal_directions_and_one_attribute() -> None:
+    vectors = {"a": _fixed("a", _unit([1.0, 0.0])), "b": _fixed("b", _unit([0.0, 1.0]))}
+    strengths = {"a": 0.7, "b": 0.4}
+    summed = SteeringSet(vectors, unit_relative_norm=0.1).combine(strengths).deltas
+    decorrelated = (
+        SteeringSet(vectors, unit_relative_norm=0.1, combination="decorrelated")
+        .combine(strengths)
+        .deltas
+    )
+    torch.testing.assert_close(decorrelated[LAYER], summed[LAYER])
+    alone = SteeringSet(vectors, unit_relative_norm=0.1, combination="decorrelated")
+    torch.testing.assert_close(
+        alone.combine({"a": 0.7}).deltas[LAYER], vectors["a"].deltas(0.7, 0.1)[LAYER]
+    )
+
+
+def test_decorrelated_survives_coinciding_directions_and_keeps_the_cap() -> None:
+    same = _unit([1.0, 1.0])
+    vectors = {"a": _fixed("a", same), "b": _fixed("b", same.clone())}
+    steering = SteeringSet(
+        vectors, unit_relative_norm=0.1, max_combined_strength=1.0, combination="decorrelated"
+    )
+    combined = steering.combine({"a": 0.5, "b": 0.5})
+    delta = combined.deltas[LAYER]
+    assert torch.isfinite(delta).all()
+    # Both ask for 0.5 along the same direction: the least-squares answer is 0.5.
+    assert float(delta @ same) == pytest.approx(0.5, abs=1e-5)
+    capped = steering.combine({"a": 3.0, "b": 3.0})
+    assert float(capped.deltas[LAYER].norm()) == pytest.approx(1.0, rel=1e-5)
+    assert LAYER in capped.rescaled_layers
+
+
+def test_an_unknown_combination_is_refused() -> None:
+    steering = SteeringSet(
+        {"a": vector("a", 0)},
+        unit_relative_norm=0.1,
+        combination="product",  # type: ignore[arg-type]
+    )
+    with pytest.raises(ControlError, match="unknown steering combination 'product'"):
+        steering.combine({"a": 1.0})

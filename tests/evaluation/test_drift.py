@@ -190,3 +190,24 @@ def test_evaluate_persona_reports_each_checkpoint(
     assert [column.header for column in table.columns][:3] == ["method", "condition", "turns"]
     png = write_drift_plot(report, tmp_path / "drift.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_steering_combination_reaches_the_interviews_controller(
+    roomy_tiny_engine: Any, characters_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """benchmarks/persona_drift.py --steering-combination decorrelated: the controller that
+    steers the interview combines the card's trait vectors that way."""
+    from roleplay.control.controller import Controller
+
+    built: list[str] = []
+    original = Controller.for_card.__func__  # type: ignore[attr-defined]
+
+    def spy(cls: type[Controller], *args: Any, **kwargs: Any) -> Controller:
+        controller = original(cls, *args, **kwargs)
+        built.append(controller.config.combination)
+        return controller
+
+    monkeypatch.setattr(Controller, "for_card", classmethod(spy))
+    interviewer = Interviewer(roomy_tiny_engine, batch_size=16, steering_combination="decorrelated")
+    interviewer.interview(characters_dir / "pip.yaml", Condition.CONTROLLER, [Method.LIKELIHOOD])
+    assert built == ["decorrelated"]
