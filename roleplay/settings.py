@@ -42,6 +42,7 @@ MASK = "**********"
 
 EncoderPrecision = Literal["auto", "int8", "bfloat16", "float32"]
 ENCODER_PRECISIONS: tuple[str, ...] = get_args(EncoderPrecision)
+WeightRepacking = Literal["auto", "on", "off"]
 
 
 def default_home() -> Path:
@@ -105,7 +106,13 @@ class Settings(BaseSettings):
         "or float32.",
     )
 
-    @field_validator("encoder_precision", mode="before")
+    llama_cpp_repack: WeightRepacking = Field(
+        "auto",
+        description="llama.cpp weight repacking: auto (off where the build uses AMX, "
+        "which crashes on some CPUs), on or off.",
+    )
+
+    @field_validator("encoder_precision", "llama_cpp_repack", mode="before")
     @classmethod
     def _lower_case(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value

@@ -35,7 +35,9 @@ from roleplay.engine.base import (
 )
 from roleplay.engine.decoding import StopStringScanner
 from roleplay.engine.gguf_check import GGUFInfo, check_fits_in_memory, read_gguf_header
+from roleplay.engine.llama_cpp_repack import model_loading, repacking_enabled
 from roleplay.errors import RoleplayError
+from roleplay.settings import get_settings
 
 if TYPE_CHECKING:
     import numpy as np
@@ -198,16 +200,18 @@ class LlamaCppEngine:
         model_id = gguf_model_id(reference)
         say(f"Loading {path.name} with llama.cpp ({chosen_threads} threads)...")
         _log.errors.clear()
+        repack = repacking_enabled(llama_cpp, get_settings().llama_cpp_repack)
         try:
-            llm = llama_cpp.Llama(
-                model_path=str(path),
-                n_ctx=window,
-                n_batch=min(batch_size, window),
-                n_threads=chosen_threads,
-                n_threads_batch=chosen_threads,
-                verbose=False,
-                logits_all=False,
-            )
+            with model_loading(repack=repack):
+                llm = llama_cpp.Llama(
+                    model_path=str(path),
+                    n_ctx=window,
+                    n_batch=min(batch_size, window),
+                    n_threads=chosen_threads,
+                    n_threads_batch=chosen_threads,
+                    verbose=False,
+                    logits_all=False,
+                )
         except (ValueError, RuntimeError, OSError) as error:
             reason = _log.last_error() if _log.errors else str(error)
             raise RoleplayError(

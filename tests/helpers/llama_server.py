@@ -1,5 +1,8 @@
 """A llama-cpp-python server on loopback, running the embedded default model, for tests.
 
+It runs through ``llama_server_main.py`` so that it loads the model with the engine's
+weight-repacking choice (llama.cpp's AMX kernels crash on some CPUs).
+
 ``start_server`` waits until it answers HTTP (or fails the test with its log's tail);
 ``stop_server`` terminates it (kills it if it will not stop). Extra arguments go last, so they
 override the defaults (``--n_ctx 2048`` replaces the 512-token context).
@@ -45,8 +48,7 @@ def start_server(log: Path, *extra: str) -> Server:
     port = free_port()
     command = [
         sys.executable,
-        "-m",
-        "llama_cpp.server",
+        str(Path(__file__).with_name("llama_server_main.py")),  # python -m llama_cpp.server
         "--model",
         str(model_file()),
         "--model_alias",
