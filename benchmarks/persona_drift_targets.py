@@ -11,9 +11,12 @@ conditions as chat ships them, never for whichever looks best afterwards.
 - Sources: the evaluation set's controller rows come from the published run
   (``persona_drift.json``) and its memory rows from ``persona_drift_remember_statements.json``
   (the published run's memory rows predate the statements policy; the controller does not
-  depend on it); the confirmation set's rows from ``persona_drift_confirmation.json``
-  (``persona_drift --card-set confirmation``). The bundled characters are the tuning set
-  (and the zero point's panel) and are not held out, so they are not counted.
+  depend on it), or, where that file is absent, from a ``persona_drift.json`` run since the
+  statements became memory's default (a fresh machine reruns one file; the configuration
+  check below refuses older memory rows); the confirmation set's rows from
+  ``persona_drift_confirmation.json`` (``persona_drift --card-set confirmation``). The
+  bundled characters are the tuning set (and the zero point's panel) and are not held out,
+  so they are not counted.
 - Intervals: 95 % percentile bootstrap over characters (the character is the resampled
   cluster). The JSON results keep per-(character, trait) outcomes, not per-item ones, so the
   items are not resampled here; the per-set tables of ``persona_drift`` resample both and are
@@ -50,12 +53,13 @@ TRAITS = ("openness", "conscientiousness", "extraversion", "agreeableness", "neu
 # Issue 17: Acc(Dim) at these checkpoints, and no trait below the floor.
 TARGETS = {0: 0.80, 20: 0.75}
 TRAIT_FLOOR = 0.6
-# (card set, condition) -> the result whose rows are that set's under chat's configuration.
-SOURCES: dict[tuple[str, str], str] = {
-    ("evaluation", "controller"): "persona_drift",
-    ("evaluation", "memory"): "persona_drift_remember_statements",
-    ("confirmation", "controller"): "persona_drift_confirmation",
-    ("confirmation", "memory"): "persona_drift_confirmation",
+# (card set, condition) -> the results whose rows are that set's under chat's configuration,
+# the first that exists is read.
+SOURCES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("evaluation", "controller"): ("persona_drift",),
+    ("evaluation", "memory"): ("persona_drift_remember_statements", "persona_drift"),
+    ("confirmation", "controller"): ("persona_drift_confirmation",),
+    ("confirmation", "memory"): ("persona_drift_confirmation",),
 }
 HELD_OUT_SETS = ("evaluation", "confirmation")
 POOLED = "both"
@@ -168,8 +172,9 @@ def load_sources(folder: Path) -> dict[tuple[str, str], dict[tuple[str, int], di
     """(set, condition) -> {(condition, turns): result} from each source run; a missing run,
     a run on another card set or in another configuration is a one-line ValueError."""
     loaded: dict[tuple[str, str], dict[tuple[str, int], dict[str, Any]]] = {}
-    for (card_set, condition), stem in SOURCES.items():
-        path = folder / f"{stem}.json"
+    for (card_set, condition), stems in SOURCES.items():
+        candidates = [folder / f"{stem}.json" for stem in stems]
+        path = next((candidate for candidate in candidates if candidate.exists()), candidates[0])
         try:
             payload = json.loads(path.read_text("utf-8"))
             results = payload["report"]["results"]

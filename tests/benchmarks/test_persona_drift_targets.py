@@ -205,6 +205,20 @@ def test_a_missing_source_exits_2_with_one_line(
     assert error.count("\n") == 1 and "persona_drift_confirmation.json: missing" in error
 
 
+def test_memory_rows_fall_back_to_a_statements_run_of_the_published_name(
+    tmp_path: Path,
+) -> None:
+    _sources(tmp_path)
+    (tmp_path / "persona_drift_remember_statements.json").unlink()
+    # The published run's memory rows predate the statements policy: refused, not used.
+    with pytest.raises(ValueError, match="before the statements policy"):
+        load_sources(tmp_path)
+    rows = [_result(c, t, EVALUATION) for c in ("controller", "memory") for t in (0, 10, 20)]
+    _write(tmp_path, "persona_drift", _run(None, rows, date=AFTER_STATEMENTS))
+    loaded = load_sources(tmp_path)
+    assert set(loaded[("evaluation", "memory")]) == {("memory", t) for t in (0, 10, 20)}
+
+
 def test_a_broken_source_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _sources(tmp_path)
     (tmp_path / "persona_drift.json").write_bytes(b"\x00\xff not json")
