@@ -120,6 +120,7 @@ def speed(path: Path | None, threads: int, repeats: int) -> dict[str, Any]:
     from roleplay.application import BackendOptions, RuntimeOptions, build_pipeline
     from roleplay.cards.registry import resolve_card
     from roleplay.engine.default_model import default_gguf_path
+    from roleplay.engine.llama_cpp_repack import configured_model_loading
     from roleplay.features import FeatureOptions
 
     model = None if path is None else str(path)
@@ -134,14 +135,15 @@ def speed(path: Path | None, threads: int, repeats: int) -> dict[str, Any]:
     controller = conversation.controller
     engine: Any = pipeline.engine  # the llama.cpp engine: its tokenizer and batch size
     tokens = engine.tokenize(prompt.text)
-    bare = llama_cpp.Llama(
-        model_path=str(path or default_gguf_path()),
-        n_ctx=engine.context_window,
-        n_batch=engine.batch_size,
-        n_threads=threads,
-        n_threads_batch=threads,
-        verbose=False,
-    )
+    with configured_model_loading():  # the engine's weight layout: a fair comparison
+        bare = llama_cpp.Llama(
+            model_path=str(path or default_gguf_path()),
+            n_ctx=engine.context_window,
+            n_batch=engine.batch_size,
+            n_threads=threads,
+            n_threads_batch=threads,
+            verbose=False,
+        )
     runs: dict[str, list[tuple[float, float, int]]] = {"bare": [], "pipeline": []}
     pipeline_run(conversation, prompt, 0)  # warm-up: vectors, caches, page-ins
     bare_run(bare, tokens, 0)

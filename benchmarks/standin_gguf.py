@@ -200,8 +200,11 @@ def smoke_test(path: Path, tokens: int = 16) -> None:
     """Load ``path`` with llama.cpp and generate ``tokens`` tokens (proves the file is usable)."""
     import llama_cpp
 
+    from roleplay.engine.llama_cpp_repack import configured_model_loading
+
     start = time.perf_counter()
-    llm = llama_cpp.Llama(model_path=str(path), n_ctx=512, verbose=False)
+    with configured_model_loading():  # as the engine loads (AMX: see llama_cpp_repack)
+        llm = llama_cpp.Llama(model_path=str(path), n_ctx=512, verbose=False)
     loaded = time.perf_counter()
     out: Any = llm.create_completion("Once upon a time", max_tokens=tokens, temperature=0.0)
     done = time.perf_counter()

@@ -35,9 +35,8 @@ from roleplay.engine.base import (
 )
 from roleplay.engine.decoding import StopStringScanner
 from roleplay.engine.gguf_check import GGUFInfo, check_fits_in_memory, read_gguf_header
-from roleplay.engine.llama_cpp_repack import model_loading, repacking_enabled
+from roleplay.engine.llama_cpp_repack import configured_model_loading
 from roleplay.errors import RoleplayError
-from roleplay.settings import get_settings
 
 if TYPE_CHECKING:
     import numpy as np
@@ -200,9 +199,8 @@ class LlamaCppEngine:
         model_id = gguf_model_id(reference)
         say(f"Loading {path.name} with llama.cpp ({chosen_threads} threads)...")
         _log.errors.clear()
-        repack = repacking_enabled(llama_cpp, get_settings().llama_cpp_repack)
         try:
-            with model_loading(repack=repack):
+            with configured_model_loading():
                 llm = llama_cpp.Llama(
                     model_path=str(path),
                     n_ctx=window,

@@ -20,10 +20,10 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from roleplay.settings import WeightRepacking
+from roleplay.settings import WeightRepacking, get_settings
 
 _AMX_MARKER = "AMX_INT8 = 1"
 _patch_lock = threading.Lock()
@@ -66,3 +66,10 @@ def model_loading(*, repack: bool) -> Iterator[None]:
             yield
         finally:
             low_level.llama_model_default_params = original
+
+
+def configured_model_loading() -> AbstractContextManager[None]:
+    """``model_loading`` with the ``llama_cpp_repack`` setting resolved for this build."""
+    import llama_cpp
+
+    return model_loading(repack=repacking_enabled(llama_cpp, get_settings().llama_cpp_repack))

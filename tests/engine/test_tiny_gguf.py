@@ -28,6 +28,7 @@ import llama_cpp
 import numpy as np
 import pytest
 
+from roleplay.engine.llama_cpp_repack import configured_model_loading
 from tests.helpers import tiny_gguf
 from tests.helpers.tiny_gguf import Arch, build_tiny_gguf, quantize_gguf
 
@@ -54,9 +55,11 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 
 def _load(path: Path, **kwargs: Any) -> Any:
-    return llama_cpp.Llama(
-        model_path=str(path), n_ctx=256, verbose=False, logits_all=False, **kwargs
-    )
+    # As the engine loads (llama.cpp's AMX kernels crash quantized models on some CPUs).
+    with configured_model_loading():
+        return llama_cpp.Llama(
+            model_path=str(path), n_ctx=256, verbose=False, logits_all=False, **kwargs
+        )
 
 
 def _last_logits(llm: Any, ids: list[int]) -> np.ndarray:

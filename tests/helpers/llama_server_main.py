@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import runpy
 
-import llama_cpp
-
-from roleplay.engine.llama_cpp_repack import model_loading, repacking_enabled
-from roleplay.settings import get_settings
+from roleplay.engine.llama_cpp_repack import configured_model_loading
 
 if __name__ == "__main__":
-    with model_loading(repack=repacking_enabled(llama_cpp, get_settings().llama_cpp_repack)):
+    with configured_model_loading():
         runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
