@@ -82,8 +82,18 @@ def record_layer_outputs(
     n_embd = engine.n_embd
     captured: dict[int, np.ndarray] = {}
     failures: list[str] = []
+    interrupted: list[BaseException] = []
 
     def on_tensor(tensor: int, ask: bool, _user_data: Any) -> bool:
+        # ctypes swallows an exception raised in a callback (Ctrl-C, a test's timeout):
+        # keep it, stop the graph (False), and raise it once llama_decode returns.
+        try:
+            return copy_wanted(tensor, ask)
+        except BaseException as error:
+            interrupted.append(error)
+            return False
+
+    def copy_wanted(tensor: int, ask: bool) -> bool:
         layer = _layer_of(ggml.ggml_get_name(tensor))
         if layer is None or layer not in wanted:
             return not ask  # asked: not wanted; handed data: carry on computing
@@ -121,6 +131,8 @@ def record_layer_outputs(
             llama_cpp.llama_memory_clear(memory, True)
             batch.set_batch(list(sequence), 0, logits_all=all_rows)
             code = llama_cpp.llama_decode(context, batch.batch)
+            if interrupted:
+                raise interrupted[0]
             if code != 0:
                 raise BackendError(f"llama.cpp failed to evaluate a sequence (code {code})")
             if failures:

@@ -151,6 +151,24 @@ def test_layer_outputs_match_transformers_hidden_states(
         assert np.abs(outputs[layer] - expected).max() < TOLERANCE * scale * 10
 
 
+def test_an_interrupt_while_reading_layers_is_raised_not_swallowed(
+    engine: LlamaCppEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ctypes swallows exceptions raised in llama.cpp's callback; a Ctrl-C (or a test's
+    # timeout) there used to surface as "did not expose layer outputs for this architecture".
+    from roleplay.engine import llama_cpp_hidden
+
+    def interrupted(_name: bytes | None) -> int | None:
+        raise KeyboardInterrupt
+
+    ids = engine.tokenize(_prompt(engine))
+    monkeypatch.setattr(llama_cpp_hidden, "_layer_of", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        engine.layer_outputs([ids], [1])
+    monkeypatch.undo()
+    assert set(engine.layer_outputs([ids], [1])[0]) == {1}  # the engine still works
+
+
 def _hf_logprobs(hf_model: Any, ids: list[int], deltas: dict[int, torch.Tensor]) -> np.ndarray:
     import contextlib
 
