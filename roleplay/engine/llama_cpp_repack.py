@@ -5,11 +5,11 @@ AVX2/NEON ``REPACK`` buffers, and on Sapphire Rapids-class CPUs the ``AMX`` buff
 build with ``AMX_INT8 = 1`` crashes the process (SIGSEGV in ``ggml_backend_amx_mul_mat``)
 on the first evaluation of a quantized model on some of those machines: seen here on
 2026-12-05 with llama-cpp-python 0.3.36 (pip compiles it with ``-march=native``, so any
-machine with AMX gets it) and the embedded Q8_0 model; llama.cpp issue #20824 and
-stanfordnlp/dspy#10079 report the same. A crash kills the chat, the server and the
-hidden-state reader alike, with no Python error to catch, so ``auto`` turns repacking off
-wherever the build uses AMX. That costs the repacked kernels' speed there and nothing else:
-the weights and results are the same.
+machine with AMX gets it) and the embedded Q4_1 model (and a tiny Q4_K_M test model);
+llama.cpp issue #20824 and stanfordnlp/dspy#10079 report the same. A crash kills the chat,
+the server and the hidden-state reader alike, with no Python error to catch, so ``auto``
+turns repacking off wherever the build uses AMX. The weights are the same; the kernels
+differ, so results differ in rounding (as between any two CPUs) and in speed.
 
 llama-cpp-python's ``Llama`` does not take the ``use_extra_bufts`` model parameter, so it is
 set by handing ``Llama`` default parameters with it cleared, for the length of one load.
