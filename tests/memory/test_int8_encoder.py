@@ -38,8 +38,12 @@ def test_each_row_is_independent_of_the_others() -> None:
     layer = Int8Linear(weight, bias)
     together = layer(x)
     alone = torch.cat([layer(x[row : row + 1]) for row in range(len(x))])
-    # Integer products are exact and each row has its own scale: bit-identical.
-    assert torch.equal(together, alone)
+    # Integer products are exact and each row has its own scale, so a row's result does not
+    # depend on its batch. It was bit-identical on a VNNI CPU; on an AMX CPU (2026-12-05)
+    # oneDNN's batch and single-row kernels apply the scales in another order, which differs
+    # by float32 rounding (6e-8 of a row's norm): allowed, and nothing more.
+    difference = (together - alone).norm(dim=1) / together.norm(dim=1)
+    assert float(difference.max()) < 1e-6
 
 
 def test_given_ranges_give_the_same_result_as_measured_ones() -> None:
