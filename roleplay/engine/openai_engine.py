@@ -26,6 +26,7 @@ never a shorter reply.
 from __future__ import annotations
 
 import math
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -182,6 +183,21 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+def _connection_dropped(error: BaseException) -> bool:
+    """Whether ``error`` is a lost connection, not a timeout or an error the server sent."""
+    openai = import_openai()
+    if isinstance(error, openai.APITimeoutError):
+        return False  # the server may still be generating: asking again would double it
+    if isinstance(error, openai.APIConnectionError):
+        return True
+    for name in ("httpx2", "httpx"):  # raw errors the client did not wrap
+        module = sys.modules.get(name)
+        if module is None or not isinstance(error, module.TransportError):
+            continue
+        return not isinstance(error, module.TimeoutException)
+    return False
+
+
 def _context_length(entry: Any) -> int | None:
     """The context length a server reports for a model entry, if any."""
     extra = getattr(entry, "model_extra", None) or {}
@@ -229,7 +245,8 @@ class OpenAIEngine:
         self.concurrency = max(1, int(concurrency))
         # No client retries: a retried chat request makes the server generate the reply a
         # second time (its compute, its billing), and a half-streamed reply cannot be
-        # resumed; failures are reported instead. The one exception is ``_create``'s.
+        # resumed; failures are reported instead. The exceptions are a connection lost
+        # before any of the reply arrived (``_create`` and ``_stream``).
         self.client: OpenAI = openai.OpenAI(
             base_url=self.base_url,
             api_key=resolve_api_key(api_key),
@@ -427,6 +444,7 @@ class OpenAIEngine:
         finish: str | None = None
         server_stop: object = None
         usage_tokens: int | None = None
+        reopened = False
         try:
             iterator = iter(response)
             while True:
@@ -435,6 +453,18 @@ class OpenAIEngine:
                 except StopIteration:
                     break
                 except _transport_errors() as error:
+                    if chunks == 0 and not reopened and _connection_dropped(error):
+                        # Nothing of the reply was shown, so asking again duplicates nothing
+                        # the user sees. The usual cause: llama-cpp-python's server lets the
+                        # client reuse the kept-alive connection of a stream it aborted (the
+                        # client read a clean end), then resets it under the next request.
+                        reopened = True
+                        response.close()
+                        # Built again: the first request may have taught us plain ones.
+                        response = self._open(self._request(messages, settings, grammar))
+                        iterator = iter(response)
+                        finish, server_stop, usage_tokens = None, None, None
+                        continue
                     raise self._backend_error(error) from None
                 except ValueError as error:  # not JSON, or not a chunk
                     raise BackendError(

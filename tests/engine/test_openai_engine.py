@@ -167,6 +167,7 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
             {"id": "vllm-model", "object": "model", "max_model_len": 8192},
             {"id": "llama-model", "object": "model", "meta": {"n_ctx_train": 2048}},
             *({"id": name, "object": "model"} for name in ("boom", "bad", "garbage", "event")),
+            *({"id": name, "object": "model"} for name in ("drop-first", "drop-late")),
             {"id": "strict", "object": "model"},
         ]
         self._send(200, json.dumps({"object": "list", "data": models}).encode())
@@ -190,6 +191,18 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
             choice = {"index": 0, "delta": {"content": content}, "finish_reason": finish}
             return event({"object": "chat.completion.chunk", "choices": [{**choice, **extra}]})
 
+        drops = model == "drop-late" or (
+            model == "drop-first" and sum(r["model"] == model for r in type(self).requests) == 1
+        )
+        if drops:  # headers, then the connection closes: a body promised and not sent
+            sent = chunk("Hel") if model == "drop-late" else b""
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Content-Length", str(len(sent) + 1000))
+            self.end_headers()
+            self.wfile.write(sent)
+            self.close_connection = True
+            return None
         if model == "garbage":
             body = chunk("Hel") + b"data: {not json\n\n"
         elif model == "event":
@@ -264,6 +277,25 @@ def test_server_failures_map_to_one_line_errors(
     assert caught.value.exit_code == exit_code
     assert words in str(caught.value) and "\n" not in str(caught.value)
     assert str(caught.value).startswith(scripted_url)
+
+
+def test_a_connection_lost_before_the_reply_is_asked_again_once(scripted_url: str) -> None:
+    # The server answers the first request's headers and closes the connection before any of
+    # the reply (llama-cpp-python's server does this to a request sent on the kept-alive
+    # connection of a stream it aborted): nothing was shown, so the engine asks again.
+    engine = _scripted(scripted_url, "drop-first")
+    assert engine.complete(CONVERSATION, GenerationSettings(max_new_tokens=5)) == "Hello"
+    assert sum(r["model"] == "drop-first" for r in _ScriptedHandler.requests) == 2
+
+
+def test_a_connection_lost_after_part_of_the_reply_is_not_asked_again(scripted_url: str) -> None:
+    engine = _scripted(scripted_url, "drop-late")
+    before = sum(r["model"] == "drop-late" for r in _ScriptedHandler.requests)
+    with pytest.raises(BackendError, match="closed the connection mid-reply") as caught:
+        engine.complete(CONVERSATION, GenerationSettings(max_new_tokens=5))
+    assert caught.value.exit_code == 1
+    # A half-shown reply cannot be resumed, and asking again would generate it twice.
+    assert sum(r["model"] == "drop-late" for r in _ScriptedHandler.requests) == before + 1
 
 
 # Against the server --------------------------------------------------------------------------
