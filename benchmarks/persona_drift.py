@@ -115,6 +115,13 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="variant: how the traits' steering vectors make one (default: steering.yaml's); "
         "adds _<combination> to the result's name",
     )
+    parser.add_argument(
+        "--conversation-seed",
+        type=int,
+        metavar="S",
+        help="variance: sample the conversation's replies from seed S + turn instead of the "
+        "script's seed; adds _seed_S to the result's name",
+    )
     arguments = parser.parse_args(argv)
     if arguments.recalled_memories is not None and arguments.recalled_memories < 1:
         parser.error(f"--recalled-memories {arguments.recalled_memories}: use 1 or more")
@@ -142,6 +149,8 @@ def result_name(arguments: argparse.Namespace) -> str:
         name += f"_recall_{arguments.recalled_memories}"
     if arguments.steering_combination not in (None, load_config().combination):
         name += f"_{arguments.steering_combination}"
+    if arguments.conversation_seed is not None:
+        name += f"_seed_{arguments.conversation_seed}"
     return name
 
 
@@ -166,7 +175,7 @@ def run(arguments: argparse.Namespace) -> None:
     from roleplay.cli.eval_commands import rows_progress
     from roleplay.control.config import load_config
     from roleplay.evaluation.characters import bundled_character_paths, card_set_paths
-    from roleplay.evaluation.drift import parse_after_turns
+    from roleplay.evaluation.drift import load_drift_script, parse_after_turns
     from roleplay.evaluation.interview import Interviewer
     from roleplay.evaluation.persona import evaluate_persona
     from roleplay.evaluation.plan import Method, parse_conditions
@@ -200,6 +209,7 @@ def run(arguments: argparse.Namespace) -> None:
                 memory_position=arguments.memory_position,
                 recalled_memories=arguments.recalled_memories,
                 steering_combination=arguments.steering_combination,
+                conversation_seed=arguments.conversation_seed,
             ),
             progress=progress,
             reference_paths=bundled_character_paths(),
@@ -223,6 +233,11 @@ def run(arguments: argparse.Namespace) -> None:
         "memory_position": arguments.memory_position,
         "recalled_memories": arguments.recalled_memories,
         "steering_combination": arguments.steering_combination or load_config().combination,
+        "conversation_seed": (
+            load_drift_script().generation.seed
+            if arguments.conversation_seed is None
+            else arguments.conversation_seed
+        ),
         "load_average": [load_before, os.getloadavg()[0]],
         "seconds": round(time.perf_counter() - started, 1),
         "report": report_json(report),

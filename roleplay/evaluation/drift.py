@@ -90,12 +90,15 @@ def play_turns(
     stop: int,
     script: DriftScript,
     *,
+    seed: int | None = None,
     turn_done: Callable[[int], None] | None = None,
 ) -> None:
     """Send scripted messages ``start`` to ``stop - 1`` and let the character answer each,
-    through the chat path (memory recalled and written, steering on, replies stored)."""
+    through the chat path (memory recalled and written, steering on, replies stored).
+    Turn ``t``'s reply is sampled with ``seed + t`` (``seed``: the script's unless given)."""
+    first_seed = script.generation.seed if seed is None else seed
     for turn in range(start, stop):
         message = script.messages[turn]
-        conversation.send(message, seed=script.generation.seed + turn).text()
+        conversation.send(message, seed=first_seed + turn).text()
         if turn_done is not None:
             turn_done(turn + 1)

@@ -152,6 +152,7 @@ class Interviewer:
         memory_position: MemoryPosition = DEFAULT_MEMORY_POSITION,
         recalled_memories: int | None = None,
         steering_combination: Combination | None = None,
+        conversation_seed: int | None = None,
     ) -> None:
         """Ablations (``benchmarks/persona_drift.py``): ``character_notes=False`` leaves the
         character's note out of every prompt; ``remember_policy`` overrides what a drift
@@ -159,7 +160,10 @@ class Interviewer:
         the card's memories; ``memory_position`` places the recalled memories in the system
         block (``roleplay.prompting.builder``); ``recalled_memories`` is how many a turn
         recalls (default: chat's); ``steering_combination`` how the traits' steering vectors
-        make one (``roleplay.control.vectors``; default: steering.yaml's)."""
+        make one (``roleplay.control.vectors``; default: steering.yaml's);
+        ``conversation_seed`` samples the scripted conversation's replies from another seed
+        (default: the script's), to measure how much fidelity depends on the one
+        conversation sampled."""
         self.engine: Any = engine
         self.prompt_layout = prompt_layout
         self.character_notes = character_notes
@@ -168,6 +172,7 @@ class Interviewer:
         self.memory_position = memory_position
         self.recalled_memories = recalled_memories
         self.steering_combination = steering_combination
+        self.conversation_seed = conversation_seed
         self.top_tokens_only = reads_top_tokens_only(engine)
         self._scorer = None if self.top_tokens_only else scorer_for(engine)
         self.questionnaire = questionnaire or load_questionnaire()
@@ -224,7 +229,14 @@ class Interviewer:
                 conversation = self._conversation(store, card_path, condition, scratch)
                 played = 0
                 for turns in sorted(set(checkpoints)):
-                    play_turns(conversation, played, turns, self.drift, turn_done=turn_done)
+                    play_turns(
+                        conversation,
+                        played,
+                        turns,
+                        self.drift,
+                        seed=self.conversation_seed,
+                        turn_done=turn_done,
+                    )
                     played = turns
                     history = conversation.messages() if turns else []
                     answers[turns] = self._answers(conversation, methods, history)

@@ -11,7 +11,12 @@ import pytest
 
 from roleplay.errors import RoleplayError
 from roleplay.evaluation import parts
-from roleplay.evaluation.drift import DriftScript, load_drift_script, parse_after_turns
+from roleplay.evaluation.drift import (
+    DriftScript,
+    load_drift_script,
+    parse_after_turns,
+    play_turns,
+)
 from roleplay.evaluation.interview import Interviewer
 from roleplay.evaluation.persona import evaluate_persona
 from roleplay.evaluation.plan import Condition, Method
@@ -211,3 +216,45 @@ def test_the_steering_combination_reaches_the_interviews_controller(
     interviewer = Interviewer(roomy_tiny_engine, batch_size=16, steering_combination="decorrelated")
     interviewer.interview(characters_dir / "pip.yaml", Condition.CONTROLLER, [Method.LIKELIHOOD])
     assert built == ["decorrelated"]
+
+
+class _SeedRecorder:
+    """Stands in for a Conversation: records each message and the seed it was sent with."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int | None]] = []
+
+    def send(self, message: str, seed: int | None = None) -> Any:
+        self.sent.append((message, seed))
+        return type("Reply", (), {"text": lambda self: ""})()
+
+
+def test_each_turn_is_sampled_from_the_scripts_seed_or_the_one_given() -> None:
+    default = _SeedRecorder()
+    play_turns(default, 0, 3, SCRIPT)  # type: ignore[arg-type]
+    assert default.sent == [(m, 1 + turn) for turn, m in enumerate(SCRIPT.messages)]
+    other = _SeedRecorder()
+    play_turns(other, 1, 3, SCRIPT, seed=100)  # type: ignore[arg-type]
+    assert other.sent == [(SCRIPT.messages[1], 101), (SCRIPT.messages[2], 102)]
+
+
+def test_the_conversation_seed_reaches_the_played_turns(
+    roomy_tiny_engine: Any, characters_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """benchmarks/persona_drift.py --conversation-seed: another sample of the conversation."""
+    from roleplay.evaluation import interview
+
+    seeds: list[int | None] = []
+    original = interview.play_turns
+
+    def spy(*args: Any, seed: int | None = None, **kwargs: Any) -> None:
+        seeds.append(seed)
+        original(*args, seed=seed, **kwargs)
+
+    monkeypatch.setattr(interview, "play_turns", spy)
+    interviewer = Interviewer(roomy_tiny_engine, batch_size=16, conversation_seed=7100)
+    interviewer.drift = SCRIPT
+    interviewer.interview_over_turns(
+        characters_dir / "pip.yaml", Condition.CONTROLLER, [Method.LIKELIHOOD], [0, 1]
+    )
+    assert seeds == [7100, 7100]  # checkpoint 0 (no turns) and 1
