@@ -1,0 +1,105 @@
+"""benchmarks/persona_drift_seeds.py: runs that differ only in the conversation's seed."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.persona_drift_seeds import main, markdown, seed_rows
+
+TRAITS = ("openness", "neuroticism")
+
+
+def _result(condition: str, turns: int, right: dict[str, tuple[bool, bool]]) -> dict[str, Any]:
+    return {
+        "condition": condition,
+        "turns": turns,
+        "characters": [
+            {
+                "name": name,
+                "traits": {
+                    trait: {"counted": True, "correct": ok, "abs_error": 0.1}
+                    for trait, ok in zip(TRAITS, outcome, strict=True)
+                },
+            }
+            for name, outcome in right.items()
+        ],
+    }
+
+
+def _run(seed: int | None, at_twenty: dict[str, tuple[bool, bool]], **config: Any) -> Any:
+    start = {"Ada": (True, True), "Bo": (True, False)}
+    payload: dict[str, Any] = {
+        "card_set": "evaluation",
+        "steering_combination": "sum",
+        **config,
+        "report": {
+            "results": [_result("controller", 0, start), _result("controller", 20, at_twenty)]
+        },
+    }
+    if seed is not None:
+        payload["conversation_seed"] = seed
+    return payload
+
+
+def test_seeds_give_the_spread_the_pooled_mean_and_the_agreement() -> None:
+    runs = [
+        (Path("a.json"), _run(None, {"Ada": (True, True), "Bo": (False, False)})),  # 7000
+        (Path("b.json"), _run(7100, {"Ada": (True, False), "Bo": (False, False)})),
+    ]
+    rows = {row.turns: row for row in seed_rows(runs, resamples=200)}
+    assert rows[0].acc_by_seed == [0.75, 0.75] and rows[0].spread == 0 and rows[0].agreeing == 1
+    twenty = rows[20]
+    assert twenty.seeds == [7000, 7100]
+    assert twenty.acc_by_seed == [0.5, 0.25] and twenty.spread == 0.25
+    assert twenty.mean == 0.375 and twenty.pairs == 4
+    assert twenty.agreeing == 0.75  # Ada's neuroticism changed its verdict
+    assert 0 <= twenty.interval[0] <= twenty.mean <= twenty.interval[1] <= 1
+    assert "| controller | 20 | 4 | 0.50 | 0.25 | 0.25 |" in markdown(list(rows.values()))
+
+
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        (_run(7000, {"Ada": (True, True), "Bo": (True, True)}), "both sampled seed 7000"),
+        (
+            _run(7100, {"Ada": (True, True), "Bo": (True, True)}, steering_combination="x"),
+            "another configuration than a.json (steering_combination)",
+        ),
+    ],
+)
+def test_runs_that_are_not_samples_of_one_configuration_are_refused(
+    second: Any, message: str
+) -> None:
+    first = _run(None, {"Ada": (True, True), "Bo": (True, True)})
+    with pytest.raises(ValueError, match=re.escape(message)):
+        seed_rows([(Path("a.json"), first), (Path("b.json"), second)], resamples=10)
+
+
+def test_a_turn_zero_that_differs_is_refused() -> None:
+    first = _run(None, {"Ada": (True, True), "Bo": (True, True)})
+    second = _run(7100, {"Ada": (True, True), "Bo": (True, True)})
+    second["report"]["results"][0] = _result(
+        "controller", 0, {"Ada": (False, True), "Bo": (True, False)}
+    )
+    with pytest.raises(ValueError, match="turn 0 differs"):
+        seed_rows([(Path("a.json"), first), (Path("b.json"), second)], resamples=10)
+
+
+def test_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(_run(None, {"Ada": (True, True), "Bo": (True, True)})))
+    broken = tmp_path / "broken.json"
+    broken.write_bytes(b"\x00\xff not json")
+    for runs in ([good], [good, broken], [good, tmp_path / "missing.json"]):
+        with pytest.raises(SystemExit) as caught:
+            main(["--runs", *map(str, runs)])
+        assert caught.value.code == 2
+        error = capsys.readouterr().err
+        assert error.startswith("error: ") and error.count("\n") == 1
