@@ -144,6 +144,12 @@ def persona_command(
         help="Also interview after N turns of a scripted conversation that pulls the "
         "character away (drift), e.g. 20 or 5,10,20.",
     ),
+    seed: int | None = typer.Option(
+        None,
+        "--seed",
+        help="With --after-turns: sample the conversation's replies from this seed (turn t "
+        "uses seed + t; default: the script's). Another seed is another conversation.",
+    ),
 ) -> None:
     """Interview characters with the IPIP-50 items. Compares their Big Five with the cards."""
     from roleplay.evaluation.characters import card_set_paths, resolve_characters
@@ -190,6 +196,8 @@ def persona_command(
         chosen_conditions = [c for c in Condition if unavailable_reason(c) is None]
     chosen_layout = prompt_layout(layout)
     drift_turns = parse_after_turns(after_turns) if after_turns is not None else []
+    if seed is not None and not drift_turns:
+        raise RoleplayError("--seed samples the drift conversation: give --after-turns too")
     engine = load_engine(backend_choice, quiet=json_output)
     # What this backend cannot run: an error when asked for, skipped (with a note) by default.
     for chosen_method in list(methods):
@@ -204,6 +212,7 @@ def persona_command(
             batch_size=batch_size,
             rows_done=progress.advance if progress else None,
             prompt_layout=chosen_layout,
+            conversation_seed=seed,
         )
         report = evaluate_persona(
             engine,

@@ -92,6 +92,7 @@ class PersonaReport:
     controls: dict[str, dict[str, Any]] = field(default_factory=dict)  # condition/char -> controls
     reference: list[CharacterSpec] = field(default_factory=list)  # the likelihood panel
     checkpoints: list[int] = field(default_factory=lambda: [0])  # turns interviewed at
+    conversation_seed: int | None = None  # drift: turn t's reply sampled with seed + t
 
     def result(self, method: Method, condition: Condition, turns: int = 0) -> MethodResult:
         for result in self.results:
@@ -267,6 +268,13 @@ def evaluate_persona(
         controls=controls,
         reference=reference,
         checkpoints=points,
+        conversation_seed=(
+            interviewer.drift.generation.seed
+            if interviewer.conversation_seed is None
+            else interviewer.conversation_seed
+        )
+        if any(points)
+        else None,
     )
 
 

@@ -120,6 +120,7 @@ def report_json(report: PersonaReport) -> dict[str, Any]:
         ],
         "likelihood_reference": [c.name for c in report.reference],
         "after_turns": [turns for turns in report.checkpoints if turns],
+        "conversation_seed": report.conversation_seed,
         "results": [_result_json(result) for result in report.results],
         "controls": report.controls,
     }

@@ -109,6 +109,11 @@ def test_a_card_set_and_characters_together_fail_before_the_model_loads() -> Non
     assert_one_line_error(result, "--character or --card-set")
 
 
+def test_a_conversation_seed_without_a_conversation_fails_before_the_model_loads() -> None:
+    result = invoke("eval", "persona", "-c", "mira", "--seed", "3")
+    assert_one_line_error(result, "--seed", "--after-turns")
+
+
 def test_the_evaluation_card_set_gets_to_the_model() -> None:
     result = invoke("eval", "persona", "--card-set", "evaluation")
     assert isinstance(result.exception, ModelLoaded), result.output

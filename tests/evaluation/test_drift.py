@@ -189,6 +189,7 @@ def test_evaluate_persona_reports_each_checkpoint(
     assert start.overall.mae != later.overall.mae
     payload = report_json(report)
     assert payload["after_turns"] == [2]
+    assert payload["conversation_seed"] == load_drift_script().generation.seed
     assert [r["turns"] for r in payload["results"]] == [0, 2]
     json.dumps(payload)
     table = summary_table(report)
@@ -258,3 +259,14 @@ def test_the_conversation_seed_reaches_the_played_turns(
         characters_dir / "pip.yaml", Condition.CONTROLLER, [Method.LIKELIHOOD], [0, 1]
     )
     assert seeds == [7100, 7100]  # checkpoint 0 (no turns) and 1
+    report = evaluate_persona(
+        roomy_tiny_engine,
+        [characters_dir / "pip.yaml"],
+        [Method.LIKELIHOOD],
+        [Condition.PROMPT],
+        interviewer=interviewer,
+        reference_paths=[characters_dir / "pip.yaml", characters_dir / "sable.yaml"],
+        resamples=0,
+        after_turns=[1],
+    )
+    assert report_json(report)["conversation_seed"] == 7100  # the JSON says which sample
