@@ -14,9 +14,14 @@ another path. Runs that differ only in ``--conversation-seed`` measure that:
   trait) outcomes);
 - how often a (character, trait) pair gets the same verdict under every seed.
 
-    python -m benchmarks.persona_drift_seeds                 # persona_drift*.json of the
-                                                              # evaluation set: the published
-                                                              # run and its _seed_S reruns
+Runs of several card sets are grouped by set, and where every set has the same seeds a
+"both sets" row pools them (each seed's Acc(Dim) over all the sets' pairs; the bootstrap
+over all their characters), as ``persona_drift_targets`` pools one seed.
+
+    python -m benchmarks.persona_drift_seeds                 # each held-out set's run
+                                                              # (persona_drift.json,
+                                                              # persona_drift_confirmation.json)
+                                                              # and its _seed_S reruns
     python -m benchmarks.persona_drift_seeds --runs A.json B.json C.json
 
 Output: the table on stdout, ``benchmarks/out/persona_drift_seeds.json`` and ``.png``.
@@ -42,7 +47,6 @@ CONFIDENCE = 0.95
 SCRIPT_SEED = 7000  # drift_conversation.yaml's, for results written before the seed was kept
 # What must be equal for two runs to be samples of the same configuration.
 CONFIGURATION = (
-    "card_set",
     "character_notes",
     "remember_policy_used",
     "memory_pools",
@@ -52,10 +56,15 @@ CONFIGURATION = (
 )
 
 
+POOLED = "both sets"
+HELD_OUT_SETS = ("evaluation", "confirmation")
+
+
 @dataclass(frozen=True)
 class SeedRow:
-    """One (condition, turns) over the seeds."""
+    """One (card set, condition, turns) over the seeds."""
 
+    card_set: str
     condition: str
     turns: int
     seeds: list[int]
@@ -77,24 +86,38 @@ def _configuration(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_runs(runs: list[tuple[Path, dict[str, Any]]]) -> None:
-    """Same configuration, different seeds, or a ValueError naming the odd one out."""
-    if len(runs) < 2:
-        raise ValueError("give at least two runs with different --conversation-seed")
+    """One configuration, different seeds within a set, or a ValueError naming the odd one."""
+    if not runs:
+        raise ValueError(
+            "no runs: give --runs, or run benchmarks/persona_drift.py --conversation-seed S"
+        )
     first_path, first = runs[0]
-    seen: dict[int, Path] = {}
+    seen: dict[tuple[str, int], Path] = {}
     for path, payload in runs:
-        seed = conversation_seed(payload)
-        if seed in seen:
-            raise ValueError(f"{path} and {seen[seed]} both sampled seed {seed}")
-        seen[seed] = path
+        key = (card_set(payload), conversation_seed(payload))
+        if key in seen:
+            raise ValueError(f"{path} and {seen[key]} both sampled seed {key[1]} of {key[0]}")
+        seen[key] = path
         if _configuration(payload) != _configuration(first):
             differing = [key for key in CONFIGURATION if payload.get(key) != first.get(key)]
             raise ValueError(
                 f"{path}: another configuration than {first_path} ({', '.join(differing)})"
             )
+    seeds: dict[str, list[int]] = {}
+    for _, payload in runs:
+        seeds.setdefault(card_set(payload), []).append(conversation_seed(payload))
+    if all(len(found) < 2 for found in seeds.values()):
+        raise ValueError("give at least two runs of a card set with different --conversation-seed")
 
 
-def _outcomes(result: dict[str, Any]) -> dict[tuple[str, str], bool]:
+def card_set(payload: dict[str, Any]) -> str:
+    return str(payload.get("card_set", "evaluation"))
+
+
+Outcomes = dict[tuple[str, str], bool]  # (character, trait) -> on the card's side
+
+
+def _outcomes(result: dict[str, Any]) -> Outcomes:
     return {
         (character["name"], trait): bool(value["correct"])
         for character in result["characters"]
@@ -103,46 +126,88 @@ def _outcomes(result: dict[str, Any]) -> dict[tuple[str, str], bool]:
     }
 
 
-def seed_rows(runs: list[tuple[Path, dict[str, Any]]], resamples: int) -> list[SeedRow]:
-    check_runs(runs)
-    by_run = [
-        {(r["condition"], r["turns"]): r for r in payload["report"]["results"]}
-        for _, payload in runs
-    ]
-    seeds = [conversation_seed(payload) for _, payload in runs]
-    shared = sorted(set.intersection(*(set(results) for results in by_run)))
-    rows = []
-    for condition, turns in shared:
-        outcomes = [_outcomes(results[(condition, turns)]) for results in by_run]
-        keys = sorted(outcomes[0])
-        if any(sorted(o) != keys for o in outcomes):
-            raise ValueError(f"{condition} at {turns} turns: the runs counted different pairs")
-        if turns == 0 and any(o != outcomes[0] for o in outcomes):
-            raise ValueError(
-                f"{condition} at turn 0 differs between runs: nothing is sampled before the "
-                "conversation, so these are not the same configuration and machine"
-            )
-        accuracy = [sum(o.values()) / len(o) for o in outcomes]
-        pooled = [float(o[key]) for o in outcomes for key in keys]
-        characters = [name for _ in outcomes for name, _ in keys]
-        rows.append(
-            SeedRow(
-                condition=condition,
-                turns=turns,
-                seeds=seeds,
-                acc_by_seed=[round(value, 4) for value in accuracy],
-                spread=round(max(accuracy) - min(accuracy), 4),
-                stdev=round(statistics.stdev(accuracy), 4),
-                mean=round(statistics.fmean(accuracy), 4),
-                interval=cluster_bootstrap_interval(
-                    pooled, characters, confidence=CONFIDENCE, resamples=resamples
-                ),
-                pairs=len(keys),
-                agreeing=round(
-                    sum(len({o[key] for o in outcomes}) == 1 for key in keys) / len(keys), 4
-                ),
-            )
+def _row(
+    name: str,
+    condition: str,
+    turns: int,
+    seeds: list[int],
+    outcomes: list[Outcomes],
+    resamples: int,
+) -> SeedRow:
+    """One row from each seed's outcomes over the same (character, trait) pairs."""
+    keys = sorted(outcomes[0])
+    if any(sorted(o) != keys for o in outcomes):
+        raise ValueError(f"{name}, {condition} at {turns} turns: the runs counted other pairs")
+    if turns == 0 and any(o != outcomes[0] for o in outcomes):
+        raise ValueError(
+            f"{name}, {condition} at turn 0 differs between runs: nothing is sampled before "
+            "the conversation, so these are not the same configuration and machine"
         )
+    accuracy = [sum(o.values()) / len(o) for o in outcomes]
+    pooled = [float(o[key]) for o in outcomes for key in keys]
+    characters = [character for _ in outcomes for character, _ in keys]
+    return SeedRow(
+        card_set=name,
+        condition=condition,
+        turns=turns,
+        seeds=seeds,
+        acc_by_seed=[round(value, 4) for value in accuracy],
+        spread=round(max(accuracy) - min(accuracy), 4),
+        stdev=round(statistics.stdev(accuracy), 4) if len(accuracy) > 1 else 0.0,
+        mean=round(statistics.fmean(accuracy), 4),
+        interval=cluster_bootstrap_interval(
+            pooled, characters, confidence=CONFIDENCE, resamples=resamples
+        ),
+        pairs=len(keys),
+        agreeing=round(sum(len({o[key] for o in outcomes}) == 1 for key in keys) / len(keys), 4),
+    )
+
+
+def seed_rows(runs: list[tuple[Path, dict[str, Any]]], resamples: int) -> list[SeedRow]:
+    """Rows per card set with two or more seeds, and pooled rows over sets with the same."""
+    check_runs(runs)
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for _, payload in runs:
+        groups.setdefault(card_set(payload), []).append(payload)
+    # (set, condition, turns) -> seed -> outcomes; sets with a single seed say nothing here
+    found: dict[str, dict[tuple[str, int], dict[int, Outcomes]]] = {}
+    for name, payloads in groups.items():
+        if len(payloads) < 2:
+            continue
+        payloads.sort(key=conversation_seed)
+        by_run = [
+            {(r["condition"], r["turns"]): r for r in payload["report"]["results"]}
+            for payload in payloads
+        ]
+        shared = set.intersection(*(set(results) for results in by_run))
+        found[name] = {
+            key: {
+                conversation_seed(payload): _outcomes(results[key])
+                for payload, results in zip(payloads, by_run, strict=True)
+            }
+            for key in shared
+        }
+    rows = []
+    for name, results in found.items():
+        for (condition, turns), by_seed in sorted(results.items()):
+            seeds = sorted(by_seed)
+            rows.append(_row(name, condition, turns, seeds, [by_seed[s] for s in seeds], resamples))
+    if len(found) > 1:
+        keys = set.intersection(*(set(results) for results in found.values()))
+        for condition, turns in sorted(keys):
+            seed_sets = {tuple(sorted(results[(condition, turns)])) for results in found.values()}
+            if len(seed_sets) != 1:
+                continue  # pooling needs the same seeds in every set
+            seeds = list(seed_sets.pop())
+            pooled = [
+                {
+                    (f"{name}/{character}", trait): right
+                    for name, results in found.items()
+                    for (character, trait), right in results[(condition, turns)][seed].items()
+                }
+                for seed in seeds
+            ]
+            rows.append(_row(POOLED, condition, turns, seeds, pooled, resamples))
     return rows
 
 
@@ -150,15 +215,16 @@ def markdown(rows: list[SeedRow]) -> str:
     seeds = rows[0].seeds if rows else []
     header = " | ".join(f"seed {seed}" for seed in seeds)
     lines = [
-        f"| condition | turns | n per seed | {header} | range | s.d. | mean over seeds "
-        "[95 %] | same verdict |",
-        "|---|---|---|" + "---|" * len(seeds) + "---|---|---|---|",
+        f"| card set | condition | turns | n per seed | {header} | range | s.d. | mean over "
+        "seeds [95 %] | same verdict |",
+        "|---|---|---|---|" + "---|" * len(seeds) + "---|---|---|---|",
     ]
     for row in rows:
         cells = " | ".join(f"{value:.2f}" for value in row.acc_by_seed)
         low, high = row.interval
         lines.append(
-            f"| {row.condition} | {row.turns} | {row.pairs} | {cells} | {row.spread:.2f} | "
+            f"| {row.card_set} | {row.condition} | {row.turns} | {row.pairs} | {cells} | "
+            f"{row.spread:.2f} | "
             f"{row.stdev:.3f} | {row.mean:.3f} [{low:.2f}, {high:.2f}] | "
             f"{row.agreeing:.0%} |"
         )
@@ -172,11 +238,14 @@ def write_plot(rows: list[SeedRow], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    conditions = sorted({row.condition for row in rows})
-    figure, axes = plt.subplots(1, len(conditions), figsize=(5 * len(conditions), 4))
-    axes = [axes] if len(conditions) == 1 else list(axes)
-    for axis, condition in zip(axes, conditions, strict=True):
-        mine = sorted((r for r in rows if r.condition == condition), key=lambda r: r.turns)
+    panels = sorted({(row.card_set, row.condition) for row in rows})
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 4), sharey=True)
+    axes = [axes] if len(panels) == 1 else list(axes)
+    for axis, (name, condition) in zip(axes, panels, strict=True):
+        mine = sorted(
+            (r for r in rows if (r.card_set, r.condition) == (name, condition)),
+            key=lambda r: r.turns,
+        )
         turns = [r.turns for r in mine]
         for index, seed in enumerate(mine[0].seeds):
             axis.plot(
@@ -192,7 +261,7 @@ def write_plot(rows: list[SeedRow], path: Path) -> Path:
             color="black",
             label="mean over seeds",
         )
-        axis.set_title(condition)
+        axis.set_title(f"{name}: {condition}")
         axis.set_xlabel("turns played before the interview")
         axis.set_ylim(0.3, 1.0)
         axis.grid(alpha=0.3)
@@ -205,8 +274,14 @@ def write_plot(rows: list[SeedRow], path: Path) -> Path:
 
 
 def default_runs(folder: Path) -> list[Path]:
-    """The published evaluation-set run and its reruns with another conversation seed."""
-    return [folder / "persona_drift.json", *sorted(folder.glob("persona_drift_seed_*.json"))]
+    """Each held-out set's run under chat's defaults and its reruns with another seed."""
+    paths = []
+    for name in HELD_OUT_SETS:
+        stem = "persona_drift" if name == "evaluation" else f"persona_drift_{name}"
+        reruns = sorted(folder.glob(f"{stem}_seed_*.json"))
+        if reruns:
+            paths += [folder / f"{stem}.json", *reruns]
+    return paths
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -59,13 +59,19 @@ def test_seeds_give_the_spread_the_pooled_mean_and_the_agreement() -> None:
     assert twenty.mean == 0.375 and twenty.pairs == 4
     assert twenty.agreeing == 0.75  # Ada's neuroticism changed its verdict
     assert 0 <= twenty.interval[0] <= twenty.mean <= twenty.interval[1] <= 1
-    assert "| controller | 20 | 4 | 0.50 | 0.25 | 0.25 |" in markdown(list(rows.values()))
+    assert twenty.card_set == "evaluation"
+    assert "| evaluation | controller | 20 | 4 | 0.50 | 0.25 | 0.25 |" in markdown(
+        list(rows.values())
+    )
 
 
 @pytest.mark.parametrize(
     ("second", "message"),
     [
-        (_run(7000, {"Ada": (True, True), "Bo": (True, True)}), "both sampled seed 7000"),
+        (
+            _run(7000, {"Ada": (True, True), "Bo": (True, True)}),
+            "both sampled seed 7000 of evaluation",
+        ),
         (
             _run(7100, {"Ada": (True, True), "Bo": (True, True)}, steering_combination="x"),
             "another configuration than a.json (steering_combination)",
@@ -103,3 +109,36 @@ def test_bad_input_is_one_line_and_exit_2(
         assert caught.value.code == 2
         error = capsys.readouterr().err
         assert error.startswith("error: ") and error.count("\n") == 1
+
+
+def test_sets_with_the_same_seeds_are_pooled() -> None:
+    runs = [
+        (Path("e0.json"), _run(None, {"Ada": (True, True), "Bo": (False, False)})),
+        (Path("e1.json"), _run(7100, {"Ada": (True, False), "Bo": (False, False)})),
+        (
+            Path("c0.json"),
+            _run(None, {"Ada": (True, True), "Bo": (True, True)}, card_set="confirmation"),
+        ),
+        (
+            Path("c1.json"),
+            _run(7100, {"Ada": (True, True), "Bo": (True, True)}, card_set="confirmation"),
+        ),
+    ]
+    rows = {(row.card_set, row.turns): row for row in seed_rows(runs, resamples=200)}
+    assert sorted({name for name, _ in rows}) == ["both sets", "confirmation", "evaluation"]
+    both = rows[("both sets", 20)]
+    assert both.pairs == 8  # the sets' characters are kept apart, though both have an Ada
+    assert both.acc_by_seed == [0.75, 0.625] and both.mean == 0.6875
+    assert rows[("confirmation", 20)].spread == 0 and rows[("evaluation", 20)].spread == 0.25
+
+
+def test_a_set_with_one_seed_is_left_out() -> None:
+    runs = [
+        (Path("e0.json"), _run(None, {"Ada": (True, True), "Bo": (False, False)})),
+        (Path("e1.json"), _run(7100, {"Ada": (True, False), "Bo": (False, False)})),
+        (
+            Path("c0.json"),
+            _run(None, {"Ada": (True, True), "Bo": (True, True)}, card_set="confirmation"),
+        ),
+    ]
+    assert {row.card_set for row in seed_rows(runs, resamples=50)} == {"evaluation"}
