@@ -42,6 +42,7 @@ if str(ROOT) not in sys.path:  # runnable as a script as well as with -m
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import OUT_DIR, cluster_bootstrap_interval  # noqa: E402
+from benchmarks.persona_drift_targets import TARGETS  # noqa: E402
 
 CONFIDENCE = 0.95
 SCRIPT_SEED = 7000  # drift_conversation.yaml's, for results written before the seed was kept
@@ -261,6 +262,8 @@ def write_plot(rows: list[SeedRow], path: Path) -> Path:
             color="black",
             label="mean over seeds",
         )
+        for turns_at, target in TARGETS.items():  # issue 17's
+            axis.hlines(target, turns_at - 2, turns_at + 2, colors="red", linestyles="dashed")
         axis.set_title(f"{name}: {condition}")
         axis.set_xlabel("turns played before the interview")
         axis.set_ylim(0.3, 1.0)
