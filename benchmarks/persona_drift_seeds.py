@@ -42,7 +42,7 @@ if str(ROOT) not in sys.path:  # runnable as a script as well as with -m
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import OUT_DIR, cluster_bootstrap_interval  # noqa: E402
-from benchmarks.persona_drift_targets import TARGETS  # noqa: E402
+from benchmarks.persona_drift_targets import TARGETS, TRAITS  # noqa: E402
 
 CONFIDENCE = 0.95
 SCRIPT_SEED = 7000  # drift_conversation.yaml's, for results written before the seed was kept
@@ -76,6 +76,7 @@ class SeedRow:
     interval: tuple[float, float]  # over characters, outcomes pooled over seeds
     pairs: int  # counted (character, trait) pairs per seed
     agreeing: float  # share of pairs with one verdict under every seed
+    trait_mean: dict[str, float]  # per trait: Acc over its pairs, mean over the seeds
 
 
 def conversation_seed(payload: dict[str, Any]) -> int:
@@ -161,6 +162,15 @@ def _row(
         ),
         pairs=len(keys),
         agreeing=round(sum(len({o[key] for o in outcomes}) == 1 for key in keys) / len(keys), 4),
+        trait_mean={
+            trait: round(
+                statistics.fmean(
+                    float(o[key]) for o in outcomes for key in keys if key[1] == trait
+                ),
+                4,
+            )
+            for trait in dict.fromkeys(trait for _, trait in keys)
+        },
     )
 
 
@@ -229,6 +239,20 @@ def markdown(rows: list[SeedRow]) -> str:
             f"{row.stdev:.3f} | {row.mean:.3f} [{low:.2f}, {high:.2f}] | "
             f"{row.agreeing:.0%} |"
         )
+    found = {trait for row in rows for trait in row.trait_mean}
+    traits = [t for t in TRAITS if t in found] + sorted(found - set(TRAITS))  # O C E A N
+    lines += [
+        "",
+        "Per trait, Acc over the trait's pairs, mean over the seeds:",
+        "",
+        "| card set | condition | turns | " + " | ".join(t.title() for t in traits) + " |",
+        "|---|---|---|" + "---|" * len(traits),
+    ]
+    for row in rows:
+        cells = " | ".join(
+            f"{row.trait_mean[t]:.2f}" if t in row.trait_mean else "-" for t in traits
+        )
+        lines.append(f"| {row.card_set} | {row.condition} | {row.turns} | {cells} |")
     return "\n".join(lines) + "\n"
 
 

@@ -58,6 +58,7 @@ def test_seeds_give_the_spread_the_pooled_mean_and_the_agreement() -> None:
     assert twenty.acc_by_seed == [0.5, 0.25] and twenty.spread == 0.25
     assert twenty.mean == 0.375 and twenty.pairs == 4
     assert twenty.agreeing == 0.75  # Ada's neuroticism changed its verdict
+    assert twenty.trait_mean == {"openness": 0.5, "neuroticism": 0.25}
     assert 0 <= twenty.interval[0] <= twenty.mean <= twenty.interval[1] <= 1
     assert twenty.card_set == "evaluation"
     assert "| evaluation | controller | 20 | 4 | 0.50 | 0.25 | 0.25 |" in markdown(
