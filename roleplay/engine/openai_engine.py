@@ -365,12 +365,11 @@ class OpenAIEngine:
         server that is down fails the second time too. Timeouts are not retried: the server
         may be generating.
         """
-        openai = import_openai()
         try:
             return self.client.chat.completions.create(**request)
-        except openai.APITimeoutError:
-            raise
-        except openai.APIConnectionError:
+        except _transport_errors() as error:
+            if not _connection_dropped(error):
+                raise
             return self.client.chat.completions.create(**request)
 
     def _open(self, request: dict[str, Any]) -> Any:

@@ -10,25 +10,13 @@ from typing import Any
 import pytest
 
 from benchmarks.persona_drift_seeds import main, markdown, seed_rows
+from tests.helpers.drift_results import drift_result
 
 TRAITS = ("openness", "neuroticism")
 
 
 def _result(condition: str, turns: int, right: dict[str, tuple[bool, bool]]) -> dict[str, Any]:
-    return {
-        "condition": condition,
-        "turns": turns,
-        "characters": [
-            {
-                "name": name,
-                "traits": {
-                    trait: {"counted": True, "correct": ok, "abs_error": 0.1}
-                    for trait, ok in zip(TRAITS, outcome, strict=True)
-                },
-            }
-            for name, outcome in right.items()
-        ],
-    }
+    return drift_result(condition, turns, right, traits=TRAITS)
 
 
 def _run(seed: int | None, at_twenty: dict[str, tuple[bool, bool]], **config: Any) -> Any:

@@ -20,26 +20,10 @@ from benchmarks.persona_drift_targets import (
     verdict,
     write_plot,
 )
+from tests.helpers.drift_results import drift_result
 
 TRAITS = targets.TRAITS
 AFTER_STATEMENTS = "2026-12-05T06:00:00+00:00"
-
-
-def _result(condition: str, turns: int, rights: dict[str, list[bool]]) -> dict[str, Any]:
-    return {
-        "condition": condition,
-        "turns": turns,
-        "characters": [
-            {
-                "name": name,
-                "traits": {
-                    trait: {"counted": True, "correct": right, "abs_error": 0.2}
-                    for trait, right in zip(TRAITS, marks, strict=True)
-                },
-            }
-            for name, marks in rights.items()
-        ],
-    }
 
 
 def _write(folder: Path, stem: str, payload: dict[str, Any]) -> None:
@@ -62,7 +46,7 @@ CONFIRMATION = {f"c{i}": [True, i % 3 == 0, True, True, True] for i in range(4)}
 
 def _sources(folder: Path, **confirmation_config: Any) -> None:
     def rows(rights: dict[str, list[bool]], condition: str) -> list[dict[str, Any]]:
-        return [_result(condition, turns, rights) for turns in (0, 10, 20)]
+        return [drift_result(condition, turns, rights) for turns in (0, 10, 20)]
 
     # The published evaluation run predates --card-set and the statements default: only its
     # controller rows count; the memory rows come from the statements variant.
@@ -123,7 +107,7 @@ def test_pooling_counts_every_characters_pairs_once() -> None:
         "both",
         "memory",
         20,
-        [_result("memory", 20, EVALUATION), _result("memory", 20, CONFIRMATION)],
+        [drift_result("memory", 20, EVALUATION), drift_result("memory", 20, CONFIRMATION)],
         resamples=500,
     )
     assert row.characters == 8 and row.acc.pairs == 40
@@ -143,7 +127,7 @@ def test_a_character_in_both_sets_is_refused() -> None:
             "both",
             "memory",
             0,
-            [_result("memory", 0, EVALUATION), _result("memory", 0, EVALUATION)],
+            [drift_result("memory", 0, EVALUATION), drift_result("memory", 0, EVALUATION)],
             resamples=10,
         )
 
@@ -169,8 +153,8 @@ def test_the_sources_give_each_set_then_both(tmp_path: Path) -> None:
 
 def test_a_trait_below_the_floor_is_named(tmp_path: Path) -> None:
     weak = {
-        "memory": _result("memory", 0, {"x": [True, True, True, False, True]}),
-        "other": _result("memory", 0, {"y": [True, True, True, False, True]}),
+        "memory": drift_result("memory", 0, {"x": [True, True, True, False, True]}),
+        "other": drift_result("memory", 0, {"y": [True, True, True, False, True]}),
     }
     row = target_row("both", "memory", 0, list(weak.values()), resamples=100)
     assert row.traits_below_floor == ["agreeableness"]
@@ -213,7 +197,7 @@ def test_memory_rows_fall_back_to_a_statements_run_of_the_published_name(
     # The published run's memory rows predate the statements policy: refused, not used.
     with pytest.raises(ValueError, match="before the statements policy"):
         load_sources(tmp_path)
-    rows = [_result(c, t, EVALUATION) for c in ("controller", "memory") for t in (0, 10, 20)]
+    rows = [drift_result(c, t, EVALUATION) for c in ("controller", "memory") for t in (0, 10, 20)]
     _write(tmp_path, "persona_drift", _run(None, rows, date=AFTER_STATEMENTS))
     loaded = load_sources(tmp_path)
     assert set(loaded[("evaluation", "memory")]) == {("memory", t) for t in (0, 10, 20)}
