@@ -120,7 +120,7 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         metavar="S",
         help="variance: sample the conversation's replies from seed S + turn instead of the "
-        "script's seed; adds _seed_S to the result's name",
+        "script's seed; adds _seed_S_<conditions> to the result's name",
     )
     arguments = parser.parse_args(argv)
     if arguments.recalled_memories is not None and arguments.recalled_memories < 1:
@@ -150,7 +150,12 @@ def result_name(arguments: argparse.Namespace) -> str:
     if arguments.steering_combination not in (None, load_config().combination):
         name += f"_{arguments.steering_combination}"
     if arguments.conversation_seed is not None:
-        name += f"_seed_{arguments.conversation_seed}"
+        # A seed's runs under other conditions sit side by side instead of replacing
+        # each other (the controller's and memory's seed runs are separate runs).
+        from roleplay.evaluation.plan import parse_conditions
+
+        conditions = parse_conditions([arguments.conditions])
+        name += f"_seed_{arguments.conversation_seed}_" + "-".join(c.value for c in conditions)
     return name
 
 

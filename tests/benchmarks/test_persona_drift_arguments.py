@@ -25,7 +25,14 @@ from benchmarks.persona_drift import _arguments, result_name
         (["--card-set", "confirmation"], "persona_drift_confirmation"),
         (["--steering-combination", "decorrelated"], "persona_drift_decorrelated"),
         (["--steering-combination", "sum"], "persona_drift"),  # steering.yaml's
-        (["--conversation-seed", "7100"], "persona_drift_seed_7100"),
+        (
+            ["--conversation-seed", "7100", "--conditions", "controller"],
+            "persona_drift_seed_7100_controller",
+        ),
+        (
+            ["--conversation-seed", "7100", "--conditions", "memory,controller"],
+            "persona_drift_seed_7100_memory-controller",
+        ),
         (
             ["--card-set", "bundled", "--recalled-memories", "2", "--no-character-note"],
             "persona_drift_bundled_no_note_recall_2",
