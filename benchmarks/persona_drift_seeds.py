@@ -21,7 +21,7 @@ over all their characters), as ``persona_drift_targets`` pools one seed.
     python -m benchmarks.persona_drift_seeds                 # each held-out set's run
                                                               # (persona_drift.json,
                                                               # persona_drift_confirmation.json)
-                                                              # and its _seed_S reruns
+                                                              # and its _seed_S_<conditions> reruns
     python -m benchmarks.persona_drift_seeds --runs A.json B.json C.json
 
 Output: the table on stdout, ``benchmarks/out/persona_drift_seeds.json`` and ``.png``.
@@ -88,26 +88,36 @@ def _configuration(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_runs(runs: list[tuple[Path, dict[str, Any]]]) -> None:
-    """One configuration, different seeds within a set, or a ValueError naming the odd one."""
+    """One configuration, and no (set, condition, turns) sampled twice with one seed, or a
+    ValueError naming the odd run. One seed may have a run per condition."""
     if not runs:
         raise ValueError(
             "no runs: give --runs, or run benchmarks/persona_drift.py --conversation-seed S"
         )
     first_path, first = runs[0]
-    seen: dict[tuple[str, int], Path] = {}
+    seen: dict[tuple[str, int, str, int], Path] = {}
     for path, payload in runs:
-        key = (card_set(payload), conversation_seed(payload))
-        if key in seen:
-            raise ValueError(f"{path} and {seen[key]} both sampled seed {key[1]} of {key[0]}")
-        seen[key] = path
+        for result in payload["report"]["results"]:
+            key = (
+                card_set(payload),
+                conversation_seed(payload),
+                result["condition"],
+                result["turns"],
+            )
+            if key in seen:
+                raise ValueError(
+                    f"{path} and {seen[key]} both sampled seed {key[1]} of {key[0]} "
+                    f"({key[2]} at {key[3]} turns)"
+                )
+            seen[key] = path
         if _configuration(payload) != _configuration(first):
             differing = [key for key in CONFIGURATION if payload.get(key) != first.get(key)]
             raise ValueError(
                 f"{path}: another configuration than {first_path} ({', '.join(differing)})"
             )
-    seeds: dict[str, list[int]] = {}
-    for _, payload in runs:
-        seeds.setdefault(card_set(payload), []).append(conversation_seed(payload))
+    seeds: dict[tuple[str, str, int], set[int]] = {}
+    for set_name, seed, condition, turns in seen:
+        seeds.setdefault((set_name, condition, turns), set()).add(seed)
     if all(len(found) < 2 for found in seeds.values()):
         raise ValueError("give at least two runs of a card set with different --conversation-seed")
 
@@ -175,29 +185,20 @@ def _row(
 
 
 def seed_rows(runs: list[tuple[Path, dict[str, Any]]], resamples: int) -> list[SeedRow]:
-    """Rows per card set with two or more seeds, and pooled rows over sets with the same."""
+    """Rows per (card set, condition, turns) with two or more seeds, and pooled rows over
+    the sets that have the same seeds."""
     check_runs(runs)
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for _, payload in runs:
-        groups.setdefault(card_set(payload), []).append(payload)
-    # (set, condition, turns) -> seed -> outcomes; sets with a single seed say nothing here
+    # set -> (condition, turns) -> seed -> outcomes
     found: dict[str, dict[tuple[str, int], dict[int, Outcomes]]] = {}
-    for name, payloads in groups.items():
-        if len(payloads) < 2:
-            continue
-        payloads.sort(key=conversation_seed)
-        by_run = [
-            {(r["condition"], r["turns"]): r for r in payload["report"]["results"]}
-            for payload in payloads
-        ]
-        shared = set.intersection(*(set(results) for results in by_run))
-        found[name] = {
-            key: {
-                conversation_seed(payload): _outcomes(results[key])
-                for payload, results in zip(payloads, by_run, strict=True)
-            }
-            for key in shared
-        }
+    for _, payload in runs:
+        for result in payload["report"]["results"]:
+            results = found.setdefault(card_set(payload), {})
+            by_seed = results.setdefault((result["condition"], result["turns"]), {})
+            by_seed[conversation_seed(payload)] = _outcomes(result)
+    for results in found.values():  # a single seed says nothing about the seeds
+        for key in [key for key, by_seed in results.items() if len(by_seed) < 2]:
+            del results[key]
+    found = {name: results for name, results in found.items() if results}
     rows = []
     for name, results in found.items():
         for (condition, turns), by_seed in sorted(results.items()):
@@ -223,15 +224,15 @@ def seed_rows(runs: list[tuple[Path, dict[str, Any]]], resamples: int) -> list[S
 
 
 def markdown(rows: list[SeedRow]) -> str:
-    seeds = rows[0].seeds if rows else []
-    header = " | ".join(f"seed {seed}" for seed in seeds)
     lines = [
-        f"| card set | condition | turns | n per seed | {header} | range | s.d. | mean over "
-        "seeds [95 %] | same verdict |",
-        "|---|---|---|---|" + "---|" * len(seeds) + "---|---|---|---|",
+        "| card set | condition | turns | n per seed | Acc(Dim) per seed | range | s.d. | "
+        "mean over seeds [95 %] | same verdict |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
-        cells = " | ".join(f"{value:.2f}" for value in row.acc_by_seed)
+        cells = ", ".join(
+            f"{seed}: {value:.2f}" for seed, value in zip(row.seeds, row.acc_by_seed, strict=True)
+        )
         low, high = row.interval
         lines.append(
             f"| {row.card_set} | {row.condition} | {row.turns} | {row.pairs} | {cells} | "
@@ -272,9 +273,14 @@ def write_plot(rows: list[SeedRow], path: Path) -> Path:
             key=lambda r: r.turns,
         )
         turns = [r.turns for r in mine]
-        for index, seed in enumerate(mine[0].seeds):
+        for seed in sorted({seed for r in mine for seed in r.seeds}):
+            sampled = [r for r in mine if seed in r.seeds]
             axis.plot(
-                turns, [r.acc_by_seed[index] for r in mine], ":", marker=".", label=f"seed {seed}"
+                [r.turns for r in sampled],
+                [r.acc_by_seed[r.seeds.index(seed)] for r in sampled],
+                ":",
+                marker=".",
+                label=f"seed {seed}",
             )
         axis.errorbar(
             turns,

@@ -19,15 +19,18 @@ def _result(condition: str, turns: int, right: dict[str, tuple[bool, bool]]) -> 
     return drift_result(condition, turns, right, traits=TRAITS)
 
 
-def _run(seed: int | None, at_twenty: dict[str, tuple[bool, bool]], **config: Any) -> Any:
+def _run(
+    seed: int | None,
+    at_twenty: dict[str, tuple[bool, bool]],
+    condition: str = "controller",
+    **config: Any,
+) -> Any:
     start = {"Ada": (True, True), "Bo": (True, False)}
     payload: dict[str, Any] = {
         "card_set": "evaluation",
         "steering_combination": "sum",
         **config,
-        "report": {
-            "results": [_result("controller", 0, start), _result("controller", 20, at_twenty)]
-        },
+        "report": {"results": [_result(condition, 0, start), _result(condition, 20, at_twenty)]},
     }
     if seed is not None:
         payload["conversation_seed"] = seed
@@ -49,7 +52,7 @@ def test_seeds_give_the_spread_the_pooled_mean_and_the_agreement() -> None:
     assert twenty.trait_mean == {"openness": 0.5, "neuroticism": 0.25}
     assert 0 <= twenty.interval[0] <= twenty.mean <= twenty.interval[1] <= 1
     assert twenty.card_set == "evaluation"
-    assert "| evaluation | controller | 20 | 4 | 0.50 | 0.25 | 0.25 |" in markdown(
+    assert "| evaluation | controller | 20 | 4 | 7000: 0.50, 7100: 0.25 | 0.25 |" in markdown(
         list(rows.values())
     )
 
@@ -59,7 +62,7 @@ def test_seeds_give_the_spread_the_pooled_mean_and_the_agreement() -> None:
     [
         (
             _run(7000, {"Ada": (True, True), "Bo": (True, True)}),
-            "both sampled seed 7000 of evaluation",
+            "both sampled seed 7000 of evaluation (controller at 0 turns)",
         ),
         (
             _run(7100, {"Ada": (True, True), "Bo": (True, True)}, steering_combination="x"),
@@ -131,3 +134,28 @@ def test_a_set_with_one_seed_is_left_out() -> None:
         ),
     ]
     assert {row.card_set for row in seed_rows(runs, resamples=50)} == {"evaluation"}
+
+
+def test_one_seeds_runs_under_other_conditions_are_rows_of_their_own() -> None:
+    """The memory condition's seed runs are separate runs from the controller's."""
+    runs = [
+        (Path("base.json"), _run(None, {"Ada": (True, True), "Bo": (False, False)})),
+        (Path("c1.json"), _run(7100, {"Ada": (True, False), "Bo": (False, False)})),
+        (Path("m0.json"), _run(None, {"Ada": (False, False), "Bo": (False, False)}, "memory")),
+        (Path("m1.json"), _run(7100, {"Ada": (True, True), "Bo": (True, True)}, "memory")),
+    ]
+    rows = {(row.condition, row.turns): row for row in seed_rows(runs, resamples=50)}
+    assert sorted(rows) == [("controller", 0), ("controller", 20), ("memory", 0), ("memory", 20)]
+    assert rows[("controller", 20)].acc_by_seed == [0.5, 0.25]
+    assert rows[("memory", 20)].acc_by_seed == [0.0, 1.0]
+    assert rows[("memory", 20)].seeds == [7000, 7100]
+
+
+def test_a_checkpoint_only_one_seed_reached_is_left_out() -> None:
+    base = _run(None, {"Ada": (True, True), "Bo": (False, False)})
+    base["report"]["results"].append(
+        _result("controller", 10, {"Ada": (True, True), "Bo": (True, True)})
+    )
+    rerun = _run(7100, {"Ada": (True, False), "Bo": (False, False)})
+    rows = seed_rows([(Path("a.json"), base), (Path("b.json"), rerun)], resamples=50)
+    assert sorted(row.turns for row in rows) == [0, 20]
