@@ -24,7 +24,10 @@ message; ``statements``: their statements without questions and requests):
 own memories and, apart, two of what the user said, instead of one pool of three:
 ``..._memory_pools``; ``--memory-position before_character`` puts the recalled memories
 first in the system block, before the card's own text: ``..._memories_first``;
-``--recalled-memories K`` recalls K memories a turn instead of chat's 3: ``..._recall_K``.
+``--recalled-memories K`` recalls K memories a turn instead of chat's 3: ``..._recall_K``;
+``--steering-combination decorrelated``: ``..._decorrelated``; ``--steering-scope reply``
+steers only the tokens the character writes (the prompt, its earlier replies included, is
+computed unsteered): ``..._reply_only``.
 ``--card-set bundled`` runs on the five bundled characters (the tuning set) instead of the
 frozen evaluation set, so that a variant can be chosen there before it is reported on the
 evaluation set: ``persona_drift_bundled...``.
@@ -58,6 +61,7 @@ POSITION_SUFFIXES = {"before_character": "_memories_first", "after_character": "
 
 
 def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    from roleplay.control.config import SCOPES
     from roleplay.control.vectors import COMBINATIONS
     from roleplay.evaluation.characters import CARD_SETS
     from roleplay.prompting.builder import DEFAULT_MEMORY_POSITION, MEMORY_POSITIONS
@@ -116,6 +120,12 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "adds _<combination> to the result's name",
     )
     parser.add_argument(
+        "--steering-scope",
+        choices=SCOPES,
+        help="variant: which tokens the steering vectors act on (default: steering.yaml's); "
+        "reply (only the reply's) adds _reply_only to the result's name",
+    )
+    parser.add_argument(
         "--conversation-seed",
         type=int,
         metavar="S",
@@ -149,6 +159,8 @@ def result_name(arguments: argparse.Namespace) -> str:
         name += f"_recall_{arguments.recalled_memories}"
     if arguments.steering_combination not in (None, load_config().combination):
         name += f"_{arguments.steering_combination}"
+    if arguments.steering_scope not in (None, load_config().scope):
+        name += "_reply_only" if arguments.steering_scope == "reply" else "_all_tokens"
     if arguments.conversation_seed is not None:
         # A seed's runs under other conditions sit side by side instead of replacing
         # each other (the controller's and memory's seed runs are separate runs).
@@ -214,6 +226,7 @@ def run(arguments: argparse.Namespace) -> None:
                 memory_position=arguments.memory_position,
                 recalled_memories=arguments.recalled_memories,
                 steering_combination=arguments.steering_combination,
+                steering_scope=arguments.steering_scope,
                 conversation_seed=arguments.conversation_seed,
             ),
             progress=progress,
@@ -238,6 +251,7 @@ def run(arguments: argparse.Namespace) -> None:
         "memory_position": arguments.memory_position,
         "recalled_memories": arguments.recalled_memories,
         "steering_combination": arguments.steering_combination or load_config().combination,
+        "steering_scope": arguments.steering_scope or load_config().scope,
         "conversation_seed": (
             load_drift_script().generation.seed
             if arguments.conversation_seed is None

@@ -54,7 +54,10 @@ CONFIGURATION = (
     "memory_position",
     "recalled_memories",
     "steering_combination",
+    "steering_scope",
 )
+# A key's value in results written before the key was recorded.
+CONFIGURATION_DEFAULTS = {"steering_scope": "all"}
 
 
 POOLED = "both sets"
@@ -84,7 +87,7 @@ def conversation_seed(payload: dict[str, Any]) -> int:
 
 
 def _configuration(payload: dict[str, Any]) -> dict[str, Any]:
-    return {key: payload.get(key) for key in CONFIGURATION}
+    return {key: payload.get(key, CONFIGURATION_DEFAULTS.get(key)) for key in CONFIGURATION}
 
 
 def check_runs(runs: list[tuple[Path, dict[str, Any]]]) -> None:
@@ -111,7 +114,8 @@ def check_runs(runs: list[tuple[Path, dict[str, Any]]]) -> None:
                 )
             seen[key] = path
         if _configuration(payload) != _configuration(first):
-            differing = [key for key in CONFIGURATION if payload.get(key) != first.get(key)]
+            mine, theirs = _configuration(payload), _configuration(first)
+            differing = [key for key in CONFIGURATION if mine[key] != theirs[key]]
             raise ValueError(
                 f"{path}: another configuration than {first_path} ({', '.join(differing)})"
             )

@@ -108,6 +108,8 @@ def configuration_problem(payload: dict[str, Any], condition: str) -> str | None
         return f"memories placed {payload['memory_position']}"
     if payload.get("steering_combination", "sum") != "sum":
         return f"steering combined {payload['steering_combination']}"
+    if payload.get("steering_scope", "all") != "all":
+        return f"steering on {payload['steering_scope']} tokens only"
     if payload.get("recalled_memories") is not None:
         return f"{payload['recalled_memories']} memories recalled a turn"
     if condition == "memory":

@@ -25,6 +25,7 @@ from roleplay.pipeline import (
 from roleplay.prompting.builder import MemorySnippet
 
 if TYPE_CHECKING:
+    from roleplay.control.config import Scope
     from roleplay.control.vectors import Combination
     from roleplay.memory.service import CharacterMemory
     from roleplay.memory.settings import RememberPolicy
@@ -67,6 +68,9 @@ class FeatureOptions:
     # How the attributes' vectors make one (steering.yaml's ``combination`` when None). Only
     # the evaluation's variants set it (benchmarks/persona_drift.py --steering-combination).
     steering_combination: Combination | None = None
+    # Which tokens the vectors act on (steering.yaml's ``scope`` when None); likewise a
+    # variant (--steering-scope).
+    steering_scope: Scope | None = None
     toxicity: bool = True
     # What each character learns about the user from their statements (roleplay.profile).
     profile: bool = True
@@ -254,6 +258,7 @@ def control_factory(
             vector_source=vector_source[0] if vector_source else None,
             progress=progress,
             combination=options.steering_combination,
+            scope=options.steering_scope,
         )
 
     return build

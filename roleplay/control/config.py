@@ -13,6 +13,10 @@ from roleplay.resources import package_path
 
 Method = Literal["mean_difference", "pca"]
 METHODS: tuple[Method, ...] = ("mean_difference", "pca")
+# Which tokens the vectors act on: every token of the context, or only the reply's
+# (the prompt, the character's earlier replies included, is computed unsteered).
+Scope = Literal["all", "reply"]
+SCOPES: tuple[Scope, ...] = ("all", "reply")
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,7 @@ class SteeringConfig:
     max_strength: float
     max_combined_strength: float
     combination: Combination = "sum"
+    scope: Scope = "all"
 
 
 def config_path() -> Path:
@@ -64,6 +69,9 @@ def load_config(path: Path | None = None) -> SteeringConfig:
         problems.append(
             Problem(where, 1, 1, f"'combination' must be one of {', '.join(COMBINATIONS)}")
         )
+    scope = data.get("scope", "all")
+    if scope not in SCOPES:
+        problems.append(Problem(where, 1, 1, f"'scope' must be one of {', '.join(SCOPES)}"))
     prompt = data.get("extraction_system_prompt", "")
     config = SteeringConfig(
         extraction_system_prompt=prompt if isinstance(prompt, str) else "",
@@ -73,6 +81,7 @@ def load_config(path: Path | None = None) -> SteeringConfig:
         max_strength=_number(data, "max_strength", where, problems),
         max_combined_strength=_number(data, "max_combined_strength", where, problems),
         combination=combination if combination in COMBINATIONS else "sum",
+        scope=scope if scope in SCOPES else "all",
     )
     if problems:
         raise FileProblemsError(problems)

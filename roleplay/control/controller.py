@@ -26,12 +26,16 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from roleplay.control.attributes import fluency_bounds, load_attributes
-from roleplay.control.config import SteeringConfig, load_config
+from roleplay.control.config import SCOPES, Scope, SteeringConfig, load_config
 from roleplay.control.errors import ControlError
 from roleplay.control.grammar import Grammar, GrammarCompiler, load_grammar
 from roleplay.control.layers import find_decoder_layers
 from roleplay.control.strengths import ResolvedStrengths, resolve_strengths
-from roleplay.control.targets import SteeringTarget, steering_target_for
+from roleplay.control.targets import (
+    REPLY_ONLY_NEEDS_CONTROL_VECTORS,
+    SteeringTarget,
+    steering_target_for,
+)
 from roleplay.control.vectors import COMBINATIONS, Combination
 from roleplay.engine.base import Capabilities, capabilities_of
 
@@ -188,11 +192,13 @@ class Controller:
         progress: ProgressCallback | None = None,
         vector_source: Any = None,
         combination: Combination | None = None,
+        scope: Scope | None = None,
     ) -> Controller:
         """A controller for one chat with ``card`` (None: overrides only).
 
         ``combination`` overrides steering.yaml's way of making the attributes' vectors one
-        (``roleplay.control.vectors.COMBINATIONS``; an evaluation's variant).
+        (``roleplay.control.vectors.COMBINATIONS``; an evaluation's variant); ``scope``
+        its choice of the tokens they act on (``all`` or ``reply``; another variant).
 
         ``vector_source`` (an engine or loaded Hugging Face model of the same model) builds
         the vectors instead of ``source``, which then only applies them.
@@ -212,6 +218,19 @@ class Controller:
                     f"use one of {', '.join(COMBINATIONS)}"
                 )
             config = replace(config, combination=combination)
+        if scope is not None:
+            if scope not in SCOPES:
+                raise ControlError(
+                    f"unknown steering scope {scope!r}; use one of {', '.join(SCOPES)}"
+                )
+            config = replace(config, scope=scope)
+        if (
+            enabled
+            and config.scope == "reply"
+            and target is not None
+            and target.method != "control_vectors"
+        ):
+            raise ControlError(REPLY_ONLY_NEEDS_CONTROL_VECTORS)
         resolved = _resolve(card, overrides, config)
         phrases = tuple(dict.fromkeys([*_card_banned_phrases(card), *banned_phrases]))
         chosen_grammar = load_grammar(grammar) if isinstance(grammar, str) else grammar
@@ -316,7 +335,7 @@ class Controller:
         if not (self.enabled and self.deltas and self.target is not None):
             yield None
             return
-        with self.target.steering(self.deltas) as handle:
+        with self.target.steering(self.deltas, reply_only=self.config.scope == "reply") as handle:
             yield handle
 
     def prompt_guidance(self) -> list[str]:
@@ -387,6 +406,7 @@ class Controller:
                 "unit_relative_norm": self.config.unit_relative_norm,
                 "max_strength": self.config.max_strength,
                 "combination": self.config.combination,
+                "scope": self.config.scope,
                 # The bound each attribute was clipped to: its own for the sign asked for
                 # (the attribute file's max_strength), else the global max_strength.
                 "bounds": {n: v for n, v in sorted(self.resolved.bounds.items())},

@@ -59,9 +59,18 @@ class SteeringTarget(Protocol):
         progress: ProgressCallback | None,
     ) -> RecordedActivations: ...
 
-    def steering(self, deltas: Mapping[int, torch.Tensor]) -> AbstractContextManager[Any]:
-        """Add ``deltas[layer]`` to each layer's output inside the ``with`` block."""
+    def steering(
+        self, deltas: Mapping[int, torch.Tensor], *, reply_only: bool = False
+    ) -> AbstractContextManager[Any]:
+        """Add ``deltas[layer]`` to each layer's output inside the ``with`` block; with
+        ``reply_only``, at the reply's positions only (the prompt's are left alone)."""
         ...
+
+
+REPLY_ONLY_NEEDS_CONTROL_VECTORS = (
+    "steering only the reply's tokens needs llama.cpp's control vectors "
+    "(the transformers backend's hooks steer every token); use scope: all"
+)
 
 
 def content_key(deltas: Mapping[int, torch.Tensor]) -> str:
@@ -114,9 +123,13 @@ class HookTarget:
             self.model, self.tokenizer, examples, layers, batch_size=batch_size, progress=progress
         )
 
-    def steering(self, deltas: Mapping[int, torch.Tensor]) -> AbstractContextManager[Any]:
+    def steering(
+        self, deltas: Mapping[int, torch.Tensor], *, reply_only: bool = False
+    ) -> AbstractContextManager[Any]:
         from roleplay.control.hooks import steering_applied
 
+        if reply_only:
+            raise ControlError(REPLY_ONLY_NEEDS_CONTROL_VECTORS)
         return steering_applied(self.model, deltas)
 
 
@@ -175,11 +188,13 @@ class ControlVectorTarget:
         return RecordedActivations(means=means, token_norms=norms)
 
     @contextmanager
-    def steering(self, deltas: Mapping[int, torch.Tensor]) -> Iterator[None]:
+    def steering(
+        self, deltas: Mapping[int, torch.Tensor], *, reply_only: bool = False
+    ) -> Iterator[None]:
         if 0 in deltas:
             raise ControlError("llama.cpp control vectors cannot act on layer 0")
         vectors = {layer: delta.detach().float().numpy() for layer, delta in deltas.items()}
-        self.engine.set_control_vector(content_key(deltas), vectors)
+        self.engine.set_control_vector(content_key(deltas), vectors, steer_prompt=not reply_only)
         try:
             yield None
         finally:

@@ -159,9 +159,16 @@ class LlamaCppEngine:
         self._loaded_vector: tuple[str, np.ndarray] | None = None
         self._wanted_vector: tuple[str, np.ndarray] | None = None
         self._kv_vector_key: str | None = None
+        # Steer only the reply's tokens (the prompt's are computed without the vector).
+        self._steer_prompt = True
+        # How many leading cached tokens were computed without the vector, when only the
+        # reply is steered (a later prompt may reuse those cells, not the steered ones).
+        self._unsteered_cached = 0
         self.lock = threading.RLock()  # one reply at a time on the one KV cache
-        # Tokens whose KV cells scoring left in the context (None: the chat owns them).
+        # Tokens whose KV cells scoring left in the context (None: the chat owns them), and
+        # how many of them lead computed without the vector.
         self.scored_prefix: list[int] | None = None
+        self.scored_unsteered = 0
 
     @property
     def _lib(self) -> Any:
@@ -260,18 +267,32 @@ class LlamaCppEngine:
 
     # Control vectors ------------------------------------------------------------------
 
-    def set_control_vector(self, key: str | None, per_layer: Mapping[int, Any] | None) -> None:
+    def set_control_vector(
+        self,
+        key: str | None,
+        per_layer: Mapping[int, Any] | None,
+        *,
+        steer_prompt: bool = True,
+    ) -> None:
         """Ask for ``per_layer`` (layer index -> [n_embd] float32) from the next reply on.
 
         ``key`` names the content (the same key is the same vector): the KV cache computed
         under one vector is reused only under the same key. ``None`` clears the vector.
         Layer 0 cannot carry a vector in llama.cpp (its buffer starts at layer 1).
+
+        ``steer_prompt=False`` steers only what the model writes: a reply's prompt (card,
+        history, the character's own earlier replies) is computed without the vector and
+        the reply's tokens with it, from the last prompt token on, so its first token is
+        steered too; in scoring, the scored tokens of a sequence from ``start - 1`` on.
         """
         import numpy as np
 
+        self._steer_prompt = steer_prompt or key is None or not per_layer
         if key is None or not per_layer:
             self._wanted_vector = None
             return
+        if not steer_prompt:
+            key += "@reply-only"  # its KV cells hold another computation than the key's
         buffer = np.zeros((self.n_layer - 1) * self.n_embd, dtype=np.float32)
         for layer, vector in per_layer.items():
             if not 1 <= layer < self.n_layer:
@@ -286,28 +307,59 @@ class LlamaCppEngine:
             buffer[(layer - 1) * self.n_embd : layer * self.n_embd] = values
         self._wanted_vector = (key, buffer)
 
+    @property
+    def steers_prompt(self) -> bool:
+        """False while a vector is wanted for the reply's tokens only."""
+        return self._steer_prompt
+
+    def _load_vector(self, vector: tuple[str, np.ndarray] | None) -> None:
+        """Put ``vector`` (or none) into the context, for the next decodes."""
+        loaded_key = self._loaded_vector[0] if self._loaded_vector else None
+        if (vector[0] if vector else None) == loaded_key:
+            return
+        context = self.llm._ctx.ctx
+        if vector is None:
+            result = self._lib.llama_set_adapter_cvec(context, None, 0, self.n_embd, -1, -1)
+        else:
+            buffer = vector[1]
+            pointer = buffer.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+            result = self._lib.llama_set_adapter_cvec(
+                context, pointer, buffer.size, self.n_embd, 1, self.n_layer - 1
+            )
+        if result != 0:
+            raise BackendError(f"llama.cpp refused the control vector (code {result})")
+        self._loaded_vector = vector
+
+    def load_vector_for_reply(self, reply: bool) -> None:
+        """Scoring's switch when only replies are steered: the vector for a reply's tokens,
+        none for its prompt's."""
+        self._load_vector(self._wanted_vector if reply else None)
+
     def _sync_control_vector(self) -> None:
         """Load the wanted vector into the context; drop a KV cache computed otherwise."""
         wanted = self._wanted_vector
-        loaded_key = self._loaded_vector[0] if self._loaded_vector else None
         wanted_key = wanted[0] if wanted else None
-        if wanted_key != loaded_key:
-            context = self.llm._ctx.ctx
-            if wanted is None:
-                result = self._lib.llama_set_adapter_cvec(context, None, 0, self.n_embd, -1, -1)
-            else:
-                buffer = wanted[1]
-                pointer = buffer.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
-                result = self._lib.llama_set_adapter_cvec(
-                    context, pointer, buffer.size, self.n_embd, 1, self.n_layer - 1
-                )
-            if result != 0:
-                raise BackendError(f"llama.cpp refused the control vector (code {result})")
-            self._loaded_vector = wanted
+        self._load_vector(wanted)
         if self._kv_vector_key != wanted_key:
             self.llm.reset()  # the cached prefix was computed without (or with another) vector
             self.scored_prefix = None
             self._kv_vector_key = wanted_key
+            self._unsteered_cached = 0
+
+    def _prefill_unsteered(self, prefix: list[int]) -> None:
+        """Compute ``prefix`` without the vector, reusing only cells computed the same way."""
+        cached = self.llm._input_ids.tolist()
+        shared = 0
+        for a, b in zip(cached[: self._unsteered_cached], prefix, strict=False):
+            if a != b:
+                break
+            shared += 1
+        self._load_vector(None)
+        self.llm._ctx.kv_cache_seq_rm(-1, shared, -1)
+        self.llm.n_tokens = shared
+        if len(prefix) > shared:
+            self.llm.eval(prefix[shared:])
+        self._unsteered_cached = len(prefix)
 
     # Generation ------------------------------------------------------------------------
 
@@ -379,6 +431,11 @@ class LlamaCppEngine:
             # A seeded reply is computed from scratch, so that the same seed gives the
             # same reply whatever was cached before (batch boundaries change rounding).
             self.llm.reset()
+        if not self._steer_prompt:
+            # The prompt but its last token without the vector; generate() then finds it
+            # cached and evaluates the last token, and the reply, with the vector.
+            self._prefill_unsteered(tokens[:-1])
+            self._load_vector(self._wanted_vector)
         self.llm.set_seed(
             settings.seed if settings.seed is not None else random.randrange(2**31 - 1)
         )
@@ -396,6 +453,7 @@ class LlamaCppEngine:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         scanner = StopStringScanner(settings.stop_strings)
         stats.stop_reason = "length"
+        pending: list[int] = []  # tokens whose text is not out yet (a character's first bytes)
         try:
             for token in generator:
                 if stats.new_tokens == 0:
@@ -404,9 +462,11 @@ class LlamaCppEngine:
                     stats.stop_reason = "eos"
                     break
                 stats.new_tokens += 1
+                pending.append(int(token))
                 piece = scanner.feed(decoder.decode(self.llm.detokenize([token])))
                 if piece:
-                    yield TokenEvent(text=piece, token_ids=[int(token)])
+                    yield TokenEvent(text=piece, token_ids=pending)
+                    pending = []
                 if scanner.stopped:
                     stats.stop_reason = "stop_string"
                     break
@@ -418,7 +478,7 @@ class LlamaCppEngine:
             if not scanner.stopped:
                 tail = scanner.feed(decoder.decode(b"", final=True)) + scanner.flush()
                 if tail:
-                    yield TokenEvent(text=tail)
+                    yield TokenEvent(text=tail, token_ids=pending)
         finally:
             generator.close()
             stats.seconds = time.perf_counter() - started

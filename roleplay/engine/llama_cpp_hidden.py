@@ -162,9 +162,11 @@ def score_sequences(
 ) -> list[np.ndarray]:
     """Log-softmax rows predicting tokens ``start..len-1`` of each sequence.
 
-    Runs on the chat context (its control vector applies). Sequences that share a prefix
-    with the previously scored one reuse its KV cells, also across calls (an interview
-    scores 50 statements after one long prompt); generating a reply invalidates that.
+    Runs on the chat context (its control vector applies: to every token, or, when the
+    engine steers only replies, from position ``start - 1`` on, as a reply is steered from
+    its prompt's last token). Sequences that share a prefix with the previously scored one
+    reuse its KV cells, also across calls (an interview scores 50 statements after one long
+    prompt); generating a reply invalidates that.
     """
     import llama_cpp
     import numpy as np
@@ -177,6 +179,10 @@ def score_sequences(
     batch = LlamaBatch(n_tokens=step, embd=0, n_seq_max=1, verbose=False)
     memory = llama_cpp.llama_get_memory(context)
     cached = list(engine.scored_prefix or [])
+    # Leading cached cells computed without the vector (all of them when the prompt is
+    # steered too: then every cell was computed the same way).
+    unsteered = engine.scored_unsteered if cached else 0
+    reply_only = not engine.steers_prompt
     results: list[np.ndarray] = []
     try:
         if not cached:
@@ -202,27 +208,41 @@ def score_sequences(
                 shared += 1
             # The first wanted logits come from position start-1: keep it in the tail.
             shared = min(shared, start - 1)
+            if reply_only:
+                shared = min(shared, unsteered)  # a steered cell is not a prompt's cell
             llama_cpp.llama_memory_seq_rm(memory, 0, shared, -1)
+            # (first, end, vector on?) spans; None: leave the engine's vector as it is
+            spans: list[tuple[int, int, bool | None]] = (
+                [(shared, start - 1, False), (start - 1, len(tokens), True)]
+                if reply_only
+                else [(shared, len(tokens), None)]
+            )
             rows: list[np.ndarray] = []
-            for begin in range(shared, len(tokens), step):
-                chunk = tokens[begin : begin + step]
-                batch.set_batch(chunk, begin, logits_all=False)
-                wanted = [
-                    index
-                    for index in range(len(chunk))
-                    if start - 1 <= begin + index <= len(tokens) - 2
-                ]
-                for index in range(len(chunk)):
-                    batch.batch.logits[index] = index in wanted
-                code = llama_cpp.llama_decode(context, batch.batch)
-                if code != 0:
-                    raise BackendError(f"llama.cpp failed to score a sequence (code {code})")
-                for index in wanted:
-                    pointer = llama_cpp.llama_get_logits_ith(context, index)
-                    rows.append(np.ctypeslib.as_array(pointer, shape=(n_vocab,)).copy())
+            for first, end, steered in spans:
+                if steered is not None:
+                    engine.load_vector_for_reply(steered)
+                for begin in range(first, end, step):
+                    chunk = tokens[begin : min(begin + step, end)]
+                    batch.set_batch(chunk, begin, logits_all=False)
+                    wanted = [
+                        index
+                        for index in range(len(chunk))
+                        if start - 1 <= begin + index <= len(tokens) - 2
+                    ]
+                    for index in range(len(chunk)):
+                        batch.batch.logits[index] = index in wanted
+                    code = llama_cpp.llama_decode(context, batch.batch)
+                    if code != 0:
+                        raise BackendError(f"llama.cpp failed to score a sequence (code {code})")
+                    for index in wanted:
+                        pointer = llama_cpp.llama_get_logits_ith(context, index)
+                        rows.append(np.ctypeslib.as_array(pointer, shape=(n_vocab,)).copy())
             cached = tokens
+            unsteered = start - 1 if reply_only else len(tokens)
             results.append(_log_softmax(np.stack(rows)) if rows else np.zeros((0, n_vocab)))
-        engine.scored_prefix = cached  # only after a clean run: the cells hold exactly this
+        # only after a clean run: the cells hold exactly this
+        engine.scored_prefix = cached
+        engine.scored_unsteered = unsteered
     finally:
         batch.close()
     return results

@@ -46,6 +46,7 @@ from roleplay.prompting.builder import DEFAULT_MEMORY_POSITION, MemoryPosition, 
 from roleplay.sessions import Message, SessionStore
 
 if TYPE_CHECKING:
+    from roleplay.control.config import Scope
     from roleplay.control.vectors import Combination
     from roleplay.memory.settings import RememberPolicy
 
@@ -152,6 +153,7 @@ class Interviewer:
         memory_position: MemoryPosition = DEFAULT_MEMORY_POSITION,
         recalled_memories: int | None = None,
         steering_combination: Combination | None = None,
+        steering_scope: Scope | None = None,
         conversation_seed: int | None = None,
     ) -> None:
         """Ablations (``benchmarks/persona_drift.py``): ``character_notes=False`` leaves the
@@ -161,6 +163,7 @@ class Interviewer:
         block (``roleplay.prompting.builder``); ``recalled_memories`` is how many a turn
         recalls (default: chat's); ``steering_combination`` how the traits' steering vectors
         make one (``roleplay.control.vectors``; default: steering.yaml's);
+        ``steering_scope`` which tokens they act on (``all`` or ``reply``; likewise);
         ``conversation_seed`` samples the scripted conversation's replies from another seed
         (default: the script's), to measure how much fidelity depends on the one
         conversation sampled."""
@@ -172,6 +175,7 @@ class Interviewer:
         self.memory_position = memory_position
         self.recalled_memories = recalled_memories
         self.steering_combination = steering_combination
+        self.steering_scope = steering_scope
         self.conversation_seed = conversation_seed
         self.top_tokens_only = reads_top_tokens_only(engine)
         self._scorer = None if self.top_tokens_only else scorer_for(engine)
@@ -274,7 +278,9 @@ class Interviewer:
         memory is recalled only (the interview leaves the user's memories untouched)."""
         control_factory = memory_factory = None
         if uses_controller(condition):
-            control_factory = parts.controller_factory(self.engine, self.steering_combination)
+            control_factory = parts.controller_factory(
+                self.engine, self.steering_combination, self.steering_scope
+            )
             if control_factory is None:
                 raise RoleplayError(
                     parts.missing_reason(

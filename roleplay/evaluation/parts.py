@@ -26,6 +26,7 @@ from roleplay.pipeline import ControlFactory, MemoryFactory, MemoryPort
 from roleplay.prompting.builder import MemorySnippet
 
 if TYPE_CHECKING:
+    from roleplay.control.config import Scope
     from roleplay.control.vectors import Combination
     from roleplay.features import FeatureOptions
     from roleplay.memory.settings import RememberPolicy
@@ -100,15 +101,19 @@ def grammar_available() -> bool:
 
 
 def controller_factory(
-    engine: LoadedModelEngine, combination: Combination | None = None
+    engine: LoadedModelEngine,
+    combination: Combination | None = None,
+    scope: Scope | None = None,
 ) -> ControlFactory | None:
     """Steering from each card's Big Five (and ``attributes``), as in chat; ``combination``
-    overrides how the traits' vectors make one (a variant; None: chat's)."""
+    overrides how the traits' vectors make one, ``scope`` which tokens they act on
+    (variants; None: chat's)."""
     if not controller_available():
         return None
     from roleplay.features import FeatureOptions, control_factory
 
-    return control_factory(engine, FeatureOptions(memory=False, steering_combination=combination))
+    options = FeatureOptions(memory=False, steering_combination=combination, steering_scope=scope)
+    return control_factory(engine, options)
 
 
 class RecallOnlyMemory:

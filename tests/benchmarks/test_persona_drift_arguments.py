@@ -25,6 +25,8 @@ from benchmarks.persona_drift import _arguments, result_name
         (["--card-set", "confirmation"], "persona_drift_confirmation"),
         (["--steering-combination", "decorrelated"], "persona_drift_decorrelated"),
         (["--steering-combination", "sum"], "persona_drift"),  # steering.yaml's
+        (["--steering-scope", "reply"], "persona_drift_reply_only"),
+        (["--steering-scope", "all"], "persona_drift"),  # steering.yaml's
         (
             ["--conversation-seed", "7100", "--conditions", "controller"],
             "persona_drift_seed_7100_controller",
@@ -50,6 +52,7 @@ def test_each_variant_has_its_own_result_name(argv: list[str], name: str) -> Non
         (["--memory-position", "middle"], "invalid choice: 'middle'"),
         (["--card-set", "mine"], "invalid choice: 'mine'"),
         (["--steering-combination", "product"], "invalid choice: 'product'"),
+        (["--steering-scope", "prompt"], "invalid choice: 'prompt'"),
     ],
 )
 def test_bad_switches_stop_with_exit_code_2(

@@ -68,6 +68,10 @@ def test_seeds_give_the_spread_the_pooled_mean_and_the_agreement() -> None:
             _run(7100, {"Ada": (True, True), "Bo": (True, True)}, steering_combination="x"),
             "another configuration than a.json (steering_combination)",
         ),
+        (
+            _run(7100, {"Ada": (True, True), "Bo": (True, True)}, steering_scope="reply"),
+            "another configuration than a.json (steering_scope)",
+        ),
     ],
 )
 def test_runs_that_are_not_samples_of_one_configuration_are_refused(
@@ -159,3 +163,9 @@ def test_a_checkpoint_only_one_seed_reached_is_left_out() -> None:
     rerun = _run(7100, {"Ada": (True, False), "Bo": (False, False)})
     rows = seed_rows([(Path("a.json"), base), (Path("b.json"), rerun)], resamples=50)
     assert sorted(row.turns for row in rows) == [0, 20]
+
+
+def test_a_result_from_before_the_scope_was_recorded_steered_every_token() -> None:
+    old = _run(None, {"Ada": (True, True), "Bo": (False, False)})
+    new = _run(7100, {"Ada": (True, False), "Bo": (False, False)}, steering_scope="all")
+    assert len(seed_rows([(Path("a.json"), old), (Path("b.json"), new)], resamples=20)) == 2

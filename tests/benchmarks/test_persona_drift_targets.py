@@ -92,6 +92,10 @@ def test_only_chats_configuration_counts() -> None:
     assert "pools" in str(configuration_problem({"memory_pools": True}, "memory"))
     assert "placed" in str(configuration_problem({"memory_position": "before_character"}, "memory"))
     assert "recalled" in str(configuration_problem({"recalled_memories": 1}, "memory"))
+    assert "reply tokens only" in str(configuration_problem({"steering_scope": "reply"}, "memory"))
+    assert (
+        configuration_problem({"steering_scope": "all", "date": AFTER_STATEMENTS}, "memory") is None
+    )
     assert "exchange" in str(
         configuration_problem({"remember_policy": "exchange", "date": AFTER_STATEMENTS}, "memory")
     )

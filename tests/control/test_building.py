@@ -118,6 +118,21 @@ def test_unknown_attribute_and_bad_layers(tiny: Any) -> None:
         build(tiny, ["sentiment"], layers=(9,))
 
 
+def test_the_steering_scope_comes_from_steering_yaml(tmp_path: Path) -> None:
+    from roleplay.control.config import config_path
+    from roleplay.errors import FileProblemsError
+
+    assert load_config().scope == "all"  # until the drift benchmark shows otherwise
+    text = config_path().read_text(encoding="utf-8")
+    good = tmp_path / "good.yaml"
+    good.write_text(text.replace("scope: all", "scope: reply"))
+    assert load_config(good).scope == "reply"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("scope: all", "scope: prompt"))
+    with pytest.raises(FileProblemsError, match="'scope' must be one of all, reply"):
+        load_config(bad)
+
+
 def test_the_steering_combination_comes_from_steering_yaml(tmp_path: Path) -> None:
     from roleplay.control.config import config_path
     from roleplay.errors import FileProblemsError

@@ -134,6 +134,8 @@ def test_disabled_controller_does_nothing_but_still_validates(tiny: Any) -> None
         ({"no_repeat_ngram_size": -1}, "ngram_size"),
         ({"banned_phrases": [""]}, "non-empty strings"),
         ({"combination": "product"}, "unknown steering combination 'product'"),
+        ({"scope": "prompt"}, "unknown steering scope 'prompt'"),
+        ({"scope": "reply"}, "needs llama.cpp's control vectors"),  # hooks steer every token
     ],
 )
 def test_bad_settings_fail_at_construction(

@@ -220,6 +220,106 @@ def test_control_vector_changes_and_clears(engine: LlamaCppEngine) -> None:
         engine.set_control_vector("bad", {0: vector})
 
 
+def _strong_vector(engine: LlamaCppEngine, seed: int = 1, scale: float = 4) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=engine.n_embd).astype(np.float32) * scale
+
+
+def test_steering_only_the_reply_scores_as_the_hook_on_the_reply_positions(
+    engine: LlamaCppEngine, hf_model: Any
+) -> None:
+    """The prompt's positions unsteered, the reply's (from the prompt's last token) steered."""
+    ids = engine.tokenize(_prompt(engine))
+    start = len(ids) - 4  # the last four tokens are "the reply"
+    layer = 2
+    vector = _strong_vector(engine)
+    on_reply = torch.zeros(len(ids), engine.n_embd)
+    on_reply[start - 1 :] = torch.from_numpy(vector)
+    with torch.inference_mode():
+        from roleplay.control.hooks import steering_applied
+
+        def hf_rows(deltas: dict[int, torch.Tensor]) -> np.ndarray:
+            with steering_applied(hf_model, deltas):
+                logits = hf_model(torch.tensor([ids])).logits[0, start - 1 : -1]
+            return torch.log_softmax(logits, dim=-1).numpy()
+
+        expected = hf_rows({layer: on_reply})
+        everywhere = hf_rows({layer: torch.from_numpy(vector)})
+    engine.set_control_vector("reply", {layer: vector}, steer_prompt=False)
+    try:
+        assert not engine.steers_prompt
+        rows = engine.sequence_logprobs([ids], [start])[0]
+        # again, from the cells the first call left (the prompt's are reused, not the reply's)
+        again = engine.sequence_logprobs([ids, ids[:-1]], [start, start - 1])
+    finally:
+        engine.set_control_vector(None, None)
+    scale = float(expected.std())
+    assert np.abs(rows - expected).max() < TOLERANCE * scale
+    assert np.abs(again[0] - expected).max() < TOLERANCE * scale
+    assert np.abs(expected - everywhere).max() > 20 * TOLERANCE * scale  # not the same thing
+    assert engine.steers_prompt  # cleared with the vector
+
+
+def test_a_reply_steered_alone_is_what_its_scoring_predicts(engine: LlamaCppEngine) -> None:
+    """Generation and scoring steer the same positions: the greedy reply is, token by
+    token, the most likely one under reply-only scoring, and not the one that steering
+    every position gives."""
+    prompt = _prompt(engine)
+    ids = engine.tokenize(prompt)
+    vector = _strong_vector(engine, seed=2, scale=1)  # the two ways give other replies here
+
+    def greedy(steer_prompt: bool) -> list[int]:
+        engine.set_control_vector("strong", {1: vector, 2: vector}, steer_prompt=steer_prompt)
+        try:
+            return [t for e in engine.stream(prompt, GREEDY) for t in e.token_ids]
+        finally:
+            engine.set_control_vector(None, None)
+
+    reply_only = greedy(steer_prompt=False)
+    everywhere = greedy(steer_prompt=True)
+    assert reply_only and reply_only != everywhere
+    for steer_prompt, reply in ((False, reply_only), (True, everywhere)):
+        engine.set_control_vector("strong", {1: vector, 2: vector}, steer_prompt=steer_prompt)
+        try:
+            rows = engine.sequence_logprobs([ids + reply], [len(ids)])[0]
+        finally:
+            engine.set_control_vector(None, None)
+        chosen = rows[np.arange(len(reply)), reply]
+        assert (rows.max(axis=1) - chosen).max() < TOLERANCE * float(rows.std())
+
+
+def test_a_reply_steered_alone_leaves_the_next_prompt_unsteered(engine: LlamaCppEngine) -> None:
+    """The next turn's prompt holds the steered reply: the cells from the first steered
+    one (the last prompt token) on are computed again without the vector, the ones
+    before are reused, and the turn replies as it would from an empty cache."""
+    vector = _strong_vector(engine, seed=2)
+    first = _prompt(engine)
+    first_length = len(engine.tokenize(first))
+    second = first + "Fine, thanks.<|im_end|>\n<|im_start|>user\nAnd you?<|im_end|>\n"
+    second += "<|im_start|>assistant\n"
+    evaluated: list[list[int]] = []
+    original = engine.llm.eval
+
+    def recording(tokens: Any) -> None:
+        evaluated.append(list(tokens))
+        original(tokens)
+
+    engine.set_control_vector("strong", {1: vector, 2: vector}, steer_prompt=False)
+    engine.llm.eval = recording  # type: ignore[method-assign]
+    try:
+        _reply(engine, first, GREEDY)
+        evaluated.clear()
+        cached = _reply(engine, second, GREEDY)
+        # the unsteered prefill, then the last prompt token with the vector, then the reply
+        assert len(evaluated[0]) == len(engine.tokenize(second)) - 1 - (first_length - 1)
+        assert len(evaluated[1]) == 1
+        engine.llm.reset()
+        fresh = _reply(engine, second, GREEDY)
+    finally:
+        del engine.llm.eval
+        engine.set_control_vector(None, None)
+    assert cached == fresh
+
+
 def test_scoring_shares_prefixes_without_changing_results(engine: LlamaCppEngine) -> None:
     ids = engine.tokenize(_prompt(engine))
     alone = [engine.sequence_logprobs([row], [3])[0] for row in (ids, ids[:-2])]

@@ -56,6 +56,31 @@ def test_steered_interview_moves_scores_with_control_vectors(
     assert steered.log_likelihoods != plain.log_likelihoods
 
 
+def test_steering_only_the_reply_is_another_interview(
+    engines: tuple[LlamaCppEngine, TransformersEngine], characters_dir: Path
+) -> None:
+    """--steering-scope reply: the statements' tokens are steered, the prompt is not; the
+    scores differ from steering every token and from no steering."""
+    llama, reference = engines
+    card = characters_dir / "mira.yaml"
+    plain = Interviewer(llama).interview(card, Condition.PROMPT, [Method.LIKELIHOOD])
+    everywhere = Interviewer(llama).interview(card, Condition.CONTROLLER, [Method.LIKELIHOOD])
+    reply = Interviewer(llama, steering_scope="reply").interview(
+        card, Condition.CONTROLLER, [Method.LIKELIHOOD]
+    )
+    assert reply.controls["steering"]["scope"] == "reply"
+    assert everywhere.controls["steering"]["scope"] == "all"
+    assert reply.log_likelihoods != everywhere.log_likelihoods
+    assert reply.log_likelihoods != plain.log_likelihoods
+    assert llama.steers_prompt  # the vector came off with the interview
+    from roleplay.control.errors import ControlError
+
+    with pytest.raises(ControlError, match=r"needs llama\.cpp's control vectors"):
+        Interviewer(reference, steering_scope="reply").interview(
+            card, Condition.CONTROLLER, [Method.LIKELIHOOD]
+        )
+
+
 def test_grammar_method_names_the_backend(
     engines: tuple[LlamaCppEngine, TransformersEngine], characters_dir: Path
 ) -> None:
