@@ -26,9 +26,15 @@ steered to unsteered perplexity for the same prompts and seeds (exp of the mean 
 log-perplexity difference), with both intervals. Also distinct-2.
 
     python -m benchmarks.steering_llama_cpp [--attributes a,b] [--strength 1.0] [--seeds 3]
-        [--tokens 48] [--threads 2] [--quick]
+        [--tokens 48] [--threads 2] [--quick] [--scopes all,reply]
 
-Writes benchmarks/out/steering_llama_cpp.json (``markdown()`` renders BENCHMARKS.md's table).
+``--scopes all,reply`` steers each attribute both ways side by side, against the same
+unsteered replies: every token (steering.yaml's ``scope: all``) and only the reply's
+(``scope: reply``, docs/controller.md); rows of the second are named "<attribute>, reply
+only".
+
+Writes benchmarks/out/steering_llama_cpp.json (``markdown()`` renders BENCHMARKS.md's table),
+or steering_llama_cpp_scopes.json with ``--scopes`` other than ``all``.
 """
 
 from __future__ import annotations
@@ -45,11 +51,14 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 
 from benchmarks.common import machine_line, write_result
+
+if TYPE_CHECKING:
+    from roleplay.control.config import Scope
 
 DATA = Path(__file__).resolve().parent / "data"
 PROMPTS_PATH = DATA / "steering_eval_prompts.yaml"
@@ -187,12 +196,18 @@ class Bench:
         )
 
     def replies(
-        self, strengths: dict[str, float], tokens: int, advance: Callable[[], None]
+        self,
+        strengths: dict[str, float],
+        tokens: int,
+        advance: Callable[[], None],
+        scope: Scope = "all",
     ) -> list[str]:
         from roleplay.control.controller import Controller
         from roleplay.engine.base import GenerationSettings
 
-        controller = Controller.for_card(self.engine, None, strengths) if strengths else None
+        controller = (
+            Controller.for_card(self.engine, None, strengths, scope=scope) if strengths else None
+        )
         texts = []
         for prompt_index, seed in self.pairs:
             rendered = self.render(self.system, self.prompts[prompt_index])
@@ -270,18 +285,20 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
     n = len(bench.pairs)
     results: dict[str, Any] = {}
     columns = (*Progress.get_default_columns(), MofNCompleteColumn(), TimeElapsedColumn())
+    scopes: list[Scope] = arguments.scopes
     with Progress(*columns) as progress:
-        task = progress.add_task("unsteered", total=n * (1 + 2 * len(attributes)))
+        task = progress.add_task("unsteered", total=n * (1 + 2 * len(attributes) * len(scopes)))
         advance = lambda: progress.advance(task)  # noqa: E731
         baseline = bench.replies({}, arguments.tokens, advance)
         baseline_nll = [-v for v in bench.mean_logprob(bench.system, baseline)]
-        for attribute in attributes:
-            progress.update(task, description=f"{attribute} +{strength:g}")
-            plus = bench.replies({attribute: strength}, arguments.tokens, advance)
-            progress.update(task, description=f"{attribute} -{strength:g}")
-            minus = bench.replies({attribute: -strength}, arguments.tokens, advance)
-            progress.update(task, description=f"{attribute}: scoring")
-            row: dict[str, Any] = {"n_pairs": n, "scores": {}}
+        for attribute, scope in ((a, scope) for a in attributes for scope in scopes):
+            label = row_label(attribute, scope)
+            progress.update(task, description=f"{label} +{strength:g}")
+            plus = bench.replies({attribute: strength}, arguments.tokens, advance, scope)
+            progress.update(task, description=f"{label} -{strength:g}")
+            minus = bench.replies({attribute: -strength}, arguments.tokens, advance, scope)
+            progress.update(task, description=f"{label}: scoring")
+            row: dict[str, Any] = {"n_pairs": n, "scores": {}, "scope": scope}
             for name, score in text_scorers(attribute, lexicon).items():
                 high, zero, low = ([score(t) for t in g] for g in (plus, baseline, minus))
                 row["scores"][name] = {
@@ -311,7 +328,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
                 row[f"distinct2_{sign}"] = distinct2(texts)
             row["replies"] = {"+": plus, "-": minus}
             row["applied"] = applied_strengths(attribute, strength)
-            results[attribute] = row
+            results[label] = row
     return {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": "python -m benchmarks.steering_llama_cpp"
@@ -319,6 +336,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         "model": bench.engine.model_id,
         "backend": "llama.cpp",
         "method": "control_vectors",
+        "scopes": scopes,
         "threads": arguments.threads,
         "strength": strength,
         "unit_relative_norm": config.unit_relative_norm,
@@ -349,6 +367,22 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
 def _interval(values: Sequence[float], digits: int = 2, sign: bool = False) -> str:
     form = f"{{:{'+' if sign else ''}.{digits}f}}"
     return f"[{form.format(values[0])}, {form.format(values[1])}]"
+
+
+def row_label(attribute: str, scope: Scope) -> str:
+    """A result row's name: the attribute, marked when only the reply was steered."""
+    return attribute if scope == "all" else f"{attribute}, reply only"
+
+
+def parse_scopes(text: str) -> list[Scope]:
+    """``all,reply`` -> the scopes, in that order; an unknown one ends the run."""
+    from roleplay.control.config import SCOPES
+
+    chosen = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [part for part in chosen if part not in SCOPES]
+    if unknown or not chosen:
+        raise SystemExit(f"--scopes {text!r}: use one or more of {', '.join(SCOPES)}")
+    return [scope for scope in SCOPES if scope in chosen]
 
 
 def selected_attributes(names: str | None) -> list[str]:
@@ -458,11 +492,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tokens", type=int, default=48)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="4 prompts x 2 seeds")
+    parser.add_argument(
+        "--scopes",
+        default="all",
+        help="the tokens steered, comma-separated: all (every token, the default), reply "
+        "(only the reply's); both give side-by-side rows",
+    )
     arguments = parser.parse_args(argv)
+    arguments.scopes = parse_scopes(arguments.scopes)
     arguments.given = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("ROLEPLAY_HOME", tempfile.mkdtemp(prefix="bench-steer-"))
     payload = run(arguments)
-    path = write_result("steering_llama_cpp", payload)
+    name = "steering_llama_cpp" if arguments.scopes == ["all"] else "steering_llama_cpp_scopes"
+    path = write_result(name, payload)
     sys.stdout.write(markdown(json.loads(path.read_text())))  # what was written, machine too
     print(f"written to {path}")
 
