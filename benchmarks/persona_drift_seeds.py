@@ -12,7 +12,10 @@ another path. Runs that differ only in ``--conversation-seed`` measure that:
   outcomes pooled over the seeds: an interval that includes the conversation's variation as
   far as these seeds sample it (items are not resampled: the JSON keeps per-(character,
   trait) outcomes);
-- how often a (character, trait) pair gets the same verdict under every seed.
+- how often a (character, trait) pair gets the same verdict under every seed;
+- between two conditions run with the same seeds (the controller's and memory's seed runs),
+  the difference in Acc(Dim) per seed and its mean, with a 95 % bootstrap over characters
+  of the paired (seed, character, trait) differences.
 
 Runs of several card sets are grouped by set, and where every set has the same seeds a
 "both sets" row pools them (each seed's Acc(Dim) over all the sets' pairs; the bootstrap
@@ -188,12 +191,13 @@ def _row(
     )
 
 
-def seed_rows(runs: list[tuple[Path, dict[str, Any]]], resamples: int) -> list[SeedRow]:
-    """Rows per (card set, condition, turns) with two or more seeds, and pooled rows over
-    the sets that have the same seeds."""
+Found = dict[str, dict[tuple[str, int], dict[int, Outcomes]]]  # set -> (cond, turns) -> seed
+
+
+def _collect(runs: list[tuple[Path, dict[str, Any]]]) -> Found:
+    """Each (set, condition, turns) sampled with two or more seeds, by seed."""
     check_runs(runs)
-    # set -> (condition, turns) -> seed -> outcomes
-    found: dict[str, dict[tuple[str, int], dict[int, Outcomes]]] = {}
+    found: Found = {}
     for _, payload in runs:
         for result in payload["report"]["results"]:
             results = found.setdefault(card_set(payload), {})
@@ -202,7 +206,13 @@ def seed_rows(runs: list[tuple[Path, dict[str, Any]]], resamples: int) -> list[S
     for results in found.values():  # a single seed says nothing about the seeds
         for key in [key for key, by_seed in results.items() if len(by_seed) < 2]:
             del results[key]
-    found = {name: results for name, results in found.items() if results}
+    return {name: results for name, results in found.items() if results}
+
+
+def seed_rows(runs: list[tuple[Path, dict[str, Any]]], resamples: int) -> list[SeedRow]:
+    """Rows per (card set, condition, turns) with two or more seeds, and pooled rows over
+    the sets that have the same seeds."""
+    found = _collect(runs)
     rows = []
     for name, results in found.items():
         for (condition, turns), by_seed in sorted(results.items()):
@@ -225,6 +235,103 @@ def seed_rows(runs: list[tuple[Path, dict[str, Any]]], resamples: int) -> list[S
             ]
             rows.append(_row(POOLED, condition, turns, seeds, pooled, resamples))
     return rows
+
+
+@dataclass(frozen=True)
+class ConditionDifference:
+    """``other`` minus ``base`` at one (card set, turns), over the seeds both were run with."""
+
+    card_set: str
+    base: str
+    other: str
+    turns: int
+    seeds: list[int]
+    pairs: int  # (character, trait) pairs per seed
+    difference_by_seed: list[float]
+    difference: float  # mean over the seeds
+    interval: tuple[float, float]  # paired, over characters, outcomes pooled over seeds
+
+
+def condition_differences(
+    runs: list[tuple[Path, dict[str, Any]]], resamples: int
+) -> list[ConditionDifference]:
+    """Every two conditions of a card set at the same turns and seeds, paired by
+    (seed, character, trait); and over the sets where each has the same seeds."""
+    found = _collect(runs)
+    by_set: dict[str, dict[tuple[str, int], dict[int, Outcomes]]] = dict(found)
+    if len(found) > 1:
+        pooled: dict[tuple[str, int], dict[int, Outcomes]] = {}
+        keys = set.intersection(*(set(results) for results in found.values()))
+        for key in keys:
+            seed_sets = {tuple(sorted(results[key])) for results in found.values()}
+            if len(seed_sets) == 1:
+                pooled[key] = {
+                    seed: {
+                        (f"{name}/{character}", trait): right
+                        for name, results in found.items()
+                        for (character, trait), right in results[key][seed].items()
+                    }
+                    for seed in seed_sets.pop()
+                }
+        by_set[POOLED] = pooled
+    differences = []
+    for name, results in by_set.items():
+        conditions = sorted({condition for condition, _ in results})
+        for base, other in ((a, b) for a in conditions for b in conditions if a < b):
+            for turns in sorted(
+                {t for c, t in results if c == base} & {t for c, t in results if c == other}
+            ):
+                first, second = results[(base, turns)], results[(other, turns)]
+                seeds = sorted(set(first) & set(second))
+                if len(seeds) < 2:
+                    continue
+                pair_keys = sorted(
+                    set.intersection(*(set(both[s]) for both in (first, second) for s in seeds))
+                )
+                gaps = [
+                    float(second[seed][key]) - float(first[seed][key])
+                    for seed in seeds
+                    for key in pair_keys
+                ]
+                characters = [character for _ in seeds for character, _ in pair_keys]
+                by_seed = [
+                    statistics.fmean(float(second[s][k]) - float(first[s][k]) for k in pair_keys)
+                    for s in seeds
+                ]
+                differences.append(
+                    ConditionDifference(
+                        card_set=name,
+                        base=base,
+                        other=other,
+                        turns=turns,
+                        seeds=seeds,
+                        pairs=len(pair_keys),
+                        difference_by_seed=[round(v, 4) for v in by_seed],
+                        difference=round(statistics.fmean(by_seed), 4),
+                        interval=cluster_bootstrap_interval(
+                            gaps, characters, confidence=CONFIDENCE, resamples=resamples
+                        ),
+                    )
+                )
+    return differences
+
+
+def differences_markdown(differences: list[ConditionDifference]) -> str:
+    lines = [
+        "| card set | other - base | turns | n per seed | per seed | mean over seeds [95 %] |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in differences:
+        cells = ", ".join(
+            f"{seed}: {value:+.2f}"
+            for seed, value in zip(row.seeds, row.difference_by_seed, strict=True)
+        )
+        low, high = row.interval
+        lines.append(
+            f"| {row.card_set} | {row.other} - {row.base} | {row.turns} | {row.pairs} | "
+            f"{cells} | {row.difference:+.3f} [{low:+.2f}, {high:+.2f}] |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def markdown(rows: list[SeedRow]) -> str:
@@ -335,13 +442,23 @@ def main(argv: list[str] | None = None) -> None:
             except (OSError, ValueError) as error:
                 raise ValueError(f"{path}: not a readable result ({error})") from None
         rows = seed_rows(runs, arguments.resamples)
+        differences = condition_differences(runs, arguments.resamples)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     print(markdown(rows), end="")
+    if differences:
+        print("\nBetween conditions, paired by (seed, character, trait):\n")
+        print(differences_markdown(differences), end="")
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     (OUT_DIR / "persona_drift_seeds.json").write_text(
-        json.dumps([asdict(row) for row in rows], indent=2)
+        json.dumps(
+            {
+                "rows": [asdict(row) for row in rows],
+                "condition_differences": [asdict(d) for d in differences],
+            },
+            indent=2,
+        )
     )
     print(f"wrote {write_plot(rows, OUT_DIR / 'persona_drift_seeds.png')}")
 

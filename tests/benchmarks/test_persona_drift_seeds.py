@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from benchmarks.persona_drift_seeds import main, markdown, seed_rows
+from benchmarks.persona_drift_seeds import (
+    condition_differences,
+    differences_markdown,
+    main,
+    markdown,
+    seed_rows,
+)
 from tests.helpers.drift_results import drift_result
 
 TRAITS = ("openness", "neuroticism")
@@ -169,3 +175,24 @@ def test_a_result_from_before_the_scope_was_recorded_steered_every_token() -> No
     old = _run(None, {"Ada": (True, True), "Bo": (False, False)})
     new = _run(7100, {"Ada": (True, False), "Bo": (False, False)}, steering_scope="all")
     assert len(seed_rows([(Path("a.json"), old), (Path("b.json"), new)], resamples=20)) == 2
+
+
+def test_conditions_are_compared_paired_over_the_seeds_both_have() -> None:
+    runs = [
+        (Path("base.json"), _run(None, {"Ada": (True, True), "Bo": (False, False)})),
+        (Path("c1.json"), _run(7100, {"Ada": (True, False), "Bo": (False, False)})),
+        (Path("c2.json"), _run(7200, {"Ada": (True, True), "Bo": (True, True)})),
+        (Path("m0.json"), _run(None, {"Ada": (False, False), "Bo": (False, False)}, "memory")),
+        (Path("m1.json"), _run(7100, {"Ada": (True, True), "Bo": (True, False)}, "memory")),
+    ]
+    found = {d.turns: d for d in condition_differences(runs, resamples=200)}
+    twenty = found[20]
+    assert (twenty.base, twenty.other) == ("controller", "memory")
+    assert twenty.seeds == [7000, 7100]  # 7200 has no memory run
+    # seed 7000: 0/4 vs 2/4 right -> -0.5; seed 7100: 3/4 vs 1/4 -> +0.5
+    assert twenty.difference_by_seed == [-0.5, 0.5] and twenty.difference == 0
+    assert twenty.interval[0] < 0 < twenty.interval[1]
+    assert found[0].difference == 0 and found[0].interval == (0.0, 0.0)
+    assert "| evaluation | memory - controller | 20 | 4 | 7000: -0.50, 7100: +0.50 |" in (
+        differences_markdown(list(found.values()))
+    )
