@@ -277,7 +277,8 @@ def markdown(payload: dict[str, Any]) -> str:
     traits = ("openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism")
     lines = [
         f"Machine: {machine_line(payload)}; {engine['model']} on {engine['backend']} "
-        f"({payload['threads']} threads); {payload['date']}; load {load[0]:.1f} -> "
+        f"({payload['threads']} thread{'s' if payload['threads'] != 1 else ''}); "
+        f"{payload['date']}; load {load[0]:.1f} -> "
         f"{load[1]:.1f}; {payload['seconds']:.0f} s; `{payload['command']}`. "
         f"{len(report['characters'])} characters of the {CARD_SET_NAMES[card_set]}, likelihood "
         "method; brackets: 95 % bootstrap over characters and items; n = counted (character, "
