@@ -420,7 +420,8 @@ def markdown(payload: dict[str, Any]) -> str:
     attributes: dict[str, Any] = payload["attributes"]
     lines = [
         f"Machine: {machine_line(payload)}. Model {payload['model']} on {payload['backend']} "
-        f"({payload['threads']} threads, {payload['method'].replace('_', ' ')}); "
+        f"({payload['threads']} thread{'s' if payload['threads'] != 1 else ''}, "
+        f"{payload['method'].replace('_', ' ')}); "
         f"{payload['date']}; load {load[0]:.1f} -> {load[1]:.1f}; {payload['seconds']:.0f} s; "
         f"`{payload['command']}`.",
         "",
