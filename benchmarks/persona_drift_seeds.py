@@ -209,31 +209,35 @@ def _collect(runs: list[tuple[Path, dict[str, Any]]]) -> Found:
     return {name: results for name, results in found.items() if results}
 
 
+def _with_pooled(found: Found) -> Found:
+    """``found`` and, where more than one set has the same seeds at a (condition, turns),
+    those sets pooled under ``POOLED`` (characters kept apart by their set's name)."""
+    if len(found) < 2:
+        return found
+    pooled: dict[tuple[str, int], dict[int, Outcomes]] = {}
+    for key in sorted(set.intersection(*(set(results) for results in found.values()))):
+        seed_sets = {tuple(sorted(results[key])) for results in found.values()}
+        if len(seed_sets) != 1:
+            continue  # pooling needs the same seeds in every set
+        pooled[key] = {
+            seed: {
+                (f"{name}/{character}", trait): right
+                for name, results in found.items()
+                for (character, trait), right in results[key][seed].items()
+            }
+            for seed in seed_sets.pop()
+        }
+    return {**found, POOLED: pooled} if pooled else found
+
+
 def seed_rows(runs: list[tuple[Path, dict[str, Any]]], resamples: int) -> list[SeedRow]:
     """Rows per (card set, condition, turns) with two or more seeds, and pooled rows over
     the sets that have the same seeds."""
-    found = _collect(runs)
     rows = []
-    for name, results in found.items():
+    for name, results in _with_pooled(_collect(runs)).items():
         for (condition, turns), by_seed in sorted(results.items()):
             seeds = sorted(by_seed)
             rows.append(_row(name, condition, turns, seeds, [by_seed[s] for s in seeds], resamples))
-    if len(found) > 1:
-        keys = set.intersection(*(set(results) for results in found.values()))
-        for condition, turns in sorted(keys):
-            seed_sets = {tuple(sorted(results[(condition, turns)])) for results in found.values()}
-            if len(seed_sets) != 1:
-                continue  # pooling needs the same seeds in every set
-            seeds = list(seed_sets.pop())
-            pooled = [
-                {
-                    (f"{name}/{character}", trait): right
-                    for name, results in found.items()
-                    for (character, trait), right in results[(condition, turns)][seed].items()
-                }
-                for seed in seeds
-            ]
-            rows.append(_row(POOLED, condition, turns, seeds, pooled, resamples))
     return rows
 
 
@@ -257,25 +261,8 @@ def condition_differences(
 ) -> list[ConditionDifference]:
     """Every two conditions of a card set at the same turns and seeds, paired by
     (seed, character, trait); and over the sets where each has the same seeds."""
-    found = _collect(runs)
-    by_set: dict[str, dict[tuple[str, int], dict[int, Outcomes]]] = dict(found)
-    if len(found) > 1:
-        pooled: dict[tuple[str, int], dict[int, Outcomes]] = {}
-        keys = set.intersection(*(set(results) for results in found.values()))
-        for key in keys:
-            seed_sets = {tuple(sorted(results[key])) for results in found.values()}
-            if len(seed_sets) == 1:
-                pooled[key] = {
-                    seed: {
-                        (f"{name}/{character}", trait): right
-                        for name, results in found.items()
-                        for (character, trait), right in results[key][seed].items()
-                    }
-                    for seed in seed_sets.pop()
-                }
-        by_set[POOLED] = pooled
     differences = []
-    for name, results in by_set.items():
+    for name, results in _with_pooled(_collect(runs)).items():
         conditions = sorted({condition for condition, _ in results})
         for base, other in ((a, b) for a in conditions for b in conditions if a < b):
             for turns in sorted(

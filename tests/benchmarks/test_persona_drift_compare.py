@@ -16,8 +16,7 @@ from benchmarks.persona_drift_compare import (
     variant_path,
     write_plot,
 )
-
-TRAITS = ("openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism")
+from tests.helpers.drift_results import drift_result
 
 
 def _result(
@@ -26,26 +25,10 @@ def _result(
     condition: str = "controller",
     turns: int = 0,
 ) -> dict[str, Any]:
-    return {
-        "condition": condition,
-        "turns": turns,
-        "characters": [
-            {
-                "name": name,
-                "traits": {
-                    trait: {
-                        # A card at the midpoint is not counted in Acc(Dim) (the last trait
-                        # of character "c" here).
-                        "counted": not (name == "c" and trait == "neuroticism"),
-                        "correct": right,
-                        "abs_error": error,
-                    }
-                    for trait, right in zip(TRAITS, rights, strict=True)
-                },
-            }
-            for name, rights in correct.items()
-        ],
-    }
+    # A card at the midpoint is not counted in Acc(Dim) (the last trait of character "c").
+    return drift_result(
+        condition, turns, correct, abs_error=error, uncounted={("c", "neuroticism")}
+    )
 
 
 def _payload(*results: dict[str, Any]) -> dict[str, Any]:

@@ -118,31 +118,26 @@ def test_unknown_attribute_and_bad_layers(tiny: Any) -> None:
         build(tiny, ["sentiment"], layers=(9,))
 
 
-def test_the_steering_scope_comes_from_steering_yaml(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("key", "default", "other", "unknown", "message"),
+    [
+        ("combination", "sum", "decorrelated", "product", "must be one of sum, decorrelated"),
+        ("scope", "all", "reply", "prompt", "must be one of all, reply"),
+    ],
+)
+def test_a_steering_choice_comes_from_steering_yaml(
+    tmp_path: Path, key: str, default: str, other: str, unknown: str, message: str
+) -> None:
     from roleplay.control.config import config_path
     from roleplay.errors import FileProblemsError
 
-    assert load_config().scope == "all"  # until the drift benchmark shows otherwise
+    # the defaults until the drift benchmark shows otherwise
+    assert getattr(load_config(), key) == default
     text = config_path().read_text(encoding="utf-8")
     good = tmp_path / "good.yaml"
-    good.write_text(text.replace("scope: all", "scope: reply"))
-    assert load_config(good).scope == "reply"
+    good.write_text(text.replace(f"{key}: {default}", f"{key}: {other}"))
+    assert getattr(load_config(good), key) == other
     bad = tmp_path / "bad.yaml"
-    bad.write_text(text.replace("scope: all", "scope: prompt"))
-    with pytest.raises(FileProblemsError, match="'scope' must be one of all, reply"):
-        load_config(bad)
-
-
-def test_the_steering_combination_comes_from_steering_yaml(tmp_path: Path) -> None:
-    from roleplay.control.config import config_path
-    from roleplay.errors import FileProblemsError
-
-    assert load_config().combination == "sum"  # until the drift benchmark shows otherwise
-    text = config_path().read_text(encoding="utf-8")
-    good = tmp_path / "good.yaml"
-    good.write_text(text.replace("combination: sum", "combination: decorrelated"))
-    assert load_config(good).combination == "decorrelated"
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(text.replace("combination: sum", "combination: product"))
-    with pytest.raises(FileProblemsError, match="'combination' must be one of sum, decorrelated"):
+    bad.write_text(text.replace(f"{key}: {default}", f"{key}: {unknown}"))
+    with pytest.raises(FileProblemsError, match=f"'{key}' {message}"):
         load_config(bad)

@@ -3,7 +3,7 @@ the tests of the scripts that read them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 TRAITS = ("openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism")
@@ -15,8 +15,10 @@ def drift_result(
     rights: Mapping[str, Sequence[bool]],
     traits: Sequence[str] = TRAITS,
     abs_error: float = 0.2,
+    uncounted: Collection[tuple[str, str]] = (),
 ) -> dict[str, Any]:
-    """One ``report["results"]`` entry: per character, each trait counted and right or not."""
+    """One ``report["results"]`` entry: per character, each trait right or not, counted
+    unless (character, trait) is in ``uncounted`` (a card at the midpoint)."""
     return {
         "condition": condition,
         "turns": turns,
@@ -24,7 +26,11 @@ def drift_result(
             {
                 "name": name,
                 "traits": {
-                    trait: {"counted": True, "correct": right, "abs_error": abs_error}
+                    trait: {
+                        "counted": (name, trait) not in uncounted,
+                        "correct": right,
+                        "abs_error": abs_error,
+                    }
                     for trait, right in zip(traits, marks, strict=True)
                 },
             }
