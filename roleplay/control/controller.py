@@ -19,6 +19,7 @@ says which method is in force and the bound each strength was clipped to.
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -65,6 +66,15 @@ def supports_hooks(model: Any) -> bool:
     except ControlError:
         return False
     return True
+
+
+def _positive_bound(value: Any) -> float:
+    """A combined-strength bound given to ``for_card``: a positive finite number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ControlError(f"max_combined_strength must be a number, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ControlError(f"max_combined_strength must be a positive number, got {value!r}")
+    return float(value)
 
 
 def _unpack(source: Any) -> tuple[SteeringTarget | None, Any, str, Capabilities]:
@@ -193,12 +203,15 @@ class Controller:
         vector_source: Any = None,
         combination: Combination | None = None,
         scope: Scope | None = None,
+        max_combined_strength: float | None = None,
     ) -> Controller:
         """A controller for one chat with ``card`` (None: overrides only).
 
         ``combination`` overrides steering.yaml's way of making the attributes' vectors one
         (``roleplay.control.vectors.COMBINATIONS``; an evaluation's variant); ``scope``
-        its choice of the tokens they act on (``all`` or ``reply``; another variant).
+        its choice of the tokens they act on (``all`` or ``reply``; another variant);
+        ``max_combined_strength`` its bound on the norm of the attributes' sum at a layer
+        (the calibration's and the evaluation's variant).
 
         ``vector_source`` (an engine or loaded Hugging Face model of the same model) builds
         the vectors instead of ``source``, which then only applies them.
@@ -224,6 +237,8 @@ class Controller:
                     f"unknown steering scope {scope!r}; use one of {', '.join(SCOPES)}"
                 )
             config = replace(config, scope=scope)
+        if max_combined_strength is not None:
+            config = replace(config, max_combined_strength=_positive_bound(max_combined_strength))
         if (
             enabled
             and config.scope == "reply"
@@ -405,6 +420,7 @@ class Controller:
                 "layers": list(self.layers),
                 "unit_relative_norm": self.config.unit_relative_norm,
                 "max_strength": self.config.max_strength,
+                "max_combined_strength": self.config.max_combined_strength,
                 "combination": self.config.combination,
                 "scope": self.config.scope,
                 # The bound each attribute was clipped to: its own for the sign asked for
