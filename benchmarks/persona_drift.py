@@ -27,7 +27,8 @@ first in the system block, before the card's own text: ``..._memories_first``;
 ``--recalled-memories K`` recalls K memories a turn instead of chat's 3: ``..._recall_K``;
 ``--steering-combination decorrelated``: ``..._decorrelated``; ``--steering-scope reply``
 steers only the tokens the character writes (the prompt, its earlier replies included, is
-computed unsteered): ``..._reply_only``.
+computed unsteered): ``..._reply_only``; ``--max-combined-strength B`` bounds the norm of
+the traits' summed vector at B units instead of steering.yaml's: ``..._combined_B``.
 ``--card-set bundled`` runs on the five bundled characters (the tuning set) instead of the
 frozen evaluation set, so that a variant can be chosen there before it is reported on the
 evaluation set: ``persona_drift_bundled...``.
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 import os
 import sys
 import time
@@ -126,6 +128,13 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "reply (only the reply's) adds _reply_only to the result's name",
     )
     parser.add_argument(
+        "--max-combined-strength",
+        type=float,
+        metavar="B",
+        help="variant: bound on the norm of the traits' summed steering vector (default: "
+        "steering.yaml's max_combined_strength); adds _combined_B to the result's name",
+    )
+    parser.add_argument(
         "--conversation-seed",
         type=int,
         metavar="S",
@@ -133,6 +142,9 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "script's seed; adds _seed_S_<conditions> to the result's name",
     )
     arguments = parser.parse_args(argv)
+    bound = arguments.max_combined_strength
+    if bound is not None and not (math.isfinite(bound) and bound > 0):
+        parser.error(f"--max-combined-strength {bound:g}: use a positive number")
     if arguments.recalled_memories is not None and arguments.recalled_memories < 1:
         parser.error(f"--recalled-memories {arguments.recalled_memories}: use 1 or more")
     return arguments
@@ -161,6 +173,8 @@ def result_name(arguments: argparse.Namespace) -> str:
         name += f"_{arguments.steering_combination}"
     if arguments.steering_scope not in (None, load_config().scope):
         name += "_reply_only" if arguments.steering_scope == "reply" else "_all_tokens"
+    if arguments.max_combined_strength not in (None, load_config().max_combined_strength):
+        name += f"_combined_{arguments.max_combined_strength:g}"
     if arguments.conversation_seed is not None:
         # A seed's runs under other conditions sit side by side instead of replacing
         # each other (the controller's and memory's seed runs are separate runs).
@@ -227,6 +241,7 @@ def run(arguments: argparse.Namespace) -> None:
                 recalled_memories=arguments.recalled_memories,
                 steering_combination=arguments.steering_combination,
                 steering_scope=arguments.steering_scope,
+                steering_max_combined_strength=arguments.max_combined_strength,
                 conversation_seed=arguments.conversation_seed,
             ),
             progress=progress,
@@ -252,6 +267,9 @@ def run(arguments: argparse.Namespace) -> None:
         "recalled_memories": arguments.recalled_memories,
         "steering_combination": arguments.steering_combination or load_config().combination,
         "steering_scope": arguments.steering_scope or load_config().scope,
+        "max_combined_strength": (
+            arguments.max_combined_strength or load_config().max_combined_strength
+        ),
         "conversation_seed": (
             load_drift_script().generation.seed
             if arguments.conversation_seed is None

@@ -58,9 +58,10 @@ CONFIGURATION = (
     "recalled_memories",
     "steering_combination",
     "steering_scope",
+    "max_combined_strength",
 )
 # A key's value in results written before the key was recorded.
-CONFIGURATION_DEFAULTS = {"steering_scope": "all"}
+CONFIGURATION_DEFAULTS = {"steering_scope": "all", "max_combined_strength": 1.0}
 
 
 POOLED = "both sets"

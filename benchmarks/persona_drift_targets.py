@@ -110,6 +110,12 @@ def configuration_problem(payload: dict[str, Any], condition: str) -> str | None
         return f"steering combined {payload['steering_combination']}"
     if payload.get("steering_scope", "all") != "all":
         return f"steering on {payload['steering_scope']} tokens only"
+    from roleplay.control.config import load_config
+
+    shipped_bound = load_config().max_combined_strength
+    # Results written before the bound was recorded ran with the 1.0 of the day.
+    if payload.get("max_combined_strength", 1.0) != shipped_bound:
+        return f"traits' sum bounded at {payload['max_combined_strength']:g}, not {shipped_bound:g}"
     if payload.get("recalled_memories") is not None:
         return f"{payload['recalled_memories']} memories recalled a turn"
     if condition == "memory":

@@ -71,6 +71,9 @@ class FeatureOptions:
     # Which tokens the vectors act on (steering.yaml's ``scope`` when None); likewise a
     # variant (--steering-scope).
     steering_scope: Scope | None = None
+    # Bound on the norm of the traits' summed vector at a layer (steering.yaml's
+    # ``max_combined_strength`` when None); likewise a variant (--max-combined-strength).
+    steering_max_combined_strength: float | None = None
     toxicity: bool = True
     # What each character learns about the user from their statements (roleplay.profile).
     profile: bool = True
@@ -259,6 +262,7 @@ def control_factory(
             progress=progress,
             combination=options.steering_combination,
             scope=options.steering_scope,
+            max_combined_strength=options.steering_max_combined_strength,
         )
 
     return build

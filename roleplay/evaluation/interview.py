@@ -154,6 +154,7 @@ class Interviewer:
         recalled_memories: int | None = None,
         steering_combination: Combination | None = None,
         steering_scope: Scope | None = None,
+        steering_max_combined_strength: float | None = None,
         conversation_seed: int | None = None,
     ) -> None:
         """Ablations (``benchmarks/persona_drift.py``): ``character_notes=False`` leaves the
@@ -164,6 +165,7 @@ class Interviewer:
         recalls (default: chat's); ``steering_combination`` how the traits' steering vectors
         make one (``roleplay.control.vectors``; default: steering.yaml's);
         ``steering_scope`` which tokens they act on (``all`` or ``reply``; likewise);
+        ``steering_max_combined_strength`` the bound on their sum's norm (likewise);
         ``conversation_seed`` samples the scripted conversation's replies from another seed
         (default: the script's), to measure how much fidelity depends on the one
         conversation sampled."""
@@ -176,6 +178,7 @@ class Interviewer:
         self.recalled_memories = recalled_memories
         self.steering_combination = steering_combination
         self.steering_scope = steering_scope
+        self.steering_max_combined_strength = steering_max_combined_strength
         self.conversation_seed = conversation_seed
         self.top_tokens_only = reads_top_tokens_only(engine)
         self._scorer = None if self.top_tokens_only else scorer_for(engine)
@@ -279,7 +282,10 @@ class Interviewer:
         control_factory = memory_factory = None
         if uses_controller(condition):
             control_factory = parts.controller_factory(
-                self.engine, self.steering_combination, self.steering_scope
+                self.engine,
+                self.steering_combination,
+                self.steering_scope,
+                self.steering_max_combined_strength,
             )
             if control_factory is None:
                 raise RoleplayError(

@@ -104,15 +104,21 @@ def controller_factory(
     engine: LoadedModelEngine,
     combination: Combination | None = None,
     scope: Scope | None = None,
+    max_combined_strength: float | None = None,
 ) -> ControlFactory | None:
     """Steering from each card's Big Five (and ``attributes``), as in chat; ``combination``
-    overrides how the traits' vectors make one, ``scope`` which tokens they act on
-    (variants; None: chat's)."""
+    overrides how the traits' vectors make one, ``scope`` which tokens they act on,
+    ``max_combined_strength`` the bound on their sum's norm (variants; None: chat's)."""
     if not controller_available():
         return None
     from roleplay.features import FeatureOptions, control_factory
 
-    options = FeatureOptions(memory=False, steering_combination=combination, steering_scope=scope)
+    options = FeatureOptions(
+        memory=False,
+        steering_combination=combination,
+        steering_scope=scope,
+        steering_max_combined_strength=max_combined_strength,
+    )
     return control_factory(engine, options)
 
 

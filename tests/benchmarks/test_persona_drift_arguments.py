@@ -27,6 +27,7 @@ from benchmarks.persona_drift import _arguments, result_name
         (["--steering-combination", "sum"], "persona_drift"),  # steering.yaml's
         (["--steering-scope", "reply"], "persona_drift_reply_only"),
         (["--steering-scope", "all"], "persona_drift"),  # steering.yaml's
+        (["--max-combined-strength", "1.5"], "persona_drift_combined_1.5"),
         (
             ["--conversation-seed", "7100", "--conditions", "controller"],
             "persona_drift_seed_7100_controller",
@@ -53,6 +54,9 @@ def test_each_variant_has_its_own_result_name(argv: list[str], name: str) -> Non
         (["--card-set", "mine"], "invalid choice: 'mine'"),
         (["--steering-combination", "product"], "invalid choice: 'product'"),
         (["--steering-scope", "prompt"], "invalid choice: 'prompt'"),
+        (["--max-combined-strength", "0"], "--max-combined-strength 0: use a positive number"),
+        (["--max-combined-strength", "nan"], "--max-combined-strength nan: use a positive"),
+        (["--max-combined-strength", "wide"], "invalid float value: 'wide'"),
     ],
 )
 def test_bad_switches_stop_with_exit_code_2(

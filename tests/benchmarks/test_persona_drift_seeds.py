@@ -78,6 +78,10 @@ def test_seeds_give_the_spread_the_pooled_mean_and_the_agreement() -> None:
             _run(7100, {"Ada": (True, True), "Bo": (True, True)}, steering_scope="reply"),
             "another configuration than a.json (steering_scope)",
         ),
+        (
+            _run(7100, {"Ada": (True, True), "Bo": (True, True)}, max_combined_strength=1.5),
+            "another configuration than a.json (max_combined_strength)",
+        ),
     ],
 )
 def test_runs_that_are_not_samples_of_one_configuration_are_refused(

@@ -20,6 +20,7 @@ from benchmarks.persona_drift_targets import (
     verdict,
     write_plot,
 )
+from roleplay.control.config import load_config
 from tests.helpers.drift_results import drift_result
 
 TRAITS = targets.TRAITS
@@ -92,6 +93,14 @@ def test_only_chats_configuration_counts() -> None:
     assert "pools" in str(configuration_problem({"memory_pools": True}, "memory"))
     assert "placed" in str(configuration_problem({"memory_position": "before_character"}, "memory"))
     assert "recalled" in str(configuration_problem({"recalled_memories": 1}, "memory"))
+    shipped = load_config().max_combined_strength
+    assert "sum bounded at 9" in str(configuration_problem({"max_combined_strength": 9}, "memory"))
+    assert (
+        configuration_problem(
+            {"max_combined_strength": shipped, "date": AFTER_STATEMENTS}, "memory"
+        )
+        is None
+    )
     assert "reply tokens only" in str(configuration_problem({"steering_scope": "reply"}, "memory"))
     assert (
         configuration_problem({"steering_scope": "all", "date": AFTER_STATEMENTS}, "memory") is None

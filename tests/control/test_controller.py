@@ -126,6 +126,30 @@ def test_disabled_controller_does_nothing_but_still_validates(tiny: Any) -> None
         Controller.for_card(tiny, None, {"sentimnt": 1.0}, enabled=False)
 
 
+@pytest.mark.usefixtures("no_hooks_left")
+def test_the_combined_bound_scales_the_sum_only_past_it(tiny: Any) -> None:
+    strengths = {"extraversion": 1.0, "sentiment": -1.0}
+    shipped = Controller.for_card(tiny, None, strengths, layers=LAYERS)
+    wide = Controller.for_card(tiny, None, strengths, layers=LAYERS, max_combined_strength=10)
+    narrow = Controller.for_card(tiny, None, strengths, layers=LAYERS, max_combined_strength=0.5)
+    assert wide.describe()["steering"]["max_combined_strength"] == 10
+    assert shipped.describe()["steering"]["max_combined_strength"] == (
+        load_config().max_combined_strength
+    )
+    assert wide.rescaled_layers == {}  # two unit strengths sum to less than 10 units
+    assert set(narrow.rescaled_layers) == set(LAYERS)
+    for layer in LAYERS:
+        # Below the bound the sum is the attributes' deltas as they are; past it, the same
+        # direction scaled down to the bound.
+        unscaled, scaled = wide.deltas[layer], narrow.deltas[layer]
+        assert torch.allclose(scaled, unscaled * narrow.rescaled_layers[layer])
+        assert float(scaled.norm()) < float(unscaled.norm())
+    narrower = Controller.for_card(tiny, None, strengths, layers=LAYERS, max_combined_strength=0.25)
+    for layer in LAYERS:  # past the bound, the norm is the bound's
+        ratio = float(narrow.deltas[layer].norm()) / float(narrower.deltas[layer].norm())
+        assert ratio == pytest.approx(2.0, rel=1e-4)
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -136,6 +160,9 @@ def test_disabled_controller_does_nothing_but_still_validates(tiny: Any) -> None
         ({"combination": "product"}, "unknown steering combination 'product'"),
         ({"scope": "prompt"}, "unknown steering scope 'prompt'"),
         ({"scope": "reply"}, "needs llama.cpp's control vectors"),  # hooks steer every token
+        ({"max_combined_strength": 0}, "must be a positive number, got 0"),
+        ({"max_combined_strength": float("inf")}, "must be a positive number, got inf"),
+        ({"max_combined_strength": "2"}, "must be a number, got '2'"),
     ],
 )
 def test_bad_settings_fail_at_construction(

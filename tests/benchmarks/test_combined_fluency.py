@@ -1,0 +1,45 @@
+"""benchmarks/combined_fluency.py: the combined-bound choice, and the script end to end on
+the default model, as small as it goes (slow)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.combined_fluency import choose_bound, markdown
+
+
+def test_the_bound_chosen_is_the_largest_within_budget() -> None:
+    assert choose_bound({1.0: 1.05, 1.5: 1.12, 2.0: 1.31}, 1.15) == 1.5
+    # Not the first within budget from either end: a noisy dip past an over-budget value
+    # still counts, as the pooled point estimate is what the rule reads.
+    assert choose_bound({1.0: 1.05, 1.5: 1.2, 2.0: 1.14}, 1.15) == 2.0
+    assert choose_bound({1.0: 1.16, 2.0: 1.3}, 1.15) is None
+
+
+@pytest.mark.slow
+def test_a_quick_run_measures_every_card_at_every_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchmarks import combined_fluency, common
+    from roleplay import paths
+
+    monkeypatch.setattr(common, "OUT_DIR", tmp_path)
+    monkeypatch.setenv("ROLEPLAY_MODELS_DIR", str(paths.models_dir()))
+    monkeypatch.setenv("ROLEPLAY_HOME", str(tmp_path / "home"))
+    combined_fluency.main(["--quick", "--bounds", "0.5,4", "--threads", "2"])
+    result = json.loads((tmp_path / "combined_fluency_calibration_quick.json").read_text())
+    assert result["quick"] and result["card_set"] == "bundled" and result["n_pairs"] == 2
+    assert len(result["cards"]) == 2
+    for card in result["cards"].values():
+        narrow, wide = card["by_bound"]["0.5"], card["by_bound"]["4"]
+        assert narrow["rescaled_layers"]  # every bundled card's sum is past 0.5 units
+        assert wide["rescaled_layers"] == {}  # and below 4
+        assert all(
+            entry["ppl_ratio"] > 0 and len(entry["replies"]) == 2 for entry in (narrow, wide)
+        )
+    assert result["pooled"]["4"]["n"] == 4
+    text = markdown(result)
+    assert "| all 2 cards (n 4) |" in text and "steering.yaml ships" in text
