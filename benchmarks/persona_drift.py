@@ -28,7 +28,9 @@ first in the system block, before the card's own text: ``..._memories_first``;
 ``--steering-combination decorrelated``: ``..._decorrelated``; ``--steering-scope reply``
 steers only the tokens the character writes (the prompt, its earlier replies included, is
 computed unsteered): ``..._reply_only``; ``--max-combined-strength B`` bounds the norm of
-the traits' summed vector at B units instead of steering.yaml's: ``..._combined_B``.
+the traits' summed vector at B units instead of steering.yaml's: ``..._combined_B``;
+``--note-depth D`` puts the character's note D messages from the end instead of 4:
+``..._note_depth_D``.
 ``--card-set bundled`` runs on the five bundled characters (the tuning set) instead of the
 frozen evaluation set, so that a variant can be chosen there before it is reported on the
 evaluation set: ``persona_drift_bundled...``.
@@ -67,6 +69,7 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
     from roleplay.control.vectors import COMBINATIONS
     from roleplay.evaluation.characters import CARD_SETS
     from roleplay.prompting.builder import DEFAULT_MEMORY_POSITION, MEMORY_POSITIONS
+    from roleplay.prompting.character_note import MAX_NOTE_DEPTH
 
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--after-turns", default="5,10,20")
@@ -128,6 +131,13 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "reply (only the reply's) adds _reply_only to the result's name",
     )
     parser.add_argument(
+        "--note-depth",
+        type=int,
+        metavar="D",
+        help="variant: the character's note D messages from the end instead of 4; adds "
+        "_note_depth_D to the result's name",
+    )
+    parser.add_argument(
         "--max-combined-strength",
         type=float,
         metavar="B",
@@ -142,6 +152,8 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "script's seed; adds _seed_S_<conditions> to the result's name",
     )
     arguments = parser.parse_args(argv)
+    if arguments.note_depth is not None and not 0 <= arguments.note_depth <= MAX_NOTE_DEPTH:
+        parser.error(f"--note-depth {arguments.note_depth}: use 0 to {MAX_NOTE_DEPTH}")
     bound = arguments.max_combined_strength
     if bound is not None and not (math.isfinite(bound) and bound > 0):
         parser.error(f"--max-combined-strength {bound:g}: use a positive number")
@@ -155,6 +167,7 @@ def result_name(arguments: argparse.Namespace) -> str:
     so that the published run is never overwritten by one."""
     from roleplay.control.config import load_config
     from roleplay.prompting.builder import DEFAULT_MEMORY_POSITION
+    from roleplay.prompting.character_note import DEFAULT_NOTE_DEPTH
 
     name = "persona_drift"
     if arguments.card_set != "evaluation":
@@ -173,6 +186,8 @@ def result_name(arguments: argparse.Namespace) -> str:
         name += f"_{arguments.steering_combination}"
     if arguments.steering_scope not in (None, load_config().scope):
         name += "_reply_only" if arguments.steering_scope == "reply" else "_all_tokens"
+    if arguments.note_depth not in (None, DEFAULT_NOTE_DEPTH):
+        name += f"_note_depth_{arguments.note_depth}"
     if arguments.max_combined_strength not in (None, load_config().max_combined_strength):
         name += f"_combined_{arguments.max_combined_strength:g}"
     if arguments.conversation_seed is not None:
@@ -212,6 +227,7 @@ def run(arguments: argparse.Namespace) -> None:
     from roleplay.evaluation.plan import Method, parse_conditions
     from roleplay.evaluation.report import report_json, summary_table, write_drift_plot
     from roleplay.memory.settings import default_settings
+    from roleplay.prompting.character_note import DEFAULT_NOTE_DEPTH
 
     console = Console(width=120)
     cards = card_set_paths(arguments.card_set)
@@ -235,6 +251,7 @@ def run(arguments: argparse.Namespace) -> None:
                 engine,
                 rows_done=progress.advance if progress else None,
                 character_notes=notes,
+                note_depth=arguments.note_depth,
                 remember_policy=arguments.remember,
                 memory_pools=arguments.memory_pools,
                 memory_position=arguments.memory_position,
@@ -258,6 +275,7 @@ def run(arguments: argparse.Namespace) -> None:
         "threads": arguments.threads,
         "card_set": arguments.card_set,
         "character_notes": notes,
+        "note_depth": DEFAULT_NOTE_DEPTH if arguments.note_depth is None else arguments.note_depth,
         "remember_policy": arguments.remember,
         # What memory kept in this run, the flag or the default of the day: a later change
         # of the default must not change what an old result says it measured.

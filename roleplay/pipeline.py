@@ -600,9 +600,11 @@ class ChatPipeline:
         prompt_layout: PromptLayout = "system",
         character_notes: bool = True,
         memory_position: MemoryPosition = DEFAULT_MEMORY_POSITION,
+        note_depth: int | None = None,
     ) -> None:
         """``prompt_layout``: where memories and lore go (``roleplay.prompting.builder``);
-        ``character_notes``: re-assert the card's traits near the end of a long chat;
+        ``character_notes``: re-assert the card's traits near the end of a long chat, at
+        ``note_depth`` messages from the end (default: SillyTavern's 4);
         ``memory_position``: where memories go in the system block (same module).
 
         ``background_parts``: build each conversation's memory, controller and lore on a
@@ -619,6 +621,7 @@ class ChatPipeline:
             layout=prompt_layout,
             character_notes=character_notes,
             memory_position=memory_position,
+            note_depth=note_depth,
         )
         self._memory_factory = memory_factory
         self._control_factory = control_factory

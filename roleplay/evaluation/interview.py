@@ -148,6 +148,7 @@ class Interviewer:
         rows_done: RowsDone | None = None,
         prompt_layout: PromptLayout = "system",
         character_notes: bool = True,
+        note_depth: int | None = None,
         remember_policy: RememberPolicy | None = None,
         memory_pools: bool = False,
         memory_position: MemoryPosition = DEFAULT_MEMORY_POSITION,
@@ -158,7 +159,8 @@ class Interviewer:
         conversation_seed: int | None = None,
     ) -> None:
         """Ablations (``benchmarks/persona_drift.py``): ``character_notes=False`` leaves the
-        character's note out of every prompt; ``remember_policy`` overrides what a drift
+        character's note out of every prompt, ``note_depth`` places it that many messages
+        from the end instead of 4; ``remember_policy`` overrides what a drift
         run's turns leave in memory; ``memory_pools`` recalls what the user said apart from
         the card's memories; ``memory_position`` places the recalled memories in the system
         block (``roleplay.prompting.builder``); ``recalled_memories`` is how many a turn
@@ -172,6 +174,7 @@ class Interviewer:
         self.engine: Any = engine
         self.prompt_layout = prompt_layout
         self.character_notes = character_notes
+        self.note_depth = note_depth
         self.remember_policy = remember_policy
         self.memory_pools = memory_pools
         self.memory_position = memory_position
@@ -323,6 +326,7 @@ class Interviewer:
             prompt_layout=self.prompt_layout,
             character_notes=self.character_notes,
             memory_position=self.memory_position,
+            note_depth=self.note_depth,
         )
         return pipeline.start(card_path, user_name=self.settings.interviewer_name, greeting=False)
 

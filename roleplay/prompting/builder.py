@@ -42,6 +42,7 @@ from roleplay.engine.base import ChatMessage
 from roleplay.errors import RoleplayError
 from roleplay.prompting.character_note import (
     DEFAULT_NOTE_DEPTH,
+    MAX_NOTE_DEPTH,
     DepthNote,
     MessageRole,
     character_note,
@@ -272,10 +273,13 @@ class PromptBuilder:
         memory_share: float = DEFAULT_MEMORY_SHARE,
         character_notes: bool = True,
         memory_position: MemoryPosition = DEFAULT_MEMORY_POSITION,
+        note_depth: int | None = None,
     ) -> None:
         """``memory_share``: the most of the token budget recalled memories may take.
         ``character_notes``: re-assert the card's traits near the end of a long chat
-        (``roleplay.prompting.character_note``). ``memory_position``: where memories go in
+        (``roleplay.prompting.character_note``); ``note_depth``: where a note written from
+        the traits goes instead of SillyTavern's default depth (an evaluation's variant; a
+        card's own note keeps its depth). ``memory_position``: where memories go in
         the system block (module docstring)."""
         if layout not in PROMPT_LAYOUTS:
             raise RoleplayError(f"prompt layout {layout!r}: use one of {', '.join(PROMPT_LAYOUTS)}")
@@ -289,8 +293,11 @@ class PromptBuilder:
         self.reply_tokens = reply_tokens
         self.layout = layout
         self.memory_share = memory_share
+        if note_depth is not None and not 0 <= note_depth <= MAX_NOTE_DEPTH:
+            raise RoleplayError(f"note depth {note_depth}: use 0 to {MAX_NOTE_DEPTH}")
         self.character_notes = character_notes
         self.memory_position = memory_position
+        self.note_depth = note_depth
 
     @property
     def token_budget(self) -> int:
@@ -413,7 +420,7 @@ class PromptBuilder:
         unchanged prefix (the backend's KV cache covers it)."""
         if not self.character_notes:
             return None
-        note = character_note(card, user_name)
+        note = character_note(card, user_name, self.note_depth)
         if history_length < max(note.depth, 1):
             return None
         return replace(note, depth=1) if self.layout == "turn" else note

@@ -35,8 +35,9 @@ class DepthNote:
     role: MessageRole = "system"
 
 
-def character_note(card: Card, user_name: str) -> DepthNote:
-    """The card's own note (``extensions.depth_prompt``) or one written from its traits."""
+def character_note(card: Card, user_name: str, depth: int | None = None) -> DepthNote:
+    """The card's own note (``extensions.depth_prompt``) or one written from its traits,
+    placed at ``depth`` (default: SillyTavern's)."""
     own = _card_depth_prompt(card)
     if own is not None:
         prompt, depth, role = own
@@ -49,7 +50,7 @@ def character_note(card: Card, user_name: str) -> DepthNote:
         personality_lines=personality_lines(personality.big_five.as_dict()),
         traits=list(personality.traits),
     )
-    return DepthNote(text.strip())
+    return DepthNote(text.strip(), DEFAULT_NOTE_DEPTH if depth is None else depth)
 
 
 def _card_depth_prompt(card: Card) -> tuple[str, int, MessageRole] | None:

@@ -28,6 +28,8 @@ from benchmarks.persona_drift import _arguments, result_name
         (["--steering-scope", "reply"], "persona_drift_reply_only"),
         (["--steering-scope", "all"], "persona_drift"),  # steering.yaml's
         (["--max-combined-strength", "1.5"], "persona_drift_combined_1.5"),
+        (["--note-depth", "1"], "persona_drift_note_depth_1"),
+        (["--note-depth", "4"], "persona_drift"),  # SillyTavern's, chat's
         (
             ["--conversation-seed", "7100", "--conditions", "controller"],
             "persona_drift_seed_7100_controller",
@@ -54,6 +56,7 @@ def test_each_variant_has_its_own_result_name(argv: list[str], name: str) -> Non
         (["--card-set", "mine"], "invalid choice: 'mine'"),
         (["--steering-combination", "product"], "invalid choice: 'product'"),
         (["--steering-scope", "prompt"], "invalid choice: 'prompt'"),
+        (["--note-depth", "-1"], "--note-depth -1: use 0 to 1000"),
         (["--max-combined-strength", "0"], "--max-combined-strength 0: use a positive number"),
         (["--max-combined-strength", "nan"], "--max-combined-strength nan: use a positive"),
         (["--max-combined-strength", "wide"], "invalid float value: 'wide'"),

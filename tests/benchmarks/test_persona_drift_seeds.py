@@ -82,6 +82,10 @@ def test_seeds_give_the_spread_the_pooled_mean_and_the_agreement() -> None:
             _run(7100, {"Ada": (True, True), "Bo": (True, True)}, max_combined_strength=1.5),
             "another configuration than a.json (max_combined_strength)",
         ),
+        (
+            _run(7100, {"Ada": (True, True), "Bo": (True, True)}, note_depth=0),
+            "another configuration than a.json (note_depth)",
+        ),
     ],
 )
 def test_runs_that_are_not_samples_of_one_configuration_are_refused(

@@ -93,6 +93,7 @@ def test_only_chats_configuration_counts() -> None:
     assert "pools" in str(configuration_problem({"memory_pools": True}, "memory"))
     assert "placed" in str(configuration_problem({"memory_position": "before_character"}, "memory"))
     assert "recalled" in str(configuration_problem({"recalled_memories": 1}, "memory"))
+    assert "note at depth 1" in str(configuration_problem({"note_depth": 1}, "controller"))
     shipped = load_config().max_combined_strength
     assert "sum bounded at 9" in str(configuration_problem({"max_combined_strength": 9}, "memory"))
     assert (

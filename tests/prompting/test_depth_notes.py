@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from jinja2 import TemplateError
 
 from roleplay.cards.model import Card
 from roleplay.engine.base import ChatMessage
+from roleplay.errors import RoleplayError
 from roleplay.prompting.builder import LoreSnippet, MemorySnippet, PromptBuilder, SceneContext
 from roleplay.prompting.character_note import character_note
 from tests.helpers.scripted_engine import ScriptedEngine
@@ -57,6 +59,24 @@ def test_no_note_while_the_chat_is_shorter_than_its_depth_or_when_switched_off()
     assert not any(m.content.startswith("[Stay") for m in short.messages)
     off = _builder(character_notes=False).build(_card(), "Ann", _history(8), "Hi")
     assert not any(m.content.startswith("[Stay") for m in off.messages)
+
+
+def test_the_written_note_can_go_at_another_depth_but_a_card_note_keeps_its_own() -> None:
+    built = _builder(note_depth=1).build(_card(), "Ann", _history(6), "Be nice to me.")
+    contents = [message.content for message in built.messages]
+    # Depth 1: right before the new message, once the chat has one message.
+    assert contents[-2].startswith("[Stay Mira.") and contents[-1] == "Be nice to me."
+    assert any(c.startswith("[Stay") for c in _contents(_builder(note_depth=1), _history(1)))
+    assert not any(c.startswith("[Stay") for c in _contents(_builder(note_depth=1), []))
+    card = _card(extensions={"depth_prompt": {"prompt": "{{char}} never smiles.", "depth": 2}})
+    own = _builder(note_depth=0).build(card, "Ann", _history(4), "Smile?")
+    assert own.messages[-3] == ChatMessage("system", "Mira never smiles.")
+    with pytest.raises(RoleplayError, match="note depth -1: use 0 to 1000"):
+        _builder(note_depth=-1)
+
+
+def _contents(builder: PromptBuilder, history: list[ChatMessage]) -> list[str]:
+    return [m.content for m in builder.build(_card(), "Ann", history, "Hi").messages]
 
 
 def test_a_card_depth_prompt_replaces_the_written_note() -> None:
