@@ -59,9 +59,10 @@ CONFIGURATION = (
     "steering_combination",
     "steering_scope",
     "max_combined_strength",
+    "note_depth",
 )
 # A key's value in results written before the key was recorded.
-CONFIGURATION_DEFAULTS = {"steering_scope": "all", "max_combined_strength": 1.0}
+CONFIGURATION_DEFAULTS = {"steering_scope": "all", "max_combined_strength": 1.0, "note_depth": 4}
 
 
 POOLED = "both sets"

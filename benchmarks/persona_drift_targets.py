@@ -102,6 +102,8 @@ def configuration_problem(payload: dict[str, Any], condition: str) -> str | None
     """Why ``payload`` is not chat's configuration for ``condition`` (None when it is)."""
     if not payload.get("character_notes", True):
         return "run without the character's note"
+    if payload.get("note_depth", 4) != 4:
+        return f"the character's note at depth {payload['note_depth']}"
     if payload.get("memory_pools"):
         return "run with memory pools"
     if payload.get("memory_position", "after_character") != "after_character":
