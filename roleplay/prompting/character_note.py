@@ -40,8 +40,8 @@ def character_note(card: Card, user_name: str, depth: int | None = None) -> Dept
     placed at ``depth`` (default: SillyTavern's)."""
     own = _card_depth_prompt(card)
     if own is not None:
-        prompt, depth, role = own
-        return DepthNote(fill_placeholders(prompt, char=card.name, user=user_name), depth, role)
+        prompt, own_depth, role = own
+        return DepthNote(fill_placeholders(prompt, char=card.name, user=user_name), own_depth, role)
     personality = card.personality
     text = render_template(
         "character_note.j2",
