@@ -256,6 +256,22 @@ class Interviewer:
                     parts.forget_scratch_memory(scratch)
         return answers
 
+    def played_conversation(
+        self, card_path: Path, condition: Condition, turns: int
+    ) -> list[Message]:
+        """The messages of the scripted conversation's first ``turns`` turns, played as a
+        drift run plays them (memory written to a scratch store and forgotten)."""
+        with tempfile.TemporaryDirectory(prefix="roleplay-interview-") as folder:
+            store = SessionStore(Path(folder) / "interview.sqlite3")
+            scratch = Path(folder) / "memory"
+            try:
+                conversation = self._conversation(store, card_path, condition, scratch)
+                play_turns(conversation, 0, turns, self.drift, seed=self.conversation_seed)
+                return conversation.messages()
+            finally:
+                store.close()
+                parts.forget_scratch_memory(scratch)
+
     def _answers(
         self, conversation: Conversation, methods: Sequence[Method], history: list[Message]
     ) -> ItemResponses:

@@ -126,6 +126,25 @@ def test_the_character_note_can_be_left_out_of_a_drift_interview(
     assert with_note == ([False, False, True, True] if notes else [False] * 4)
 
 
+def test_the_note_depth_reaches_the_played_turns(
+    roomy_tiny_engine: Any, characters_dir: Path, prepared_prompts: list[str]
+) -> None:
+    """``note_depth`` (persona_drift --note-depth) moves the note in the played turns, and
+    played_conversation gives back the conversation a drift run plays."""
+    interviewer = Interviewer(roomy_tiny_engine, batch_size=16, note_depth=1)
+    interviewer.drift = SCRIPT
+    messages = interviewer.played_conversation(characters_dir / "mira.yaml", Condition.PROMPT, 3)
+    assert [m.role for m in messages] == ["user", "assistant"] * 3
+    assert [m.content for m in messages if m.role == "user"] == SCRIPT.messages
+    # Depth 1: from the second turn on, right before the newest (user) message.
+    with_note = ["[Stay Captain Mira Voss." in text for text in prepared_prompts]
+    assert with_note == [False, True, True]
+    note_at = prepared_prompts[2].index("[Stay Captain Mira Voss.")
+    assert prepared_prompts[2].index("lol whatever") > note_at
+    assert prepared_prompts[2].index("Write me some Python.") < note_at
+    assert not sessions_db_path().exists()
+
+
 def test_a_drift_run_with_real_memory_leaves_the_users_store_alone(
     roomy_tiny_engine: Any, characters_dir: Path
 ) -> None:
