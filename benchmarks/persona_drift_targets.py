@@ -28,6 +28,7 @@ conditions as chat ships them, never for whichever looks best afterwards.
 
     python -m benchmarks.persona_drift_targets            # table, JSON and plot
     python -m benchmarks.persona_drift_targets --resamples 10000
+    python -m benchmarks.persona_drift_targets --conditions controller  # one condition
 
 Output: the tables on stdout, ``benchmarks/out/persona_drift_targets.json`` and ``.png``.
 """
@@ -37,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -178,11 +180,16 @@ def target_row(
     )
 
 
-def load_sources(folder: Path) -> dict[tuple[str, str], dict[tuple[str, int], dict[str, Any]]]:
-    """(set, condition) -> {(condition, turns): result} from each source run; a missing run,
-    a run on another card set or in another configuration is a one-line ValueError."""
+def load_sources(
+    folder: Path, conditions: Sequence[str] = CONDITIONS
+) -> dict[tuple[str, str], dict[tuple[str, int], dict[str, Any]]]:
+    """(set, condition) -> {(condition, turns): result} from each source run of
+    ``conditions``; a missing run, a run on another card set or in another configuration is
+    a one-line ValueError."""
     loaded: dict[tuple[str, str], dict[tuple[str, int], dict[str, Any]]] = {}
     for (card_set, condition), stems in SOURCES.items():
+        if condition not in conditions:
+            continue
         candidates = [folder / f"{stem}.json" for stem in stems]
         path = next((candidate for candidate in candidates if candidate.exists()), candidates[0])
         try:
@@ -210,7 +217,7 @@ def target_rows(
 ) -> list[TargetRow]:
     """Each held-out set, then both pooled, per condition and checkpoint all sets have."""
     rows: list[TargetRow] = []
-    for condition in CONDITIONS:
+    for condition in (c for c in CONDITIONS if all((s, c) in loaded for s in HELD_OUT_SETS)):
         checkpoints = sorted(
             set.intersection(
                 *({turns for _, turns in loaded[(s, condition)]} for s in HELD_OUT_SETS)
@@ -305,9 +312,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--results", type=Path, default=OUT_DIR, help="the runs' folder")
     parser.add_argument("--resamples", type=int, default=10_000)
+    parser.add_argument(
+        "--conditions",
+        default=",".join(CONDITIONS),
+        help="comma-separated, of " + ", ".join(CONDITIONS) + " (default: both)",
+    )
     arguments = parser.parse_args(argv)
+    conditions = [c.strip() for c in arguments.conditions.split(",") if c.strip()]
+    unknown = [c for c in conditions if c not in CONDITIONS]
+    if unknown or not conditions:
+        parser.error(f"--conditions {arguments.conditions!r}: use {' or '.join(CONDITIONS)}")
     try:
-        rows = target_rows(load_sources(arguments.results), arguments.resamples)
+        rows = target_rows(load_sources(arguments.results, conditions), arguments.resamples)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -217,6 +217,25 @@ def test_memory_rows_fall_back_to_a_statements_run_of_the_published_name(
     assert set(loaded[("evaluation", "memory")]) == {("memory", t) for t in (0, 10, 20)}
 
 
+def test_one_condition_needs_only_its_own_sources(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _sources(tmp_path)
+    (tmp_path / "persona_drift_remember_statements.json").unlink()
+    _write(
+        tmp_path,
+        "persona_drift",
+        _run(None, [drift_result("controller", t, EVALUATION) for t in (0, 20)]),
+    )
+    rows = target_rows(load_sources(tmp_path, ["controller"]), resamples=50)
+    assert {r.condition for r in rows} == {"controller"}
+    assert {r.turns for r in rows} == {0, 20}
+    with pytest.raises(SystemExit) as exit_info:
+        targets.main(["--results", str(tmp_path), "--conditions", "prompt"])
+    assert exit_info.value.code == 2
+    assert "--conditions 'prompt'" in capsys.readouterr().err
+
+
 def test_a_broken_source_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _sources(tmp_path)
     (tmp_path / "persona_drift.json").write_bytes(b"\x00\xff not json")
