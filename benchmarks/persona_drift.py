@@ -29,7 +29,7 @@ first in the system block, before the card's own text: ``..._memories_first``;
 steers only the tokens the character writes (the prompt, its earlier replies included, is
 computed unsteered): ``..._reply_only``; ``--max-combined-strength B`` bounds the norm of
 the traits' summed vector at B units instead of steering.yaml's: ``..._combined_B``;
-``--note-depth D`` puts the character's note D messages from the end instead of 4:
+``--note-depth D`` puts the character's note D messages from the end instead of chat's 1:
 ``..._note_depth_D``.
 ``--card-set bundled`` runs on the five bundled characters (the tuning set) instead of the
 frozen evaluation set, so that a variant can be chosen there before it is reported on the
@@ -134,7 +134,7 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--note-depth",
         type=int,
         metavar="D",
-        help="variant: the character's note D messages from the end instead of 4; adds "
+        help="variant: the character's note D messages from the end instead of chat's 1; adds "
         "_note_depth_D to the result's name",
     )
     parser.add_argument(
@@ -167,7 +167,7 @@ def result_name(arguments: argparse.Namespace) -> str:
     so that the published run is never overwritten by one."""
     from roleplay.control.config import load_config
     from roleplay.prompting.builder import DEFAULT_MEMORY_POSITION
-    from roleplay.prompting.character_note import DEFAULT_NOTE_DEPTH
+    from roleplay.prompting.character_note import WRITTEN_NOTE_DEPTH
 
     name = "persona_drift"
     if arguments.card_set != "evaluation":
@@ -186,7 +186,7 @@ def result_name(arguments: argparse.Namespace) -> str:
         name += f"_{arguments.steering_combination}"
     if arguments.steering_scope not in (None, load_config().scope):
         name += "_reply_only" if arguments.steering_scope == "reply" else "_all_tokens"
-    if arguments.note_depth not in (None, DEFAULT_NOTE_DEPTH):
+    if arguments.note_depth not in (None, WRITTEN_NOTE_DEPTH):
         name += f"_note_depth_{arguments.note_depth}"
     if arguments.max_combined_strength not in (None, load_config().max_combined_strength):
         name += f"_combined_{arguments.max_combined_strength:g}"
@@ -227,7 +227,7 @@ def run(arguments: argparse.Namespace) -> None:
     from roleplay.evaluation.plan import Method, parse_conditions
     from roleplay.evaluation.report import report_json, summary_table, write_drift_plot
     from roleplay.memory.settings import default_settings
-    from roleplay.prompting.character_note import DEFAULT_NOTE_DEPTH
+    from roleplay.prompting.character_note import WRITTEN_NOTE_DEPTH
 
     console = Console(width=120)
     cards = card_set_paths(arguments.card_set)
@@ -275,7 +275,7 @@ def run(arguments: argparse.Namespace) -> None:
         "threads": arguments.threads,
         "card_set": arguments.card_set,
         "character_notes": notes,
-        "note_depth": DEFAULT_NOTE_DEPTH if arguments.note_depth is None else arguments.note_depth,
+        "note_depth": WRITTEN_NOTE_DEPTH if arguments.note_depth is None else arguments.note_depth,
         "remember_policy": arguments.remember,
         # What memory kept in this run, the flag or the default of the day: a later change
         # of the default must not change what an old result says it measured.

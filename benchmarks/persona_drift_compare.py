@@ -211,21 +211,8 @@ def pooled_memory_against_controller(
         **{k: r for k, r in _results(controllers).items() if k[0] == "controller"},
         **{k: r for k, r in _results(memories).items() if k[0] == "memory"},
     }
-    runs = [one, *(_results(other) for other in others)]
-    seen: set[str] = set()
-    shared: set[str] = set()
-    for run in runs:
-        names = {c["name"] for r in run.values() for c in r["characters"]}
-        shared |= seen & names
-        seen |= names
-    if shared:
-        raise ValueError(f"pooled runs share characters: {', '.join(sorted(shared))}")
-
-    def merged(key: tuple[str, int]) -> dict[str, Any]:
-        return {**one[key], "characters": [c for run in runs for c in run[key]["characters"]]}
-
-    keys = set(one).intersection(*runs[1:])
-    both = {key: merged(key) for key in keys}
+    runs = [{"report": {"results": list(one.values())}}, *others]
+    both = _results(pooled(runs))
     label = " (both card sets)" if len(runs) == 2 else f" ({len(runs)} card sets)"
     rows = _memory_against_controller(both, both, label, resamples)
     if not rows:
@@ -320,9 +307,11 @@ def main(argv: list[str] | None = None) -> None:
         "--between",
         nargs=2,
         type=Path,
+        action="append",
         metavar=("BASE", "OTHER"),
         help="compare two results (OTHER - BASE) at every condition and checkpoint both "
-        "have, instead of the standard comparisons",
+        "have, instead of the standard comparisons; given again with another card set's "
+        "pair, the characters of every pair are pooled",
     )
     parser.add_argument(
         "--pool-with",
@@ -341,7 +330,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     arguments = parser.parse_args(argv)
     if arguments.between:
-        _compare_two(*arguments.between, resamples=arguments.resamples)
+        _compare_pairs(arguments.between, resamples=arguments.resamples)
         return
     if not arguments.published.is_file():
         print(
@@ -403,10 +392,34 @@ def between(
     ]
 
 
-def _compare_two(base_path: Path, other_path: Path, *, resamples: int) -> None:
+def pooled(payloads: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result holding the characters of several card sets' results, at every
+    (condition, checkpoint) they all have; no character may be in two of them."""
+    runs = [_results(payload) for payload in payloads]
+    seen: set[str] = set()
+    for run in runs:
+        names = {c["name"] for result in run.values() for c in result["characters"]}
+        if seen & names:
+            raise ValueError(f"pooled runs share characters: {', '.join(sorted(seen & names))}")
+        seen |= names
+    keys = set(runs[0]).intersection(*runs[1:])
+    results = [
+        {**runs[0][key], "characters": [c for run in runs for c in run[key]["characters"]]}
+        for key in sorted(keys)
+    ]
+    return {"report": {"results": results}}
+
+
+def _compare_pairs(paths: list[list[Path]], *, resamples: int) -> None:
+    """``--between`` given once: two results; given again: each pair's characters pooled."""
+    base_path, other_path = paths[0]
     label = f"{other_path.stem} - {base_path.stem}"
+    if len(paths) > 1:
+        label += f" and {len(paths) - 1} more pair{'s' if len(paths) > 2 else ''}, pooled"
     try:
-        rows = between(_read(base_path), _read(other_path), label, resamples)
+        base = pooled([_read(base) for base, _ in paths])
+        other = pooled([_read(other) for _, other in paths])
+        rows = between(base, other, label, resamples)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -104,8 +104,6 @@ def configuration_problem(payload: dict[str, Any], condition: str) -> str | None
     """Why ``payload`` is not chat's configuration for ``condition`` (None when it is)."""
     if not payload.get("character_notes", True):
         return "run without the character's note"
-    if payload.get("note_depth", 4) != 4:
-        return f"the character's note at depth {payload['note_depth']}"
     if payload.get("memory_pools"):
         return "run with memory pools"
     if payload.get("memory_position", "after_character") != "after_character":
@@ -129,6 +127,12 @@ def configuration_problem(payload: dict[str, Any], condition: str) -> str | None
             return "memory rows from before the statements policy became the default"
         if policy not in (None, "statements"):
             return f"memory keeping {policy!r}, not the statements"
+    from roleplay.prompting.character_note import WRITTEN_NOTE_DEPTH
+
+    # Results written before the depth was recorded had the note at depth 4.
+    depth = payload.get("note_depth", 4)
+    if depth != WRITTEN_NOTE_DEPTH:
+        return f"the character's note at depth {depth}, not {WRITTEN_NOTE_DEPTH}"
     return None
 
 

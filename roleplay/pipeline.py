@@ -604,7 +604,7 @@ class ChatPipeline:
     ) -> None:
         """``prompt_layout``: where memories and lore go (``roleplay.prompting.builder``);
         ``character_notes``: re-assert the card's traits near the end of a long chat, at
-        ``note_depth`` messages from the end (default: SillyTavern's 4);
+        ``note_depth`` messages from the end (default: ``WRITTEN_NOTE_DEPTH``, 1);
         ``memory_position``: where memories go in the system block (same module).
 
         ``background_parts``: build each conversation's memory, controller and lore on a

@@ -160,7 +160,7 @@ class Interviewer:
     ) -> None:
         """Ablations (``benchmarks/persona_drift.py``): ``character_notes=False`` leaves the
         character's note out of every prompt, ``note_depth`` places it that many messages
-        from the end instead of 4; ``remember_policy`` overrides what a drift
+        from the end instead of chat's 1; ``remember_policy`` overrides what a drift
         run's turns leave in memory; ``memory_pools`` recalls what the user said apart from
         the card's memories; ``memory_position`` places the recalled memories in the system
         block (``roleplay.prompting.builder``); ``recalled_memories`` is how many a turn

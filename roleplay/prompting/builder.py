@@ -278,8 +278,8 @@ class PromptBuilder:
         """``memory_share``: the most of the token budget recalled memories may take.
         ``character_notes``: re-assert the card's traits near the end of a long chat
         (``roleplay.prompting.character_note``); ``note_depth``: where a note written from
-        the traits goes instead of SillyTavern's default depth (an evaluation's variant; a
-        card's own note keeps its depth). ``memory_position``: where memories go in
+        the traits goes instead of ``WRITTEN_NOTE_DEPTH`` (an evaluation's variant; a card's
+        own note keeps its depth). ``memory_position``: where memories go in
         the system block (module docstring)."""
         if layout not in PROMPT_LAYOUTS:
             raise RoleplayError(f"prompt layout {layout!r}: use one of {', '.join(PROMPT_LAYOUTS)}")
@@ -318,9 +318,10 @@ class PromptBuilder:
         scene: SceneContext | None = None,
     ) -> BuiltPrompt:
         """Over budget, the weakest memories go first, then the facts about the user (the
-        least relevant first), then the least important lore. Memories never take more than
-        ``memory_share`` of the budget, whatever else fits. Lore placed at a depth and the
-        character's note (once the chat is that long) go between the history's messages."""
+        least relevant first), then the least important lore, then the character's note.
+        Memories never take more than ``memory_share`` of the budget, whatever else fits. Lore
+        placed at a depth and the character's note (once the chat is that long) go between
+        the history's messages."""
         budget = self.token_budget
         kept_memories = self._within_memory_share(memories, budget)
         kept_facts = list(user_facts)
@@ -355,15 +356,17 @@ class PromptBuilder:
             base_tokens = self.engine.count_tokens(
                 self.engine.render_chat(self._placed([system], closing, notes))
             )
-            if base_tokens <= budget or not (kept_memories or kept_facts or kept_lore):
+            if base_tokens <= budget or not (kept_memories or kept_facts or kept_lore or note):
                 break
             if kept_memories:
                 kept_memories.pop()  # memories come best first; drop the weakest
             elif kept_facts:
                 kept_facts.pop()
-            else:
+            elif kept_lore:
                 weakest = max(kept_lore, key=lambda snippet: snippet.rank)
                 kept_lore.remove(weakest)
+            else:
+                note = None  # last: it repeats the card, which the system block still holds
         if base_tokens > budget:
             raise RoleplayError(
                 f"the card's system prompt plus the message need {base_tokens} tokens, more than "

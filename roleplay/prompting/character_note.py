@@ -6,8 +6,10 @@ model writes, and replies drift toward the assistant's or the user's voice (issu
 text inserted a few messages from the end (``depth``); cards carry it as
 ``extensions.depth_prompt: {prompt, depth, role}``. A card with one gets its own; every other
 card gets one written from its Big Five (the same guidance lines as the system block) and
-its trait words. The note joins the prompt only once the history is at least ``depth``
-messages long: before that the system block is close enough.
+its trait words, placed at ``WRITTEN_NOTE_DEPTH`` (1: right before the newest message,
+where the model reads it last; measured against SillyTavern's 4 in BENCHMARKS.md, "The
+character's note nearer the reply"). The note joins the prompt only once the history is at
+least ``depth`` messages long: before that the system block is close enough.
 """
 
 from __future__ import annotations
@@ -21,8 +23,13 @@ from roleplay.prompting.templating import render_template
 
 MessageRole = Literal["system", "user", "assistant"]
 MESSAGE_ROLES: tuple[str, ...] = ("system", "user", "assistant")
-# SillyTavern's default depth for a character's note and an "@ depth" lore entry.
+# SillyTavern's default depth for a character's note and an "@ depth" lore entry (a card's
+# own note without a usable depth gets it).
 DEFAULT_NOTE_DEPTH = 4
+# Where the note written from a card's traits goes: right before the newest message. Held
+# the characters better after 20 turns than depth 4 (benchmarks/persona_drift.py
+# --note-depth; BENCHMARKS.md, "The character's note nearer the reply").
+WRITTEN_NOTE_DEPTH = 1
 MAX_NOTE_DEPTH = 1000
 
 
@@ -37,7 +44,7 @@ class DepthNote:
 
 def character_note(card: Card, user_name: str, depth: int | None = None) -> DepthNote:
     """The card's own note (``extensions.depth_prompt``) or one written from its traits,
-    placed at ``depth`` (default: SillyTavern's)."""
+    placed at ``depth`` (default: ``WRITTEN_NOTE_DEPTH``; a card's own note keeps its own)."""
     own = _card_depth_prompt(card)
     if own is not None:
         prompt, own_depth, role = own
@@ -50,7 +57,7 @@ def character_note(card: Card, user_name: str, depth: int | None = None) -> Dept
         personality_lines=personality_lines(personality.big_five.as_dict()),
         traits=list(personality.traits),
     )
-    return DepthNote(text.strip(), DEFAULT_NOTE_DEPTH if depth is None else depth)
+    return DepthNote(text.strip(), WRITTEN_NOTE_DEPTH if depth is None else depth)
 
 
 def _card_depth_prompt(card: Card) -> tuple[str, int, MessageRole] | None:

@@ -28,8 +28,8 @@ from benchmarks.persona_drift import _arguments, result_name
         (["--steering-scope", "reply"], "persona_drift_reply_only"),
         (["--steering-scope", "all"], "persona_drift"),  # steering.yaml's
         (["--max-combined-strength", "1.5"], "persona_drift_combined_1.5"),
-        (["--note-depth", "1"], "persona_drift_note_depth_1"),
-        (["--note-depth", "4"], "persona_drift"),  # SillyTavern's, chat's
+        (["--note-depth", "4"], "persona_drift_note_depth_4"),  # SillyTavern's
+        (["--note-depth", "1"], "persona_drift"),  # chat's
         (
             ["--conversation-seed", "7100", "--conditions", "controller"],
             "persona_drift_seed_7100_controller",

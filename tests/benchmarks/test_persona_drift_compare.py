@@ -180,6 +180,36 @@ def test_between_without_a_common_checkpoint_is_a_one_line_error(
     assert capsys.readouterr().err.strip() == "error: b - a: no condition and checkpoint in common"
 
 
+def test_between_given_twice_pools_the_pairs_characters(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from benchmarks.persona_drift_compare import main
+
+    second_base = {"d": [False] * 5, "e": [True] * 5}
+    second_other = {"d": [True] * 5, "e": [True] * 5}
+    better = {"a": BASE["a"], "b": [True] * 5, "c": BASE["c"]}
+    files = {
+        "a0": _payload(_result(BASE, turns=20)),
+        "a1": _payload(_result(better, turns=20)),
+        "b0": _payload(drift_result("controller", 20, second_base)),
+        "b1": _payload(drift_result("controller", 20, second_other)),
+    }
+    for name, payload in files.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(payload))
+    paths = {name: str(tmp_path / f"{name}.json") for name in files}
+    main(["--between", paths["a0"], paths["a1"], "--between", paths["b0"], paths["b1"]])
+    table = capsys.readouterr().out
+    # 14 + 10 counted pairs; 2 + 5 gained, none lost.
+    assert "| controller: a1 - a0 and 1 more pair, pooled, turn 20 | 24 |" in table
+    assert "| 7 / 0 |" in table
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--between", paths["a0"], paths["a1"], "--between", paths["a0"], paths["a1"]])
+    assert exit_info.value.code == 2
+    assert "pooled runs share characters: a, b, c" in capsys.readouterr().err
+
+
 def test_pooling_two_card_sets_pairs_over_all_their_characters() -> None:
     """The controller rows come from one run, the memory rows from the variant that matches
     the other set's configuration; the other set's characters are added to both sides."""

@@ -35,6 +35,7 @@ def _run(ran_on: str | None, results: list[dict[str, Any]], **config: Any) -> di
     return {
         "date": AFTER_STATEMENTS,
         "character_notes": True,
+        "note_depth": 1,
         "report": {"results": results},
         **({"card_set": ran_on} if ran_on is not None else {}),
         **config,
@@ -84,8 +85,15 @@ def test_verdicts_separate_the_interval_from_the_point_estimate() -> None:
 
 
 def test_only_chats_configuration_counts() -> None:
-    assert configuration_problem({"date": AFTER_STATEMENTS}, "memory") is None
-    assert configuration_problem({"remember_policy": "statements"}, "memory") is None
+    chats = {"date": AFTER_STATEMENTS, "note_depth": 1}
+    assert configuration_problem(chats, "memory") is None
+    # Results from before the depth was recorded had the note at SillyTavern's 4.
+    assert "note at depth 4, not 1" in str(
+        configuration_problem({"date": AFTER_STATEMENTS}, "memory")
+    )
+    assert (
+        configuration_problem({"remember_policy": "statements", "note_depth": 1}, "memory") is None
+    )
     # What the run says it kept wins over the flag (None: the default of its day).
     used = {"remember_policy": None, "remember_policy_used": "user", "date": AFTER_STATEMENTS}
     assert "keeping 'user'" in str(configuration_problem(used, "memory"))
@@ -93,19 +101,12 @@ def test_only_chats_configuration_counts() -> None:
     assert "pools" in str(configuration_problem({"memory_pools": True}, "memory"))
     assert "placed" in str(configuration_problem({"memory_position": "before_character"}, "memory"))
     assert "recalled" in str(configuration_problem({"recalled_memories": 1}, "memory"))
-    assert "note at depth 1" in str(configuration_problem({"note_depth": 1}, "controller"))
+    assert "note at depth 4" in str(configuration_problem({"note_depth": 4}, "controller"))
     shipped = load_config().max_combined_strength
     assert "sum bounded at 9" in str(configuration_problem({"max_combined_strength": 9}, "memory"))
-    assert (
-        configuration_problem(
-            {"max_combined_strength": shipped, "date": AFTER_STATEMENTS}, "memory"
-        )
-        is None
-    )
+    assert configuration_problem({**chats, "max_combined_strength": shipped}, "memory") is None
     assert "reply tokens only" in str(configuration_problem({"steering_scope": "reply"}, "memory"))
-    assert (
-        configuration_problem({"steering_scope": "all", "date": AFTER_STATEMENTS}, "memory") is None
-    )
+    assert configuration_problem({**chats, "steering_scope": "all"}, "memory") is None
     assert "exchange" in str(
         configuration_problem({"remember_policy": "exchange", "date": AFTER_STATEMENTS}, "memory")
     )
@@ -113,7 +114,7 @@ def test_only_chats_configuration_counts() -> None:
     # controller rows still count (the controller never writes memory).
     old = {"date": "2026-12-04T14:27:52+00:00"}
     assert "before the statements" in str(configuration_problem(old, "memory"))
-    assert configuration_problem(old, "controller") is None
+    assert configuration_problem({**old, "note_depth": 1}, "controller") is None
 
 
 def test_pooling_counts_every_characters_pairs_once() -> None:

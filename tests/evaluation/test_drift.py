@@ -121,9 +121,9 @@ def test_the_character_note_can_be_left_out_of_a_drift_interview(
     interviewer.interview_over_turns(
         characters_dir / "mira.yaml", Condition.PROMPT, [Method.LIKELIHOOD], [3]
     )
-    # The note joins once the history holds 4 messages: the third turn and the interview.
+    # The note (depth 1) joins once the history holds a message: from the second turn on.
     with_note = ["[Stay Captain Mira Voss." in text for text in prepared_prompts]
-    assert with_note == ([False, False, True, True] if notes else [False] * 4)
+    assert with_note == ([False, True, True, True] if notes else [False] * 4)
 
 
 def test_the_note_depth_reaches_the_played_turns(
@@ -131,17 +131,17 @@ def test_the_note_depth_reaches_the_played_turns(
 ) -> None:
     """``note_depth`` (persona_drift --note-depth) moves the note in the played turns, and
     played_conversation gives back the conversation a drift run plays."""
-    interviewer = Interviewer(roomy_tiny_engine, batch_size=16, note_depth=1)
+    interviewer = Interviewer(roomy_tiny_engine, batch_size=16, note_depth=3)
     interviewer.drift = SCRIPT
     messages = interviewer.played_conversation(characters_dir / "mira.yaml", Condition.PROMPT, 3)
     assert [m.role for m in messages] == ["user", "assistant"] * 3
     assert [m.content for m in messages if m.role == "user"] == SCRIPT.messages
-    # Depth 1: from the second turn on, right before the newest (user) message.
+    # Depth 3: from the third turn on (3 messages of history), before the last three.
     with_note = ["[Stay Captain Mira Voss." in text for text in prepared_prompts]
-    assert with_note == [False, True, True]
-    note_at = prepared_prompts[2].index("[Stay Captain Mira Voss.")
-    assert prepared_prompts[2].index("lol whatever") > note_at
-    assert prepared_prompts[2].index("Write me some Python.") < note_at
+    assert with_note == [False, False, True]
+    prompt = prepared_prompts[2]
+    note_at = prompt.index("[Stay Captain Mira Voss.")
+    assert prompt.index("You are wonderful.") < note_at < prompt.index("Write me some Python.")
     assert not sessions_db_path().exists()
 
 

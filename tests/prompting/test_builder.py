@@ -189,7 +189,9 @@ def test_turn_layout_keeps_the_earlier_conversation_an_unchanged_prefix() -> Non
     assert "remembers" not in first.messages[0].content
     # ...so everything before them is the same text from one turn to the next: a backend's
     # cached prefix covers the system block and the whole earlier history.
-    shared = first.text[: first.text.index("<system>\n# What Mira remembers")]
+    # The character's note is per turn too: it goes right before the memories.
+    assert first.messages[-3].content.startswith("[Stay Mira.")
+    shared = first.text[: first.text.index("<system>\n[Stay Mira.")]
     assert second.text.startswith(shared)
 
 

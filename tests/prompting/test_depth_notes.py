@@ -43,31 +43,31 @@ def _builder(**options: Any) -> PromptBuilder:
     return PromptBuilder(ScriptedEngine(context_window=4000), reply_tokens=100, **options)
 
 
-def test_the_note_restates_the_card_traits_four_messages_from_the_end() -> None:
+def test_the_note_restates_the_card_traits_right_before_the_newest_message() -> None:
     built = _builder().build(_card(), "Ann", _history(6), "Be nice to me.")
     contents = [message.content for message in built.messages]
     note = next(c for c in contents if c.startswith("[Stay Mira."))
-    # Depth 4: before the last three history messages and the new message.
-    assert contents.index(note) == len(contents) - 5
+    # Depth 1 (WRITTEN_NOTE_DEPTH): after the history, before the new message.
+    assert contents.index(note) == len(contents) - 2 and contents[-1] == "Be nice to me."
     assert built.messages[contents.index(note)].role == "system"
     assert "Mira is blunt, sceptical and competitive" in note  # low agreeableness
     assert "gruff, loyal" in note and "not as an assistant" in note and "Ann's style" in note
 
 
 def test_no_note_while_the_chat_is_shorter_than_its_depth_or_when_switched_off() -> None:
-    short = _builder().build(_card(), "Ann", _history(3), "Hi")
-    assert not any(m.content.startswith("[Stay") for m in short.messages)
+    assert not any(c.startswith("[Stay") for c in _contents(_builder(), []))
+    assert any(c.startswith("[Stay") for c in _contents(_builder(), _history(1)))
+    assert not any(c.startswith("[Stay") for c in _contents(_builder(note_depth=4), _history(3)))
     off = _builder(character_notes=False).build(_card(), "Ann", _history(8), "Hi")
     assert not any(m.content.startswith("[Stay") for m in off.messages)
 
 
 def test_the_written_note_can_go_at_another_depth_but_a_card_note_keeps_its_own() -> None:
-    built = _builder(note_depth=1).build(_card(), "Ann", _history(6), "Be nice to me.")
+    built = _builder(note_depth=4).build(_card(), "Ann", _history(6), "Be nice to me.")
     contents = [message.content for message in built.messages]
-    # Depth 1: right before the new message, once the chat has one message.
-    assert contents[-2].startswith("[Stay Mira.") and contents[-1] == "Be nice to me."
-    assert any(c.startswith("[Stay") for c in _contents(_builder(note_depth=1), _history(1)))
-    assert not any(c.startswith("[Stay") for c in _contents(_builder(note_depth=1), []))
+    # Depth 4 (SillyTavern's default): before the last three history messages and the new one.
+    note = next(c for c in contents if c.startswith("[Stay Mira."))
+    assert contents.index(note) == len(contents) - 5
     card = _card(extensions={"depth_prompt": {"prompt": "{{char}} never smiles.", "depth": 2}})
     own = _builder(note_depth=0).build(card, "Ann", _history(4), "Smile?")
     assert own.messages[-3] == ChatMessage("system", "Mira never smiles.")
@@ -172,3 +172,17 @@ def test_a_scene_topic_is_said_again_right_before_the_character_writes() -> None
     assert not any("Say something about it" in m.content for m in opening.messages)
     no_topic = _builder().build(_card(), "Ann", _history(2), "Hi", scene=SceneContext(("Sable",)))
     assert not any("The scene is about" in m.content for m in no_topic.messages[1:])
+
+
+def test_the_note_goes_last_when_the_card_and_message_barely_fit() -> None:
+    with_note = _builder().build(_card(), "Ann", _history(2), "Hi")
+    without = _builder(character_notes=False).build(_card(), "Ann", [], "Hi")
+    assert with_note.prompt_tokens > without.prompt_tokens
+    # Room for the system block and the message, not for the note: the note goes (and the
+    # history with it), instead of the turn failing.
+    tight = PromptBuilder(
+        ScriptedEngine(context_window=without.prompt_tokens + 100 + 1), reply_tokens=100
+    )
+    built = tight.build(_card(), "Ann", _history(2), "Hi")
+    assert not any(m.content.startswith("[Stay") for m in built.messages)
+    assert built.messages[-1] == ChatMessage("user", "Hi")

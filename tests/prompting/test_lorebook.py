@@ -281,7 +281,10 @@ def test_post_history_instructions_follow_the_user_message() -> None:
     builder = PromptBuilder(ScriptedEngine(context_window=4000), reply_tokens=100)
     card = _card(post_history_instructions="Answer in one line.")
     built = builder.build(card, "Ann", [ChatMessage("assistant", "Hello.")], "Hi!")
-    assert [m.role for m in built.messages] == ["system", "assistant", "user", "system"]
+    # The character's note (depth 1) goes before the user's message; the instructions after.
+    roles = ["system", "assistant", "system", "user", "system"]
+    assert [m.role for m in built.messages] == roles
+    assert built.messages[2].content.startswith("[Stay ")
     assert built.messages[-1].content == "Answer in one line."
 
 
