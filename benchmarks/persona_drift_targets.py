@@ -5,9 +5,10 @@ The analysis is fixed before the confirmation set's figures exist (this script w
 committed while that set's drift run was still going): the verdict is given for both
 conditions as chat ships them, never for whichever looks best afterwards.
 
-- Configuration: the character's note on, memory keeping the user's statements, three
-  memories after the card's text, one pool (chat's defaults). A source run with another
-  configuration is refused.
+- Configuration: the character's note on (at depth 1 since 2026-12-05 night; older runs had
+  it at 4 and are refused), steering as steering.yaml ships it, memory keeping the user's
+  statements, three memories after the card's text, one pool (chat's defaults). A source run
+  with another configuration is refused.
 - Sources: the evaluation set's controller rows come from the published run
   (``persona_drift.json``) and its memory rows from ``persona_drift_remember_statements.json``
   (the published run's memory rows predate the statements policy; the controller does not
@@ -116,8 +117,9 @@ def configuration_problem(payload: dict[str, Any], condition: str) -> str | None
 
     shipped_bound = load_config().max_combined_strength
     # Results written before the bound was recorded ran with the 1.0 of the day.
-    if payload.get("max_combined_strength", 1.0) != shipped_bound:
-        return f"traits' sum bounded at {payload['max_combined_strength']:g}, not {shipped_bound:g}"
+    bound = payload.get("max_combined_strength", 1.0)
+    if bound != shipped_bound:
+        return f"traits' sum bounded at {bound:g}, not {shipped_bound:g}"
     if payload.get("recalled_memories") is not None:
         return f"{payload['recalled_memories']} memories recalled a turn"
     if condition == "memory":
