@@ -40,7 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import machine_line, scratch_home, write_result
+from benchmarks.common import header, scratch_home, write_result
 from benchmarks.steering_fluency import SEEDS as CALIBRATION_SEEDS
 from benchmarks.steering_fluency import calibration_prompts
 from benchmarks.steering_llama_cpp import (
@@ -220,12 +220,12 @@ def _factors(entry: Mapping[str, Any]) -> str:
 def markdown(payload: Mapping[str, Any]) -> str:
     """The table: per card and pooled, the perplexity ratio at each bound tried."""
     keys = [f"{b:g}" for b in payload["bounds"]]
-    load = payload["load_average"]
     lines = [
-        f"Machine: {machine_line(dict(payload))}. Model {payload['model']} on "
-        f"{payload['backend']} ({payload['threads']} threads, control vectors); "
-        f"{payload['date']}; load {load[0]:.1f} -> {load[1]:.1f}; {payload['seconds']:.0f} s; "
-        f"`{payload['command']}`.",
+        header(
+            dict(payload),
+            f"Model {payload['model']} on {payload['backend']} ({payload['threads']} threads, "
+            f"control vectors); {payload['seconds']:.0f} s.",
+        ),
         "",
         f"{payload['prompts_name'].capitalize()} prompts ({payload['prompts_file']}): "
         f"{payload['prompts']} prompts x seeds {payload['seeds']} = n {payload['n_pairs']} "

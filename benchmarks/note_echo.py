@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import machine_line, scratch_home, write_result
+from benchmarks.common import header, scratch_home, write_result
 
 _WORD = re.compile(r"[a-z']+")
 
@@ -96,13 +96,14 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
 
 def markdown(payload: dict[str, Any]) -> str:
     depths: Sequence[int] = payload["depths"]
-    load = payload["load_average"]
     lines = [
-        f"Machine: {machine_line(payload)}. Model {payload['model']} on llama.cpp "
-        f"({payload['threads']} threads); {payload['date']}; load {load[0]:.1f} -> "
-        f"{load[1]:.1f}; {payload['seconds']:.0f} s; `{payload['command']}`. Replies that "
-        f"copy the note (a bracketed '[Stay' or {payload['ngram']} of its words in a row), "
-        "over the drift script's 20 turns with the controller.",
+        header(
+            payload,
+            f"Model {payload['model']} on llama.cpp ({payload['threads']} threads); "
+            f"{payload['seconds']:.0f} s. Replies that copy the note (a bracketed '[Stay' or "
+            f"{payload['ngram']} of its words in a row), over the drift script's 20 turns with "
+            "the controller.",
+        ),
         "",
         "| character | " + " | ".join(f"note at depth {d}" for d in depths) + " |",
         "|---|" + "---|" * len(depths),

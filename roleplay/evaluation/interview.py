@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import math
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -231,29 +231,20 @@ class Interviewer:
         checkpoint 0 is the start, with no history. One conversation is played up to the
         last checkpoint and interviewed on the way; memory writes go to a scratch store."""
         answers: dict[int, ItemResponses] = {}
-        drifting = any(checkpoints)
-        with tempfile.TemporaryDirectory(prefix="roleplay-interview-") as folder:
-            store = SessionStore(Path(folder) / "interview.sqlite3")
-            scratch = Path(folder) / "memory" if drifting else None
-            try:
-                conversation = self._conversation(store, card_path, condition, scratch)
-                played = 0
-                for turns in sorted(set(checkpoints)):
-                    play_turns(
-                        conversation,
-                        played,
-                        turns,
-                        self.drift,
-                        seed=self.conversation_seed,
-                        turn_done=turn_done,
-                    )
-                    played = turns
-                    history = conversation.messages() if turns else []
-                    answers[turns] = self._answers(conversation, methods, history)
-            finally:
-                store.close()
-                if scratch is not None:
-                    parts.forget_scratch_memory(scratch)
+        with self._scratch_conversation(card_path, condition, any(checkpoints)) as conversation:
+            played = 0
+            for turns in sorted(set(checkpoints)):
+                play_turns(
+                    conversation,
+                    played,
+                    turns,
+                    self.drift,
+                    seed=self.conversation_seed,
+                    turn_done=turn_done,
+                )
+                played = turns
+                history = conversation.messages() if turns else []
+                answers[turns] = self._answers(conversation, methods, history)
         return answers
 
     def played_conversation(
@@ -261,16 +252,25 @@ class Interviewer:
     ) -> list[Message]:
         """The messages of the scripted conversation's first ``turns`` turns, played as a
         drift run plays them (memory written to a scratch store and forgotten)."""
+        with self._scratch_conversation(card_path, condition, True) as conversation:
+            play_turns(conversation, 0, turns, self.drift, seed=self.conversation_seed)
+            return conversation.messages()
+
+    @contextlib.contextmanager
+    def _scratch_conversation(
+        self, card_path: Path, condition: Condition, writes_memory: bool
+    ) -> Iterator[Conversation]:
+        """A conversation in a throwaway session store; with ``writes_memory`` its memory
+        writes go to a scratch store, forgotten afterwards (else memory is recall-only)."""
         with tempfile.TemporaryDirectory(prefix="roleplay-interview-") as folder:
             store = SessionStore(Path(folder) / "interview.sqlite3")
-            scratch = Path(folder) / "memory"
+            scratch = Path(folder) / "memory" if writes_memory else None
             try:
-                conversation = self._conversation(store, card_path, condition, scratch)
-                play_turns(conversation, 0, turns, self.drift, seed=self.conversation_seed)
-                return conversation.messages()
+                yield self._conversation(store, card_path, condition, scratch)
             finally:
                 store.close()
-                parts.forget_scratch_memory(scratch)
+                if scratch is not None:
+                    parts.forget_scratch_memory(scratch)
 
     def _answers(
         self, conversation: Conversation, methods: Sequence[Method], history: list[Message]
