@@ -45,10 +45,9 @@ if str(ROOT) not in sys.path:  # runnable as a script as well as with -m
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import OUT_DIR, cluster_bootstrap_interval  # noqa: E402
-from benchmarks.persona_drift_targets import TARGETS, TRAITS  # noqa: E402
+from benchmarks.persona_drift_targets import SCRIPT_SEED, TARGETS, TRAITS  # noqa: E402
 
 CONFIDENCE = 0.95
-SCRIPT_SEED = 7000  # drift_conversation.yaml's, for results written before the seed was kept
 # What must be equal for two runs to be samples of the same configuration.
 CONFIGURATION = (
     "character_notes",

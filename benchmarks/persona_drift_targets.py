@@ -9,15 +9,18 @@ conditions as chat ships them, never for whichever looks best afterwards.
   it at 4 and are refused), steering as steering.yaml ships it, memory keeping the user's
   statements, three memories after the card's text, one pool (chat's defaults). A source run
   with another configuration is refused.
-- Sources: the evaluation set's controller rows come from the published run
-  (``persona_drift.json``) and its memory rows from ``persona_drift_remember_statements.json``
-  (the published run's memory rows predate the statements policy; the controller does not
-  depend on it), or, where that file is absent, from a ``persona_drift.json`` run since the
-  statements became memory's default (a fresh machine reruns one file; the configuration
-  check below refuses older memory rows); the confirmation set's rows from
-  ``persona_drift_confirmation.json`` (``persona_drift --card-set confirmation``). The
-  bundled characters are the tuning set (and the zero point's panel) and are not held out,
-  so they are not counted.
+- Sources: for each conversation seed S (``--seeds``, default the script's own 7000), a
+  set's condition is read from ``persona_drift[_confirmation]_seed_S_<condition>.json``
+  (``persona_drift --conversation-seed S --conditions <condition>``). For the script's seed
+  the published names are read where that file is absent: the evaluation set's controller
+  rows from ``persona_drift.json``, its memory rows from
+  ``persona_drift_remember_statements.json`` or ``persona_drift.json``; the confirmation
+  set's from ``persona_drift_confirmation.json`` (the configuration check below refuses rows
+  of another configuration, whichever file they come from). The bundled characters are the
+  tuning set (and the zero point's panel) and are not held out, so they are not counted.
+- Several seeds: each character plays one conversation per seed, and its outcomes over the
+  seeds are pooled into one cluster, so the estimate averages over conversations as well as
+  characters (added 2026-12-05 before any second-seed run with the note at depth 1 existed).
 - Intervals: 95 % percentile bootstrap over characters (the character is the resampled
   cluster). The JSON results keep per-(character, trait) outcomes, not per-item ones, so the
   items are not resampled here; the per-set tables of ``persona_drift`` resample both and are
@@ -30,6 +33,7 @@ conditions as chat ships them, never for whichever looks best afterwards.
     python -m benchmarks.persona_drift_targets            # table, JSON and plot
     python -m benchmarks.persona_drift_targets --resamples 10000
     python -m benchmarks.persona_drift_targets --conditions controller  # one condition
+    python -m benchmarks.persona_drift_targets --seeds 7000,7100  # two conversations each
 
 Output: the tables on stdout, ``benchmarks/out/persona_drift_targets.json`` and ``.png``.
 """
@@ -56,9 +60,11 @@ TRAITS = ("openness", "conscientiousness", "extraversion", "agreeableness", "neu
 # Issue 17: Acc(Dim) at these checkpoints, and no trait below the floor.
 TARGETS = {0: 0.80, 20: 0.75}
 TRAIT_FLOOR = 0.6
-# (card set, condition) -> the results whose rows are that set's under chat's configuration,
-# the first that exists is read.
-SOURCES: dict[tuple[str, str], tuple[str, ...]] = {
+SCRIPT_SEED = 7000  # drift_conversation.yaml's, for results written before the seed was kept
+# (card set, condition) -> the published results whose rows are that set's under chat's
+# configuration for the script's own seed, read where no seed run of that name exists; the
+# first that exists is read.
+PUBLISHED_SOURCES: dict[tuple[str, str], tuple[str, ...]] = {
     ("evaluation", "controller"): ("persona_drift",),
     ("evaluation", "memory"): ("persona_drift_remember_statements", "persona_drift"),
     ("confirmation", "controller"): ("persona_drift_confirmation",),
@@ -84,6 +90,7 @@ class TargetRow:
     condition: str
     turns: int
     characters: int
+    seeds: list[int]  # conversations played per character, pooled
     acc: Estimate
     traits: dict[str, Estimate]
     target: float | None
@@ -163,21 +170,30 @@ def estimate(outcomes: list[float], characters: list[str], resamples: int) -> Es
 
 
 def target_row(
-    card_set: str, condition: str, turns: int, results: list[dict[str, Any]], resamples: int
+    card_set: str,
+    condition: str,
+    turns: int,
+    results: Sequence[tuple[int, dict[str, Any]]],
+    resamples: int,
 ) -> TargetRow:
-    """One (set, condition, checkpoint) over the characters of ``results`` (one result per
-    card set; several are pooled)."""
-    names = [character["name"] for result in results for character in result["characters"]]
-    if len(set(names)) != len(names):
-        raise ValueError(f"{card_set}: a character is counted twice")
-    overall = estimate(*_outcomes(results), resamples)
-    traits = {trait: estimate(*_outcomes(results, trait), resamples) for trait in TRAITS}
+    """One (set, condition, checkpoint) over the characters of ``results``: (conversation
+    seed, result) pairs, one result per card set and seed; a character's outcomes over the
+    seeds form one cluster."""
+    played = [
+        (seed, character["name"]) for seed, result in results for character in result["characters"]
+    ]
+    if len(set(played)) != len(played):
+        raise ValueError(f"{card_set}: a character is counted twice in one conversation seed")
+    pooled = [result for _, result in results]
+    overall = estimate(*_outcomes(pooled), resamples)
+    traits = {trait: estimate(*_outcomes(pooled, trait), resamples) for trait in TRAITS}
     target = TARGETS.get(turns)
     return TargetRow(
         card_set=card_set,
         condition=condition,
         turns=turns,
-        characters=len(names),
+        characters=len({name for _, name in played}),
+        seeds=sorted({seed for seed, _ in results}),
         acc=overall,
         traits=traits,
         target=target,
@@ -186,54 +202,90 @@ def target_row(
     )
 
 
+def source_candidates(folder: Path, card_set: str, condition: str, seed: int) -> list[Path]:
+    """The files that may hold ``card_set``'s ``condition`` rows for conversation ``seed``,
+    in the order they are tried."""
+    stem = "persona_drift" if card_set == "evaluation" else f"persona_drift_{card_set}"
+    stems = [f"{stem}_seed_{seed}_{condition}"]
+    if seed == SCRIPT_SEED:
+        stems += PUBLISHED_SOURCES[(card_set, condition)]
+    return [folder / f"{name}.json" for name in stems]
+
+
+def _load_source(
+    folder: Path, card_set: str, condition: str, seed: int
+) -> dict[tuple[str, int], dict[str, Any]]:
+    candidates = source_candidates(folder, card_set, condition, seed)
+    path = next((candidate for candidate in candidates if candidate.exists()), candidates[0])
+    try:
+        payload = json.loads(path.read_text("utf-8"))
+        results = payload["report"]["results"]
+    except FileNotFoundError:
+        others = ", ".join(candidate.name for candidate in candidates[1:])
+        raise ValueError(
+            f"{path}: missing{f' (as are {others})' if others else ''}; run "
+            f"benchmarks.persona_drift --card-set {card_set} --conditions {condition} "
+            f"--conversation-seed {seed} --after-turns 20 for it"
+        ) from None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path}: not a persona_drift result ({error})") from None
+    ran_on = payload.get("card_set", "evaluation")  # results before --card-set
+    if ran_on != card_set:
+        raise ValueError(f"{path}: ran on the {ran_on} set, not the {card_set} set")
+    played = payload.get("conversation_seed", SCRIPT_SEED)
+    if played != seed:
+        raise ValueError(f"{path}: played with conversation seed {played}, not {seed}")
+    problem = configuration_problem(payload, condition)
+    if problem:
+        raise ValueError(f"{path}: not chat's configuration for {condition}: {problem}")
+    rows = {(r["condition"], r["turns"]): r for r in results if r["condition"] == condition}
+    if not rows:
+        raise ValueError(f"{path}: no {condition} rows")
+    return rows
+
+
 def load_sources(
-    folder: Path, conditions: Sequence[str] = CONDITIONS
-) -> dict[tuple[str, str], dict[tuple[str, int], dict[str, Any]]]:
-    """(set, condition) -> {(condition, turns): result} from each source run of
-    ``conditions``; a missing run, a run on another card set or in another configuration is
-    a one-line ValueError."""
-    loaded: dict[tuple[str, str], dict[tuple[str, int], dict[str, Any]]] = {}
-    for (card_set, condition), stems in SOURCES.items():
-        if condition not in conditions:
-            continue
-        candidates = [folder / f"{stem}.json" for stem in stems]
-        path = next((candidate for candidate in candidates if candidate.exists()), candidates[0])
-        try:
-            payload = json.loads(path.read_text("utf-8"))
-            results = payload["report"]["results"]
-        except FileNotFoundError:
-            raise ValueError(f"{path}: missing; run benchmarks.persona_drift for it") from None
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise ValueError(f"{path}: not a persona_drift result ({error})") from None
-        ran_on = payload.get("card_set", "evaluation")  # results before --card-set
-        if ran_on != card_set:
-            raise ValueError(f"{path}: ran on the {ran_on} set, not the {card_set} set")
-        problem = configuration_problem(payload, condition)
-        if problem:
-            raise ValueError(f"{path}: not chat's configuration for {condition}: {problem}")
-        rows = {(r["condition"], r["turns"]): r for r in results if r["condition"] == condition}
-        if not rows:
-            raise ValueError(f"{path}: no {condition} rows")
-        loaded[(card_set, condition)] = rows
+    folder: Path, conditions: Sequence[str] = CONDITIONS, seeds: Sequence[int] = (SCRIPT_SEED,)
+) -> dict[tuple[str, str], dict[int, dict[tuple[str, int], dict[str, Any]]]]:
+    """(set, condition) -> {seed: {(condition, turns): result}} from each source run of
+    ``conditions`` and ``seeds``; a missing run, a run on another card set, with another
+    seed or in another configuration is a one-line ValueError."""
+    loaded: dict[tuple[str, str], dict[int, dict[tuple[str, int], dict[str, Any]]]] = {}
+    for card_set, condition in PUBLISHED_SOURCES:
+        if condition in conditions:
+            loaded[(card_set, condition)] = {
+                seed: _load_source(folder, card_set, condition, seed) for seed in seeds
+            }
     return loaded
 
 
 def target_rows(
-    loaded: dict[tuple[str, str], dict[tuple[str, int], dict[str, Any]]], resamples: int
+    loaded: dict[tuple[str, str], dict[int, dict[tuple[str, int], dict[str, Any]]]],
+    resamples: int,
 ) -> list[TargetRow]:
-    """Each held-out set, then both pooled, per condition and checkpoint all sets have."""
+    """Each held-out set, then both pooled, per condition and checkpoint every set has in
+    every seed."""
     rows: list[TargetRow] = []
     for condition in (c for c in CONDITIONS if all((s, c) in loaded for s in HELD_OUT_SETS)):
+        runs = [loaded[(s, condition)] for s in HELD_OUT_SETS]
         checkpoints = sorted(
             set.intersection(
-                *({turns for _, turns in loaded[(s, condition)]} for s in HELD_OUT_SETS)
+                *(
+                    {turns for _, turns in by_turns}
+                    for by_seed in runs
+                    for by_turns in by_seed.values()
+                )
             )
         )
         for turns in checkpoints:
-            per_set = {s: loaded[(s, condition)][(condition, turns)] for s in HELD_OUT_SETS}
-            for card_set, result in per_set.items():
-                rows.append(target_row(card_set, condition, turns, [result], resamples))
-            rows.append(target_row(POOLED, condition, turns, list(per_set.values()), resamples))
+            per_set = {
+                s: [(seed, by_turns[(condition, turns)]) for seed, by_turns in by_seed.items()]
+                for s, by_seed in zip(HELD_OUT_SETS, runs, strict=True)
+            }
+            for card_set, results in per_set.items():
+                rows.append(target_row(card_set, condition, turns, results, resamples))
+            both = [pair for results in per_set.values() for pair in results]
+            rows.append(target_row(POOLED, condition, turns, both, resamples))
     return rows
 
 
@@ -266,8 +318,11 @@ def markdown(rows: list[TargetRow]) -> str:
         for row in pooled
         if row.traits_below_floor
     ]
+    seeds = sorted({seed for row in rows for seed in row.seeds})
     lines += [
         "",
+        f"Conversation seeds: {', '.join(map(str, seeds))}"
+        + (" (each character's outcomes pooled over them)." if len(seeds) > 1 else "."),
         f"Traits below {TRAIT_FLOOR} over both sets (point estimates): "
         + ("; ".join(below) if below else "none")
         + ".",
@@ -323,13 +378,26 @@ def main(argv: list[str] | None = None) -> None:
         default=",".join(CONDITIONS),
         help="comma-separated, of " + ", ".join(CONDITIONS) + " (default: both)",
     )
+    parser.add_argument(
+        "--seeds",
+        default=str(SCRIPT_SEED),
+        help="comma-separated conversation seeds whose runs are pooled per character "
+        f"(default: {SCRIPT_SEED}, the script's own)",
+    )
     arguments = parser.parse_args(argv)
     conditions = [c.strip() for c in arguments.conditions.split(",") if c.strip()]
     unknown = [c for c in conditions if c not in CONDITIONS]
     if unknown or not conditions:
         parser.error(f"--conditions {arguments.conditions!r}: use {' or '.join(CONDITIONS)}")
     try:
-        rows = target_rows(load_sources(arguments.results, conditions), arguments.resamples)
+        seeds = sorted({int(seed) for seed in arguments.seeds.split(",") if seed.strip()})
+    except ValueError:
+        parser.error(f"--seeds {arguments.seeds!r}: use comma-separated integers")
+    if not seeds:
+        parser.error(f"--seeds {arguments.seeds!r}: give at least one seed")
+    try:
+        loaded = load_sources(arguments.results, conditions, seeds)
+        rows = target_rows(loaded, arguments.resamples)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

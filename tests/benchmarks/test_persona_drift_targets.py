@@ -122,10 +122,13 @@ def test_pooling_counts_every_characters_pairs_once() -> None:
         "both",
         "memory",
         20,
-        [drift_result("memory", 20, EVALUATION), drift_result("memory", 20, CONFIRMATION)],
+        [
+            (7000, drift_result("memory", 20, EVALUATION)),
+            (7000, drift_result("memory", 20, CONFIRMATION)),
+        ],
         resamples=500,
     )
-    assert row.characters == 8 and row.acc.pairs == 40
+    assert row.characters == 8 and row.acc.pairs == 40 and row.seeds == [7000]
     # Right: evaluation 4x4 + 2 neuroticism; confirmation 4x4 + 2 conscientiousness.
     assert row.acc.value == pytest.approx(36 / 40)
     assert row.acc.low <= row.acc.value <= row.acc.high
@@ -137,12 +140,15 @@ def test_pooling_counts_every_characters_pairs_once() -> None:
 
 
 def test_a_character_in_both_sets_is_refused() -> None:
-    with pytest.raises(ValueError, match="counted twice"):
+    with pytest.raises(ValueError, match="counted twice in one conversation seed"):
         target_row(
             "both",
             "memory",
             0,
-            [drift_result("memory", 0, EVALUATION), drift_result("memory", 0, EVALUATION)],
+            [
+                (7000, drift_result("memory", 0, EVALUATION)),
+                (7000, drift_result("memory", 0, EVALUATION)),
+            ],
             resamples=10,
         )
 
@@ -171,7 +177,7 @@ def test_a_trait_below_the_floor_is_named(tmp_path: Path) -> None:
         "memory": drift_result("memory", 0, {"x": [True, True, True, False, True]}),
         "other": drift_result("memory", 0, {"y": [True, True, True, False, True]}),
     }
-    row = target_row("both", "memory", 0, list(weak.values()), resamples=100)
+    row = target_row("both", "memory", 0, [(7000, r) for r in weak.values()], resamples=100)
     assert row.traits_below_floor == ["agreeableness"]
     assert "memory at 0: agreeableness" in markdown([row])
 
@@ -201,7 +207,10 @@ def test_a_missing_source_exits_2_with_one_line(
         targets.main(["--results", str(tmp_path), "--resamples", "10"])
     assert exit_info.value.code == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "persona_drift_confirmation.json: missing" in error
+    assert error.count("\n") == 1
+    assert "persona_drift_confirmation_seed_7000_controller.json: missing" in error
+    assert "(as are persona_drift_confirmation.json)" in error
+    assert "--card-set confirmation --conditions controller --conversation-seed 7000" in error
 
 
 def test_memory_rows_fall_back_to_a_statements_run_of_the_published_name(
@@ -215,7 +224,7 @@ def test_memory_rows_fall_back_to_a_statements_run_of_the_published_name(
     rows = [drift_result(c, t, EVALUATION) for c in ("controller", "memory") for t in (0, 10, 20)]
     _write(tmp_path, "persona_drift", _run(None, rows, date=AFTER_STATEMENTS))
     loaded = load_sources(tmp_path)
-    assert set(loaded[("evaluation", "memory")]) == {("memory", t) for t in (0, 10, 20)}
+    assert set(loaded[("evaluation", "memory")][7000]) == {("memory", t) for t in (0, 10, 20)}
 
 
 def test_one_condition_needs_only_its_own_sources(
@@ -244,3 +253,77 @@ def test_a_broken_source_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
         targets.main(["--results", str(tmp_path), "--resamples", "10"])
     assert exit_info.value.code == 2
     assert "not a persona_drift result" in capsys.readouterr().err
+
+
+def test_a_seed_run_of_the_conditions_name_comes_before_the_published_run(tmp_path: Path) -> None:
+    _sources(tmp_path)
+    better = {name: [True] * 5 for name in EVALUATION}
+    _write(
+        tmp_path,
+        "persona_drift_seed_7000_memory",
+        _run(
+            "evaluation",
+            [drift_result("memory", t, better) for t in (0, 20)],
+            conversation_seed=7000,
+        ),
+    )
+    loaded = load_sources(tmp_path)
+    assert set(loaded[("evaluation", "memory")][7000]) == {("memory", 0), ("memory", 20)}
+    # The controller has no seed run of its own: the published run's rows.
+    assert ("controller", 10) in loaded[("evaluation", "controller")][7000]
+
+
+def test_seeds_pool_each_characters_conversations(tmp_path: Path) -> None:
+    _sources(tmp_path)
+    worse = {name: [False, True, True, True, True] for name in EVALUATION}
+    for card_set, stem, rights in (
+        ("evaluation", "persona_drift", worse),
+        ("confirmation", "persona_drift_confirmation", CONFIRMATION),
+    ):
+        _write(
+            tmp_path,
+            f"{stem}_seed_7100_memory",
+            _run(
+                card_set,
+                [drift_result("memory", t, rights) for t in (0, 20)],
+                conversation_seed=7100,
+            ),
+        )
+    rows = target_rows(load_sources(tmp_path, ["memory"], seeds=[7000, 7100]), resamples=300)
+    # Only the checkpoints every seed has.
+    assert {r.turns for r in rows} == {0, 20}
+    by_key = {(r.turns, r.card_set): r for r in rows}
+    evaluation = by_key[(20, "evaluation")]
+    assert evaluation.characters == 4 and evaluation.seeds == [7000, 7100]
+    assert evaluation.acc.pairs == 40
+    # 18 of 20 right with seed 7000, 16 of 20 with 7100.
+    assert evaluation.acc.value == pytest.approx(34 / 40)
+    assert evaluation.traits["openness"].value == pytest.approx(4 / 8)
+    both = by_key[(20, "both")]
+    assert both.characters == 8 and both.acc.pairs == 80
+    assert "Conversation seeds: 7000, 7100 (each character's outcomes pooled" in markdown(rows)
+
+
+def test_a_run_of_another_seed_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _sources(tmp_path)
+    _write(
+        tmp_path,
+        "persona_drift_seed_7100_controller",
+        _run("evaluation", [drift_result("controller", 0, EVALUATION)], conversation_seed=7100),
+    )
+    _write(
+        tmp_path,
+        "persona_drift_confirmation_seed_7100_controller",
+        _run("confirmation", [drift_result("controller", 0, CONFIRMATION)], conversation_seed=7200),
+    )
+    with pytest.raises(ValueError, match="conversation seed 7200, not 7100"):
+        load_sources(tmp_path, ["controller"], seeds=[7000, 7100])
+    # A seed with no run of its own name has no published fallback.
+    with pytest.raises(ValueError, match=r"persona_drift_seed_7300_controller\.json: missing"):
+        load_sources(tmp_path, ["controller"], seeds=[7300])
+    with pytest.raises(SystemExit) as exit_info:
+        targets.main(["--results", str(tmp_path), "--seeds", "7000,x"])
+    assert exit_info.value.code == 2
+    assert "--seeds '7000,x'" in capsys.readouterr().err
