@@ -12,6 +12,7 @@ and a difference comes from what changed.
     python -m benchmarks.persona_drift_compare            # the standard comparisons
     python -m benchmarks.persona_drift_compare --resamples 5000
     python -m benchmarks.persona_drift_compare --between BASE.json OTHER.json
+    python -m benchmarks.persona_drift_compare --between A_7000 B_7000 --between A_7100 B_7100
     python -m benchmarks.persona_drift_compare \
         --pool-with benchmarks/out/persona_drift_bundled.json \
                     benchmarks/out/persona_drift_confirmation.json \
@@ -50,6 +51,7 @@ if str(ROOT) not in sys.path:  # runnable as a script as well as with -m
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import OUT_DIR, cluster_bootstrap_interval  # noqa: E402
+from benchmarks.persona_drift_targets import SCRIPT_SEED  # noqa: E402
 
 CONFIDENCE = 0.95
 
@@ -110,8 +112,12 @@ class PairedDifference:
     lost: int  # pairs right in base, wrong in other
 
 
-def _per_character(result: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
-    return {character["name"]: character["traits"] for character in result["characters"]}
+def _per_character(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each conversation's character by its key: the name, or name and seed where pooled
+    runs played the character more than once (``pooled``)."""
+    return {
+        character.get("played", character["name"]): character for character in result["characters"]
+    }
 
 
 def paired_difference(
@@ -123,18 +129,20 @@ def paired_difference(
     seed: int = 0,
 ) -> PairedDifference:
     """Compare two report results (``report["results"][i]``) of the same characters."""
-    base_traits, other_traits = _per_character(base), _per_character(other)
-    if sorted(base_traits) != sorted(other_traits):
+    base_characters, other_characters = _per_character(base), _per_character(other)
+    if sorted(base_characters) != sorted(other_characters):
         raise ValueError(f"{label}: the two results interviewed different characters")
-    # Per (character, trait): other - base, with the character as the resampled cluster.
+    # Per (character, trait): other - base, with the character as the resampled cluster
+    # (all its conversations together where several seeds are pooled).
     # Acc(Dim) counts only the pairs the card counts; MAE every trait.
     right: list[tuple[bool, bool]] = []
     right_characters: list[str] = []
     error_differences: list[float] = []
     error_characters: list[str] = []
-    for name in sorted(base_traits):
-        for trait, before in base_traits[name].items():
-            after = other_traits[name][trait]
+    for key in sorted(base_characters):
+        name = base_characters[key]["name"]
+        for trait, before in base_characters[key]["traits"].items():
+            after = other_characters[key]["traits"][trait]
             error_differences.append(after["abs_error"] - before["abs_error"])
             error_characters.append(name)
             if before["counted"]:
@@ -311,7 +319,8 @@ def main(argv: list[str] | None = None) -> None:
         metavar=("BASE", "OTHER"),
         help="compare two results (OTHER - BASE) at every condition and checkpoint both "
         "have, instead of the standard comparisons; given again with another card set's "
-        "pair, the characters of every pair are pooled",
+        "or conversation seed's pair, the characters of every pair are pooled (a "
+        "character's conversations over seeds stay one bootstrap cluster)",
     )
     parser.add_argument(
         "--pool-with",
@@ -392,19 +401,45 @@ def between(
     ]
 
 
+def conversation_seed(payload: dict[str, Any]) -> int:
+    return int(payload.get("conversation_seed", SCRIPT_SEED))
+
+
 def pooled(payloads: list[dict[str, Any]]) -> dict[str, Any]:
-    """One result holding the characters of several card sets' results, at every
-    (condition, checkpoint) they all have; no character may be in two of them."""
+    """One result holding the characters of several results (card sets, conversation seeds),
+    at every (condition, checkpoint) they all have. A character may be in several only with
+    different conversation seeds: each conversation is then its own entry, keyed
+    ``played`` = "name, seed S", and the character stays one bootstrap cluster."""
     runs = [_results(payload) for payload in payloads]
-    seen: set[str] = set()
-    for run in runs:
+    seeds = [conversation_seed(payload) for payload in payloads]
+    seen: set[tuple[int, str]] = set()
+    runs_per_name: dict[str, int] = {}
+    for run, seed in zip(runs, seeds, strict=True):
         names = {c["name"] for result in run.values() for c in result["characters"]}
-        if seen & names:
-            raise ValueError(f"pooled runs share characters: {', '.join(sorted(seen & names))}")
-        seen |= names
+        shared = sorted(name for played_seed, name in seen if played_seed == seed and name in names)
+        if shared:
+            raise ValueError(
+                f"pooled runs share characters: {', '.join(shared)} (conversation seed {seed})"
+            )
+        seen |= {(seed, name) for name in names}
+        for name in names:
+            runs_per_name[name] = runs_per_name.get(name, 0) + 1
+
+    def entry(character: dict[str, Any], seed: int) -> dict[str, Any]:
+        if runs_per_name[character["name"]] == 1:
+            return character
+        return {**character, "played": f"{character['name']}, seed {seed}"}
+
     keys = set(runs[0]).intersection(*runs[1:])
     results = [
-        {**runs[0][key], "characters": [c for run in runs for c in run[key]["characters"]]}
+        {
+            **runs[0][key],
+            "characters": [
+                entry(c, seed)
+                for run, seed in zip(runs, seeds, strict=True)
+                for c in run[key]["characters"]
+            ],
+        }
         for key in sorted(keys)
     ]
     return {"report": {"results": results}}
@@ -417,8 +452,15 @@ def _compare_pairs(paths: list[list[Path]], *, resamples: int) -> None:
     if len(paths) > 1:
         label += f" and {len(paths) - 1} more pair{'s' if len(paths) > 2 else ''}, pooled"
     try:
-        base = pooled([_read(base) for base, _ in paths])
-        other = pooled([_read(other) for _, other in paths])
+        pairs = [(_read(base), _read(other)) for base, other in paths]
+        for (base_file, other_file), (base, other) in zip(paths, pairs, strict=True):
+            if conversation_seed(base) != conversation_seed(other):
+                raise ValueError(
+                    f"{other_file.name} played conversation seed {conversation_seed(other)}, "
+                    f"{base_file.name} seed {conversation_seed(base)}: not a pair"
+                )
+        base = pooled([base for base, _ in pairs])
+        other = pooled([other for _, other in pairs])
         rows = between(base, other, label, resamples)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

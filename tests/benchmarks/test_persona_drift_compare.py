@@ -303,3 +303,51 @@ def test_a_pooled_comparison_is_named_after_the_sets_it_pools(
     )
     assert written[-1]["pairs"] == 24
     assert (tmp_path / "persona_drift_compare_pooled_with_bundled_confirmation.png").is_file()
+
+
+def test_between_pools_conversation_seeds_with_the_character_as_one_cluster(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from benchmarks.persona_drift_compare import main, pooled
+
+    better = {"a": BASE["a"], "b": [True] * 5, "c": BASE["c"]}
+    files = {
+        "base_7000": {**_payload(_result(BASE, turns=20)), "conversation_seed": 7000},
+        "other_7000": {**_payload(_result(better, turns=20)), "conversation_seed": 7000},
+        "base_7100": {**_payload(_result(BASE, turns=20)), "conversation_seed": 7100},
+        "other_7100": {**_payload(_result(BASE, turns=20)), "conversation_seed": 7100},
+    }
+    both = pooled([files["base_7000"], files["base_7100"]])
+    played = [c["played"] for c in both["report"]["results"][0]["characters"]]
+    assert played[:2] == ["a, seed 7000", "b, seed 7000"] and "a, seed 7100" in played
+    for name, payload in files.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(payload))
+    path = {name: str(tmp_path / f"{name}.json") for name in files}
+    seeds_paired = ["base_7000", "other_7000", "base_7100", "other_7100"]
+    main(
+        [
+            argument
+            for i in (0, 2)
+            for argument in ("--between", path[seeds_paired[i]], path[seeds_paired[i + 1]])
+        ]
+    )
+    table = capsys.readouterr().out
+    # Both conversations of the three characters: 2 x 14 counted pairs, b's two gained
+    # in the first seed only.
+    assert "| controller: other_7000 - base_7000 and 1 more pair, pooled, turn 20 | 28 |" in table
+    assert "| 2 / 0 |" in table
+    # A pair whose two runs played different conversations is refused.
+    with pytest.raises(SystemExit) as exit_info:
+        crossed = ["base_7000", "other_7100", "base_7100", "other_7000"]
+        main(
+            [
+                argument
+                for i in (0, 2)
+                for argument in ("--between", path[crossed[i]], path[crossed[i + 1]])
+            ]
+        )
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "other_7100.json played conversation seed 7100, base_7000.json seed 7000" in error
