@@ -322,7 +322,12 @@ def markdown(rows: list[TargetRow]) -> str:
     lines += [
         "",
         f"Conversation seeds: {', '.join(map(str, seeds))}"
-        + (" (each character's outcomes pooled over them)." if len(seeds) > 1 else "."),
+        + (
+            " (each character's outcomes pooled over them; turn 0 comes before any "
+            "conversation, so its interview is the same one under every seed)."
+            if len(seeds) > 1
+            else "."
+        ),
         f"Traits below {TRAIT_FLOOR} over both sets (point estimates): "
         + ("; ".join(below) if below else "none")
         + ".",
