@@ -51,7 +51,7 @@ if str(ROOT) not in sys.path:  # runnable as a script as well as with -m
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import OUT_DIR, cluster_bootstrap_interval  # noqa: E402
-from benchmarks.persona_drift_targets import SCRIPT_SEED  # noqa: E402
+from benchmarks.persona_drift_targets import conversation_seed  # noqa: E402
 
 CONFIDENCE = 0.95
 
@@ -399,10 +399,6 @@ def between(
         )
         for key in sorted(set(base_results) & set(other_results))
     ]
-
-
-def conversation_seed(payload: dict[str, Any]) -> int:
-    return int(payload.get("conversation_seed", SCRIPT_SEED))
 
 
 def pooled(payloads: list[dict[str, Any]]) -> dict[str, Any]:

@@ -45,7 +45,7 @@ if str(ROOT) not in sys.path:  # runnable as a script as well as with -m
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import OUT_DIR, cluster_bootstrap_interval  # noqa: E402
-from benchmarks.persona_drift_targets import SCRIPT_SEED, TARGETS, TRAITS  # noqa: E402
+from benchmarks.persona_drift_targets import TARGETS, TRAITS, conversation_seed  # noqa: E402
 
 CONFIDENCE = 0.95
 # What must be equal for two runs to be samples of the same configuration.
@@ -84,10 +84,6 @@ class SeedRow:
     pairs: int  # counted (character, trait) pairs per seed
     agreeing: float  # share of pairs with one verdict under every seed
     trait_mean: dict[str, float]  # per trait: Acc over its pairs, mean over the seeds
-
-
-def conversation_seed(payload: dict[str, Any]) -> int:
-    return int(payload.get("conversation_seed", SCRIPT_SEED))
 
 
 def _configuration(payload: dict[str, Any]) -> dict[str, Any]:

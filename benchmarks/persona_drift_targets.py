@@ -98,6 +98,11 @@ class TargetRow:
     traits_below_floor: list[str]  # by the point estimate
 
 
+def conversation_seed(payload: dict[str, Any]) -> int:
+    """The seed a drift result's conversation was played with."""
+    return int(payload.get("conversation_seed", SCRIPT_SEED))
+
+
 def verdict(estimate: Estimate, target: float) -> str:
     if estimate.low >= target:
         return "met"
@@ -232,7 +237,7 @@ def _load_source(
     ran_on = payload.get("card_set", "evaluation")  # results before --card-set
     if ran_on != card_set:
         raise ValueError(f"{path}: ran on the {ran_on} set, not the {card_set} set")
-    played = payload.get("conversation_seed", SCRIPT_SEED)
+    played = conversation_seed(payload)
     if played != seed:
         raise ValueError(f"{path}: played with conversation seed {played}, not {seed}")
     problem = configuration_problem(payload, condition)
