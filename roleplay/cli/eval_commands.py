@@ -177,7 +177,7 @@ def persona_command(
         write_drift_plot,
         write_plot,
     )
-    from roleplay.evaluation.verdict import unmeasurable, verdict_lines
+    from roleplay.evaluation.verdict import confounded, unmeasurable, verdict_lines
 
     # Everything the user typed is checked before the model loads (a typo fails at once).
     backend_choice = backend_options(backend, model, base_url, api_key, threads)
@@ -254,8 +254,8 @@ def persona_command(
             console.print(f"  {line}", markup=False)
     for result in report.results:
         label = f"{result.method.value}/{result.condition.value}"
-        lacking = unmeasurable(result)
-        for note in [*result.notes, *([lacking] if lacking else [])]:
+        caveats = [line for line in (unmeasurable(result), confounded(result)) if line]
+        for note in [*result.notes, *caveats]:
             console.print(f"[dim]{label}: {note}[/]")
     if out is not None:
         drift_plot = f" and {out / DRIFT_PLOT_NAME}" if report.drift else ""

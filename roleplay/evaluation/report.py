@@ -19,7 +19,7 @@ from roleplay.evaluation.plan import (
     Method,
 )
 from roleplay.evaluation.questionnaire import load_interview_settings
-from roleplay.evaluation.verdict import trait_signals, unmeasurable, verdict_lines
+from roleplay.evaluation.verdict import confounded, trait_signals, unmeasurable, verdict_lines
 
 JSON_NAME = "persona_fidelity.json"
 PLOT_NAME = "persona_fidelity.png"
@@ -90,10 +90,16 @@ def _result_json(result: MethodResult) -> dict[str, Any]:
                 "status": signal.status,
                 "spread": round(signal.spread, 4),
                 "correlation": _round(signal.correlation),
+                "follows": (
+                    {"trait": signal.follows, "correlation": _round(signal.follows_correlation)}
+                    if signal.follows
+                    else None
+                ),
             }
             for trait, signal in trait_signals(result).items()
         },
         "unmeasurable": unmeasurable(result),
+        "confounded": confounded(result),
         "verdict": verdict_lines(result),
         "notes": result.notes,
         "characters": [_character_json(fidelity) for fidelity in result.characters],

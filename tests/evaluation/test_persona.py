@@ -206,6 +206,9 @@ def test_a_tiny_model_run_reports_every_method_and_condition(
     json.dumps(payload)  # JSON-ready
     first = payload["results"][0]
     assert set(first) >= {"method", "condition", "mae", "acc_dim", "acc_full", "characters"}
+    # two characters are too few to say a trait follows another: no confound is claimed
+    assert first["confounded"] is None
+    assert {signal["follows"] for signal in first["trait_signal"].values()} == {None}
     assert first["characters"][0]["traits"]["openness"]["counted"] is False  # Mira: 0.45
     assert set(payload["controls"]) == {"controller/Captain Mira Voss", "controller/Pip Marigold"}
     png = write_plot(report, tmp_path / "plot.png")
