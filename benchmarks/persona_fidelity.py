@@ -45,7 +45,34 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--resamples", type=int, default=2000)
     parser.add_argument("--quick", action="store_true", help="the prompt condition only")
+    parser.add_argument(
+        "--steered-traits",
+        default=None,
+        help="steer only these Big Five traits, comma-separated (a diagnostic; default: all)",
+    )
     return parser.parse_args(argv)
+
+
+def steered_traits(value: str | None) -> list[str] | None:
+    """``--steered-traits`` as a list of Big Five traits (None: all of them steered)."""
+    if value is None:
+        return None
+    from roleplay.cards.model import BIG_FIVE_TRAITS
+
+    traits = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in traits if name not in BIG_FIVE_TRAITS]
+    if unknown or not traits:
+        raise SystemExit(
+            f"--steered-traits: expected some of {', '.join(BIG_FIVE_TRAITS)}, got {value!r}"
+        )
+    return traits
+
+
+def result_name(arguments: argparse.Namespace) -> str:
+    """``persona_fidelity``, or ``persona_fidelity_steered_<traits>`` for the diagnostic, so
+    that it never overwrites the published run's result."""
+    steered = steered_traits(arguments.steered_traits)
+    return "persona_fidelity" + ("_steered_" + "_".join(steered) if steered else "")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -69,6 +96,7 @@ def run(arguments: argparse.Namespace) -> None:
     from roleplay.cli.eval_commands import rows_progress
     from roleplay.engine.scorer import scorer_for
     from roleplay.evaluation.characters import bundled_character_paths, card_set_paths
+    from roleplay.evaluation.interview import Interviewer
     from roleplay.evaluation.persona import evaluate_persona
     from roleplay.evaluation.plan import (
         Condition,
@@ -104,6 +132,8 @@ def run(arguments: argparse.Namespace) -> None:
         methods = [m for m in methods if m is not Method.GRAMMAR]
         skipped.append("grammar: needs the transformers backend")
     console.print(f"loaded {engine.model_id} ({engine.backend_name}) in {load_seconds:.1f} s")
+    steered = steered_traits(arguments.steered_traits)
+    name_of_result = result_name(arguments)
     reports: dict[str, Any] = {}
     for name, cards in card_sets.items():
         with rows_progress(sys.stderr.isatty()) as progress:
@@ -112,19 +142,23 @@ def run(arguments: argparse.Namespace) -> None:
                 cards,
                 methods,
                 conditions,
+                interviewer=Interviewer(
+                    engine,
+                    rows_done=progress.advance if progress else None,
+                    steered_traits=steered,
+                ),
                 progress=progress,
                 reference_paths=bundled_character_paths(),
                 resamples=arguments.resamples,
             )
         reports[name] = report_json(report)
-        write_plot(report, OUT_DIR / f"persona_fidelity_{name}.png")
+        write_plot(report, OUT_DIR / f"{name_of_result}_{name}.png")
         console.print(f"[bold]{SET_LABELS.get(name, name)}[/]")
         console.print(summary_table(report))
         console.print(trait_table(report))
     payload = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "command": "python -m benchmarks.persona_fidelity"
-        + (" --quick" if arguments.quick else ""),
+        "steered_traits": list(steered) if steered is not None else None,
         "engine": {
             "model": engine.model_id,
             "backend": engine.backend_name,
@@ -136,10 +170,10 @@ def run(arguments: argparse.Namespace) -> None:
         "skipped": skipped,
         "sets": reports,
     }
-    path = write_result("persona_fidelity", payload)
+    path = write_result(name_of_result, payload)
     for line in skipped:
         console.print(f"skipped {line}")
-    console.print(f"{payload['seconds']:.0f} s; wrote {path} and {OUT_DIR}/persona_fidelity_*.png")
+    console.print(f"{payload['seconds']:.0f} s; wrote {path} and {OUT_DIR}/{name_of_result}_*.png")
 
 
 def _cell(value: float | None, bounds: list[float] | None, digits: int = 2) -> str:

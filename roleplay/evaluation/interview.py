@@ -156,6 +156,7 @@ class Interviewer:
         steering_combination: Combination | None = None,
         steering_scope: Scope | None = None,
         steering_max_combined_strength: float | None = None,
+        steered_traits: Sequence[str] | None = None,
         conversation_seed: int | None = None,
     ) -> None:
         """Ablations (``benchmarks/persona_drift.py``): ``character_notes=False`` leaves the
@@ -168,6 +169,7 @@ class Interviewer:
         make one (``roleplay.control.vectors``; default: steering.yaml's);
         ``steering_scope`` which tokens they act on (``all`` or ``reply``; likewise);
         ``steering_max_combined_strength`` the bound on their sum's norm (likewise);
+        ``steered_traits`` steers only those Big Five traits (default: all five);
         ``conversation_seed`` samples the scripted conversation's replies from another seed
         (default: the script's), to measure how much fidelity depends on the one
         conversation sampled."""
@@ -182,6 +184,7 @@ class Interviewer:
         self.steering_combination = steering_combination
         self.steering_scope = steering_scope
         self.steering_max_combined_strength = steering_max_combined_strength
+        self.steered_traits = steered_traits
         self.conversation_seed = conversation_seed
         self.top_tokens_only = reads_top_tokens_only(engine)
         self._scorer = None if self.top_tokens_only else scorer_for(engine)
@@ -305,6 +308,7 @@ class Interviewer:
                 self.steering_combination,
                 self.steering_scope,
                 self.steering_max_combined_strength,
+                self.steered_traits,
             )
             if control_factory is None:
                 raise RoleplayError(

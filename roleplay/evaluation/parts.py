@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from roleplay.cards.model import Card
+from roleplay.errors import RoleplayError
 from roleplay.pipeline import ControlFactory, MemoryFactory, MemoryPort
 from roleplay.prompting.builder import MemorySnippet
 
@@ -105,19 +106,32 @@ def controller_factory(
     combination: Combination | None = None,
     scope: Scope | None = None,
     max_combined_strength: float | None = None,
+    steered_traits: Sequence[str] | None = None,
 ) -> ControlFactory | None:
     """Steering from each card's Big Five (and ``attributes``), as in chat; ``combination``
     overrides how the traits' vectors make one, ``scope`` which tokens they act on,
-    ``max_combined_strength`` the bound on their sum's norm (variants; None: chat's)."""
+    ``max_combined_strength`` the bound on their sum's norm (variants; None: chat's);
+    ``steered_traits`` steers only those Big Five traits, the others at 0 (a diagnostic:
+    what one trait's vector does to every trait's measurement)."""
     if not controller_available():
         return None
+    from roleplay.cards.model import BIG_FIVE_TRAITS
     from roleplay.features import FeatureOptions, control_factory
 
+    unknown = sorted(set(steered_traits or ()) - set(BIG_FIVE_TRAITS))
+    if unknown:
+        raise RoleplayError(f"steered traits: {', '.join(unknown)} is not a Big Five trait")
+    silenced = (
+        {trait: 0.0 for trait in BIG_FIVE_TRAITS if trait not in steered_traits}
+        if steered_traits is not None
+        else {}
+    )
     options = FeatureOptions(
         memory=False,
         steering_combination=combination,
         steering_scope=scope,
         steering_max_combined_strength=max_combined_strength,
+        steer_overrides=silenced,
     )
     return control_factory(engine, options)
 

@@ -238,6 +238,44 @@ def test_the_steering_combination_reaches_the_interviews_controller(
     assert built == ["decorrelated"]
 
 
+def test_steered_traits_leave_the_other_traits_unsteered(
+    roomy_tiny_engine: Any, characters_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cross-talk diagnostic: only the named Big Five traits are steered, at the
+    strengths the card gives them; the card's other traits get none."""
+    from roleplay.control.controller import Controller
+
+    strengths: list[dict[str, float]] = []
+    original = Controller.for_card.__func__  # type: ignore[attr-defined]
+
+    def spy(cls: type[Controller], *args: Any, **kwargs: Any) -> Controller:
+        controller = original(cls, *args, **kwargs)
+        strengths.append(controller.strengths)
+        return controller
+
+    monkeypatch.setattr(Controller, "for_card", classmethod(spy))
+    card = characters_dir / "pip.yaml"
+    Interviewer(roomy_tiny_engine, batch_size=16).interview(
+        card, Condition.CONTROLLER, [Method.LIKELIHOOD]
+    )
+    Interviewer(roomy_tiny_engine, batch_size=16, steered_traits=["neuroticism"]).interview(
+        card, Condition.CONTROLLER, [Method.LIKELIHOOD]
+    )
+    everything, only_neuroticism = strengths
+    assert len(everything) == 5  # Pip's card steers all five traits
+    assert only_neuroticism == {"neuroticism": everything["neuroticism"]}
+
+
+def test_an_unknown_steered_trait_is_refused() -> None:
+    from roleplay.errors import RoleplayError
+    from roleplay.evaluation import parts
+
+    if not parts.controller_available():
+        pytest.skip("roleplay.control is not installed")
+    with pytest.raises(RoleplayError, match="steered traits: humour is not a Big Five trait"):
+        parts.controller_factory(object(), steered_traits=["humour"])  # type: ignore[arg-type]
+
+
 class _SeedRecorder:
     """Stands in for a Conversation: records each message and the seed it was sent with."""
 
