@@ -61,10 +61,11 @@ def test_flat_and_inverted_traits_are_named_not_averaged_away() -> None:
 
 
 def _balanced_cards() -> dict[str, dict[str, float]]:
-    """Ten cards on which agreeableness and neuroticism vary independently (r = 0), as on
+    """Twelve cards on which agreeableness and neuroticism vary independently (r = 0), as on
     the frozen evaluation sets; the other traits vary too."""
     pattern = [(0.9, 0.9), (0.9, 0.1), (0.1, 0.9), (0.1, 0.1), (0.8, 0.8)]
     pattern += [(0.8, 0.2), (0.2, 0.8), (0.2, 0.2), (0.85, 0.85), (0.15, 0.15)]
+    pattern += [(0.85, 0.15), (0.15, 0.85)]
     cards = {}
     for index, (agreeableness, neuroticism) in enumerate(pattern):
         level = 0.1 + 0.08 * index
