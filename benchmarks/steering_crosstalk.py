@@ -61,6 +61,7 @@ class OwnRow:
     correlation: dict[str, float]  # measured U vs card U
     interval: dict[str, Interval]
     acc_dim: dict[str, float]
+    overall_acc_dim: float  # over every counted (character, trait) pair
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,9 @@ def analyse(
             interval[trait] = _interval(boot)
             hits = [run.correct[n][trait] for n in names if run.correct[n][trait] is not None]
             acc[trait] = round(sum(map(bool, hits)) / len(hits), 3) if hits else float("nan")
-        own_rows.append(OwnRow(run.label, correlation, interval, acc))
+        counted = [v for n in names for v in run.correct[n].values() if v is not None]
+        overall = round(sum(map(bool, counted)) / len(counted), 3) if counted else float("nan")
+        own_rows.append(OwnRow(run.label, correlation, interval, acc, overall))
     cells = []
     for run in runs:
         if run.steered is None:
@@ -166,10 +169,10 @@ def markdown(own_rows: list[OwnRow], cells: list[CrossCell], characters: int) ->
     rule = "|---|" + "---|" * len(TRAITS)
     lines = [
         f"Own trait: r(measured U, card U) over {characters} characters [95 % bootstrap over "
-        "characters], and U's Acc(Dim):",
+        "characters], and U's Acc(Dim); last column: Acc(Dim) over every trait:",
         "",
-        header,
-        rule,
+        header[:-1] + "| Acc(Dim) |",
+        rule + "---|",
     ]
     for row in own_rows:
         cells_text = [
@@ -177,7 +180,9 @@ def markdown(own_rows: list[OwnRow], cells: list[CrossCell], characters: int) ->
             f"; {row.acc_dim[t]:.2f}"
             for t in TRAITS
         ]
-        lines.append(f"| {row.label} | " + " | ".join(cells_text) + " |")
+        lines.append(
+            f"| {row.label} | " + " | ".join(cells_text) + f" | {row.overall_acc_dim:.2f} |"
+        )
     if cells:
         lines += [
             "",

@@ -106,6 +106,7 @@ def test_a_vector_that_moves_another_traits_answers_is_shown_off_the_diagonal(
     assert own[0].correlation["neuroticism"] == pytest.approx(1.0)
     assert abs(own[1].correlation["neuroticism"]) < 0.05
     assert own[1].acc_dim["agreeableness"] == 1.0
+    assert 0 < own[1].overall_acc_dim < 1  # neuroticism is wrong on half the cards
 
 
 def test_main_writes_the_tables_json_and_heat_map(
