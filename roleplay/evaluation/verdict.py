@@ -10,10 +10,10 @@ measure at all on this model.
   Acc(Dim) says more about how the cards fall around 0.5 than about the character. Reported
   as such instead of averaged away.
 - **Confounded trait**: a trait whose estimates follow another trait of the cards more
-  closely than the trait's own card scores (on the default model, neuroticism follows the
-  cards' low agreeableness: a kind, anxious character is read as calm). Its Acc(Dim) then
-  depends on how the two traits fall together on the cards evaluated, so it is named.
-  Judged only on enough characters whose cards tell the two traits apart.
+  closely than the trait's own card scores (on the default model with steering, neuroticism
+  follows the cards' low agreeableness: a kind, anxious character is read as calm). Its
+  Acc(Dim) then depends on how the two traits fall together on the cards evaluated, so it
+  is named. Judged only on enough characters whose cards tell the two traits apart.
 """
 
 from __future__ import annotations
