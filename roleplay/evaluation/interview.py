@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import math
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -157,6 +157,7 @@ class Interviewer:
         steering_scope: Scope | None = None,
         steering_max_combined_strength: float | None = None,
         steered_traits: Sequence[str] | None = None,
+        strengths_by_character: Mapping[str, Mapping[str, float]] | None = None,
         conversation_seed: int | None = None,
     ) -> None:
         """Ablations (``benchmarks/persona_drift.py``): ``character_notes=False`` leaves the
@@ -170,6 +171,8 @@ class Interviewer:
         ``steering_scope`` which tokens they act on (``all`` or ``reply``; likewise);
         ``steering_max_combined_strength`` the bound on their sum's norm (likewise);
         ``steered_traits`` steers only those Big Five traits (default: all five);
+        ``strengths_by_character`` steers the named characters at those strengths instead
+        of their cards';
         ``conversation_seed`` samples the scripted conversation's replies from another seed
         (default: the script's), to measure how much fidelity depends on the one
         conversation sampled."""
@@ -185,6 +188,7 @@ class Interviewer:
         self.steering_scope = steering_scope
         self.steering_max_combined_strength = steering_max_combined_strength
         self.steered_traits = steered_traits
+        self.strengths_by_character = strengths_by_character
         self.conversation_seed = conversation_seed
         self.top_tokens_only = reads_top_tokens_only(engine)
         self._scorer = None if self.top_tokens_only else scorer_for(engine)
@@ -309,6 +313,7 @@ class Interviewer:
                 self.steering_scope,
                 self.steering_max_combined_strength,
                 self.steered_traits,
+                self.strengths_by_character,
             )
             if control_factory is None:
                 raise RoleplayError(

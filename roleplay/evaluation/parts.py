@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from roleplay.cards.model import Card
 from roleplay.errors import RoleplayError
-from roleplay.pipeline import ControlFactory, MemoryFactory, MemoryPort
+from roleplay.pipeline import ControlFactory, ControlPort, MemoryFactory, MemoryPort
 from roleplay.prompting.builder import MemorySnippet
 
 if TYPE_CHECKING:
@@ -107,12 +108,15 @@ def controller_factory(
     scope: Scope | None = None,
     max_combined_strength: float | None = None,
     steered_traits: Sequence[str] | None = None,
+    strengths_by_character: Mapping[str, Mapping[str, float]] | None = None,
 ) -> ControlFactory | None:
     """Steering from each card's Big Five (and ``attributes``), as in chat; ``combination``
     overrides how the traits' vectors make one, ``scope`` which tokens they act on,
     ``max_combined_strength`` the bound on their sum's norm (variants; None: chat's);
     ``steered_traits`` steers only those Big Five traits, the others at 0 (a diagnostic:
-    what one trait's vector does to every trait's measurement)."""
+    what one trait's vector does to every trait's measurement); ``strengths_by_character``
+    steers the named characters at the strengths given instead of their cards' (a variant:
+    ``benchmarks/steering_decoupled.py``)."""
     if not controller_available():
         return None
     from roleplay.cards.model import BIG_FIVE_TRAITS
@@ -133,7 +137,22 @@ def controller_factory(
         steering_max_combined_strength=max_combined_strength,
         steer_overrides=silenced,
     )
-    return control_factory(engine, options)
+    if not strengths_by_character:
+        return control_factory(engine, options)
+    default = control_factory(engine, options)
+    chosen: dict[str, ControlFactory] = {}
+    for name, strengths in strengths_by_character.items():
+        variant = replace(options, steer_overrides={**silenced, **dict(strengths)})
+        factory = control_factory(engine, variant)
+        if factory is not None:
+            chosen[name] = factory
+    if default is None:
+        return None
+
+    def build(card: Card) -> ControlPort | None:
+        return chosen.get(card.name, default)(card)
+
+    return build
 
 
 class RecallOnlyMemory:

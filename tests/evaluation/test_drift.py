@@ -238,11 +238,12 @@ def test_the_steering_combination_reaches_the_interviews_controller(
     assert built == ["decorrelated"]
 
 
-def test_steered_traits_leave_the_other_traits_unsteered(
+def test_steered_traits_and_per_character_strengths_reach_the_controller(
     roomy_tiny_engine: Any, characters_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The cross-talk diagnostic: only the named Big Five traits are steered, at the
-    strengths the card gives them; the card's other traits get none."""
+    strengths the card gives them; the card's other traits get none. And the decoupling
+    variant: strengths given per character name replace the card's."""
     from roleplay.control.controller import Controller
 
     strengths: list[dict[str, float]] = []
@@ -261,9 +262,16 @@ def test_steered_traits_leave_the_other_traits_unsteered(
     Interviewer(roomy_tiny_engine, batch_size=16, steered_traits=["neuroticism"]).interview(
         card, Condition.CONTROLLER, [Method.LIKELIHOOD]
     )
-    everything, only_neuroticism = strengths
+    Interviewer(
+        roomy_tiny_engine,
+        batch_size=16,
+        strengths_by_character={"Pip Marigold": {"neuroticism": 0.9, "openness": -0.2}},
+    ).interview(card, Condition.CONTROLLER, [Method.LIKELIHOOD])
+    everything, only_neuroticism, chosen = strengths
     assert len(everything) == 5  # Pip's card steers all five traits
     assert only_neuroticism == {"neuroticism": everything["neuroticism"]}
+    # strengths given per character replace the card's for those traits, the rest stay
+    assert chosen == {**everything, "neuroticism": 0.9, "openness": -0.2}
 
 
 def test_an_unknown_steered_trait_is_refused() -> None:

@@ -1,0 +1,302 @@
+"""Strengths that cancel the steering vectors' cross-talk, fitted on the tuning cards only
+(issue 17; exploratory: turn 0, nothing is adopted from it).
+
+``benchmarks/steering_crosstalk.py`` showed that each trait's vector, steered alone, holds
+its own trait and moves the other traits' interview answers about as much. This tries the
+obvious correction, in three steps:
+
+1. **Fit** on the bundled (tuning) cards: interview them with the prompt alone and with each
+   Big Five trait steered alone at the card's strength (the others at 0). For measured trait
+   U and steered trait S, ``M[U, S]`` is the least-squares slope, over the cards, of
+   (measured U with S alone - measured U with the prompt alone) on the card's strength of S:
+   what one unit of S does to U's answers.
+2. **Solve** per card (every card evaluated and every card of the likelihood panel): the
+   strengths ``s`` whose summed effects match what each trait's own vector does alone at
+   the card's strengths ``s0``: ``s = argmin |M s - diag(M) s0|^2 + lambda |s - s0|^2`` with
+   ``lambda = RIDGE * mean(diag(M)^2)`` (the ridge keeps a noisy fit from sending the
+   strengths far from the card's), then each clipped to its attribute's fluency bound.
+3. **Interview** the given card sets with the controller at the cards' own strengths and at
+   the solved ones, and compare them pair by pair: Acc(Dim) per trait and over all traits,
+   the difference with a 95 % bootstrap over characters.
+
+    python -m benchmarks.steering_decoupled [--sets evaluation,confirmation] [--threads 2]
+
+Output: the tables on stdout and ``benchmarks/out/steering_decoupled.json`` (the fitted
+``M``, each card's strengths before and after, both interviews' reports).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # runnable as a script as well as with -m
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import cluster_bootstrap_interval  # noqa: E402
+from benchmarks.persona_drift_targets import TRAITS  # noqa: E402
+
+RIDGE = 0.25  # lambda as a share of the mean squared own effect; fixed before any run
+Matrix = list[list[float]]  # rows: measured trait U, columns: steered trait S (TRAITS order)
+
+
+def fit_crosstalk(
+    baseline: Mapping[str, Mapping[str, float]],
+    alone: Mapping[str, Mapping[str, Mapping[str, float]]],
+    strengths: Mapping[str, Mapping[str, float]],
+) -> Matrix:
+    """``M[U][S]``: slope of (measured U with S alone - measured U, prompt alone) on the
+    card's strength of S. ``baseline``: character -> trait -> measured score (prompt alone);
+    ``alone``: steered trait -> character -> trait -> measured score; ``strengths``:
+    character -> trait -> the card's strength."""
+    import numpy as np
+
+    names = sorted(baseline)
+    matrix = np.zeros((len(TRAITS), len(TRAITS)))
+    for column, steered in enumerate(TRAITS):
+        x = np.array([strengths[n].get(steered, 0.0) for n in names])
+        x = x - x.mean()
+        if not np.any(x):
+            raise SystemExit(f"the tuning cards do not vary in {steered}: nothing to fit")
+        for row, measured in enumerate(TRAITS):
+            y = np.array([alone[steered][n][measured] - baseline[n][measured] for n in names])
+            matrix[row, column] = float(x @ (y - y.mean()) / (x @ x))
+    return [[round(float(v), 4) for v in row] for row in matrix]
+
+
+def decoupled_strengths(
+    matrix: Matrix, card: Mapping[str, float], bounds: Mapping[str, tuple[float, float]]
+) -> dict[str, float]:
+    """The strengths whose summed effects match each trait's own effect at the card's
+    strengths (ridge toward the card's), clipped to ``bounds`` (trait -> (low, high))."""
+    import numpy as np
+
+    m = np.array(matrix)
+    own = np.diag(np.diag(m))
+    s0 = np.array([card.get(t, 0.0) for t in TRAITS])
+    ridge = RIDGE * float(np.mean(np.diag(m) ** 2))
+    target = own @ s0
+    solved = np.linalg.solve(m.T @ m + ridge * np.eye(len(TRAITS)), m.T @ target + ridge * s0)
+    return {
+        trait: round(float(min(max(value, bounds[trait][0]), bounds[trait][1])), 3)
+        for trait, value in zip(TRAITS, solved, strict=True)
+    }
+
+
+def card_strengths(paths: Sequence[Path]) -> dict[str, dict[str, float]]:
+    """Each card's Big Five strengths in force, as chat resolves them (clipped to bounds)."""
+    from roleplay.cards.loader import load_card
+    from roleplay.control.attributes import fluency_bounds, load_attributes
+    from roleplay.control.config import load_config
+    from roleplay.control.strengths import resolve_strengths
+
+    specs = load_attributes()
+    config = load_config()
+    result = {}
+    for path in paths:
+        card = load_card(path)
+        resolved = resolve_strengths(
+            card, None, specs, max_strength=config.max_strength, bounds=fluency_bounds(specs)
+        )
+        result[card.name] = {t: resolved.strengths.get(t, 0.0) for t in TRAITS}
+    return result
+
+
+def trait_bounds() -> dict[str, tuple[float, float]]:
+    from roleplay.control.attributes import fluency_bounds, load_attributes
+    from roleplay.control.config import load_config
+    from roleplay.control.strengths import strength_bound
+
+    specs = load_attributes()
+    bounds = fluency_bounds(specs)
+    cap = load_config().max_strength
+    return {
+        t: (-strength_bound(t, -1.0, cap, bounds), strength_bound(t, 1.0, cap, bounds))
+        for t in TRAITS
+    }
+
+
+def _estimates(report: Any, condition: str) -> dict[str, dict[str, float]]:
+    from roleplay.evaluation.report import report_json
+
+    payload = report_json(report)
+    [result] = [r for r in payload["results"] if r["condition"] == condition]
+    return {
+        c["name"]: {t: float(c["traits"][t]["estimate"]) for t in TRAITS}
+        for c in result["characters"]
+    }
+
+
+def _outcomes(payload: dict[str, Any]) -> dict[tuple[str, str], bool]:
+    """(character, trait) -> on the card's side, for the counted pairs."""
+    [result] = [r for r in payload["results"] if r["condition"] == "controller"]
+    return {
+        (c["name"], t): bool(c["traits"][t]["correct"])
+        for c in result["characters"]
+        for t in TRAITS
+        if c["traits"][t]["counted"]
+    }
+
+
+def compare(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    """Acc(Dim) at the cards' strengths and at the solved ones, per trait and over all,
+    with the paired difference's 95 % bootstrap over characters."""
+    first, second = _outcomes(before), _outcomes(after)
+    if set(first) != set(second):
+        raise SystemExit("the two interviews counted different (character, trait) pairs")
+    rows = []
+    for trait in [*TRAITS, "all"]:
+        keys = [k for k in sorted(first) if trait in ("all", k[1])]
+        differences = [float(second[k]) - float(first[k]) for k in keys]
+        low, high = cluster_bootstrap_interval(differences, [k[0] for k in keys])
+        rows.append(
+            {
+                "trait": trait,
+                "n": len(keys),
+                "before": round(sum(first[k] for k in keys) / len(keys), 3),
+                "after": round(sum(second[k] for k in keys) / len(keys), 3),
+                "difference": round(sum(differences) / len(keys), 3),
+                "interval": [round(low, 3), round(high, 3)],
+            }
+        )
+    return rows
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| trait | n | Acc(Dim) cards' strengths -> decoupled | difference [95 %] |",
+        "|---|---|---|---|",
+    ]
+    for row in rows:
+        low, high = row["interval"]
+        lines.append(
+            f"| {row['trait']} | {row['n']} | {row['before']:.2f} -> {row['after']:.2f} | "
+            f"{row['difference']:+.2f} [{low:+.2f}, {high:+.2f}] |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--sets", default="evaluation,confirmation")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--resamples", type=int, default=2000)
+    arguments = parser.parse_args(argv)
+    from benchmarks.common import scratch_home
+
+    with scratch_home():
+        run(arguments)
+
+
+def run(arguments: argparse.Namespace) -> None:
+    from roleplay import paths
+
+    paths.configure_library_caches()
+    from benchmarks.common import OUT_DIR, write_result
+    from roleplay.application import BackendOptions, load_engine
+    from roleplay.evaluation.characters import bundled_character_paths, card_set_paths
+    from roleplay.evaluation.interview import Interviewer
+    from roleplay.evaluation.persona import evaluate_persona
+    from roleplay.evaluation.plan import Condition, Method
+    from roleplay.evaluation.report import report_json
+
+    started = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    engine = load_engine(BackendOptions(threads=arguments.threads))
+    panel = bundled_character_paths()
+
+    def interview(
+        cards: Sequence[Path], condition: Condition, interviewer: Interviewer, resamples: int
+    ) -> Any:
+        return evaluate_persona(
+            engine,
+            cards,
+            [Method.LIKELIHOOD],
+            [condition],
+            interviewer=interviewer,
+            reference_paths=panel,
+            resamples=resamples,
+        )
+
+    # 1. Fit on the tuning cards only.
+    print("fitting the cross-talk on the bundled (tuning) cards", flush=True)
+    baseline = _estimates(interview(panel, Condition.PROMPT, Interviewer(engine), 0), "prompt")
+    alone = {
+        trait: _estimates(
+            interview(panel, Condition.CONTROLLER, Interviewer(engine, steered_traits=[trait]), 0),
+            "controller",
+        )
+        for trait in TRAITS
+    }
+    tuning_strengths = card_strengths(panel)
+    matrix = fit_crosstalk(baseline, alone, tuning_strengths)
+    # 2. Solve per card, panel included (its zero point must come from the same steering).
+    sets = [name.strip() for name in arguments.sets.split(",") if name.strip()]
+    evaluated = [path for name in sets for path in card_set_paths(name)]
+    before_strengths = card_strengths([*panel, *evaluated])
+    bounds = trait_bounds()
+    solved = {
+        name: decoupled_strengths(matrix, strengths, bounds)
+        for name, strengths in before_strengths.items()
+    }
+    # 3. Interview the evaluated sets both ways.
+    reports: dict[str, Any] = {}
+    comparisons: dict[str, list[dict[str, Any]]] = {}
+    for name in sets:
+        cards = card_set_paths(name)
+        before = report_json(
+            interview(cards, Condition.CONTROLLER, Interviewer(engine), arguments.resamples)
+        )
+        after = report_json(
+            interview(
+                cards,
+                Condition.CONTROLLER,
+                Interviewer(engine, strengths_by_character=solved),
+                arguments.resamples,
+            )
+        )
+        reports[name] = {"cards' strengths": before, "decoupled": after}
+        comparisons[name] = compare(before, after)
+        print(f"{name} set:\n{markdown(comparisons[name])}\n", flush=True)
+    if len(sets) > 1:
+        pooled_before = _pool([reports[n]["cards' strengths"] for n in sets])
+        pooled_after = _pool([reports[n]["decoupled"] for n in sets])
+        comparisons["pooled"] = compare(pooled_before, pooled_after)
+        print(f"pooled ({', '.join(sets)}):\n{markdown(comparisons['pooled'])}", flush=True)
+    payload = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "engine": {"model": engine.model_id, "backend": engine.backend_name},
+        "threads": arguments.threads,
+        "load_average": [load_before, os.getloadavg()[0]],
+        "ridge": RIDGE,
+        "crosstalk": {"traits": list(TRAITS), "matrix": matrix},
+        "strengths": {"cards": before_strengths, "decoupled": solved},
+        "comparisons": comparisons,
+        "reports": reports,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    path = write_result("steering_decoupled", payload)
+    print(f"{payload['seconds']:.0f} s; wrote {path} ({OUT_DIR})")
+
+
+def _pool(payloads: list[dict[str, Any]]) -> dict[str, Any]:
+    """One report whose controller result holds every set's characters."""
+    characters = [
+        c
+        for payload in payloads
+        for r in payload["results"]
+        if r["condition"] == "controller"
+        for c in r["characters"]
+    ]
+    return {"results": [{"condition": "controller", "characters": characters}]}
+
+
+if __name__ == "__main__":
+    main()
