@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import math
 import os
 import sys
@@ -145,6 +146,13 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "steering.yaml's max_combined_strength); adds _combined_B to the result's name",
     )
     parser.add_argument(
+        "--decoupled-strengths",
+        type=Path,
+        metavar="RESULT",
+        help="variant: steer each character at the strengths a benchmarks.steering_decoupled "
+        "result solved for it (cancelling the vectors' cross-talk); adds _decoupled",
+    )
+    parser.add_argument(
         "--conversation-seed",
         type=int,
         metavar="S",
@@ -152,6 +160,10 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "script's seed; adds _seed_S_<conditions> to the result's name",
     )
     arguments = parser.parse_args(argv)
+    try:
+        decoupled_strengths(arguments.decoupled_strengths)
+    except ValueError as error:
+        parser.error(str(error))
     if arguments.note_depth is not None and not 0 <= arguments.note_depth <= MAX_NOTE_DEPTH:
         parser.error(f"--note-depth {arguments.note_depth}: use 0 to {MAX_NOTE_DEPTH}")
     bound = arguments.max_combined_strength
@@ -160,6 +172,19 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
     if arguments.recalled_memories is not None and arguments.recalled_memories < 1:
         parser.error(f"--recalled-memories {arguments.recalled_memories}: use 1 or more")
     return arguments
+
+
+def decoupled_strengths(path: Path | None) -> dict[str, dict[str, float]] | None:
+    """Each character's solved strengths from a ``benchmarks.steering_decoupled`` result."""
+    if path is None:
+        return None
+    try:
+        solved = json.loads(path.read_text())["strengths"]["decoupled"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ValueError(
+            f"--decoupled-strengths {path}: not a steering_decoupled result ({error})"
+        ) from None
+    return {str(name): {str(t): float(v) for t, v in s.items()} for name, s in solved.items()}
 
 
 def result_name(arguments: argparse.Namespace) -> str:
@@ -190,6 +215,8 @@ def result_name(arguments: argparse.Namespace) -> str:
         name += f"_note_depth_{arguments.note_depth}"
     if arguments.max_combined_strength not in (None, load_config().max_combined_strength):
         name += f"_combined_{arguments.max_combined_strength:g}"
+    if arguments.decoupled_strengths is not None:
+        name += "_decoupled"
     if arguments.conversation_seed is not None:
         # A seed's runs under other conditions sit side by side instead of replacing
         # each other (the controller's and memory's seed runs are separate runs).
@@ -259,6 +286,7 @@ def run(arguments: argparse.Namespace) -> None:
                 steering_combination=arguments.steering_combination,
                 steering_scope=arguments.steering_scope,
                 steering_max_combined_strength=arguments.max_combined_strength,
+                strengths_by_character=decoupled_strengths(arguments.decoupled_strengths),
                 conversation_seed=arguments.conversation_seed,
             ),
             progress=progress,
@@ -285,6 +313,9 @@ def run(arguments: argparse.Namespace) -> None:
         "recalled_memories": arguments.recalled_memories,
         "steering_combination": arguments.steering_combination or load_config().combination,
         "steering_scope": arguments.steering_scope or load_config().scope,
+        "decoupled_strengths": (
+            str(arguments.decoupled_strengths) if arguments.decoupled_strengths else None
+        ),
         "max_combined_strength": (
             arguments.max_combined_strength or load_config().max_combined_strength
         ),

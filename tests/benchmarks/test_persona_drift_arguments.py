@@ -3,9 +3,12 @@ published run is never overwritten by one, and a bad value stops before the mode
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from benchmarks.persona_drift import _arguments, result_name
+from benchmarks.persona_drift import _arguments, decoupled_strengths, result_name
 
 
 @pytest.mark.parametrize(
@@ -69,3 +72,21 @@ def test_bad_switches_stop_with_exit_code_2(
         _arguments(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_decoupled_strengths_come_from_a_steering_decoupled_result(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = tmp_path / "steering_decoupled.json"
+    solved = {"Kai Moreno": {"openness": 0.4, "neuroticism": -0.7}}
+    result.write_text(json.dumps({"strengths": {"cards": {}, "decoupled": solved}}))
+    arguments = _arguments(["--decoupled-strengths", str(result)])
+    assert result_name(arguments) == "persona_drift_decoupled"
+    assert decoupled_strengths(arguments.decoupled_strengths) == solved
+    other = tmp_path / "persona_drift.json"
+    other.write_text(json.dumps({"report": {}}))
+    for path in (other, tmp_path / "missing.json"):
+        with pytest.raises(SystemExit) as exit_info:
+            _arguments(["--decoupled-strengths", str(path)])
+        assert exit_info.value.code == 2
+        assert "not a steering_decoupled result" in capsys.readouterr().err
