@@ -22,7 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from roleplay.cards.model import Card
+from roleplay.cards.model import BIG_FIVE_TRAITS, Card
 from roleplay.errors import RoleplayError
 from roleplay.pipeline import ControlFactory, ControlPort, MemoryFactory, MemoryPort
 from roleplay.prompting.builder import MemorySnippet
@@ -119,7 +119,6 @@ def controller_factory(
     ``benchmarks/steering_decoupled.py``)."""
     if not controller_available():
         return None
-    from roleplay.cards.model import BIG_FIVE_TRAITS
     from roleplay.features import FeatureOptions, control_factory
 
     unknown = sorted(set(steered_traits or ()) - set(BIG_FIVE_TRAITS))
