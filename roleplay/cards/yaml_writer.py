@@ -35,6 +35,7 @@ _PRINTABLE = re.compile(
 _FLOW_PATHS = frozenset({("personality", "big_five"), ("memories", "emotion")})
 # A dialogue line reads best as `{role: user, content: ...}` while it fits on a line.
 _DIALOGUE_PATH = ("example_dialogues",)
+_FLOW_UNSAFE_STARTS = frozenset("-?:,[]{}#&*!|>'\"%@`")
 _SHORT_LINE = 70
 _INDENT = 2
 
@@ -72,12 +73,23 @@ def _to_tree(value: Any, path: tuple[str, ...]) -> Any:
             mapping[_scalar(str(key))] = _to_tree(item, (*path, str(key)))
         if path in _FLOW_PATHS or (path == _DIALOGUE_PATH and _is_short_line(value)):
             mapping.fa.set_flow_style()
+            for key, item in mapping.items():
+                mapping[key] = _flow_safe(item)
         return mapping
     if isinstance(value, (list, tuple)):
         return CommentedSeq(_to_tree(item, path) for item in value)
     if isinstance(value, str):
         return _scalar(value)
     return value
+
+
+def _flow_safe(item: Any) -> Any:
+    """A plain string that starts with a YAML indicator, double-quoted: in a flow mapping
+    ruamel's emitter writes e.g. ``?0`` or ``: 0`` unquoted, and its parser then refuses
+    them ("expected the node content, but found '?'")."""
+    if type(item) is str and item[:1] in _FLOW_UNSAFE_STARTS:
+        return DoubleQuotedScalarString(item)
+    return item
 
 
 def _is_short_line(line: Mapping[str, Any]) -> bool:

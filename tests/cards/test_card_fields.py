@@ -132,6 +132,18 @@ def test_any_text_survives_the_writer(text: str, tmp_path: Path) -> None:
     assert _round_trip(card, tmp_path) == card
 
 
+@pytest.mark.parametrize("line", ["?0", "? 0", ": 0", "??", "?-", "-0", "[x", "#x", "'x", "%x"])
+def test_a_short_dialogue_line_that_starts_like_yaml_survives_the_writer(
+    line: str, tmp_path: Path
+) -> None:
+    """Short example lines are written as flow mappings, where ruamel emits some of these
+    unquoted and then cannot parse them (found by the SillyTavern round-trip property test:
+    ``mes_example: "<START>{{user}}:?0"``)."""
+    dialogue = [[{"role": "user", "content": line}, {"role": "character", "content": line}]]
+    card = _card(example_dialogues=dialogue)
+    assert _round_trip(card, tmp_path) == card
+
+
 def test_writer_leaves_defaults_out_and_adds_comments() -> None:
     text = card_to_yaml(
         _card(lorebook={"entries": [{"keys": ["a"], "content": "b"}]}),
