@@ -30,7 +30,9 @@ steers only the tokens the character writes (the prompt, its earlier replies inc
 computed unsteered): ``..._reply_only``; ``--max-combined-strength B`` bounds the norm of
 the traits' summed vector at B units instead of steering.yaml's: ``..._combined_B``;
 ``--note-depth D`` puts the character's note D messages from the end instead of chat's 1:
-``..._note_depth_D``.
+``..._note_depth_D``; ``--decouple-traits on|off`` steers the Big Five at the strengths that
+cancel the vectors' cross-talk, or at the cards', where steering.yaml says otherwise:
+``..._decouple_traits_<on|off>``.
 ``--card-set bundled`` runs on the five bundled characters (the tuning set) instead of the
 frozen evaluation set, so that a variant can be chosen there before it is reported on the
 evaluation set: ``persona_drift_bundled...``.
@@ -153,6 +155,13 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "result solved for it (cancelling the vectors' cross-talk); adds _decoupled",
     )
     parser.add_argument(
+        "--decouple-traits",
+        choices=("on", "off"),
+        help="variant: steer the Big Five at the strengths that cancel the vectors' cross-talk "
+        "(roleplay/control/data/crosstalk.yaml) or at the cards' (default: steering.yaml's "
+        "decouple_traits); a choice other than the default adds _decouple_traits_<on|off>",
+    )
+    parser.add_argument(
         "--conversation-seed",
         type=int,
         metavar="S",
@@ -187,6 +196,10 @@ def decoupled_strengths(path: Path | None) -> dict[str, dict[str, float]] | None
     return {str(name): {str(t): float(v) for t, v in s.items()} for name, s in solved.items()}
 
 
+def _on_off(value: bool) -> str:
+    return "on" if value else "off"
+
+
 def result_name(arguments: argparse.Namespace) -> str:
     """The result's file name: ``persona_drift`` and a suffix for each ablation or variant,
     so that the published run is never overwritten by one."""
@@ -217,6 +230,8 @@ def result_name(arguments: argparse.Namespace) -> str:
         name += f"_combined_{arguments.max_combined_strength:g}"
     if arguments.decoupled_strengths is not None:
         name += "_decoupled"
+    if arguments.decouple_traits not in (None, _on_off(load_config().decouple_traits)):
+        name += f"_decouple_traits_{arguments.decouple_traits}"
     if arguments.conversation_seed is not None:
         # A seed's runs under other conditions sit side by side instead of replacing
         # each other (the controller's and memory's seed runs are separate runs).
@@ -288,6 +303,9 @@ def run(arguments: argparse.Namespace) -> None:
                 steering_max_combined_strength=arguments.max_combined_strength,
                 strengths_by_character=decoupled_strengths(arguments.decoupled_strengths),
                 conversation_seed=arguments.conversation_seed,
+                decouple_traits=(
+                    None if arguments.decouple_traits is None else arguments.decouple_traits == "on"
+                ),
             ),
             progress=progress,
             reference_paths=bundled_character_paths(),
@@ -315,6 +333,11 @@ def run(arguments: argparse.Namespace) -> None:
         "steering_scope": arguments.steering_scope or load_config().scope,
         "decoupled_strengths": (
             str(arguments.decoupled_strengths) if arguments.decoupled_strengths else None
+        ),
+        "decouple_traits": (
+            arguments.decouple_traits == "on"
+            if arguments.decouple_traits is not None
+            else load_config().decouple_traits
         ),
         "max_combined_strength": (
             arguments.max_combined_strength or load_config().max_combined_strength

@@ -75,19 +75,19 @@ def decoupled_strengths(
     matrix: Matrix, card: Mapping[str, float], bounds: Mapping[str, tuple[float, float]]
 ) -> dict[str, float]:
     """The strengths whose summed effects match each trait's own effect at the card's
-    strengths (ridge toward the card's), clipped to ``bounds`` (trait -> (low, high))."""
-    import numpy as np
+    strengths (ridge toward the card's), clipped to ``bounds`` (trait -> (low, high)): the
+    controller's solve (``roleplay.control.decoupling``) on this run's fit."""
+    from roleplay.control.decoupling import Crosstalk, decouple
 
-    m = np.array(matrix)
-    own = np.diag(np.diag(m))
-    s0 = np.array([card.get(t, 0.0) for t in TRAITS])
-    ridge = RIDGE * float(np.mean(np.diag(m) ** 2))
-    target = own @ s0
-    solved = np.linalg.solve(m.T @ m + ridge * np.eye(len(TRAITS)), m.T @ target + ridge * s0)
-    return {
-        trait: round(float(min(max(value, bounds[trait][0]), bounds[trait][1])), 3)
-        for trait, value in zip(TRAITS, solved, strict=True)
-    }
+    fit = Crosstalk(
+        model_id="",
+        matrix=tuple(tuple(row) for row in matrix),
+        ridge=RIDGE,
+        layer_fractions=(),
+        method="",
+        unit_relative_norm=0.0,
+    )
+    return decouple(card, fit, lambda t, v: bounds[t][1] if v > 0 else -bounds[t][0])
 
 
 def card_strengths(paths: Sequence[Path]) -> dict[str, dict[str, float]]:
@@ -252,7 +252,12 @@ def run(arguments: argparse.Namespace) -> None:
     for name in sets:
         cards = card_set_paths(name)
         before = report_json(
-            interview(cards, Condition.CONTROLLER, Interviewer(engine), arguments.resamples)
+            interview(
+                cards,
+                Condition.CONTROLLER,
+                Interviewer(engine, decouple_traits=False),  # the cards' own strengths
+                arguments.resamples,
+            )
         )
         after = report_json(
             interview(

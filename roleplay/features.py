@@ -74,6 +74,9 @@ class FeatureOptions:
     # Bound on the norm of the traits' summed vector at a layer (steering.yaml's
     # ``max_combined_strength`` when None); likewise a variant (--max-combined-strength).
     steering_max_combined_strength: float | None = None
+    # Big Five at cross-talk-cancelling strengths (steering.yaml's ``decouple_traits`` when
+    # None); likewise a variant (benchmarks/persona_drift.py --decouple-traits on|off).
+    steering_decouple_traits: bool | None = None
     toxicity: bool = True
     # What each character learns about the user from their statements (roleplay.profile).
     profile: bool = True
@@ -263,6 +266,7 @@ def control_factory(
             combination=options.steering_combination,
             scope=options.steering_scope,
             max_combined_strength=options.steering_max_combined_strength,
+            decouple_traits=options.steering_decouple_traits,
         )
 
     return build

@@ -29,6 +29,9 @@ class SteeringConfig:
     max_combined_strength: float
     combination: Combination = "sum"
     scope: Scope = "all"
+    # Steer the Big Five at strengths that cancel the vectors' measured cross-talk
+    # (data/crosstalk.yaml, roleplay/control/decoupling.py) instead of the card's own.
+    decouple_traits: bool = False
 
 
 def config_path() -> Path:
@@ -72,6 +75,9 @@ def load_config(path: Path | None = None) -> SteeringConfig:
     scope = data.get("scope", "all")
     if scope not in SCOPES:
         problems.append(Problem(where, 1, 1, f"'scope' must be one of {', '.join(SCOPES)}"))
+    decouple = data.get("decouple_traits", False)
+    if not isinstance(decouple, bool):
+        problems.append(Problem(where, 1, 1, "'decouple_traits' must be true or false"))
     prompt = data.get("extraction_system_prompt", "")
     config = SteeringConfig(
         extraction_system_prompt=prompt if isinstance(prompt, str) else "",
@@ -82,6 +88,7 @@ def load_config(path: Path | None = None) -> SteeringConfig:
         max_combined_strength=_number(data, "max_combined_strength", where, problems),
         combination=combination if combination in COMBINATIONS else "sum",
         scope=scope if scope in SCOPES else "all",
+        decouple_traits=decouple is True,
     )
     if problems:
         raise FileProblemsError(problems)

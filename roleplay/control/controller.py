@@ -26,12 +26,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from roleplay.control.attributes import fluency_bounds, load_attributes
+from roleplay.control.attributes import BIG_FIVE, fluency_bounds, load_attributes
 from roleplay.control.config import SCOPES, Scope, SteeringConfig, load_config
+from roleplay.control.decoupling import crosstalk_for, decouple
 from roleplay.control.errors import ControlError
 from roleplay.control.grammar import Grammar, GrammarCompiler, load_grammar
 from roleplay.control.layers import find_decoder_layers
-from roleplay.control.strengths import ResolvedStrengths, resolve_strengths
+from roleplay.control.strengths import ResolvedStrengths, resolve_strengths, strength_bound
 from roleplay.control.targets import (
     REPLY_ONLY_NEEDS_CONTROL_VECTORS,
     SteeringTarget,
@@ -130,13 +131,47 @@ def _card_banned_phrases(card: Any) -> list[str]:
 
 
 def _resolve(
-    card: Any, overrides: Mapping[str, float] | None, config: SteeringConfig
+    card: Any,
+    overrides: Mapping[str, float] | None,
+    config: SteeringConfig,
+    model_id: str,
+    notes: list[str],
 ) -> ResolvedStrengths:
     """The strengths in force: each clipped to its attribute's bound for its sign, under the
-    global ``max_strength``."""
+    global ``max_strength``; with ``decouple_traits``, the Big Five solved against the
+    model's cross-talk (why not, when it cannot be, goes to ``notes``)."""
     specs = load_attributes()
-    return resolve_strengths(
-        card, overrides, specs, max_strength=config.max_strength, bounds=fluency_bounds(specs)
+    bounds = fluency_bounds(specs)
+    resolved = resolve_strengths(
+        card, overrides, specs, max_strength=config.max_strength, bounds=bounds
+    )
+    big_five = {n: v for n, v in resolved.strengths.items() if n in BIG_FIVE}
+    if not config.decouple_traits or not big_five:
+        return resolved
+    overridden = sorted(n for n in BIG_FIVE if resolved.sources.get(n) == "override")
+    if overridden:
+        notes.append(
+            "cross-talk decoupling off: this chat sets "
+            f"{', '.join(overridden)} itself (the strengths asked for are used as given)"
+        )
+        return resolved
+    fit, why_not = crosstalk_for(model_id, config)
+    if fit is None:
+        notes.append(f"cross-talk decoupling off: {why_not}")
+        return resolved
+
+    def limit(name: str, value: float) -> float:
+        return strength_bound(name, value, config.max_strength, bounds)
+
+    solved = {n: v for n, v in decouple(big_five, fit, limit).items() if v}
+    strengths = {n: v for n, v in resolved.strengths.items() if n not in BIG_FIVE}
+    notes.append("Big Five strengths decoupled against the model's measured cross-talk")
+    return replace(
+        resolved,
+        strengths={**strengths, **solved},
+        sources={**resolved.sources, **dict.fromkeys(solved, "decoupled")},
+        bounds={**resolved.bounds, **{n: limit(n, v) for n, v in solved.items()}},
+        decoupled_from=big_five,
     )
 
 
@@ -204,6 +239,7 @@ class Controller:
         combination: Combination | None = None,
         scope: Scope | None = None,
         max_combined_strength: float | None = None,
+        decouple_traits: bool | None = None,
     ) -> Controller:
         """A controller for one chat with ``card`` (None: overrides only).
 
@@ -211,7 +247,8 @@ class Controller:
         (``roleplay.control.vectors.COMBINATIONS``; an evaluation's variant); ``scope``
         its choice of the tokens they act on (``all`` or ``reply``; another variant);
         ``max_combined_strength`` its bound on the norm of the attributes' sum at a layer
-        (the calibration's and the evaluation's variant).
+        (the calibration's and the evaluation's variant); ``decouple_traits`` its choice of
+        steering the Big Five at the cross-talk-cancelling strengths (``decoupling.py``).
 
         ``vector_source`` (an engine or loaded Hugging Face model of the same model) builds
         the vectors instead of ``source``, which then only applies them.
@@ -246,7 +283,10 @@ class Controller:
             and target.method != "control_vectors"
         ):
             raise ControlError(REPLY_ONLY_NEEDS_CONTROL_VECTORS)
-        resolved = _resolve(card, overrides, config)
+        if decouple_traits is not None:
+            config = replace(config, decouple_traits=bool(decouple_traits))
+        notes: list[str] = []
+        resolved = _resolve(card, overrides, config, model_id, notes)
         phrases = tuple(dict.fromkeys([*_card_banned_phrases(card), *banned_phrases]))
         chosen_grammar = load_grammar(grammar) if isinstance(grammar, str) else grammar
         controls = DecodingControls(
@@ -271,6 +311,7 @@ class Controller:
             layer_choice=tuple(layers) if layers is not None else None,
             use_cache=use_cache,
             vector_source=_matching_source(vector_source, target),
+            notes=notes,
         )
         try:  # validate the processor settings now, not at the first generation
             controller._build_processors()
@@ -324,9 +365,10 @@ class Controller:
         Re-resolves against the card, loads or builds any newly needed vector, and leaves
         the controller unchanged if the overrides are invalid (``ControlError``).
         """
-        resolved = _resolve(self.card, overrides, self.config)
+        notes: list[str] = []
+        resolved = _resolve(self.card, overrides, self.config, self.model_id, notes)
         self.resolved = resolved
-        self.layers, self.deltas, self.rescaled_layers, self.notes = (), {}, {}, []
+        self.layers, self.deltas, self.rescaled_layers, self.notes = (), {}, {}, notes
         if self.enabled and resolved.strengths:
             self._prepare_steering(self.layer_choice, self.use_cache, progress)
 
@@ -417,6 +459,9 @@ class Controller:
                 "requested": {n: v for n, v in sorted(self.resolved.requested.items())},
                 "sources": {n: self.resolved.sources[n] for n in sorted(self.strengths)},
                 "clipped_from": {n: v for n, v in sorted(self.resolved.clipped.items())},
+                "decouple_traits": self.config.decouple_traits,
+                # The Big Five strengths the cross-talk solve started from (empty: not solved).
+                "decoupled_from": {n: v for n, v in sorted(self.resolved.decoupled_from.items())},
                 "layers": list(self.layers),
                 "unit_relative_norm": self.config.unit_relative_norm,
                 "max_strength": self.config.max_strength,

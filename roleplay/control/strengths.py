@@ -114,10 +114,13 @@ class ResolvedStrengths:
     requested: dict[str, float]  # before clipping (for describe())
     sources: dict[str, str] = field(default_factory=dict)  # name -> "card" | "override"
     bounds: dict[str, float] = field(default_factory=dict)  # name -> the bound for its sign
+    # The Big Five strengths before the cross-talk solve replaced them (empty: not decoupled).
+    decoupled_from: dict[str, float] = field(default_factory=dict)
 
     @property
     def clipped(self) -> dict[str, float]:
-        return {n: v for n, v in self.requested.items() if self.strengths.get(n, 0.0) != v and v}
+        before_solve = {**self.strengths, **self.decoupled_from}
+        return {n: v for n, v in self.requested.items() if before_solve.get(n, 0.0) != v and v}
 
 
 def clip_strength(value: float, max_strength: float) -> float:

@@ -159,6 +159,7 @@ class Interviewer:
         steered_traits: Sequence[str] | None = None,
         strengths_by_character: Mapping[str, Mapping[str, float]] | None = None,
         conversation_seed: int | None = None,
+        decouple_traits: bool | None = None,
     ) -> None:
         """Ablations (``benchmarks/persona_drift.py``): ``character_notes=False`` leaves the
         character's note out of every prompt, ``note_depth`` places it that many messages
@@ -172,7 +173,8 @@ class Interviewer:
         ``steering_max_combined_strength`` the bound on their sum's norm (likewise);
         ``steered_traits`` steers only those Big Five traits (default: all five);
         ``strengths_by_character`` steers the named characters at those strengths instead
-        of their cards';
+        of their cards'; ``decouple_traits`` steers the Big Five at the strengths that
+        cancel the vectors' cross-talk, or at the cards' (default: steering.yaml's);
         ``conversation_seed`` samples the scripted conversation's replies from another seed
         (default: the script's), to measure how much fidelity depends on the one
         conversation sampled."""
@@ -190,6 +192,7 @@ class Interviewer:
         self.steered_traits = steered_traits
         self.strengths_by_character = strengths_by_character
         self.conversation_seed = conversation_seed
+        self.decouple_traits = decouple_traits
         self.top_tokens_only = reads_top_tokens_only(engine)
         self._scorer = None if self.top_tokens_only else scorer_for(engine)
         self.questionnaire = questionnaire or load_questionnaire()
@@ -314,6 +317,7 @@ class Interviewer:
                 self.steering_max_combined_strength,
                 self.steered_traits,
                 self.strengths_by_character,
+                decouple_traits=self.decouple_traits,
             )
             if control_factory is None:
                 raise RoleplayError(

@@ -109,6 +109,8 @@ def controller_factory(
     max_combined_strength: float | None = None,
     steered_traits: Sequence[str] | None = None,
     strengths_by_character: Mapping[str, Mapping[str, float]] | None = None,
+    *,
+    decouple_traits: bool | None = None,
 ) -> ControlFactory | None:
     """Steering from each card's Big Five (and ``attributes``), as in chat; ``combination``
     overrides how the traits' vectors make one, ``scope`` which tokens they act on,
@@ -116,7 +118,8 @@ def controller_factory(
     ``steered_traits`` steers only those Big Five traits, the others at 0 (a diagnostic:
     what one trait's vector does to every trait's measurement); ``strengths_by_character``
     steers the named characters at the strengths given instead of their cards' (a variant:
-    ``benchmarks/steering_decoupled.py``)."""
+    ``benchmarks/steering_decoupled.py``); ``decouple_traits`` steers the Big Five at the
+    strengths that cancel the vectors' cross-talk, or at the cards' (None: steering.yaml's)."""
     if not controller_available():
         return None
     from roleplay.features import FeatureOptions, control_factory
@@ -135,6 +138,7 @@ def controller_factory(
         steering_scope=scope,
         steering_max_combined_strength=max_combined_strength,
         steer_overrides=silenced,
+        steering_decouple_traits=decouple_traits,
     )
     if not strengths_by_character:
         return control_factory(engine, options)

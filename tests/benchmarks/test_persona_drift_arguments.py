@@ -90,3 +90,16 @@ def test_decoupled_strengths_come_from_a_steering_decoupled_result(
             _arguments(["--decoupled-strengths", str(path)])
         assert exit_info.value.code == 2
         assert "not a steering_decoupled result" in capsys.readouterr().err
+
+
+def test_decoupling_the_traits_is_named_only_where_it_differs_from_steering_yaml() -> None:
+    from roleplay.control.config import load_config
+
+    default, other = ("on", "off") if load_config().decouple_traits else ("off", "on")
+    assert result_name(_arguments(["--decouple-traits", default])) == "persona_drift"
+    assert (
+        result_name(_arguments(["--decouple-traits", other]))
+        == f"persona_drift_decouple_traits_{other}"
+    )
+    with pytest.raises(SystemExit):
+        _arguments(["--decouple-traits", "maybe"])

@@ -1,0 +1,175 @@
+"""Big Five strengths that cancel the steering vectors' cross-talk (issue 17).
+
+Each trait's vector, steered alone, moves the other traits' interview answers too: on the
+default model agreeableness's vector moves measured neuroticism five times as much as its
+own trait (BENCHMARKS.md, "Neuroticism reads low agreeableness"). ``data/crosstalk.yaml``
+holds, per model, the fitted cross-talk ``M[U][S]`` (change in measured U per unit of S);
+:func:`decouple` solves the strengths whose summed effects match what each trait's own vector
+does alone at the card's strengths::
+
+    s = argmin |M s - diag(M) s0|^2 + lambda |s - s0|^2,   lambda = ridge * mean(diag(M)^2)
+
+then clips each to its fluency bound. The ridge keeps a noisy fit (5 cards per slope) from
+sending the strengths far from the card's. A fit holds only for the steering it was measured
+with (layers, method, unit), which :func:`crosstalk_for` checks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from roleplay.control.attributes import BIG_FIVE
+from roleplay.control.config import SteeringConfig
+from roleplay.errors import FileProblemsError, Problem
+from roleplay.resources import package_path
+
+DIGITS = 3  # solved strengths are rounded: stable descriptions, no false precision
+
+
+@dataclass(frozen=True)
+class Crosstalk:
+    """One model's fitted cross-talk: ``matrix[U][S]`` in ``BIG_FIVE`` order."""
+
+    model_id: str
+    matrix: tuple[tuple[float, ...], ...]
+    ridge: float
+    layer_fractions: tuple[float, ...]
+    method: str
+    unit_relative_norm: float
+    fitted: str = ""
+
+    def matches(self, config: SteeringConfig) -> bool:
+        """Whether the fit was measured with this steering (same layers, method and unit)."""
+        return (
+            self.layer_fractions == config.layer_fractions
+            and self.method == config.method
+            and math.isclose(self.unit_relative_norm, config.unit_relative_norm)
+        )
+
+
+def crosstalk_path() -> Path:
+    return package_path("roleplay.control", "data", "crosstalk.yaml")
+
+
+def _finite(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
+def _parse_model(model_id: str, entry: Any, where: str) -> tuple[Crosstalk | None, list[str]]:
+    """One model's entry, or the problems that make it unusable."""
+    if not isinstance(entry, Mapping):
+        return None, [f"models.{model_id}: expected a mapping"]
+    problems: list[str] = []
+    rows = entry.get("matrix")
+    matrix: list[tuple[float, ...]] = []
+    if not isinstance(rows, Mapping) or sorted(rows) != sorted(BIG_FIVE):
+        problems.append(f"models.{model_id}.matrix: needs one row per Big Five trait")
+    else:
+        for measured in BIG_FIVE:
+            row = rows[measured]
+            if (
+                not isinstance(row, Mapping)
+                or sorted(row) != sorted(BIG_FIVE)
+                or not all(_finite(row[s]) for s in BIG_FIVE)
+            ):
+                problems.append(
+                    f"models.{model_id}.matrix.{measured}: needs a finite number per Big Five trait"
+                )
+                continue
+            matrix.append(tuple(float(row[steered]) for steered in BIG_FIVE))
+    ridge: Any = entry.get("ridge")
+    if not _finite(ridge) or ridge <= 0:
+        problems.append(f"models.{model_id}.ridge: must be a positive number")
+    steering = entry.get("steering")
+    if not isinstance(steering, Mapping):
+        problems.append(f"models.{model_id}.steering: the steering the fit was measured with")
+        steering = {}
+    fractions = steering.get("layer_fractions")
+    if not isinstance(fractions, list) or not fractions or not all(map(_finite, fractions)):
+        problems.append(f"models.{model_id}.steering.layer_fractions: a list of numbers")
+        fractions = []
+    unit: Any = steering.get("unit_relative_norm")
+    if not _finite(unit) or unit <= 0:
+        problems.append(f"models.{model_id}.steering.unit_relative_norm: a positive number")
+    if problems:
+        return None, problems
+    return (
+        Crosstalk(
+            model_id=model_id,
+            matrix=tuple(matrix),
+            ridge=float(ridge),
+            layer_fractions=tuple(float(f) for f in fractions),
+            method=str(steering.get("method", "mean_difference")),
+            unit_relative_norm=float(unit),
+            fitted=str(entry.get("fitted", "")),
+        ),
+        [],
+    )
+
+
+@cache
+def load_crosstalk(path: Path | None = None) -> dict[str, Crosstalk]:
+    """Every model's fit from ``crosstalk.yaml``; a malformed file raises
+    ``FileProblemsError`` naming each problem."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    source = path or crosstalk_path()
+    where = str(source)
+    try:
+        data = YAML(typ="safe").load(source.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, YAMLError) as error:
+        raise FileProblemsError([Problem(where, 1, 1, f"cannot read: {error}")]) from None
+    models = data.get("models") if isinstance(data, Mapping) else None
+    if not isinstance(models, Mapping):
+        raise FileProblemsError([Problem(where, 1, 1, "expected a 'models' mapping")])
+    fits: dict[str, Crosstalk] = {}
+    problems: list[Problem] = []
+    for model_id, entry in models.items():
+        fit, found = _parse_model(str(model_id), entry, where)
+        problems.extend(Problem(where, 1, 1, message) for message in found)
+        if fit is not None:
+            fits[fit.model_id] = fit
+    if problems:
+        raise FileProblemsError(problems)
+    return fits
+
+
+def crosstalk_for(model_id: str, config: SteeringConfig) -> tuple[Crosstalk | None, str]:
+    """The model's fit when it applies to ``config``, else None and why (for the notes)."""
+    fit = load_crosstalk().get(model_id)
+    if fit is None:
+        return None, f"no cross-talk fit for {model_id} in {crosstalk_path().name}"
+    if not fit.matches(config):
+        return None, (
+            f"the cross-talk fit for {model_id} was measured with other steering settings "
+            f"(layers {list(fit.layer_fractions)}, {fit.method}, unit {fit.unit_relative_norm})"
+        )
+    return fit, ""
+
+
+def decouple(
+    strengths: Mapping[str, float],
+    fit: Crosstalk,
+    bound: Callable[[str, float], float],
+) -> dict[str, float]:
+    """The Big Five strengths (every trait, 0 where the card has none) whose summed effects
+    match each trait's own effect at ``strengths``, each clipped by ``bound(trait, value)``
+    (the fluency bound for the value's sign)."""
+    import numpy as np
+
+    m = np.array(fit.matrix)
+    s0 = np.array([float(strengths.get(trait, 0.0)) for trait in BIG_FIVE])
+    ridge = fit.ridge * float(np.mean(np.diag(m) ** 2))
+    target = np.diag(np.diag(m)) @ s0
+    solved = np.linalg.solve(m.T @ m + ridge * np.eye(len(BIG_FIVE)), m.T @ target + ridge * s0)
+    result = {}
+    for trait, value in zip(BIG_FIVE, solved, strict=True):
+        limit = bound(trait, float(value))
+        result[trait] = round(max(-limit, min(limit, float(value))), DIGITS)
+    return result

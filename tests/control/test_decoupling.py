@@ -1,0 +1,180 @@
+"""Cross-talk decoupling: the shipped fit, the solve, the controller's use of it and bad files."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from roleplay.control.attributes import BIG_FIVE
+from roleplay.control.config import load_config
+from roleplay.control.controller import Controller
+from roleplay.control.decoupling import Crosstalk, crosstalk_for, decouple, load_crosstalk
+from roleplay.errors import FileProblemsError
+from tests.control.conftest import make_card
+
+DEFAULT_MODEL = "SmolLM2-135M-Instruct-b179c9523d0e6a0f"  # the embedded model's id
+KIND_AND_ANXIOUS = {"agreeableness": 0.85, "neuroticism": 0.85, "extraversion": 0.3}
+
+
+def _within_one(_: str, __: float) -> float:
+    return 1.0
+
+
+def test_the_shipped_fit_is_for_the_default_model_and_its_steering() -> None:
+    fit, why_not = crosstalk_for(DEFAULT_MODEL, load_config())
+    assert fit is not None, why_not
+    agreeableness, neuroticism = BIG_FIVE.index("agreeableness"), BIG_FIVE.index("neuroticism")
+    # the cross-talk the fit exists for: agreeableness's vector lowers measured neuroticism
+    # more than it raises agreeableness
+    assert fit.matrix[neuroticism][agreeableness] < -fit.matrix[agreeableness][agreeableness]
+    assert all(fit.matrix[i][i] > 0 for i in range(len(BIG_FIVE)))
+
+
+def test_a_fit_does_not_apply_to_other_steering_settings_or_models() -> None:
+    config = load_config()
+    fit, why_not = crosstalk_for(DEFAULT_MODEL, replace(config, layer_fractions=(0.2,)))
+    assert fit is None and "other steering settings" in why_not
+    fit, why_not = crosstalk_for("some-other-model", config)
+    assert fit is None and "no cross-talk fit for some-other-model" in why_not
+
+
+def test_without_cross_talk_the_cards_strengths_come_back() -> None:
+    identity = tuple(tuple(0.3 if u == s else 0.0 for s in BIG_FIVE) for u in BIG_FIVE)
+    fit = Crosstalk("m", identity, 0.25, (0.5,), "mean_difference", 0.05)
+    card = {"openness": 0.4, "neuroticism": -0.6}
+    assert decouple(card, fit, _within_one) == pytest.approx(
+        {t: card.get(t, 0.0) for t in BIG_FIVE}, abs=1e-3
+    )
+
+
+def test_the_solve_turns_agreeableness_down_and_neuroticism_up_within_bounds() -> None:
+    fit, _ = crosstalk_for(DEFAULT_MODEL, load_config())
+    assert fit is not None
+    card = {t: (score - 0.5) * 2 for t, score in KIND_AND_ANXIOUS.items()}
+    solved = decouple(card, fit, _within_one)
+
+    def effect(trait: str, strengths: dict[str, float]) -> float:
+        row = fit.matrix[BIG_FIVE.index(trait)]
+        return sum(w * strengths.get(s, 0.0) for w, s in zip(row, BIG_FIVE, strict=True))
+
+    def own(trait: str) -> float:
+        i = BIG_FIVE.index(trait)
+        return fit.matrix[i][i] * card.get(trait, 0.0)
+
+    # at the card's strengths agreeableness's vector cancels the card's neuroticism
+    assert effect("neuroticism", card) < 0.5 * own("neuroticism")
+    # the solve trims agreeableness, and neuroticism's answers get most of their own effect
+    assert solved["agreeableness"] < card["agreeableness"]
+    assert effect("neuroticism", solved) > 0.75 * own("neuroticism")
+    total = sum((effect(t, card) - own(t)) ** 2 for t in BIG_FIVE)
+    assert sum((effect(t, solved) - own(t)) ** 2 for t in BIG_FIVE) < 0.5 * total
+    assert all(-1.0 <= v <= 1.0 for v in solved.values())
+    tight = decouple(card, fit, lambda t, v: 0.5 if t == "neuroticism" else 1.0)
+    assert tight["neuroticism"] <= 0.5
+
+
+def _controller(
+    tiny: Any, model_id: str, card: Any, overrides: Any = None, **options: Any
+) -> Controller:
+    # the tiny model under another id; enabled=False: strengths are resolved and described,
+    # no vector is built
+    source = (tiny.model, tiny.tokenizer, model_id)
+    return Controller.for_card(source, card, overrides, enabled=False, **options)
+
+
+def test_the_controller_steers_the_solved_strengths_and_says_so(tiny: Any) -> None:
+    card = make_card(KIND_AND_ANXIOUS, {"sentiment": 0.5})
+    plain = _controller(tiny, DEFAULT_MODEL, card, decouple_traits=False)
+    solved = _controller(tiny, DEFAULT_MODEL, card, decouple_traits=True)
+    assert plain.resolved.decoupled_from == {}
+    assert solved.resolved.decoupled_from == pytest.approx(
+        {t: v for t, v in plain.resolved.strengths.items() if t in BIG_FIVE}
+    )
+    fit, _ = crosstalk_for(DEFAULT_MODEL, load_config())
+    assert fit is not None
+    expected = decouple(solved.resolved.decoupled_from, fit, _within_one)
+    big_five = {t: v for t, v in solved.resolved.strengths.items() if t in BIG_FIVE}
+    assert big_five == {t: v for t, v in expected.items() if v}
+    assert solved.resolved.strengths["sentiment"] == 0.5  # not a Big Five trait: untouched
+    steering = solved.describe()["steering"]
+    assert steering["decouple_traits"] is True
+    assert solved.resolved.sources["neuroticism"] == "decoupled"
+    assert solved.resolved.sources["sentiment"] == "card"
+    assert steering["clipped_from"] == {}  # a solved strength is not a clipped one
+    assert any("decoupled" in note for note in solved.notes)
+
+
+def test_a_chat_that_sets_a_big_five_strength_is_not_decoupled(tiny: Any) -> None:
+    card = make_card(KIND_AND_ANXIOUS)
+    controller = _controller(tiny, DEFAULT_MODEL, card, {"extraversion": 0.5}, decouple_traits=True)
+    assert controller.resolved.decoupled_from == {}
+    assert controller.resolved.strengths["extraversion"] == 0.5
+    assert any("sets extraversion itself" in note for note in controller.notes)
+
+
+def test_a_model_without_a_fit_keeps_the_cards_strengths(tiny: Any) -> None:
+    card = make_card(KIND_AND_ANXIOUS)
+    controller = _controller(tiny, "tiny-llama-test", card, decouple_traits=True)
+    assert controller.resolved.decoupled_from == {}
+    assert controller.resolved.strengths["neuroticism"] == pytest.approx(0.7)
+    assert any("no cross-talk fit for tiny-llama-test" in note for note in controller.notes)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("models: [1, 2]", "expected a 'models' mapping"),
+        ("models: {m: {matrix: {openness: {}}}}", "needs one row per Big Five trait"),
+        ("{{{", "cannot read"),
+        ("models: {m: 3}", "models.m: expected a mapping"),
+    ],
+)
+def test_a_malformed_fit_file_is_named_with_the_problem(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "crosstalk.yaml"
+    path.write_text(text)
+    with pytest.raises(FileProblemsError, match=message) as caught:
+        load_crosstalk(path)
+    assert str(path) in str(caught.value)
+
+
+def test_a_non_finite_or_missing_entry_is_refused(tmp_path: Path) -> None:
+    shipped = load_crosstalk()[DEFAULT_MODEL]
+    rows = "\n".join(
+        f"      {u}: {{{', '.join(f'{s}: {v}' for s, v in zip(BIG_FIVE, row, strict=True))}}}"
+        for u, row in zip(BIG_FIVE, shipped.matrix, strict=True)
+    )
+    good = (
+        f"models:\n  m:\n    ridge: 0.25\n    steering: {{layer_fractions: [0.4], "
+        f"unit_relative_norm: 0.05}}\n    matrix:\n{rows}\n"
+    )
+    # load_crosstalk caches by path: one file per case
+    path = tmp_path / "good.yaml"
+    path.write_text(good)
+    assert load_crosstalk(path)["m"].matrix == shipped.matrix
+    path = tmp_path / "nan_ridge.yaml"
+    path.write_text(good.replace("ridge: 0.25", "ridge: .nan"))
+    with pytest.raises(FileProblemsError, match=r"models\.m\.ridge"):
+        load_crosstalk(path)
+    path = tmp_path / "inf_entry.yaml"
+    path.write_text(good.replace(f"openness: {shipped.matrix[0][0]}", "openness: .inf", 1))
+    with pytest.raises(FileProblemsError, match=r"matrix\.openness: needs a finite number"):
+        load_crosstalk(path)
+
+
+def test_decouple_traits_must_be_a_boolean(tmp_path: Path) -> None:
+    from roleplay.control.config import config_path
+
+    path = tmp_path / "steering.yaml"
+    shipped, count = re.subn(
+        r"^decouple_traits: \w+$", "decouple_traits: maybe", config_path().read_text(), flags=re.M
+    )
+    assert count == 1
+    path.write_text(shipped)
+    with pytest.raises(FileProblemsError, match="'decouple_traits' must be true or false"):
+        load_config(path)
