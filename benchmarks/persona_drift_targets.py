@@ -9,6 +9,12 @@ conditions as chat ships them, never for whichever looks best afterwards.
   it at 4 and are refused), steering as steering.yaml ships it, memory keeping the user's
   statements, three memories after the card's text, one pool (chat's defaults). A source run
   with another configuration is refused.
+- Big Five strengths: the cards' own or the cross-talk-cancelling ones, as steering.yaml's
+  ``decouple_traits`` says (``--decouple-traits on|off`` asks for the other: a variant,
+  written apart). Decoupled runs are read under their variant names too
+  (``persona_drift[_confirmation]_decoupled[_seed_S_<condition>].json``, from
+  ``persona_drift --decoupled-strengths``), and a candidate file of the other choice gives
+  way to the next one.
 - Sources: for each conversation seed S (``--seeds``, default the script's own 7000), a
   set's condition is read from ``persona_drift[_confirmation]_seed_S_<condition>.json``
   (``persona_drift --conversation-seed S --conditions <condition>``). For the script's seed
@@ -34,6 +40,8 @@ conditions as chat ships them, never for whichever looks best afterwards.
     python -m benchmarks.persona_drift_targets --resamples 10000
     python -m benchmarks.persona_drift_targets --conditions controller  # one condition
     python -m benchmarks.persona_drift_targets --seeds 7000,7100  # two conversations each
+    python -m benchmarks.persona_drift_targets --seeds 7000,7100 --conditions controller \
+        --decouple-traits on  # the decoupled strengths' runs
 
 Output: the tables on stdout, ``benchmarks/out/persona_drift_targets.json`` and ``.png``.
 """
@@ -113,8 +121,42 @@ def verdict(estimate: Estimate, target: float) -> str:
     return "missed"
 
 
-def configuration_problem(payload: dict[str, Any], condition: str) -> str | None:
-    """Why ``payload`` is not chat's configuration for ``condition`` (None when it is)."""
+def decoupled_run(payload: dict[str, Any]) -> bool:
+    """Whether a run steered the Big Five at the cross-talk-cancelling strengths: by
+    steering.yaml's ``decouple_traits`` (or ``--decouple-traits on``), or by the solved
+    strengths given with ``--decoupled-strengths`` (the same strengths: the controller's solve
+    gives exactly the file's for every card, checked 2026-12-06). Runs before either existed
+    steered at the cards' strengths."""
+    return bool(payload.get("decouple_traits")) or payload.get("decoupled_strengths") is not None
+
+
+def _expected_decoupling(decoupled: bool | None) -> bool:
+    from roleplay.control.config import load_config
+
+    return load_config().decouple_traits if decoupled is None else decoupled
+
+
+def _decoupling_switch(decoupled: bool | None) -> str:
+    """The persona_drift switch that runs the Big Five strengths asked for ("" where
+    steering.yaml's choice already does)."""
+    from roleplay.control.config import load_config
+
+    if decoupled is None or decoupled == load_config().decouple_traits:
+        return ""
+    return f" --decouple-traits {'on' if decoupled else 'off'}"
+
+
+def configuration_problem(
+    payload: dict[str, Any], condition: str, decoupled: bool | None = None
+) -> str | None:
+    """Why ``payload`` is not chat's configuration for ``condition`` (None when it is);
+    ``decoupled`` asks for that choice of the Big Five strengths instead of steering.yaml's."""
+    if decoupled_run(payload) != _expected_decoupling(decoupled):
+        return (
+            "Big Five steered at the decoupled strengths"
+            if decoupled_run(payload)
+            else "Big Five steered at the cards' strengths, not the decoupled ones"
+        )
     if not payload.get("character_notes", True):
         return "run without the character's note"
     if payload.get("memory_pools"):
@@ -207,21 +249,52 @@ def target_row(
     )
 
 
-def source_candidates(folder: Path, card_set: str, condition: str, seed: int) -> list[Path]:
+def source_candidates(
+    folder: Path, card_set: str, condition: str, seed: int, decoupled: bool | None = None
+) -> list[Path]:
     """The files that may hold ``card_set``'s ``condition`` rows for conversation ``seed``,
-    in the order they are tried."""
+    in the order they are tried: the runs of chat's own name, then those a variant's switch
+    names (``persona_drift --decoupled-strengths`` / ``--decouple-traits``) for the Big Five
+    strengths asked for (``decoupled``; None: steering.yaml's)."""
     stem = "persona_drift" if card_set == "evaluation" else f"persona_drift_{card_set}"
-    stems = [f"{stem}_seed_{seed}_{condition}"]
+    variants = (
+        ["_decoupled", "_decouple_traits_on"]
+        if _expected_decoupling(decoupled)
+        else ["_decouple_traits_off"]
+    )
+    stems = [f"{stem}{v}_seed_{seed}_{condition}" for v in ["", *variants]]
     if seed == SCRIPT_SEED:
+        stems += [f"{stem}{v}" for v in variants]
         stems += PUBLISHED_SOURCES[(card_set, condition)]
     return [folder / f"{name}.json" for name in stems]
 
 
 def _load_source(
-    folder: Path, card_set: str, condition: str, seed: int
+    folder: Path, card_set: str, condition: str, seed: int, decoupled: bool | None = None
 ) -> dict[tuple[str, int], dict[str, Any]]:
-    candidates = source_candidates(folder, card_set, condition, seed)
-    path = next((candidate for candidate in candidates if candidate.exists()), candidates[0])
+    """The rows of the first candidate in chat's configuration; where none is, the first
+    existing candidate's problem (or its absence) is the error."""
+    candidates = source_candidates(folder, card_set, condition, seed, decoupled)
+    existing = [candidate for candidate in candidates if candidate.exists()]
+    problems: list[ValueError] = []
+    for candidate in existing:  # a candidate of another configuration gives way
+        try:
+            return _read_source(candidate, candidates, card_set, condition, seed, decoupled)
+        except ValueError as problem:
+            problems.append(problem)
+    if problems:
+        raise problems[0]
+    return _read_source(candidates[0], candidates, card_set, condition, seed, decoupled)
+
+
+def _read_source(
+    path: Path,
+    candidates: list[Path],
+    card_set: str,
+    condition: str,
+    seed: int,
+    decoupled: bool | None,
+) -> dict[tuple[str, int], dict[str, Any]]:
     try:
         payload = json.loads(path.read_text("utf-8"))
         results = payload["report"]["results"]
@@ -230,7 +303,7 @@ def _load_source(
         raise ValueError(
             f"{path}: missing{f' (as are {others})' if others else ''}; run "
             f"benchmarks.persona_drift --card-set {card_set} --conditions {condition} "
-            f"--conversation-seed {seed} --after-turns 20 for it"
+            f"--conversation-seed {seed} --after-turns 20{_decoupling_switch(decoupled)} for it"
         ) from None
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{path}: not a persona_drift result ({error})") from None
@@ -240,7 +313,7 @@ def _load_source(
     played = conversation_seed(payload)
     if played != seed:
         raise ValueError(f"{path}: played with conversation seed {played}, not {seed}")
-    problem = configuration_problem(payload, condition)
+    problem = configuration_problem(payload, condition, decoupled)
     if problem:
         raise ValueError(f"{path}: not chat's configuration for {condition}: {problem}")
     rows = {(r["condition"], r["turns"]): r for r in results if r["condition"] == condition}
@@ -250,16 +323,20 @@ def _load_source(
 
 
 def load_sources(
-    folder: Path, conditions: Sequence[str] = CONDITIONS, seeds: Sequence[int] = (SCRIPT_SEED,)
+    folder: Path,
+    conditions: Sequence[str] = CONDITIONS,
+    seeds: Sequence[int] = (SCRIPT_SEED,),
+    decoupled: bool | None = None,
 ) -> dict[tuple[str, str], dict[int, dict[tuple[str, int], dict[str, Any]]]]:
     """(set, condition) -> {seed: {(condition, turns): result}} from each source run of
-    ``conditions`` and ``seeds``; a missing run, a run on another card set, with another
-    seed or in another configuration is a one-line ValueError."""
+    ``conditions`` and ``seeds`` (``decoupled``: the Big Five strengths asked for, None:
+    steering.yaml's); a missing run, a run on another card set, with another seed or in
+    another configuration is a one-line ValueError."""
     loaded: dict[tuple[str, str], dict[int, dict[tuple[str, int], dict[str, Any]]]] = {}
     for card_set, condition in PUBLISHED_SOURCES:
         if condition in conditions:
             loaded[(card_set, condition)] = {
-                seed: _load_source(folder, card_set, condition, seed) for seed in seeds
+                seed: _load_source(folder, card_set, condition, seed, decoupled) for seed in seeds
             }
     return loaded
 
@@ -394,7 +471,15 @@ def main(argv: list[str] | None = None) -> None:
         help="comma-separated conversation seeds whose runs are pooled per character "
         f"(default: {SCRIPT_SEED}, the script's own)",
     )
+    parser.add_argument(
+        "--decouple-traits",
+        choices=("on", "off"),
+        help="the Big Five strengths the runs must have steered at: the cross-talk-cancelling "
+        "ones or the cards' (default: steering.yaml's decouple_traits); a choice other than "
+        "steering.yaml's writes persona_drift_targets_decouple_traits_<on|off>",
+    )
     arguments = parser.parse_args(argv)
+    decoupled = None if arguments.decouple_traits is None else arguments.decouple_traits == "on"
     conditions = [c.strip() for c in arguments.conditions.split(",") if c.strip()]
     unknown = [c for c in conditions if c not in CONDITIONS]
     if unknown or not conditions:
@@ -406,17 +491,19 @@ def main(argv: list[str] | None = None) -> None:
     if not seeds:
         parser.error(f"--seeds {arguments.seeds!r}: give at least one seed")
     try:
-        loaded = load_sources(arguments.results, conditions, seeds)
+        loaded = load_sources(arguments.results, conditions, seeds, decoupled)
         rows = target_rows(loaded, arguments.resamples)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     print(markdown(rows), end="")
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    (OUT_DIR / "persona_drift_targets.json").write_text(
-        json.dumps([asdict(row) for row in rows], indent=2)
+    # Another choice than chat's is a variant: it never replaces chat's verdicts.
+    stem = "persona_drift_targets" + _decoupling_switch(decoupled).replace(
+        " --decouple-traits ", "_decouple_traits_"
     )
-    print(f"wrote {write_plot(rows, OUT_DIR / 'persona_drift_targets.png')}")
+    (OUT_DIR / f"{stem}.json").write_text(json.dumps([asdict(row) for row in rows], indent=2))
+    print(f"wrote {write_plot(rows, OUT_DIR / f'{stem}.png')}")
 
 
 if __name__ == "__main__":

@@ -209,7 +209,18 @@ def test_a_missing_source_exits_2_with_one_line(
     error = capsys.readouterr().err
     assert error.count("\n") == 1
     assert "persona_drift_confirmation_seed_7000_controller.json: missing" in error
-    assert "(as are persona_drift_confirmation.json)" in error
+    off = "persona_drift_confirmation_decouple_traits_off"
+    on = "persona_drift_confirmation_decoupled"
+    if load_config().decouple_traits:  # steering.yaml decouples: the decoupled runs' names
+        variants = f"{on}_seed_7000_controller.json, {on}_decouple_traits_on"
+    else:
+        variants = f"{off}_seed_7000_controller.json, {off}.json"
+    assert f"(as are {variants}" in error
+    assert error.rstrip().endswith(
+        "persona_drift_confirmation.json); run benchmarks.persona_drift"
+        " --card-set confirmation --conditions controller --conversation-seed 7000 "
+        "--after-turns 20 for it"
+    )
     assert "--card-set confirmation --conditions controller --conversation-seed 7000" in error
 
 
@@ -327,3 +338,66 @@ def test_a_run_of_another_seed_is_refused(
         targets.main(["--results", str(tmp_path), "--seeds", "7000,x"])
     assert exit_info.value.code == 2
     assert "--seeds '7000,x'" in capsys.readouterr().err
+
+
+def test_decoupled_runs_count_only_where_the_decoupled_strengths_are_asked_for(
+    tmp_path: Path,
+) -> None:
+    coupled = load_config().decouple_traits is False
+    _sources(tmp_path)
+    better = {name: [True] * 5 for name in CONFIRMATION}
+    rows = [drift_result("controller", t, better) for t in (0, 20)]
+    decoupled = {"decoupled_strengths": "benchmarks/out/steering_decoupled.json"}
+    _write(
+        tmp_path, "persona_drift_confirmation_decoupled", _run("confirmation", rows, **decoupled)
+    )
+    # asked for the cards' strengths, the decoupled run is no candidate (or gives way)
+    if coupled:
+        loaded = load_sources(tmp_path, ["controller"], decoupled=False)
+        assert ("controller", 10) in loaded[("confirmation", "controller")][7000]
+    # asked for the decoupled strengths, the published run of the cards' strengths is refused
+    with pytest.raises(ValueError, match="cards' strengths, not the decoupled ones"):
+        load_sources(tmp_path, ["controller"], decoupled=True)
+    _write(
+        tmp_path,
+        "persona_drift_decoupled",
+        _run(None, [drift_result("controller", t, EVALUATION) for t in (0, 20)], **decoupled),
+    )
+    loaded = load_sources(tmp_path, ["controller"], decoupled=True)
+    assert set(loaded[("confirmation", "controller")][7000]) == {("controller", t) for t in (0, 20)}
+    assert "decoupled strengths" in str(configuration_problem(decoupled, "controller", False))
+    assert (
+        configuration_problem({"note_depth": 1, "decouple_traits": True}, "controller", True)
+        is None
+    )
+
+
+def test_the_other_choice_of_strengths_is_written_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = "off" if load_config().decouple_traits else "on"
+    _sources(tmp_path)
+    flag = {"decoupled_strengths": "x.json"} if other == "on" else {"decouple_traits": False}
+    for stem, ran_on, rights in (
+        ("persona_drift", None, EVALUATION),
+        ("persona_drift_confirmation", "confirmation", CONFIRMATION),
+    ):
+        rows = [drift_result("controller", t, rights) for t in (0, 20)]
+        suffix = "_decoupled" if other == "on" else "_decouple_traits_off"
+        _write(tmp_path, stem + suffix, _run(ran_on, rows, **flag))
+    out = tmp_path / "out"
+    monkeypatch.setattr(targets, "OUT_DIR", out)
+    targets.main(
+        [
+            "--results",
+            str(tmp_path),
+            "--resamples",
+            "10",
+            "--conditions",
+            "controller",
+            "--decouple-traits",
+            other,
+        ]
+    )
+    assert (out / f"persona_drift_targets_decouple_traits_{other}.json").exists()
+    assert not (out / "persona_drift_targets.json").exists()
