@@ -86,7 +86,7 @@ def decoupled_strengths(
         layer_fractions=(),
         method="",
         unit_relative_norm=0.0,
-    )
+    )  # settings unchecked here: this run's own fit, on this run's vectors
     return decouple(card, fit, lambda t, v: bounds[t][1] if v > 0 else -bounds[t][0])
 
 

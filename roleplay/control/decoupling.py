@@ -41,15 +41,27 @@ class Crosstalk:
     layer_fractions: tuple[float, ...]
     method: str
     unit_relative_norm: float
+    # trait -> the data hash of the attribute file (its pairs) the vectors were built from
+    attribute_hashes: tuple[tuple[str, str], ...] = ()
     fitted: str = ""
 
-    def matches(self, config: SteeringConfig) -> bool:
-        """Whether the fit was measured with this steering (same layers, method and unit)."""
-        return (
-            self.layer_fractions == config.layer_fractions
-            and self.method == config.method
-            and math.isclose(self.unit_relative_norm, config.unit_relative_norm)
-        )
+    def mismatch(self, config: SteeringConfig, hashes: Mapping[str, str]) -> str | None:
+        """What differs from the steering the fit was measured with (None: nothing): the
+        layers, method or unit, or a Big Five attribute's pairs (``hashes``: trait -> the
+        loaded attribute's data hash)."""
+        if (
+            self.layer_fractions != config.layer_fractions
+            or self.method != config.method
+            or not math.isclose(self.unit_relative_norm, config.unit_relative_norm)
+        ):
+            return (
+                f"other steering settings (layers {list(self.layer_fractions)}, {self.method}, "
+                f"unit {self.unit_relative_norm})"
+            )
+        changed = [t for t, digest in self.attribute_hashes if hashes.get(t) != digest]
+        if changed:
+            return f"other contrastive pairs for {', '.join(changed)}"
+        return None
 
 
 def crosstalk_path() -> Path:
@@ -96,6 +108,16 @@ def _parse_model(model_id: str, entry: Any, where: str) -> tuple[Crosstalk | Non
     unit: Any = steering.get("unit_relative_norm")
     if not _finite(unit) or unit <= 0:
         problems.append(f"models.{model_id}.steering.unit_relative_norm: a positive number")
+    hashes = steering.get("attributes")
+    if (
+        not isinstance(hashes, Mapping)
+        or sorted(hashes) != sorted(BIG_FIVE)
+        or not all(isinstance(v, str) and v for v in hashes.values())
+    ):
+        problems.append(
+            f"models.{model_id}.steering.attributes: each Big Five attribute's data hash"
+        )
+        hashes = {}
     if problems:
         return None, problems
     return (
@@ -106,6 +128,7 @@ def _parse_model(model_id: str, entry: Any, where: str) -> tuple[Crosstalk | Non
             layer_fractions=tuple(float(f) for f in fractions),
             method=str(steering.get("method", "mean_difference")),
             unit_relative_norm=float(unit),
+            attribute_hashes=tuple((t, str(hashes[t])) for t in BIG_FIVE),
             fitted=str(entry.get("fitted", "")),
         ),
         [],
@@ -140,16 +163,22 @@ def load_crosstalk(path: Path | None = None) -> dict[str, Crosstalk]:
     return fits
 
 
-def crosstalk_for(model_id: str, config: SteeringConfig) -> tuple[Crosstalk | None, str]:
-    """The model's fit when it applies to ``config``, else None and why (for the notes)."""
+def crosstalk_for(
+    model_id: str, config: SteeringConfig, hashes: Mapping[str, str] | None = None
+) -> tuple[Crosstalk | None, str]:
+    """The model's fit when it applies to ``config`` and the attributes' pairs (``hashes``,
+    trait -> data hash; None: the loaded attributes'), else None and why (for the notes)."""
     fit = load_crosstalk().get(model_id)
     if fit is None:
         return None, f"no cross-talk fit for {model_id} in {crosstalk_path().name}"
-    if not fit.matches(config):
-        return None, (
-            f"the cross-talk fit for {model_id} was measured with other steering settings "
-            f"(layers {list(fit.layer_fractions)}, {fit.method}, unit {fit.unit_relative_norm})"
-        )
+    if hashes is None:
+        from roleplay.control.attributes import load_attributes
+
+        specs = load_attributes()
+        hashes = {t: specs[t].data_hash for t in BIG_FIVE if t in specs}
+    mismatch = fit.mismatch(config, hashes)
+    if mismatch:
+        return None, f"the cross-talk fit for {model_id} was measured with {mismatch}"
     return fit, ""
 
 

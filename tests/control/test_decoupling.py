@@ -40,6 +40,19 @@ def test_a_fit_does_not_apply_to_other_steering_settings_or_models() -> None:
     assert fit is None and "other steering settings" in why_not
     fit, why_not = crosstalk_for("some-other-model", config)
     assert fit is None and "no cross-talk fit for some-other-model" in why_not
+    # a user's attribute file with other pairs builds another vector: the fit no longer holds
+    shipped = dict(load_crosstalk()[DEFAULT_MODEL].attribute_hashes)
+    edited = {**shipped, "agreeableness": "0" * 16}
+    fit, why_not = crosstalk_for(DEFAULT_MODEL, config, edited)
+    assert fit is None and "other contrastive pairs for agreeableness" in why_not
+
+
+def test_the_fit_names_the_shipped_attribute_files() -> None:
+    from roleplay.control.attributes import load_attributes
+
+    specs = load_attributes()
+    fit = load_crosstalk()[DEFAULT_MODEL]
+    assert dict(fit.attribute_hashes) == {t: specs[t].data_hash for t in BIG_FIVE}
 
 
 def test_without_cross_talk_the_cards_strengths_come_back() -> None:
@@ -149,9 +162,10 @@ def test_a_non_finite_or_missing_entry_is_refused(tmp_path: Path) -> None:
         f"      {u}: {{{', '.join(f'{s}: {v}' for s, v in zip(BIG_FIVE, row, strict=True))}}}"
         for u, row in zip(BIG_FIVE, shipped.matrix, strict=True)
     )
+    hashes = ", ".join(f'{t}: "{h}"' for t, h in shipped.attribute_hashes)
     good = (
         f"models:\n  m:\n    ridge: 0.25\n    steering: {{layer_fractions: [0.4], "
-        f"unit_relative_norm: 0.05}}\n    matrix:\n{rows}\n"
+        f"unit_relative_norm: 0.05, attributes: {{{hashes}}}}}\n    matrix:\n{rows}\n"
     )
     # load_crosstalk caches by path: one file per case
     path = tmp_path / "good.yaml"
