@@ -155,8 +155,7 @@ def _resolve(
             f"{', '.join(overridden)} itself (the strengths asked for are used as given)"
         )
         return resolved
-    hashes = {n: specs[n].data_hash for n in BIG_FIVE if n in specs}
-    fit, why_not = crosstalk_for(model_id, config, hashes)
+    fit, why_not = crosstalk_for(model_id, config)  # checks the loaded attributes' pairs
     if fit is None:
         notes.append(f"cross-talk decoupling off: {why_not}")
         return resolved
