@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import header, scratch_home, write_result
-from benchmarks.steering_fluency import SEEDS as CALIBRATION_SEEDS
 from benchmarks.steering_fluency import calibration_prompts
 from benchmarks.steering_llama_cpp import (
     TEMPERATURE,
@@ -53,6 +52,9 @@ from benchmarks.steering_llama_cpp import (
 )
 
 BOUNDS = (1.0, 1.25, 1.5, 1.75, 2.0)
+# The calibration seeds of the combined bound's run (steering_fluency.py's first three; its
+# own calibration now uses more).
+CALIBRATION_SEEDS = (1234, 1235, 1236)
 BUDGET = 1.15
 TARGET = 1.2  # issue 17: steered perplexity at most 1.2x the unsteered, held out
 DEFAULT_CARD_SETS = {"calibration": "bundled", "evaluation": "evaluation"}

@@ -4,22 +4,31 @@ On the default path (the embedded GGUF on the llama.cpp backend, control vectors
 machinery of ``benchmarks/steering_llama_cpp.py``, whose ``Bench`` this imports), for each
 attribute and sign, replies to the **calibration** prompts
 (``roleplay/control/data/eval/neutral_prompts.yaml``, with its system prompt; never the
-evaluation prompts of ``benchmarks/data/steering_eval_prompts.yaml``) at strengths from the
-global bound (steering.yaml's ``max_strength``) downward: 1.0, 0.9, ..., 0.5. Fluency is the
-perplexity ratio of ``steering_llama_cpp``: each reply's per-token log-perplexity under the
-unsteered model, steered minus unsteered for the same prompt and seed, averaged and
-exponentiated. A direction's bound is the largest strength whose ratio (point estimate) is at
-most the budget (default 1.15: issue 17's target is 1.2x on held-out prompts, and the margin
-is for their noise); the search stops at the first strength within budget. Seeds 1234-1236
-(llama.cpp sampler seeds), disjoint from the evaluation seeds 501-503.
+evaluation prompts of ``benchmarks/data/steering_eval_prompts.yaml`` or
+``steering_holdout_prompts.yaml``) at strengths from the global bound (steering.yaml's
+``max_strength``) downward: 1.0, 0.9, ..., 0.5. Fluency is the perplexity ratio of
+``steering_llama_cpp``: each reply's per-token log-perplexity under the unsteered model,
+steered minus unsteered for the same prompt and seed, averaged and exponentiated, with a 95 %
+paired bootstrap interval. A direction's bound is the largest strength within budget; the
+search stops at the first one. Two rules:
+
+- ``--rule interval`` (the default since 2026-12-06): the interval's **upper end** is at most
+  the budget (default 1.2, issue 17's held-out target), so the calibration must show the
+  target met beyond its own noise;
+- ``--rule point`` (the first calibrations'): the point estimate is at most the budget
+  (default 1.15, a 0.05 margin under the target). On the Intel machine two directions within
+  it read 1.24 and 1.26 held out (BENCHMARKS.md): the margin was smaller than the noise.
+
+Seeds 1234-1239 (llama.cpp sampler seeds; the first calibrations used 1234-1236), disjoint
+from every evaluation seed.
 
 Every run steers with the global bound only: the attribute files are copied without their
 ``max_strength`` into the run's scratch ``$ROLEPLAY_HOME/attributes/``, so earlier bounds
 never clip the strengths being tried (the copies have the same pairs, hence the same vectors).
 
-    python -m benchmarks.steering_fluency [--attributes a,b] [--budget 1.15]
-        [--strengths 1.0,0.9,0.8,0.7,0.6,0.5] [--seeds 1234,1235,1236] [--tokens 48]
-        [--threads 2] [--quick] [--resume] [--write]
+    python -m benchmarks.steering_fluency [--attributes a,b] [--rule interval|point]
+        [--budget 1.2] [--strengths 1.0,0.9,0.8,0.7,0.6,0.5] [--seeds 1234,...,1239]
+        [--tokens 48] [--threads 2] [--quick] [--resume] [--write]
         [--from-result benchmarks/out/steering_fluency.json]
 
 Writes ``benchmarks/out/steering_fluency.json`` and prints the table; ``--write`` sets each
@@ -58,9 +67,11 @@ from benchmarks.steering_llama_cpp import (
 )
 
 STRENGTHS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
-SEEDS = (1234, 1235, 1236)
-EVALUATION_SEEDS = (501, 502, 503)  # benchmarks/data/steering_eval_prompts.yaml's
-BUDGET = 1.15
+SEEDS = (1234, 1235, 1236, 1237, 1238, 1239)
+# benchmarks/data/steering_eval_prompts.yaml's and steering_holdout_prompts.yaml's
+EVALUATION_SEEDS = (501, 502, 503, 601, 602, 603, 604, 605, 606)
+RULES = ("interval", "point")
+BUDGETS = {"interval": 1.2, "point": 1.15}  # what each rule compares with the budget
 TARGET = 1.2  # issue 17: steered perplexity at most 1.2x the unsteered, held out
 SIGNS = (("positive", 1.0), ("negative", -1.0))
 BOUND_COMMENT = (
@@ -77,8 +88,14 @@ def calibration_prompts() -> dict[str, Any]:
     return data
 
 
+def rule_statistic(tried: Mapping[str, Any], rule: str) -> float:
+    """What a rule compares with the budget: the ratio's interval upper end, or the ratio."""
+    return float(tried["ppl_ratio_95"][1] if rule == "interval" else tried["ppl_ratio"])
+
+
 def choose_bound(ratios: Mapping[float, float], budget: float) -> float | None:
-    """The largest strength whose perplexity ratio is at most ``budget`` (None: none is)."""
+    """The largest strength whose statistic (``rule_statistic``) is at most ``budget``
+    (None: none is)."""
     within = [strength for strength, ratio in ratios.items() if ratio <= budget]
     return max(within) if within else None
 
@@ -287,10 +304,13 @@ def run(arguments: argparse.Namespace, home: Path) -> dict[str, Any]:
                         "replies": texts,
                     }
                 )
-                _log(f"{attribute} {sign * strength:+g}: perplexity ratio {ratio:.3f}")
-                if ratio <= arguments.budget:
+                upper = tried[-1]["ppl_ratio_95"][1]
+                _log(f"{attribute} {sign * strength:+g}: ratio {ratio:.3f}, upper end {upper:.3f}")
+                if rule_statistic(tried[-1], arguments.rule) <= arguments.budget:
                     break
-            chosen = choose_bound({t["strength"]: t["ppl_ratio"] for t in tried}, arguments.budget)
+            chosen = choose_bound(
+                {t["strength"]: rule_statistic(t, arguments.rule) for t in tried}, arguments.budget
+            )
             row[direction] = {
                 "tried": tried,
                 "bound": chosen if chosen is not None else strengths[-1],
@@ -306,6 +326,7 @@ def run(arguments: argparse.Namespace, home: Path) -> dict[str, Any]:
         "backend": "llama.cpp",
         "method": "control_vectors",
         "threads": arguments.threads,
+        "rule": arguments.rule,
         "budget": arguments.budget,
         "target": TARGET,
         "max_strength": cap,
@@ -322,8 +343,9 @@ def run(arguments: argparse.Namespace, home: Path) -> dict[str, Any]:
         "quick": bool(arguments.quick),
         "ppl_note": "ratio = exp(mean over (prompt, seed) of steered minus unsteered per-token "
         "log-perplexity), both scored by the unsteered model given the calibration prompt; "
-        "the bound is the largest strength whose ratio is at most the budget, searched from "
-        "the global bound down and stopping at the first within budget",
+        "the bound is the largest strength within budget (rule interval: the 95 % interval's "
+        "upper end at most the budget; rule point: the ratio at most the budget), searched "
+        "from the global bound down and stopping at the first within budget",
         "baseline_perplexity": math.exp(statistics.fmean(baseline_nll)),
         "baseline_distinct2": distinct2(baseline),
         "baseline_replies": baseline,
@@ -357,8 +379,9 @@ def markdown(payload: dict[str, Any]) -> str:
         f"tokens at temperature {payload['temperature']}. Perplexity ratio of steered to "
         f"unsteered replies under the unsteered model (unsteered perplexity "
         f"{payload['baseline_perplexity']:.2f}), 95 % paired bootstrap in brackets; budget "
-        f"{payload['budget']:g}x (held-out target {payload['target']:g}x). Strengths are tried "
-        "from the global bound down and the search stops at the first within budget.",
+        f"{payload['budget']:g}x for {RULE_TEXT[payload.get('rule', 'point')]} (held-out "
+        f"target {payload['target']:g}x). Strengths are tried from the global bound down and "
+        "the search stops at the first within budget.",
         "",
         "| attribute | direction | n | "
         + " | ".join(f"ratio at {s:g}" for s in strengths)
@@ -396,11 +419,27 @@ def markdown(payload: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+RULE_TEXT = {
+    "interval": "the interval's upper end",
+    "point": "the ratio (point estimate)",
+}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--attributes", default=None, help="comma-separated (default: all)")
     parser.add_argument(
-        "--budget", type=float, default=BUDGET, help=f"largest perplexity ratio ({BUDGET:g})"
+        "--rule",
+        choices=RULES,
+        default="interval",
+        help="within budget: the ratio's 95 %% interval upper end (interval, the default) or "
+        "the ratio itself (point, the first calibrations' rule)",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="largest value of the rule's statistic (interval 1.2, point 1.15)",
     )
     parser.add_argument(
         "--strengths",
@@ -431,6 +470,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     arguments = parser.parse_args(argv)
     arguments.given = list(sys.argv[1:] if argv is None else argv)
+    if arguments.budget is None:
+        arguments.budget = BUDGETS[arguments.rule]
     if arguments.quick and arguments.write:
         raise SystemExit("--quick is a smoke test; it cannot --write bounds")
     if arguments.from_result is not None:

@@ -27,6 +27,11 @@ log-perplexity difference), with both intervals. Also distinct-2.
 
     python -m benchmarks.steering_llama_cpp [--attributes a,b] [--strength 1.0] [--seeds 3]
         [--tokens 48] [--threads 2] [--quick] [--scopes all,reply]
+        [--prompt-set evaluation|holdout]
+
+``--prompt-set holdout`` uses a second evaluation set (``benchmarks/data/
+steering_holdout_prompts.yaml``: other prompts, system prompt and seeds, written after the
+fluency bounds had been read on the first) and writes steering_llama_cpp_holdout.json.
 
 ``--scopes all,reply`` steers each attribute both ways side by side, against the same
 unsteered replies: every token (steering.yaml's ``scope: all``) and only the reply's
@@ -62,6 +67,10 @@ if TYPE_CHECKING:
 
 DATA = Path(__file__).resolve().parent / "data"
 PROMPTS_PATH = DATA / "steering_eval_prompts.yaml"
+# The evaluation prompt sets: "evaluation" (2026-12-04) and "holdout" (2026-12-06, written
+# after every bound had been read on the first; benchmarks/steering_fluency.py never uses
+# either).
+PROMPT_SETS = {"evaluation": PROMPTS_PATH, "holdout": DATA / "steering_holdout_prompts.yaml"}
 LEXICON_PATH = DATA / "steering_scorer_lexicon.yaml"
 RESAMPLES = 5000
 TEMPERATURE = 0.7
@@ -81,9 +90,15 @@ SCORER_LABELS = {
 _WORD = re.compile(r"[a-z']+")
 
 
-def load_prompts() -> dict[str, Any]:
-    data: dict[str, Any] = YAML(typ="safe").load(PROMPTS_PATH.read_text(encoding="utf-8"))
+def load_prompts(prompt_set: str = "evaluation") -> dict[str, Any]:
+    path = PROMPT_SETS[prompt_set]
+    data: dict[str, Any] = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
     return data
+
+
+def prompts_file(prompt_set: str) -> str:
+    """Where a prompt set lives, relative to the repository."""
+    return str(PROMPT_SETS[prompt_set].relative_to(DATA.parent.parent))
 
 
 def load_lexicon() -> dict[str, dict[str, list[str]]]:
@@ -274,9 +289,10 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
     attributes = selected_attributes(arguments.attributes)
     config = load_config()
     strength = config.max_strength if arguments.strength is None else arguments.strength
-    data = load_prompts()
+    data = load_prompts(arguments.prompt_set)
     prompts: list[str] = data["prompts"][:4] if arguments.quick else data["prompts"]
-    seeds = evaluation_seeds(data["seeds"], 2 if arguments.quick else arguments.seeds)
+    count = 2 if arguments.quick else arguments.seeds or len(data["seeds"])
+    seeds = evaluation_seeds(data["seeds"], count)
     lexicon = load_lexicon()
     load_before = os.getloadavg()
     started = time.perf_counter()
@@ -343,6 +359,8 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         "tokens": arguments.tokens,
         "temperature": TEMPERATURE,
         "system_prompt": bench.system,
+        "prompt_set": arguments.prompt_set,
+        "prompts_file": prompts_file(arguments.prompt_set),
         "prompts": len(prompts),
         "seeds": seeds,
         "n_pairs": n,
@@ -426,7 +444,8 @@ def markdown(payload: dict[str, Any]) -> str:
         f"`{payload['command']}`.",
         "",
         f"Strength +-{payload['strength']:g} (the bound); {payload['prompts']} evaluation "
-        f"prompts x seeds {payload['seeds']} = n {payload['n_pairs']} pairs per comparison, "
+        f"prompts ({payload.get('prompts_file', prompts_file('evaluation'))}) x seeds "
+        f"{payload['seeds']} = n {payload['n_pairs']} pairs per comparison, "
         f"{payload['tokens']} tokens at temperature {payload['temperature']}. Calibration used "
         f"other prompts ({calibration['prompts']}) and seed {calibration['seed']} "
         f"({calibration['script']}). Brackets: 95 % paired bootstrap over (prompt, seed); "
@@ -489,7 +508,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--strength", type=float, default=None, help="default: steering.yaml's max_strength"
     )
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per prompt (default 3)")
+    parser.add_argument(
+        "--seeds", type=int, default=None, help="seeds per prompt (default: the set's, 3 or 6)"
+    )
+    parser.add_argument(
+        "--prompt-set",
+        choices=sorted(PROMPT_SETS),
+        default="evaluation",
+        help="evaluation (benchmarks/data/steering_eval_prompts.yaml, the default) or holdout "
+        "(steering_holdout_prompts.yaml, written after the first set had been read)",
+    )
     parser.add_argument("--tokens", type=int, default=48)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="4 prompts x 2 seeds")
@@ -505,6 +533,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("ROLEPLAY_HOME", tempfile.mkdtemp(prefix="bench-steer-"))
     payload = run(arguments)
     name = "steering_llama_cpp" if arguments.scopes == ["all"] else "steering_llama_cpp_scopes"
+    if arguments.prompt_set != "evaluation":
+        name += f"_{arguments.prompt_set}"
     path = write_result(name, payload)
     sys.stdout.write(markdown(json.loads(path.read_text())))  # what was written, machine too
     print(f"written to {path}")
