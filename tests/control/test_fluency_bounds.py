@@ -205,17 +205,41 @@ def test_the_choice_is_the_largest_strength_within_budget() -> None:
     assert choose({}, 1.15) is None
 
 
+def test_the_interval_rule_reads_the_upper_end_and_the_point_rule_the_ratio() -> None:
+    tried = {"strength": 1.0, "ppl_ratio": 1.12, "ppl_ratio_95": [1.03, 1.22]}
+    assert steering_fluency.rule_statistic(tried, "interval") == 1.22
+    assert steering_fluency.rule_statistic(tried, "point") == 1.12
+    # Within the old rule's 1.15 budget, over the interval rule's 1.2: the interval rule
+    # needs the target met beyond the calibration's noise.
+    assert steering_fluency.BUDGETS == {"interval": 1.2, "point": 1.15}
+    point = steering_fluency.rule_statistic(tried, "point")
+    upper = steering_fluency.rule_statistic(tried, "interval")
+    assert point <= steering_fluency.BUDGETS["point"] < steering_fluency.BUDGETS["interval"] < upper
+
+
 def test_evaluation_seeds_are_refused() -> None:
     assert steering_fluency.check_seeds([1234, 1235]) == [1234, 1235]
     with pytest.raises(SystemExit, match="evaluation seeds"):
         steering_fluency.check_seeds([1234, 502])
+    with pytest.raises(SystemExit, match="evaluation seeds"):
+        steering_fluency.check_seeds([1239, 604])  # the second (holdout) set's
 
 
-def test_calibration_prompts_are_not_the_evaluation_prompts() -> None:
+def test_the_calibration_seeds_are_not_any_evaluation_sets_seeds() -> None:
+    from benchmarks.steering_llama_cpp import PROMPT_SETS, load_prompts
+
+    for name in PROMPT_SETS:
+        seeds = set(load_prompts(name)["seeds"])
+        assert seeds <= set(steering_fluency.EVALUATION_SEEDS), name
+        assert not seeds & set(steering_fluency.SEEDS), name
+
+
+@pytest.mark.parametrize("prompt_set", ["evaluation", "holdout"])
+def test_calibration_prompts_are_not_the_evaluation_prompts(prompt_set: str) -> None:
     from benchmarks.steering_llama_cpp import load_prompts
 
     calibration = steering_fluency.calibration_prompts()
-    evaluation = load_prompts()
+    evaluation = load_prompts(prompt_set)
     assert not set(calibration["prompts"]) & set(evaluation["prompts"])
     assert calibration["system_prompt"] != evaluation["system_prompt"]
     assert not set(steering_fluency.SEEDS) & set(evaluation["seeds"])
@@ -294,6 +318,10 @@ def test_the_table_shows_every_strength_tried_and_the_bound() -> None:
         },
     }
     table = steering_fluency.markdown(payload)
+    assert "budget 1.15x for the ratio (point estimate)" in table  # no rule: the first runs'
+    assert "budget 1.2x for the interval's upper end" in steering_fluency.markdown(
+        {**payload, "rule": "interval", "budget": 1.2}
+    )
     assert "| formality | positive | 12 | 1.10 [1.00, 1.20] | - | - | **1** |" in table
     assert (
         "| formality | negative | 12 | 1.30 [1.20, 1.40] | 1.12 [1.02, 1.22] | - | **0.9** |"

@@ -15,6 +15,7 @@ from roleplay.resources import package_path
 
 ROOT = Path(__file__).resolve().parents[2]
 EVAL_PROMPTS = ROOT / "benchmarks" / "data" / "steering_eval_prompts.yaml"
+HOLDOUT_PROMPTS = ROOT / "benchmarks" / "data" / "steering_holdout_prompts.yaml"
 CONTROL_DATA = package_path("roleplay.control", "data")
 STEERING_EFFECT = ROOT / "benchmarks" / "steering_effect.py"
 CALIBRATION_SEED = 1234  # benchmarks/steering_effect.py's --seed default (torch.manual_seed)
@@ -72,6 +73,27 @@ def test_evaluation_prompts_are_disjoint_from_calibration() -> None:
         assert not shared, (prompt, shared)
 
 
+def test_the_second_set_shares_nothing_with_calibration_or_the_first_set() -> None:
+    """The holdout set was written after the first set had been read for every bound, so it
+    must be new to both the calibration and the first set's readings."""
+    data = _yaml(HOLDOUT_PROMPTS)
+    first = _yaml(EVAL_PROMPTS)
+    prompts = data["prompts"]
+    known = [*_calibration_texts(), first["system_prompt"], *first["prompts"]]
+    assert len(prompts) >= 12
+    assert len(set(prompts)) == len(prompts)
+    folded = {text.strip().casefold() for text in known}
+    for prompt in [data["system_prompt"], *prompts]:
+        assert prompt.strip().casefold() not in folded, prompt
+        shared = set().union(*(_grams(text) & _grams(prompt) for text in known))
+        assert not shared, (prompt, shared)
+    seeds = data["seeds"]
+    assert len(set(seeds)) == len(seeds) >= 6
+    assert not set(seeds) & set(first["seeds"])
+    assert CALIBRATION_SEED not in seeds
+    assert not set(seeds) & set(range(1234, 1240))  # benchmarks/steering_fluency.py's
+
+
 def test_the_check_would_catch_a_leak() -> None:
     calibration = _calibration_texts()
     leaked = "So, what do you think of this town these days?"  # a neutral prompt, reworded
@@ -85,3 +107,12 @@ def test_evaluation_seeds_differ_from_the_calibration_seeds() -> None:
     assert CALIBRATION_SEED not in seeds
     assert not set(seeds) & set(range(4))  # the old llama.cpp benchmark's seeds
     assert len(set(seeds)) == len(seeds) >= 3
+
+
+def test_each_prompt_set_names_its_file_relative_to_the_repository() -> None:
+    from benchmarks.steering_llama_cpp import PROMPT_SETS, prompts_file
+
+    assert prompts_file("evaluation") == "benchmarks/data/steering_eval_prompts.yaml"
+    assert prompts_file("holdout") == "benchmarks/data/steering_holdout_prompts.yaml"
+    for name in PROMPT_SETS:
+        assert (ROOT / prompts_file(name)).is_file()
