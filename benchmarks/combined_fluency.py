@@ -17,13 +17,16 @@ Two uses, never mixed:
   largest value tried whose ratio, pooled over the cards, is within the budget (1.15x, the
   margin under issue 17's 1.2x that the per-attribute bounds use);
 - ``--prompts evaluation``: the held-out check of a chosen bound, on the evaluation prompts
-  and seeds of ``benchmarks/steering_llama_cpp.py`` with the frozen evaluation set's cards.
+  and seeds of ``benchmarks/steering_llama_cpp.py`` with the frozen evaluation set's cards;
+  ``--prompts holdout``: the same on its second evaluation set (other prompts, system prompt
+  and seeds: ``benchmarks/data/steering_holdout_prompts.yaml``).
 
-    python -m benchmarks.combined_fluency [--prompts calibration|evaluation]
+    python -m benchmarks.combined_fluency [--prompts calibration|evaluation|holdout]
         [--card-set bundled|evaluation|confirmation] [--bounds 1,1.25,1.5,1.75,2]
         [--budget 1.15] [--tokens 48] [--threads 2] [--quick]
 
-Writes ``benchmarks/out/combined_fluency_<prompts>.json`` and prints the table.
+Writes ``benchmarks/out/combined_fluency_<prompts>.json`` (``..._<prompts>_<card set>.json``
+for a card set other than the prompts' default) and prints the table.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from benchmarks.steering_llama_cpp import (
     distinct2,
     evaluation_seeds,
     load_prompts,
+    prompts_file,
 )
 
 BOUNDS = (1.0, 1.25, 1.5, 1.75, 2.0)
@@ -57,17 +61,17 @@ BOUNDS = (1.0, 1.25, 1.5, 1.75, 2.0)
 CALIBRATION_SEEDS = (1234, 1235, 1236)
 BUDGET = 1.15
 TARGET = 1.2  # issue 17: steered perplexity at most 1.2x the unsteered, held out
-DEFAULT_CARD_SETS = {"calibration": "bundled", "evaluation": "evaluation"}
+DEFAULT_CARD_SETS = {"calibration": "bundled", "evaluation": "evaluation", "holdout": "evaluation"}
 
 
 def prompt_set(name: str) -> tuple[dict[str, Any], list[int], str]:
-    """(the prompts file's data, its seeds, where it lives) for ``calibration`` or
-    ``evaluation``."""
+    """(the prompts file's data, its seeds, where it lives) for ``calibration``,
+    ``evaluation`` or ``holdout``."""
     if name == "calibration":
         where = "roleplay/control/data/eval/neutral_prompts.yaml"
         return calibration_prompts(), list(CALIBRATION_SEEDS), where
-    data = load_prompts()
-    return data, evaluation_seeds(data["seeds"], 3), "benchmarks/data/steering_eval_prompts.yaml"
+    data = load_prompts(name)
+    return data, evaluation_seeds(data["seeds"], len(data["seeds"])), prompts_file(name)
 
 
 def choose_bound(pooled: Mapping[float, float], budget: float) -> float | None:
@@ -279,9 +283,11 @@ def markdown(payload: Mapping[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--prompts", choices=("calibration", "evaluation"), default="calibration")
+    parser.add_argument("--prompts", choices=sorted(DEFAULT_CARD_SETS), default="calibration")
     parser.add_argument(
-        "--card-set", default=None, help="default: bundled (calibration), evaluation (evaluation)"
+        "--card-set",
+        default=None,
+        help="default: bundled (calibration), evaluation (evaluation, holdout)",
     )
     parser.add_argument("--bounds", default=",".join(f"{b:g}" for b in BOUNDS))
     parser.add_argument("--budget", type=float, default=BUDGET)
@@ -294,7 +300,10 @@ def main(argv: list[str] | None = None) -> None:
     arguments.given = list(sys.argv[1:] if argv is None else argv)
     with scratch_home():
         payload = run(arguments)
-    name = f"combined_fluency_{arguments.prompts}" + ("_quick" if arguments.quick else "")
+    name = f"combined_fluency_{arguments.prompts}"
+    if payload["card_set"] != DEFAULT_CARD_SETS[arguments.prompts]:
+        name += f"_{payload['card_set']}"
+    name += "_quick" if arguments.quick else ""
     path = write_result(name, payload)
     record: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
     sys.stdout.write(markdown(record))

@@ -43,3 +43,19 @@ def test_a_quick_run_measures_every_card_at_every_bound(
     assert result["pooled"]["4"]["n"] == 4
     text = markdown(result)
     assert "| all 2 cards (n 4) |" in text and "steering.yaml ships" in text
+
+
+def test_each_prompt_set_brings_its_own_prompts_and_seeds() -> None:
+    from benchmarks.combined_fluency import prompt_set
+
+    calibration, calibration_seeds, _ = prompt_set("calibration")
+    evaluation, evaluation_seeds, evaluation_file = prompt_set("evaluation")
+    holdout, holdout_seeds, holdout_file = prompt_set("holdout")
+    assert calibration_seeds == [1234, 1235, 1236]  # the combined bound's calibration run's
+    assert evaluation_seeds == [501, 502, 503]
+    assert holdout_seeds == [601, 602, 603, 604, 605, 606]
+    assert evaluation_file == "benchmarks/data/steering_eval_prompts.yaml"
+    assert holdout_file == "benchmarks/data/steering_holdout_prompts.yaml"
+    systems = {data["system_prompt"] for data in (calibration, evaluation, holdout)}
+    assert len(systems) == 3
+    assert not set(holdout["prompts"]) & set(evaluation["prompts"] + calibration["prompts"])
