@@ -21,7 +21,7 @@ Two uses, never mixed:
   ``--prompts holdout``: the same on its second evaluation set (other prompts, system prompt
   and seeds: ``benchmarks/data/steering_holdout_prompts.yaml``).
 
-    python -m benchmarks.combined_fluency [--prompts calibration|evaluation|holdout]
+    python -m benchmarks.combined_fluency [--prompts calibration|evaluation|holdout|third]
         [--card-set bundled|evaluation|confirmation] [--bounds 1,1.25,1.5,1.75,2]
         [--budget 1.15] [--tokens 48] [--threads 2] [--quick]
 
@@ -61,12 +61,17 @@ BOUNDS = (1.0, 1.25, 1.5, 1.75, 2.0)
 CALIBRATION_SEEDS = (1234, 1235, 1236)
 BUDGET = 1.15
 TARGET = 1.2  # issue 17: steered perplexity at most 1.2x the unsteered, held out
-DEFAULT_CARD_SETS = {"calibration": "bundled", "evaluation": "evaluation", "holdout": "evaluation"}
+DEFAULT_CARD_SETS = {
+    "calibration": "bundled",
+    "evaluation": "evaluation",
+    "holdout": "evaluation",
+    "third": "evaluation",
+}
 
 
 def prompt_set(name: str) -> tuple[dict[str, Any], list[int], str]:
-    """(the prompts file's data, its seeds, where it lives) for ``calibration``,
-    ``evaluation`` or ``holdout``."""
+    """(the prompts file's data, its seeds, where it lives) for ``calibration`` or one of
+    ``benchmarks/steering_llama_cpp.PROMPT_SETS``."""
     if name == "calibration":
         where = "roleplay/control/data/eval/neutral_prompts.yaml"
         return calibration_prompts(), list(CALIBRATION_SEEDS), where

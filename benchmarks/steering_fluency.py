@@ -68,8 +68,14 @@ from benchmarks.steering_llama_cpp import (
 
 STRENGTHS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
 SEEDS = (1234, 1235, 1236, 1237, 1238, 1239)
-# benchmarks/data/steering_eval_prompts.yaml's and steering_holdout_prompts.yaml's
-EVALUATION_SEEDS = (501, 502, 503, 601, 602, 603, 604, 605, 606)
+# The evaluation prompt sets' seeds (benchmarks/data/steering_eval_prompts.yaml's,
+# steering_holdout_prompts.yaml's and steering_third_prompts.yaml's): never calibration seeds.
+EVALUATION_SEEDS = (501, 502, 503, *range(601, 607), *range(701, 707))
+# Prompt sets a calibration may read: the package's calibration prompts ("neutral") and the
+# two evaluation sets that earlier checks read (benchmarks/steering_llama_cpp.PROMPT_SETS),
+# each with its own system prompt. The third evaluation set is never one of them.
+CALIBRATION_SETS = ("neutral", "evaluation", "holdout")
+NEVER_CALIBRATED = ("third",)
 RULES = ("interval", "point")
 BUDGETS = {"interval": 1.2, "point": 1.15}  # what each rule compares with the budget
 TARGET = 1.2  # issue 17: steered perplexity at most 1.2x the unsteered, held out
@@ -86,6 +92,60 @@ def calibration_prompts() -> dict[str, Any]:
     path = package_path("roleplay.control", "data", "eval", "neutral_prompts.yaml")
     data: dict[str, Any] = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
     return data
+
+
+def prompt_set_data(name: str) -> tuple[dict[str, Any], str]:
+    """(the prompts file's data, where it lives) of one calibration prompt set."""
+    from benchmarks.steering_llama_cpp import load_prompts, prompts_file
+
+    if name in NEVER_CALIBRATED:
+        raise SystemExit(f"prompt set {name!r} is kept for checking bounds; calibrate on others")
+    if name not in CALIBRATION_SETS:
+        raise SystemExit(f"unknown prompt set {name!r} (use {', '.join(CALIBRATION_SETS)})")
+    if name == "neutral":
+        return calibration_prompts(), "roleplay/control/data/eval/neutral_prompts.yaml"
+    return load_prompts(name), prompts_file(name)
+
+
+class Benches:
+    """Several prompt sets, each with its own system prompt, on one loaded engine: replies
+    and their perplexity under the unsteered model given each set's own system prompt."""
+
+    def __init__(self, threads: int, sets: Sequence[tuple[list[str], str]], seeds: list[int]):
+        first: Bench | None = None
+        self.benches: list[Bench] = []
+        for prompts, system in sets:
+            engine = None if first is None else first.engine
+            bench = Bench(threads, prompts, seeds, system, engine=engine)
+            first = first or bench
+            self.benches.append(bench)
+        assert first is not None, "at least one prompt set"
+        self.engine = first.engine
+
+    @property
+    def pairs(self) -> list[tuple[int, int]]:
+        """(prompt index over all sets, seed) of every reply, in replies()' order."""
+        pairs, offset = [], 0
+        for bench in self.benches:
+            pairs += [(offset + p, seed) for p, seed in bench.pairs]
+            offset += len(bench.prompts)
+        return pairs
+
+    def replies(self, strengths: dict[str, float], tokens: int) -> list[str]:
+        return [
+            text
+            for bench in self.benches
+            for text in bench.replies(strengths, tokens, lambda: None)
+        ]
+
+    def negative_log_perplexity(self, texts: Sequence[str]) -> list[float]:
+        """Per reply, its per-token negative log-likelihood under the unsteered model."""
+        values, start = [], 0
+        for bench in self.benches:
+            own = texts[start : start + len(bench.pairs)]
+            values += [-v for v in bench.mean_logprob(bench.system, own)]
+            start += len(bench.pairs)
+        return values
 
 
 def rule_statistic(tried: Mapping[str, Any], rule: str) -> float:
@@ -246,8 +306,15 @@ def run(arguments: argparse.Namespace, home: Path) -> dict[str, Any]:
     strengths = sorted({float(s) for s in arguments.strengths.split(",")}, reverse=True)
     if not strengths or strengths[0] > cap or strengths[-1] <= 0:
         raise SystemExit(f"--strengths must lie in (0, {cap:g}] (steering.yaml's max_strength)")
-    data = calibration_prompts()
-    prompts: list[str] = data["prompts"][:2] if arguments.quick else data["prompts"]
+    set_names = [name.strip() for name in arguments.prompt_sets.split(",") if name.strip()]
+    sets = [prompt_set_data(name) for name in set_names]
+    if not sets or len(set(set_names)) != len(set_names):
+        raise SystemExit("--prompt-sets: name each calibration prompt set once")
+    chosen_sets = [
+        (data["prompts"][:2] if arguments.quick else list(data["prompts"]), data["system_prompt"])
+        for data, _ in sets
+    ]
+    prompts = [prompt for set_prompts, _ in chosen_sets for prompt in set_prompts]
     seeds = check_seeds([int(s) for s in arguments.seeds.split(",")])
     seeds = seeds[:1] if arguments.quick else seeds
     tokens = min(arguments.tokens, 8) if arguments.quick else arguments.tokens
@@ -256,12 +323,14 @@ def run(arguments: argparse.Namespace, home: Path) -> dict[str, Any]:
     unbounded_copies(bundled_attributes_dir(), home / "attributes")
     load_before = os.getloadavg()
     started = time.perf_counter()
-    bench = Bench(arguments.threads, prompts, seeds, data["system_prompt"])
+    bench = Benches(arguments.threads, chosen_sets, seeds)
     n = len(bench.pairs)
     _log(f"{len(prompts)} prompts x seeds {seeds} = {n} replies per strength, {tokens} tokens")
+    systems = [system for _, system in chosen_sets]
     settings = {
         "model": bench.engine.model_id,
-        "system_prompt": bench.system,
+        # One system prompt as a string (the earlier runs' checkpoints), several as a list.
+        "system_prompt": systems[0] if len(systems) == 1 else systems,
         "prompts": prompts,
         "seeds": seeds,
         "tokens": tokens,
@@ -277,8 +346,8 @@ def run(arguments: argparse.Namespace, home: Path) -> dict[str, Any]:
         if done is not None:
             _log(f"{key}: from the checkpoint")
             return done
-        texts = bench.replies(strengths_in_force, tokens, lambda: None)
-        nll = [-v for v in bench.mean_logprob(bench.system, texts)]
+        texts = bench.replies(strengths_in_force, tokens)
+        nll = bench.negative_log_perplexity(texts)
         checkpoint.put(key, texts, nll)
         return texts, nll
 
@@ -334,8 +403,9 @@ def run(arguments: argparse.Namespace, home: Path) -> dict[str, Any]:
         "unit_relative_norm": config.unit_relative_norm,
         "tokens": tokens,
         "temperature": TEMPERATURE,
-        "prompts_file": "roleplay/control/data/eval/neutral_prompts.yaml",
-        "system_prompt": bench.system,
+        "prompt_sets": set_names,
+        "prompts_file": ", ".join(where for _, where in sets),
+        "system_prompt": settings["system_prompt"],
         "prompts": len(prompts),
         "seeds": seeds,
         "evaluation_seeds": list(EVALUATION_SEEDS),
@@ -447,6 +517,12 @@ def main(argv: list[str] | None = None) -> None:
         help="strengths to try, from the global bound down",
     )
     parser.add_argument("--seeds", default=",".join(str(s) for s in SEEDS))
+    parser.add_argument(
+        "--prompt-sets",
+        default="neutral",
+        help="calibration prompt sets, comma-separated, each with its own system prompt: "
+        f"{', '.join(CALIBRATION_SETS)} (default neutral, the package's calibration prompts)",
+    )
     parser.add_argument("--tokens", type=int, default=48)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(

@@ -27,11 +27,13 @@ log-perplexity difference), with both intervals. Also distinct-2.
 
     python -m benchmarks.steering_llama_cpp [--attributes a,b] [--strength 1.0] [--seeds 3]
         [--tokens 48] [--threads 2] [--quick] [--scopes all,reply]
-        [--prompt-set evaluation|holdout]
+        [--prompt-set evaluation|holdout|third]
 
 ``--prompt-set holdout`` uses a second evaluation set (``benchmarks/data/
 steering_holdout_prompts.yaml``: other prompts, system prompt and seeds, written after the
-fluency bounds had been read on the first) and writes steering_llama_cpp_holdout.json.
+fluency bounds had been read on the first) and writes steering_llama_cpp_holdout.json;
+``--prompt-set third`` a third (``steering_third_prompts.yaml``, written after the second had
+been read, and never calibrated on), writing steering_llama_cpp_third.json.
 
 ``--scopes all,reply`` steers each attribute both ways side by side, against the same
 unsteered replies: every token (steering.yaml's ``scope: all``) and only the reply's
@@ -67,10 +69,15 @@ if TYPE_CHECKING:
 
 DATA = Path(__file__).resolve().parent / "data"
 PROMPTS_PATH = DATA / "steering_eval_prompts.yaml"
-# The evaluation prompt sets: "evaluation" (2026-12-04) and "holdout" (2026-12-06, written
-# after every bound had been read on the first; benchmarks/steering_fluency.py never uses
-# either).
-PROMPT_SETS = {"evaluation": PROMPTS_PATH, "holdout": DATA / "steering_holdout_prompts.yaml"}
+# The evaluation prompt sets: "evaluation" (2026-12-04), "holdout" (2026-12-06, written
+# after every bound had been read on the first) and "third" (2026-12-06, written after the
+# second showed the bounds missing; benchmarks/steering_fluency.py may calibrate on the first
+# two, never on the third).
+PROMPT_SETS = {
+    "evaluation": PROMPTS_PATH,
+    "holdout": DATA / "steering_holdout_prompts.yaml",
+    "third": DATA / "steering_third_prompts.yaml",
+}
 LEXICON_PATH = DATA / "steering_scorer_lexicon.yaml"
 RESAMPLES = 5000
 TEMPERATURE = 0.7
@@ -190,11 +197,21 @@ def pole_descriptions(attribute: str) -> tuple[str, str]:
 
 
 class Bench:
-    def __init__(self, threads: int, prompts: list[str], seeds: list[int], system: str) -> None:
+    def __init__(
+        self,
+        threads: int,
+        prompts: list[str],
+        seeds: list[int],
+        system: str,
+        engine: Any = None,
+    ) -> None:
+        """``engine``: one already loaded, shared with another Bench (other prompts)."""
         from roleplay.application import BackendOptions, load_engine
         from roleplay.engine.scorer import scorer_for
 
-        self.engine = load_engine(BackendOptions(backend="llama.cpp", threads=threads))
+        if engine is None:
+            engine = load_engine(BackendOptions(backend="llama.cpp", threads=threads))
+        self.engine = engine
         self.scorer = scorer_for(self.engine)
         self.prompts, self.seeds, self.system = prompts, seeds, system
 
@@ -515,8 +532,9 @@ def main(argv: list[str] | None = None) -> None:
         "--prompt-set",
         choices=sorted(PROMPT_SETS),
         default="evaluation",
-        help="evaluation (benchmarks/data/steering_eval_prompts.yaml, the default) or holdout "
-        "(steering_holdout_prompts.yaml, written after the first set had been read)",
+        help="evaluation (benchmarks/data/steering_eval_prompts.yaml, the default), holdout "
+        "(steering_holdout_prompts.yaml) or third (steering_third_prompts.yaml), each written "
+        "after the one before had been read",
     )
     parser.add_argument("--tokens", type=int, default=48)
     parser.add_argument("--threads", type=int, default=2)

@@ -225,6 +225,34 @@ def test_evaluation_seeds_are_refused() -> None:
         steering_fluency.check_seeds([1239, 604])  # the second (holdout) set's
 
 
+def test_the_third_evaluation_set_is_never_calibration_material() -> None:
+    with pytest.raises(SystemExit, match="kept for checking bounds"):
+        steering_fluency.prompt_set_data("third")
+    with pytest.raises(SystemExit, match="unknown prompt set 'elsewhere'"):
+        steering_fluency.prompt_set_data("elsewhere")
+    neutral, where = steering_fluency.prompt_set_data("neutral")
+    assert where == "roleplay/control/data/eval/neutral_prompts.yaml"
+    assert neutral == steering_fluency.calibration_prompts()
+    systems = {
+        steering_fluency.prompt_set_data(n)[0]["system_prompt"]
+        for n in ("neutral", "evaluation", "holdout")
+    }
+    assert len(systems) == 3  # each set keeps its own system prompt
+
+
+def test_several_sets_number_their_prompts_in_one_sequence() -> None:
+    from types import SimpleNamespace
+
+    def bench(prompts: int, seeds: list[int]) -> SimpleNamespace:
+        return SimpleNamespace(
+            prompts=["p"] * prompts, pairs=[(p, s) for p in range(prompts) for s in seeds]
+        )
+
+    benches = object.__new__(steering_fluency.Benches)
+    benches.benches = [bench(2, [1, 2]), bench(1, [1, 2])]  # type: ignore[list-item]
+    assert benches.pairs == [(0, 1), (0, 2), (1, 1), (1, 2), (2, 1), (2, 2)]
+
+
 def test_the_calibration_seeds_are_not_any_evaluation_sets_seeds() -> None:
     from benchmarks.steering_llama_cpp import PROMPT_SETS, load_prompts
 

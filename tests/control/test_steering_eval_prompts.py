@@ -16,6 +16,7 @@ from roleplay.resources import package_path
 ROOT = Path(__file__).resolve().parents[2]
 EVAL_PROMPTS = ROOT / "benchmarks" / "data" / "steering_eval_prompts.yaml"
 HOLDOUT_PROMPTS = ROOT / "benchmarks" / "data" / "steering_holdout_prompts.yaml"
+THIRD_PROMPTS = ROOT / "benchmarks" / "data" / "steering_third_prompts.yaml"
 CONTROL_DATA = package_path("roleplay.control", "data")
 STEERING_EFFECT = ROOT / "benchmarks" / "steering_effect.py"
 CALIBRATION_SEED = 1234  # benchmarks/steering_effect.py's --seed default (torch.manual_seed)
@@ -94,6 +95,28 @@ def test_the_second_set_shares_nothing_with_calibration_or_the_first_set() -> No
     assert not set(seeds) & set(range(1234, 1240))  # benchmarks/steering_fluency.py's
 
 
+def test_the_third_set_shares_nothing_with_calibration_or_the_other_sets() -> None:
+    """The first two sets may be calibration material now; the third must be new to all."""
+    data = _yaml(THIRD_PROMPTS)
+    others = [_yaml(EVAL_PROMPTS), _yaml(HOLDOUT_PROMPTS)]
+    known = [*_calibration_texts()]
+    for other in others:
+        known += [other["system_prompt"], *other["prompts"]]
+    prompts = data["prompts"]
+    assert len(prompts) >= 12
+    assert len(set(prompts)) == len(prompts)
+    folded = {text.strip().casefold() for text in known}
+    for prompt in [data["system_prompt"], *prompts]:
+        assert prompt.strip().casefold() not in folded, prompt
+        shared = set().union(*(_grams(text) & _grams(prompt) for text in known))
+        assert not shared, (prompt, shared)
+    seeds = data["seeds"]
+    assert len(set(seeds)) == len(seeds) >= 6
+    for other in others:
+        assert not set(seeds) & set(other["seeds"])
+    assert not set(seeds) & set(range(1234, 1242))  # benchmarks/steering_fluency.py's
+
+
 def test_the_check_would_catch_a_leak() -> None:
     calibration = _calibration_texts()
     leaked = "So, what do you think of this town these days?"  # a neutral prompt, reworded
@@ -114,5 +137,6 @@ def test_each_prompt_set_names_its_file_relative_to_the_repository() -> None:
 
     assert prompts_file("evaluation") == "benchmarks/data/steering_eval_prompts.yaml"
     assert prompts_file("holdout") == "benchmarks/data/steering_holdout_prompts.yaml"
+    assert prompts_file("third") == "benchmarks/data/steering_third_prompts.yaml"
     for name in PROMPT_SETS:
         assert (ROOT / prompts_file(name)).is_file()
