@@ -22,12 +22,20 @@ search stops at the first one. Two rules:
 Seeds 1234-1239 (llama.cpp sampler seeds; the first calibrations used 1234-1236), disjoint
 from every evaluation seed.
 
+``--prompt-sets neutral,evaluation,holdout`` calibrates on several prompt sets at once, each
+with its own system prompt (each reply scored under its own set's): the package's calibration
+prompts ("neutral", the default) and the two evaluation sets of ``steering_llama_cpp.py``
+that earlier checks read. On the calibration prompts alone every direction read lower than on
+either evaluation set (BENCHMARKS.md), so one kind of prompt does not predict the others. The
+third evaluation set (``steering_third_prompts.yaml``) is refused: it checks the bounds.
+
 Every run steers with the global bound only: the attribute files are copied without their
 ``max_strength`` into the run's scratch ``$ROLEPLAY_HOME/attributes/``, so earlier bounds
 never clip the strengths being tried (the copies have the same pairs, hence the same vectors).
 
     python -m benchmarks.steering_fluency [--attributes a,b] [--rule interval|point]
         [--budget 1.2] [--strengths 1.0,0.9,0.8,0.7,0.6,0.5] [--seeds 1234,...,1239]
+        [--prompt-sets neutral,evaluation,holdout]
         [--tokens 48] [--threads 2] [--quick] [--resume] [--write]
         [--from-result benchmarks/out/steering_fluency.json]
 
