@@ -3,9 +3,9 @@
 On the default path (the embedded GGUF on the llama.cpp backend, control vectors: the
 machinery of ``benchmarks/steering_llama_cpp.py``, whose ``Bench`` this imports), for each
 attribute and sign, replies to the **calibration** prompts
-(``roleplay/control/data/eval/neutral_prompts.yaml``, with its system prompt; never the
-evaluation prompts of ``benchmarks/data/steering_eval_prompts.yaml`` or
-``steering_holdout_prompts.yaml``) at strengths from the global bound (steering.yaml's
+(``roleplay/control/data/eval/neutral_prompts.yaml``, with its system prompt; with
+``--prompt-sets``, below, also the first two evaluation sets, never the third) at
+strengths from the global bound (steering.yaml's
 ``max_strength``) downward: 1.0, 0.9, ..., 0.5. Fluency is the perplexity ratio of
 ``steering_llama_cpp``: each reply's per-token log-perplexity under the unsteered model,
 steered minus unsteered for the same prompt and seed, averaged and exponentiated, with a 95 %
