@@ -153,10 +153,21 @@ def test_a_known_session_gets_to_the_model() -> None:
 
 
 def test_a_steer_value_out_of_range_is_clipped_with_a_warning() -> None:
+    from roleplay.control.attributes import fluency_bounds, load_attributes
+    from roleplay.control.config import load_config
+    from roleplay.control.strengths import strength_bound
+
     result = invoke("chat", "--steer", "extraversion=5,sentiment=-0.5", "--once", "x")
     assert isinstance(result.exception, ModelLoaded), result.output
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
-    assert warnings == ["warning: --steer extraversion=5 is outside -1..+1; clipped to +1"]
+    # Clipped to the bundled bound toward extravert (extraversion.yaml's own, or the global);
+    # sentiment -0.5 is within its bound and gets no warning.
+    bounds, cap = fluency_bounds(load_attributes()), load_config().max_strength
+    high = strength_bound("extraversion", 5.0, cap, bounds)
+    assert len(warnings) == 1
+    assert warnings[0].startswith("warning: --steer extraversion=5 is outside ")
+    assert f"..+{high:g}" in warnings[0]
+    assert warnings[0].endswith(f"; clipped to +{high:g}")
 
 
 def test_a_steer_value_in_range_gives_no_warning() -> None:

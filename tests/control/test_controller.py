@@ -37,11 +37,19 @@ def reply(tiny: Any, controller: Controller, max_new_tokens: int = 8) -> list[in
     return list(out[0, ids["input_ids"].shape[1] :].tolist())
 
 
+def _bundled_bound(name: str, value: float) -> float:
+    """|strength| the bundled attribute files allow ``name`` toward the sign of ``value``
+    (its own fluency bound for that direction, else the global one)."""
+    bounds = fluency_bounds(load_attributes())
+    return strength_bound(name, value, load_config().max_strength, bounds)
+
+
 @pytest.mark.usefixtures("no_hooks_left")
 def test_card_strengths_steer_for_the_block_only(tiny: Any) -> None:
     card = make_card({"extraversion": 1.0, "neuroticism": 0.5}, {"sentiment": 0.5})
     controller = Controller.for_card(tiny, card, layers=LAYERS)
-    assert controller.strengths == {"extraversion": 1.0, "sentiment": 0.5}
+    extravert = _bundled_bound("extraversion", 1.0)  # the card asks for +1, clipped to it
+    assert controller.strengths == {"extraversion": extravert, "sentiment": 0.5}
     with controller.steering() as handle:
         assert handle is not None and steering_hook_count(tiny.model) == len(LAYERS)
     assert steering_hook_count(tiny.model) == 0
@@ -193,9 +201,10 @@ def test_models_without_hooks_still_get_processors(tiny: Any) -> None:
 def test_overrides_can_change_between_replies(tiny: Any) -> None:
     card = make_card({"extraversion": 1.0})
     controller = Controller.for_card(tiny, card, layers=LAYERS)
-    assert controller.strengths == {"extraversion": 1.0}
+    extravert = _bundled_bound("extraversion", 1.0)
+    assert controller.strengths == {"extraversion": extravert}
     controller.set_overrides({"sentiment": -0.5})
-    assert controller.strengths == {"extraversion": 1.0, "sentiment": -0.5}
+    assert controller.strengths == {"extraversion": extravert, "sentiment": -0.5}
     assert controller.describe()["steering"]["sources"]["sentiment"] == "override"
     controller.set_overrides({"extraversion": 0})
     assert controller.strengths == {}

@@ -187,8 +187,13 @@ def test_the_warning_names_the_attributes_own_bound(
 def test_the_warning_without_an_own_bound_gives_the_global_range(
     scratch_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _warnings(capsys, {"extraversion": 5.0}) == [
-        "warning: --steer extraversion=5 is outside -1..+1; clipped to +1"
+    # Every bundled attribute has a bound of its own in some direction now; a user's
+    # attribute file without one gets the global range.
+    folder = user_attributes_dir()
+    folder.mkdir(parents=True)
+    (folder / "bravery.yaml").write_text(attribute_yaml("bravery"), encoding="utf-8")
+    assert _warnings(capsys, {"bravery": 5.0}) == [
+        "warning: --steer bravery=5 is outside -1..+1; clipped to +1"
     ]
 
 
