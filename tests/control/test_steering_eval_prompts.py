@@ -61,26 +61,10 @@ def _calibration_texts() -> list[str]:
     return texts
 
 
-def test_evaluation_prompts_are_disjoint_from_calibration() -> None:
-    data = _yaml(EVAL_PROMPTS)
+def _assert_new_to(data: Any, known: list[str]) -> None:
+    """At least 12 distinct prompts; neither they nor the system prompt equal a known text
+    or share a word 5-gram with one."""
     prompts = data["prompts"]
-    calibration = _calibration_texts()
-    assert len(prompts) >= 12
-    assert len(set(prompts)) == len(prompts)
-    folded = {text.strip().casefold() for text in calibration}
-    for prompt in [data["system_prompt"], *prompts]:
-        assert prompt.strip().casefold() not in folded, prompt
-        shared = set().union(*(_grams(text) & _grams(prompt) for text in calibration))
-        assert not shared, (prompt, shared)
-
-
-def test_the_second_set_shares_nothing_with_calibration_or_the_first_set() -> None:
-    """The holdout set was written after the first set had been read for every bound, so it
-    must be new to both the calibration and the first set's readings."""
-    data = _yaml(HOLDOUT_PROMPTS)
-    first = _yaml(EVAL_PROMPTS)
-    prompts = data["prompts"]
-    known = [*_calibration_texts(), first["system_prompt"], *first["prompts"]]
     assert len(prompts) >= 12
     assert len(set(prompts)) == len(prompts)
     folded = {text.strip().casefold() for text in known}
@@ -88,6 +72,19 @@ def test_the_second_set_shares_nothing_with_calibration_or_the_first_set() -> No
         assert prompt.strip().casefold() not in folded, prompt
         shared = set().union(*(_grams(text) & _grams(prompt) for text in known))
         assert not shared, (prompt, shared)
+
+
+def test_evaluation_prompts_are_disjoint_from_calibration() -> None:
+    _assert_new_to(_yaml(EVAL_PROMPTS), _calibration_texts())
+
+
+def test_the_second_set_shares_nothing_with_calibration_or_the_first_set() -> None:
+    """The holdout set was written after the first set had been read for every bound, so it
+    must be new to both the calibration and the first set's readings."""
+    data = _yaml(HOLDOUT_PROMPTS)
+    first = _yaml(EVAL_PROMPTS)
+    known = [*_calibration_texts(), first["system_prompt"], *first["prompts"]]
+    _assert_new_to(data, known)
     seeds = data["seeds"]
     assert len(set(seeds)) == len(seeds) >= 6
     assert not set(seeds) & set(first["seeds"])
@@ -102,14 +99,7 @@ def test_the_third_set_shares_nothing_with_calibration_or_the_other_sets() -> No
     known = [*_calibration_texts()]
     for other in others:
         known += [other["system_prompt"], *other["prompts"]]
-    prompts = data["prompts"]
-    assert len(prompts) >= 12
-    assert len(set(prompts)) == len(prompts)
-    folded = {text.strip().casefold() for text in known}
-    for prompt in [data["system_prompt"], *prompts]:
-        assert prompt.strip().casefold() not in folded, prompt
-        shared = set().union(*(_grams(text) & _grams(prompt) for text in known))
-        assert not shared, (prompt, shared)
+    _assert_new_to(data, known)
     seeds = data["seeds"]
     assert len(set(seeds)) == len(seeds) >= 6
     for other in others:
