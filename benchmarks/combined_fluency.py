@@ -19,9 +19,11 @@ Two uses, never mixed:
 - ``--prompts evaluation``: the held-out check of a chosen bound, on the evaluation prompts
   and seeds of ``benchmarks/steering_llama_cpp.py`` with the frozen evaluation set's cards;
   ``--prompts holdout``: the same on its second evaluation set (other prompts, system prompt
-  and seeds: ``benchmarks/data/steering_holdout_prompts.yaml``).
+  and seeds: ``benchmarks/data/steering_holdout_prompts.yaml``); ``--prompts third`` and
+  ``--prompts fourth`` on the third and fourth.
 
-    python -m benchmarks.combined_fluency [--prompts calibration|evaluation|holdout|third]
+    python -m benchmarks.combined_fluency
+        [--prompts calibration|evaluation|holdout|third|fourth]
         [--card-set bundled|evaluation|confirmation] [--bounds 1,1.25,1.5,1.75,2]
         [--budget 1.15] [--tokens 48] [--threads 2] [--quick]
 
@@ -66,6 +68,7 @@ DEFAULT_CARD_SETS = {
     "evaluation": "evaluation",
     "holdout": "evaluation",
     "third": "evaluation",
+    "fourth": "evaluation",
 }
 
 
@@ -292,7 +295,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--card-set",
         default=None,
-        help="default: bundled (calibration), evaluation (evaluation, holdout)",
+        help="default: bundled (calibration), evaluation (the evaluation prompt sets)",
     )
     parser.add_argument("--bounds", default=",".join(f"{b:g}" for b in BOUNDS))
     parser.add_argument("--budget", type=float, default=BUDGET)

@@ -27,13 +27,15 @@ log-perplexity difference), with both intervals. Also distinct-2.
 
     python -m benchmarks.steering_llama_cpp [--attributes a,b] [--strength 1.0] [--seeds 3]
         [--tokens 48] [--threads 2] [--quick] [--scopes all,reply]
-        [--prompt-set evaluation|holdout|third]
+        [--prompt-set evaluation|holdout|third|fourth]
 
 ``--prompt-set holdout`` uses a second evaluation set (``benchmarks/data/
 steering_holdout_prompts.yaml``: other prompts, system prompt and seeds, written after the
 fluency bounds had been read on the first) and writes steering_llama_cpp_holdout.json;
 ``--prompt-set third`` a third (``steering_third_prompts.yaml``, written after the second had
-been read, and never calibrated on), writing steering_llama_cpp_third.json.
+been read; since 2026-12-06 11:30 calibration material), writing steering_llama_cpp_third.json;
+``--prompt-set fourth`` a fourth (``steering_fourth_prompts.yaml``, written after the third had
+been read, and never calibrated on), writing steering_llama_cpp_fourth.json.
 
 ``--scopes all,reply`` steers each attribute both ways side by side, against the same
 unsteered replies: every token (steering.yaml's ``scope: all``) and only the reply's
@@ -70,13 +72,15 @@ if TYPE_CHECKING:
 DATA = Path(__file__).resolve().parent / "data"
 PROMPTS_PATH = DATA / "steering_eval_prompts.yaml"
 # The evaluation prompt sets: "evaluation" (2026-12-04), "holdout" (2026-12-06, written
-# after every bound had been read on the first) and "third" (2026-12-06, written after the
-# second showed the bounds missing; benchmarks/steering_fluency.py may calibrate on the first
-# two, never on the third).
+# after every bound had been read on the first), "third" (2026-12-06, written after the
+# second showed the bounds missing) and "fourth" (2026-12-06 11:30, written after the third
+# showed them missing again; benchmarks/steering_fluency.py may calibrate on the first three,
+# never on the fourth).
 PROMPT_SETS = {
     "evaluation": PROMPTS_PATH,
     "holdout": DATA / "steering_holdout_prompts.yaml",
     "third": DATA / "steering_third_prompts.yaml",
+    "fourth": DATA / "steering_fourth_prompts.yaml",
 }
 LEXICON_PATH = DATA / "steering_scorer_lexicon.yaml"
 RESAMPLES = 5000
@@ -533,8 +537,8 @@ def main(argv: list[str] | None = None) -> None:
         choices=sorted(PROMPT_SETS),
         default="evaluation",
         help="evaluation (benchmarks/data/steering_eval_prompts.yaml, the default), holdout "
-        "(steering_holdout_prompts.yaml) or third (steering_third_prompts.yaml), each written "
-        "after the one before had been read",
+        "(steering_holdout_prompts.yaml), third (steering_third_prompts.yaml) or fourth "
+        "(steering_fourth_prompts.yaml), each written after the one before had been read",
     )
     parser.add_argument("--tokens", type=int, default=48)
     parser.add_argument("--threads", type=int, default=2)

@@ -228,11 +228,13 @@ def test_evaluation_seeds_are_refused() -> None:
         steering_fluency.check_seeds([1234, 502])
     with pytest.raises(SystemExit, match="evaluation seeds"):
         steering_fluency.check_seeds([1239, 604])  # the second (holdout) set's
+    with pytest.raises(SystemExit, match="evaluation seeds"):
+        steering_fluency.check_seeds([1240, 803])  # the fourth set's
 
 
-def test_the_third_evaluation_set_is_never_calibration_material() -> None:
+def test_the_fourth_evaluation_set_is_never_calibration_material() -> None:
     with pytest.raises(SystemExit, match="kept for checking bounds"):
-        steering_fluency.prompt_set_data("third")
+        steering_fluency.prompt_set_data("fourth")
     with pytest.raises(SystemExit, match="unknown prompt set 'elsewhere'"):
         steering_fluency.prompt_set_data("elsewhere")
     neutral, where = steering_fluency.prompt_set_data("neutral")
@@ -240,9 +242,9 @@ def test_the_third_evaluation_set_is_never_calibration_material() -> None:
     assert neutral == steering_fluency.calibration_prompts()
     systems = {
         steering_fluency.prompt_set_data(n)[0]["system_prompt"]
-        for n in ("neutral", "evaluation", "holdout")
+        for n in ("neutral", "evaluation", "holdout", "third")
     }
-    assert len(systems) == 3  # each set keeps its own system prompt
+    assert len(systems) == 4  # each set keeps its own system prompt
 
 
 def test_several_sets_number_their_prompts_in_one_sequence() -> None:
@@ -267,7 +269,7 @@ def test_the_calibration_seeds_are_not_any_evaluation_sets_seeds() -> None:
         assert not seeds & set(steering_fluency.SEEDS), name
 
 
-@pytest.mark.parametrize("prompt_set", ["evaluation", "holdout"])
+@pytest.mark.parametrize("prompt_set", ["evaluation", "holdout", "third", "fourth"])
 def test_calibration_prompts_are_not_the_evaluation_prompts(prompt_set: str) -> None:
     from benchmarks.steering_llama_cpp import load_prompts
 

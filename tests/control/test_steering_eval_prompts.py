@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EVAL_PROMPTS = ROOT / "benchmarks" / "data" / "steering_eval_prompts.yaml"
 HOLDOUT_PROMPTS = ROOT / "benchmarks" / "data" / "steering_holdout_prompts.yaml"
 THIRD_PROMPTS = ROOT / "benchmarks" / "data" / "steering_third_prompts.yaml"
+FOURTH_PROMPTS = ROOT / "benchmarks" / "data" / "steering_fourth_prompts.yaml"
 CONTROL_DATA = package_path("roleplay.control", "data")
 STEERING_EFFECT = ROOT / "benchmarks" / "steering_effect.py"
 CALIBRATION_SEED = 1234  # benchmarks/steering_effect.py's --seed default (torch.manual_seed)
@@ -92,10 +93,11 @@ def test_the_second_set_shares_nothing_with_calibration_or_the_first_set() -> No
     assert not set(seeds) & set(range(1234, 1240))  # benchmarks/steering_fluency.py's
 
 
-def test_the_third_set_shares_nothing_with_calibration_or_the_other_sets() -> None:
-    """The first two sets may be calibration material now; the third must be new to all."""
-    data = _yaml(THIRD_PROMPTS)
-    others = [_yaml(EVAL_PROMPTS), _yaml(HOLDOUT_PROMPTS)]
+def _assert_new_to_sets(path: Path, earlier: list[Path]) -> None:
+    """The set at ``path`` shares no prompt, word 5-gram or seed with the calibration texts
+    and the ``earlier`` sets (which may be calibration material now)."""
+    data = _yaml(path)
+    others = [_yaml(other) for other in earlier]
     known = [*_calibration_texts()]
     for other in others:
         known += [other["system_prompt"], *other["prompts"]]
@@ -105,6 +107,16 @@ def test_the_third_set_shares_nothing_with_calibration_or_the_other_sets() -> No
     for other in others:
         assert not set(seeds) & set(other["seeds"])
     assert not set(seeds) & set(range(1234, 1242))  # benchmarks/steering_fluency.py's
+
+
+def test_the_third_set_shares_nothing_with_calibration_or_the_other_sets() -> None:
+    """The first two sets may be calibration material now; the third must be new to all."""
+    _assert_new_to_sets(THIRD_PROMPTS, [EVAL_PROMPTS, HOLDOUT_PROMPTS])
+
+
+def test_the_fourth_set_shares_nothing_with_calibration_or_the_other_sets() -> None:
+    """The first three sets may be calibration material now; the fourth must be new to all."""
+    _assert_new_to_sets(FOURTH_PROMPTS, [EVAL_PROMPTS, HOLDOUT_PROMPTS, THIRD_PROMPTS])
 
 
 def test_the_check_would_catch_a_leak() -> None:
@@ -128,5 +140,6 @@ def test_each_prompt_set_names_its_file_relative_to_the_repository() -> None:
     assert prompts_file("evaluation") == "benchmarks/data/steering_eval_prompts.yaml"
     assert prompts_file("holdout") == "benchmarks/data/steering_holdout_prompts.yaml"
     assert prompts_file("third") == "benchmarks/data/steering_third_prompts.yaml"
+    assert prompts_file("fourth") == "benchmarks/data/steering_fourth_prompts.yaml"
     for name in PROMPT_SETS:
         assert (ROOT / prompts_file(name)).is_file()
