@@ -14,9 +14,15 @@ and a difference comes from what changed.
     python -m benchmarks.persona_drift_compare --between BASE.json OTHER.json
     python -m benchmarks.persona_drift_compare --between A_7000 B_7000 --between A_7100 B_7100
     python -m benchmarks.persona_drift_compare \
+        --between BEFORE/persona_fidelity.json#evaluation AFTER/persona_fidelity.json#evaluation \
+        --between BEFORE/persona_fidelity.json#confirmation AFTER/persona_fidelity.json#confirmation
+    python -m benchmarks.persona_drift_compare \
         --pool-with benchmarks/out/persona_drift_bundled.json \
                     benchmarks/out/persona_drift_confirmation.json \
         --pool-memory persona_drift_remember_statements
+
+``FILE.json#SET`` names one card set of a ``benchmarks.persona_fidelity`` result: its turn-0
+interview, which samples nothing, so two runs of it under different settings pair exactly.
 
 Output: the table on stdout, ``benchmarks/out/<published>_compare.json`` and ``.png``
 (``persona_drift_compare``; ``..._compare_pooled_with_<sets>`` with ``--pool-with``).
@@ -287,8 +293,13 @@ def write_plot(rows: list[PairedDifference], path: Path) -> Path:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    """A drift result, or one card set of a ``benchmarks.persona_fidelity`` result, named
+    ``FILE.json#SET`` (its turn-0 interview, e.g. under two versions of the bounds)."""
+    file, _, card_set = str(path).partition("#")
     try:
-        payload = json.loads(path.read_text("utf-8"))
+        payload = json.loads(Path(file).read_text("utf-8"))
+        if card_set:
+            payload = {"report": payload["sets"][card_set]}
         payload["report"]["results"]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{path}: not a persona_drift result ({error})") from None

@@ -210,6 +210,32 @@ def test_between_given_twice_pools_the_pairs_characters(
     assert "pooled runs share characters: a, b, c" in capsys.readouterr().err
 
 
+def test_between_reads_a_card_set_of_a_persona_fidelity_result(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``FILE.json#SET``: one card set of a persona_fidelity result (its turn-0 interview),
+    so two runs of it under other settings pair like drift results; a set it lacks is the
+    one-line error."""
+    import json
+
+    from benchmarks.persona_drift_compare import main
+
+    better = {"a": BASE["a"], "b": [True] * 5, "c": BASE["c"]}
+    for name, correct in (("before", BASE), ("after", better)):
+        sets = {"evaluation": {"results": [_result(correct)]}, "bundled": {"results": []}}
+        (tmp_path / f"{name}.json").write_text(json.dumps({"sets": sets}))
+    before, after = (f"{tmp_path / name}.json#evaluation" for name in ("before", "after"))
+    main(["--between", before, after])
+    table = capsys.readouterr().out
+    assert "| 14 |" in table and "| 2 / 0 |" in table
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--between", before, f"{tmp_path / 'after'}.json#confirmation"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ") and "after.json#confirmation: not a persona_drift" in error
+    assert "\n" not in error
+
+
 def test_pooling_two_card_sets_pairs_over_all_their_characters() -> None:
     """The controller rows come from one run, the memory rows from the variant that matches
     the other set's configuration; the other set's characters are added to both sides."""
