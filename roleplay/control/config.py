@@ -17,6 +17,11 @@ METHODS: tuple[Method, ...] = ("mean_difference", "pca")
 # (the prompt, the character's earlier replies included, is computed unsteered).
 Scope = Literal["all", "reply"]
 SCOPES: tuple[Scope, ...] = ("all", "reply")
+# Which strength an attribute's own fluency bound (its file's ``max_strength``) limits: the
+# strength the card or chat asks for, or the strength it is steered at once the combined
+# bound has scaled a card's summed vector down (roleplay/control/vectors.py).
+BoundsOn = Literal["requested", "steered"]
+BOUNDS_ON: tuple[BoundsOn, ...] = ("requested", "steered")
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class SteeringConfig:
     # Steer the Big Five at strengths that cancel the vectors' measured cross-talk
     # (data/crosstalk.yaml, roleplay/control/decoupling.py) instead of the card's own.
     decouple_traits: bool = False
+    attribute_bounds_on: BoundsOn = "requested"
 
 
 def config_path() -> Path:
@@ -78,6 +84,11 @@ def load_config(path: Path | None = None) -> SteeringConfig:
     decouple = data.get("decouple_traits", False)
     if not isinstance(decouple, bool):
         problems.append(Problem(where, 1, 1, "'decouple_traits' must be true or false"))
+    bounds_on = data.get("attribute_bounds_on", "requested")
+    if bounds_on not in BOUNDS_ON:
+        problems.append(
+            Problem(where, 1, 1, f"'attribute_bounds_on' must be one of {', '.join(BOUNDS_ON)}")
+        )
     prompt = data.get("extraction_system_prompt", "")
     config = SteeringConfig(
         extraction_system_prompt=prompt if isinstance(prompt, str) else "",
@@ -89,6 +100,7 @@ def load_config(path: Path | None = None) -> SteeringConfig:
         combination=combination if combination in COMBINATIONS else "sum",
         scope=scope if scope in SCOPES else "all",
         decouple_traits=decouple is True,
+        attribute_bounds_on=bounds_on if bounds_on in BOUNDS_ON else "requested",
     )
     if problems:
         raise FileProblemsError(problems)

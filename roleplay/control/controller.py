@@ -138,12 +138,25 @@ def _resolve(
     notes: list[str],
 ) -> ResolvedStrengths:
     """The strengths in force: each clipped to its attribute's bound for its sign, under the
-    global ``max_strength``; with ``decouple_traits``, the Big Five solved against the
-    model's cross-talk (why not, when it cannot be, goes to ``notes``)."""
+    global ``max_strength`` (with ``attribute_bounds_on: steered``, to the global cap only:
+    the attribute's own bound then limits the strength it is steered at, when the vectors are
+    combined); with ``decouple_traits``, the Big Five solved against the model's cross-talk
+    (why not, when it cannot be, goes to ``notes``)."""
     specs = load_attributes()
-    bounds = fluency_bounds(specs)
+    own_bounds = fluency_bounds(specs)
+    clip_to = own_bounds if config.attribute_bounds_on == "requested" else {}
     resolved = resolve_strengths(
-        card, overrides, specs, max_strength=config.max_strength, bounds=bounds
+        card, overrides, specs, max_strength=config.max_strength, bounds=clip_to
+    )
+    # ``bounds`` records each attribute's own bound for its sign either way (describe(),
+    # and the combination under ``steered``).
+    resolved = replace(
+        resolved,
+        bounds={
+            n: strength_bound(n, v, config.max_strength, own_bounds)
+            for n, v in resolved.requested.items()
+            if v != 0
+        },
     )
     big_five = {n: v for n, v in resolved.strengths.items() if n in BIG_FIVE}
     if not config.decouple_traits or not big_five:
@@ -161,7 +174,10 @@ def _resolve(
         return resolved
 
     def limit(name: str, value: float) -> float:
-        return strength_bound(name, value, config.max_strength, bounds)
+        return strength_bound(name, value, config.max_strength, clip_to)
+
+    def own_limit(name: str, value: float) -> float:
+        return strength_bound(name, value, config.max_strength, own_bounds)
 
     solved = {n: v for n, v in decouple(big_five, fit, limit).items() if v}
     strengths = {n: v for n, v in resolved.strengths.items() if n not in BIG_FIVE}
@@ -170,7 +186,7 @@ def _resolve(
         resolved,
         strengths={**strengths, **solved},
         sources={**resolved.sources, **dict.fromkeys(solved, "decoupled")},
-        bounds={**resolved.bounds, **{n: limit(n, v) for n, v in solved.items()}},
+        bounds={**resolved.bounds, **{n: own_limit(n, v) for n, v in solved.items()}},
         decoupled_from=big_five,
     )
 
@@ -211,6 +227,8 @@ class Controller:
     layers: tuple[int, ...] = ()
     deltas: dict[int, torch.Tensor] = field(default_factory=dict)
     rescaled_layers: dict[int, float] = field(default_factory=dict)
+    # layer -> attribute -> the strength it is steered at there (after every bound)
+    steered: dict[int, dict[str, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     card: Any = None  # kept so that set_overrides() can re-resolve
     layer_choice: tuple[int, ...] | None = None
@@ -343,11 +361,13 @@ class Controller:
             use_cache=use_cache,
             progress=progress,
         )
-        combined = steering_set.combine(self.resolved.strengths)
-        self.layers, self.deltas, self.rescaled_layers = (
+        own_bounds = self.resolved.bounds if self.config.attribute_bounds_on == "steered" else None
+        combined = steering_set.combine(self.resolved.strengths, own_bounds)
+        self.layers, self.deltas, self.rescaled_layers, self.steered = (
             report.layers,
             combined.deltas,
             combined.rescaled_layers,
+            combined.steered,
         )
         if report.built:
             self.notes.append(f"built steering vectors: {', '.join(report.built)}")
@@ -355,6 +375,11 @@ class Controller:
             self.notes.append(
                 "combined steering exceeded the fluency bound and was scaled down "
                 f"(factors {', '.join(f'{f:.2f}' for f in combined.rescaled_layers.values())})"
+            )
+        if combined.limited:
+            self.notes.append(
+                "limited to their own fluency bound as steered: "
+                + ", ".join(f"{n} ({self.resolved.bounds[n]:g})" for n in combined.limited)
             )
 
     def set_overrides(
@@ -369,6 +394,7 @@ class Controller:
         resolved = _resolve(self.card, overrides, self.config, self.model_id, notes)
         self.resolved = resolved
         self.layers, self.deltas, self.rescaled_layers, self.notes = (), {}, {}, notes
+        self.steered = {}
         if self.enabled and resolved.strengths:
             self._prepare_steering(self.layer_choice, self.use_cache, progress)
 
@@ -472,6 +498,12 @@ class Controller:
                 # (the attribute file's max_strength), else the global max_strength.
                 "bounds": {n: v for n, v in sorted(self.resolved.bounds.items())},
                 "rescaled_layers": {str(k): round(v, 4) for k, v in self.rescaled_layers.items()},
+                "attribute_bounds_on": self.config.attribute_bounds_on,
+                # What each attribute is steered at, per layer, after both bounds.
+                "steered": {
+                    str(layer): {n: round(v, 4) for n, v in sorted(at_layer.items())}
+                    for layer, at_layer in sorted(self.steered.items())
+                },
             },
             "decoding": {
                 "banned_phrases": list(controls.banned_phrases),

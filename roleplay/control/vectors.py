@@ -9,6 +9,7 @@ differ by an order of magnitude between layers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -64,6 +65,10 @@ COMBINATIONS: tuple[Combination, ...] = ("sum", "decorrelated")
 class CombinedDeltas:
     deltas: dict[int, torch.Tensor]
     rescaled_layers: dict[int, float]  # layer -> factor applied to respect the combined bound
+    # layer -> the strength each attribute is steered at there: the strength given, times the
+    # combined bound's factor, limited to the attribute's own bound when one was given.
+    steered: dict[int, dict[str, float]] = field(default_factory=dict)
+    limited: tuple[str, ...] = ()  # attributes their own bound limited at some layer
 
 
 @dataclass(frozen=True)
@@ -75,13 +80,18 @@ class SteeringSet:
     max_combined_strength: float | None = None
     combination: Combination = "sum"
 
-    def combine(self, strengths: Mapping[str, float]) -> CombinedDeltas:
+    def combine(
+        self, strengths: Mapping[str, float], bounds: Mapping[str, float] | None = None
+    ) -> CombinedDeltas:
         """Every attribute's deltas made one per layer (``combination``), capped by the
-        combined-strength bound.
+        combined-strength bound and, with ``bounds``, each attribute by its own.
 
         The cap compares the norm of the result at a layer with ``max_combined_strength``
         units of that layer's scale; past it the result is scaled down as a whole, which
-        keeps the attributes' proportions while keeping the text fluent.
+        keeps the attributes' proportions while keeping the text fluent. ``bounds`` (name ->
+        largest |strength|) then limits each attribute's strength *as steered*, i.e. after
+        that scaling: a fluency bound measured on one attribute alone limits what that
+        attribute adds, not what a card asks before the whole sum is scaled down.
         """
         unknown = [name for name in strengths if name not in self.vectors]
         if unknown:
@@ -93,35 +103,73 @@ class SteeringSet:
                 f"unknown steering combination {self.combination!r}; "
                 f"use one of {', '.join(COMBINATIONS)}"
             )
-        totals: dict[int, torch.Tensor] = {}
-        scales: dict[int, list[float]] = {}
+        live = {name: s for name, s in strengths.items() if s != 0}
+        totals = self._totals(live)
+        factors = {layer: self._bound_factor(layer, total, live) for layer, total in totals.items()}
+        deltas: dict[int, torch.Tensor] = {}
+        steered: dict[int, dict[str, float]] = {}
+        limited_names: set[str] = set()
+        for layer, total in totals.items():
+            factor = factors[layer]
+            at_layer = {n: s for n, s in live.items() if layer in self.vectors[n].directions}
+            scaled = {n: s * factor for n, s in at_layer.items()}
+            limited = {n: _clip(s, (bounds or {}).get(n, math.inf)) for n, s in scaled.items()}
+            if limited == scaled:
+                deltas[layer], steered[layer] = total * factor, scaled
+                continue
+            limited_names.update(n for n in scaled if limited[n] != scaled[n])
+            # Limiting some attributes shrinks the sum; it is capped again in case
+            # anti-correlated directions made it longer.
+            total = self._totals(limited)[layer]
+            again = self._bound_factor(layer, total, limited)
+            deltas[layer] = total * again
+            steered[layer] = {n: s * again for n, s in limited.items()}
+        rescaled = {layer: f for layer, f in factors.items() if f < 1}
+        return CombinedDeltas(deltas, rescaled, steered, tuple(sorted(limited_names)))
+
+    def _totals(self, strengths: Mapping[str, float]) -> dict[int, torch.Tensor]:
+        """The attributes' deltas made one per layer, before any bound."""
         parts: dict[int, list[torch.Tensor]] = {}
         for name, strength in strengths.items():
-            if strength == 0:
-                continue
             vector = self.vectors[name]
             for layer, delta in vector.deltas(strength, self.unit_relative_norm).items():
-                totals[layer] = totals[layer] + delta if layer in totals else delta.clone()
-                scales.setdefault(layer, []).append(vector.layer_scales[layer])
                 parts.setdefault(layer, []).append(delta)
         if self.combination == "decorrelated":
-            totals = {layer: decorrelated_sum(deltas) for layer, deltas in parts.items()}
-        rescaled: dict[int, float] = {}
-        if self.max_combined_strength is not None:
-            for layer, total in totals.items():
-                scale = sum(scales[layer]) / len(scales[layer])
-                limit = self.max_combined_strength * self.unit_relative_norm * scale
-                norm = float(total.norm())
-                if norm > limit > 0:
-                    rescaled[layer] = limit / norm
-                    totals[layer] = total * (limit / norm)
-        return CombinedDeltas(totals, rescaled)
+            return {layer: decorrelated_sum(deltas) for layer, deltas in parts.items()}
+        return {layer: _summed(deltas) for layer, deltas in parts.items()}
+
+    def _bound_factor(
+        self, layer: int, total: torch.Tensor, strengths: Mapping[str, float]
+    ) -> float:
+        """The factor (at most 1) that brings ``total`` within the combined bound at ``layer``
+        (its unit: the mean scale of the attributes steered there)."""
+        if self.max_combined_strength is None:
+            return 1.0
+        scales = [
+            self.vectors[n].layer_scales[layer]
+            for n in strengths
+            if layer in self.vectors[n].layer_scales
+        ]
+        limit = self.max_combined_strength * self.unit_relative_norm * sum(scales) / len(scales)
+        norm = float(total.norm())
+        return limit / norm if norm > limit > 0 else 1.0
 
     @contextmanager
     def apply(self, model: nn.Module, strengths: Mapping[str, float]) -> Iterator[SteeringHandle]:
         """Steer ``model`` with all given attributes at once inside the ``with`` block."""
         with steering_applied(model, self.combine(strengths).deltas) as handle:
             yield handle
+
+
+def _clip(value: float, bound: float) -> float:
+    return max(-bound, min(bound, value))
+
+
+def _summed(deltas: list[torch.Tensor]) -> torch.Tensor:
+    total = deltas[0].clone()
+    for delta in deltas[1:]:
+        total = total + delta
+    return total
 
 
 def decorrelated_sum(deltas: list[torch.Tensor]) -> torch.Tensor:

@@ -44,12 +44,26 @@ def _bundled_bound(name: str, value: float) -> float:
     return strength_bound(name, value, load_config().max_strength, bounds)
 
 
+def _asked_bound(name: str, value: float) -> float:
+    """|strength| a card or chat may ask of ``name`` under the shipped steering.yaml: its own
+    bound where that bounds the strength asked, else only the global one (its own bound then
+    limits the strength steered, ``test_fluency_bounds.py``)."""
+    config = load_config()
+    if config.attribute_bounds_on == "steered":
+        return config.max_strength
+    return _bundled_bound(name, value)
+
+
 @pytest.mark.usefixtures("no_hooks_left")
 def test_card_strengths_steer_for_the_block_only(tiny: Any) -> None:
     card = make_card({"extraversion": 1.0, "neuroticism": 0.5}, {"sentiment": 0.5})
     controller = Controller.for_card(tiny, card, layers=LAYERS)
-    extravert = _bundled_bound("extraversion", 1.0)  # the card asks for +1, clipped to it
+    extravert = _asked_bound("extraversion", 1.0)  # the card asks for +1, clipped to it
     assert controller.strengths == {"extraversion": extravert, "sentiment": 0.5}
+    own = _bundled_bound("extraversion", 1.0)
+    steered = controller.describe()["steering"]["steered"]
+    assert set(steered) == {str(layer) for layer in LAYERS}
+    assert all(0 < at_layer["extraversion"] <= own for at_layer in steered.values())
     with controller.steering() as handle:
         assert handle is not None and steering_hook_count(tiny.model) == len(LAYERS)
     assert steering_hook_count(tiny.model) == 0
@@ -136,15 +150,16 @@ def test_disabled_controller_does_nothing_but_still_validates(tiny: Any) -> None
 
 @pytest.mark.usefixtures("no_hooks_left")
 def test_the_combined_bound_scales_the_sum_only_past_it(tiny: Any) -> None:
-    strengths = {"extraversion": 1.0, "sentiment": -1.0}
+    # Within both attributes' own bounds, so that only the combined bound acts.
+    strengths = {"extraversion": 0.5, "sentiment": -0.5}
     shipped = Controller.for_card(tiny, None, strengths, layers=LAYERS)
     wide = Controller.for_card(tiny, None, strengths, layers=LAYERS, max_combined_strength=10)
-    narrow = Controller.for_card(tiny, None, strengths, layers=LAYERS, max_combined_strength=0.5)
     assert wide.describe()["steering"]["max_combined_strength"] == 10
     assert shipped.describe()["steering"]["max_combined_strength"] == (
         load_config().max_combined_strength
     )
-    assert wide.rescaled_layers == {}  # two unit strengths sum to less than 10 units
+    assert wide.rescaled_layers == {}  # two half-unit strengths sum to less than 10 units
+    narrow = Controller.for_card(tiny, None, strengths, layers=LAYERS, max_combined_strength=0.25)
     assert set(narrow.rescaled_layers) == set(LAYERS)
     for layer in LAYERS:
         # Below the bound the sum is the attributes' deltas as they are; past it, the same
@@ -152,7 +167,9 @@ def test_the_combined_bound_scales_the_sum_only_past_it(tiny: Any) -> None:
         unscaled, scaled = wide.deltas[layer], narrow.deltas[layer]
         assert torch.allclose(scaled, unscaled * narrow.rescaled_layers[layer])
         assert float(scaled.norm()) < float(unscaled.norm())
-    narrower = Controller.for_card(tiny, None, strengths, layers=LAYERS, max_combined_strength=0.25)
+    narrower = Controller.for_card(
+        tiny, None, strengths, layers=LAYERS, max_combined_strength=0.125
+    )
     for layer in LAYERS:  # past the bound, the norm is the bound's
         ratio = float(narrow.deltas[layer].norm()) / float(narrower.deltas[layer].norm())
         assert ratio == pytest.approx(2.0, rel=1e-4)
@@ -201,7 +218,7 @@ def test_models_without_hooks_still_get_processors(tiny: Any) -> None:
 def test_overrides_can_change_between_replies(tiny: Any) -> None:
     card = make_card({"extraversion": 1.0})
     controller = Controller.for_card(tiny, card, layers=LAYERS)
-    extravert = _bundled_bound("extraversion", 1.0)
+    extravert = _asked_bound("extraversion", 1.0)
     assert controller.strengths == {"extraversion": extravert}
     controller.set_overrides({"sentiment": -0.5})
     assert controller.strengths == {"extraversion": extravert, "sentiment": -0.5}

@@ -138,21 +138,73 @@ def test_a_user_file_brings_its_own_bound(scratch_home: Path) -> None:
     assert resolved.strengths == {"bravery": 0.6}
 
 
+def _rule(monkeypatch: pytest.MonkeyPatch, bounds_on: str) -> None:
+    """steering.yaml as shipped but with ``attribute_bounds_on`` set to ``bounds_on``."""
+    from dataclasses import replace
+
+    import roleplay.control.controller as controller_module
+
+    shipped = load_config()
+    monkeypatch.setattr(
+        controller_module,
+        "load_config",
+        lambda path=None: replace(shipped, attribute_bounds_on=bounds_on),
+    )
+
+
 @pytest.mark.usefixtures("no_hooks_left")
-def test_the_controller_clips_to_the_bound_and_reports_it(tiny: Any, scratch_home: Path) -> None:
+@pytest.mark.parametrize("bounds_on", ["requested", "steered"])
+def test_one_attribute_alone_is_steered_within_its_bound_under_either_rule(
+    tiny: Any, scratch_home: Path, monkeypatch: pytest.MonkeyPatch, bounds_on: str
+) -> None:
     from roleplay.control.controller import Controller
 
+    _rule(monkeypatch, bounds_on)
     _bounded_home("{negative: 0.7}")
     controller = Controller.for_card(tiny, None, {"formality": -1.0}, layers=(1, 2))
-    steering = controller.describe()["steering"]
-    assert steering["strengths"] == {"formality": -0.7}
+    info = controller.describe()
+    steering = info["steering"]
+    assert steering["attribute_bounds_on"] == bounds_on
     assert steering["bounds"] == {"formality": 0.7}
-    assert steering["clipped_from"] == {"formality": -1.0}
+    # What the attribute is steered at is its bound either way (one attribute alone is not
+    # scaled by the combined bound); only where the limit is applied differs.
+    assert steering["steered"] == {"1": {"formality": -0.7}, "2": {"formality": -0.7}}
+    if bounds_on == "requested":
+        assert steering["strengths"] == {"formality": -0.7}
+        assert steering["clipped_from"] == {"formality": -1.0}
+    else:
+        assert steering["strengths"] == {"formality": -1.0}
+        assert any("own fluency bound as steered: formality (0.7)" in n for n in info["notes"])
     controller.set_overrides({"formality": 1.0})  # the other direction: the global bound
     steering = controller.describe()["steering"]
     cap = load_config().max_strength
     assert steering["strengths"] == {"formality": cap}
     assert steering["bounds"] == {"formality": cap}
+
+
+@pytest.mark.usefixtures("no_hooks_left")
+def test_a_card_is_bounded_once_as_steered_and_twice_as_requested(
+    tiny: Any, scratch_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under ``requested`` a trait is clipped to its bound and then scaled down again with
+    the card's sum; under ``steered`` it is scaled first and limited only where the scaled
+    strength is still above its bound."""
+    from roleplay.control.controller import Controller
+
+    _bounded_home("{negative: 0.7}")
+    strengths = {"formality": -1.0, "sentiment": 1.0, "extraversion": 1.0}
+    steered: dict[str, dict[str, dict[str, float]]] = {}
+    for rule in ("requested", "steered"):
+        _rule(monkeypatch, rule)
+        controller = Controller.for_card(tiny, None, strengths, layers=(1, 2))
+        steered[rule] = controller.describe()["steering"]["steered"]
+        assert controller.rescaled_layers  # three unit strengths are past the combined bound
+        for at_layer in steered[rule].values():
+            assert -0.7 <= at_layer["formality"] < 0
+    for layer, at_layer in steered["steered"].items():
+        # Scaled once (and limited to 0.7 only if the scaling left it above): never below
+        # the twice-bounded strength of the requested rule.
+        assert abs(at_layer["formality"]) >= abs(steered["requested"][layer]["formality"]) - 1e-9
 
 
 # The CLI warning ----------------------------------------------------------------------------
@@ -385,3 +437,23 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(
     assert other.get("unsteered") is None  # made with other settings: not reused
     first.remove()
     assert not list(tmp_path.iterdir())
+
+
+def test_attribute_bounds_on_must_name_a_rule(tmp_path: Path) -> None:
+    import re
+
+    from roleplay.control.config import config_path
+
+    path = tmp_path / "steering.yaml"
+    shipped, count = re.subn(
+        r"^attribute_bounds_on: \w+$",
+        "attribute_bounds_on: sometimes",
+        config_path().read_text(),
+        flags=re.M,
+    )
+    assert count == 1
+    path.write_text(shipped)
+    with pytest.raises(FileProblemsError, match="'attribute_bounds_on' must be one of"):
+        load_config(path)
+    path.write_text(re.sub(r"^attribute_bounds_on: \w+$", "", shipped, flags=re.M))
+    assert load_config(path).attribute_bounds_on == "requested"  # absent: the earlier rule

@@ -126,6 +126,43 @@ def test_combined_bound_scales_the_sum_down() -> None:
     torch.testing.assert_close(within.deltas[LAYER], a.deltas(0.5, 0.1)[LAYER])
 
 
+def test_own_bounds_limit_each_attribute_as_steered_after_the_combined_bound() -> None:
+    # Orthogonal unit directions: the sum of strengths 1.2 and 1.6 is 2 units long, so the
+    # combined bound of 1 scales both by 0.5, to 0.6 and 0.8. Each attribute's own bound
+    # then limits that steered strength, not the strength asked for.
+    vectors = {"a": _fixed("a", _unit([1.0, 0.0])), "b": _fixed("b", _unit([0.0, 1.0]))}
+    capped = SteeringSet(vectors, unit_relative_norm=0.1, max_combined_strength=1.0)
+    asked = {"a": 1.2, "b": -1.6}
+    plain = capped.combine(asked)
+    assert plain.steered[LAYER] == pytest.approx({"a": 0.6, "b": -0.8})
+    assert plain.limited == ()
+    # a's bound of 0.7 is above its steered 0.6: untouched; b's 0.5 is below its 0.8.
+    bounded = capped.combine(asked, {"a": 0.7, "b": 0.5})
+    assert bounded.steered[LAYER] == pytest.approx({"a": 0.6, "b": -0.5})
+    assert bounded.limited == ("b",)
+    assert bounded.rescaled_layers == pytest.approx({LAYER: 0.5})
+    delta = bounded.deltas[LAYER]  # one unit is 0.1 x the layer scale of 10
+    assert float(delta[0]) == pytest.approx(0.6, abs=1e-5)
+    assert float(delta[1]) == pytest.approx(-0.5, abs=1e-5)
+    # One attribute alone within the combined bound is steered at min(asked, its bound).
+    alone = capped.combine({"b": -0.9}, {"b": 0.5})
+    assert alone.steered[LAYER] == pytest.approx({"b": -0.5})
+    assert alone.rescaled_layers == {}
+
+
+def test_the_sum_stays_within_the_combined_bound_after_own_bounds() -> None:
+    # Anti-correlated directions: limiting one attribute makes the sum longer, and the
+    # combined bound scales it down again.
+    a, b = _unit([1.0, 0.0]), _unit([-0.8, 0.6])
+    vectors = {"a": _fixed("a", a), "b": _fixed("b", b)}
+    capped = SteeringSet(vectors, unit_relative_norm=0.1, max_combined_strength=1.0)
+    combined = capped.combine({"a": 2.0, "b": 2.0}, {"b": 0.1})
+    assert float(combined.deltas[LAYER].norm()) <= 1.0 * 0.1 * 10.0 + 1e-5
+    steered = combined.steered[LAYER]
+    assert abs(steered["b"]) <= 0.1 + 1e-9
+    assert combined.limited == ("b",)
+
+
 def test_zero_strength_adds_nothing_and_unknown_names_fail() -> None:
     steering = SteeringSet({"sentiment": vector("sentiment", 0)}, unit_relative_norm=0.1)
     assert steering.combine({"sentiment": 0.0}).deltas == {}
