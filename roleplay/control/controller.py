@@ -494,8 +494,10 @@ class Controller:
                 "max_combined_strength": self.config.max_combined_strength,
                 "combination": self.config.combination,
                 "scope": self.config.scope,
-                # The bound each attribute was clipped to: its own for the sign asked for
-                # (the attribute file's max_strength), else the global max_strength.
+                # Each attribute's own bound for the sign asked for (the attribute file's
+                # max_strength), else the global max_strength: what the strength asked is
+                # clipped to under attribute_bounds_on: requested, what the strength
+                # steered is limited to under steered.
                 "bounds": {n: v for n, v in sorted(self.resolved.bounds.items())},
                 "rescaled_layers": {str(k): round(v, 4) for k, v in self.rescaled_layers.items()},
                 "attribute_bounds_on": self.config.attribute_bounds_on,
