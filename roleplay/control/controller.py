@@ -148,16 +148,17 @@ def _resolve(
     resolved = resolve_strengths(
         card, overrides, specs, max_strength=config.max_strength, bounds=clip_to
     )
-    # ``bounds`` records each attribute's own bound for its sign either way (describe(),
-    # and the combination under ``steered``).
-    resolved = replace(
-        resolved,
-        bounds={
-            n: strength_bound(n, v, config.max_strength, own_bounds)
-            for n, v in resolved.requested.items()
-            if v != 0
-        },
-    )
+    if config.attribute_bounds_on == "steered":
+        # Clipped to the global cap only, but ``bounds`` still records each attribute's own
+        # bound for its sign (describe(), and the combination that applies it).
+        resolved = replace(
+            resolved,
+            bounds={
+                n: strength_bound(n, v, config.max_strength, own_bounds)
+                for n, v in resolved.requested.items()
+                if v != 0
+            },
+        )
     big_five = {n: v for n, v in resolved.strengths.items() if n in BIG_FIVE}
     if not config.decouple_traits or not big_five:
         return resolved

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal
 
 from roleplay.control.errors import ControlError, did_you_mean
 from roleplay.control.hooks import SteeringHandle, steering_applied
+from roleplay.control.strengths import clip_strength
 
 if TYPE_CHECKING:
     import torch
@@ -113,7 +114,9 @@ class SteeringSet:
             factor = factors[layer]
             at_layer = {n: s for n, s in live.items() if layer in self.vectors[n].directions}
             scaled = {n: s * factor for n, s in at_layer.items()}
-            limited = {n: _clip(s, (bounds or {}).get(n, math.inf)) for n, s in scaled.items()}
+            limited = {
+                n: clip_strength(s, (bounds or {}).get(n, math.inf)) for n, s in scaled.items()
+            }
             if limited == scaled:
                 deltas[layer], steered[layer] = total * factor, scaled
                 continue
@@ -159,10 +162,6 @@ class SteeringSet:
         """Steer ``model`` with all given attributes at once inside the ``with`` block."""
         with steering_applied(model, self.combine(strengths).deltas) as handle:
             yield handle
-
-
-def _clip(value: float, bound: float) -> float:
-    return max(-bound, min(bound, value))
 
 
 def _summed(deltas: list[torch.Tensor]) -> torch.Tensor:
