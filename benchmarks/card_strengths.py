@@ -40,12 +40,18 @@ TOLERANCE = 0.005
 
 def attribute_files_at(revision: str, target: Path) -> list[str]:
     """Write the bundled attribute files of git ``revision`` into ``target``; their names."""
-    listing = subprocess.run(
+    found = subprocess.run(
         ["git", "ls-tree", "--name-only", f"{revision}:{ATTRIBUTES}"],
-        check=True,
+        check=False,
         capture_output=True,
         text=True,
-    ).stdout.split()
+    )
+    if found.returncode != 0:
+        raise SystemExit(
+            f"--before {revision}: no {ATTRIBUTES} at that revision of this checkout "
+            f"({found.stderr.strip() or 'git failed'})"
+        )
+    listing = found.stdout.split()
     names = [name for name in listing if name.endswith(".yaml")]
     target.mkdir(parents=True, exist_ok=True)
     for name in names:

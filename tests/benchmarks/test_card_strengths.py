@@ -61,3 +61,12 @@ def test_the_earlier_files_are_the_revisions_own(
         text=True,
     ).stdout
     assert (tmp_path / "conscientiousness.yaml").read_text(encoding="utf-8") == shown
+
+
+@pytest.mark.skipif(not (ROOT / ".git").exists(), reason="needs the git checkout")
+def test_an_unknown_revision_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(SystemExit, match="--before no-such-revision: no roleplay/control"):
+        card_strengths.attribute_files_at("no-such-revision", tmp_path)
