@@ -171,7 +171,15 @@ def test_a_steer_value_out_of_range_is_clipped_with_a_warning() -> None:
 
 
 def test_a_steer_value_in_range_gives_no_warning() -> None:
-    result = invoke("prompt", "x", "--steer", "extraversion=-1.0")
+    from roleplay.control.attributes import fluency_bounds, load_attributes
+    from roleplay.control.config import load_config
+    from roleplay.control.strengths import strength_bound
+
+    # Exactly the shipped bound toward introvert (extraversion.yaml's own, or the global):
+    # the edge of the range is inside it.
+    bounds, cap = fluency_bounds(load_attributes()), load_config().max_strength
+    low = strength_bound("extraversion", -5.0, cap, bounds)
+    result = invoke("prompt", "x", "--steer", f"extraversion=-{low:g}")
     assert isinstance(result.exception, ModelLoaded), result.output
     assert "warning" not in result.stderr
 
