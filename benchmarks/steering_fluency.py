@@ -4,7 +4,7 @@ On the default path (the embedded GGUF on the llama.cpp backend, control vectors
 machinery of ``benchmarks/steering_llama_cpp.py``, whose ``Bench`` this imports), for each
 attribute and sign, replies to the **calibration** prompts
 (``roleplay/control/data/eval/neutral_prompts.yaml``, with its system prompt; with
-``--prompt-sets``, below, also the first three evaluation sets, never the fourth) at
+``--prompt-sets``, below, also the first three evaluation sets, never the fourth or fifth) at
 strengths from the global bound (steering.yaml's
 ``max_strength``) downward: 1.0, 0.9, ..., 0.5. Fluency is the perplexity ratio of
 ``steering_llama_cpp``: each reply's per-token log-perplexity under the unsteered model,
@@ -29,7 +29,8 @@ calibration prompts ("neutral", the default) and the three evaluation sets of
 direction read lower than on either of the first two evaluation sets (BENCHMARKS.md), so one
 kind of prompt does not predict the others, and the bounds calibrated on three kinds missed
 in two directions on the third. The fourth evaluation set (``steering_fourth_prompts.yaml``,
-written after the third had been read) is refused: it checks the bounds.
+written after the third had been read) and the fifth (``steering_fifth_prompts.yaml``) are
+refused: they check the bounds.
 
 Every run steers with the global bound only: the attribute files are copied without their
 ``max_strength`` into the run's scratch ``$ROLEPLAY_HOME/attributes/``, so earlier bounds
@@ -80,13 +81,19 @@ STRENGTHS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
 SEEDS = (1234, 1235, 1236, 1237, 1238, 1239)
 # The evaluation prompt sets' seeds (benchmarks/data/steering_eval_prompts.yaml's,
 # steering_holdout_prompts.yaml's, steering_third_prompts.yaml's and
-# steering_fourth_prompts.yaml's): never calibration seeds.
-EVALUATION_SEEDS = (501, 502, 503, *range(601, 607), *range(701, 707), *range(801, 807))
+# steering_fourth_prompts.yaml's and steering_fifth_prompts.yaml's): never calibration seeds.
+EVALUATION_SEEDS = (
+    *(501, 502, 503),
+    *range(601, 607),
+    *range(701, 707),
+    *range(801, 807),
+    *range(901, 907),
+)
 # Prompt sets a calibration may read: the package's calibration prompts ("neutral") and the
 # three evaluation sets that earlier checks read (benchmarks/steering_llama_cpp.PROMPT_SETS),
-# each with its own system prompt. The fourth evaluation set is never one of them.
+# each with its own system prompt. The fourth and fifth evaluation sets are never among them.
 CALIBRATION_SETS = ("neutral", "evaluation", "holdout", "third")
-NEVER_CALIBRATED = ("fourth",)
+NEVER_CALIBRATED = ("fourth", "fifth")
 RULES = ("interval", "point")
 BUDGETS = {"interval": 1.2, "point": 1.15}  # what each rule compares with the budget
 TARGET = 1.2  # issue 17: steered perplexity at most 1.2x the unsteered, held out

@@ -27,7 +27,7 @@ log-perplexity difference), with both intervals. Also distinct-2.
 
     python -m benchmarks.steering_llama_cpp [--attributes a,b] [--strength 1.0] [--seeds 3]
         [--tokens 48] [--threads 2] [--quick] [--scopes all,reply]
-        [--prompt-set evaluation|holdout|third|fourth]
+        [--prompt-set evaluation|holdout|third|fourth|fifth]
 
 ``--prompt-set holdout`` uses a second evaluation set (``benchmarks/data/
 steering_holdout_prompts.yaml``: other prompts, system prompt and seeds, written after the
@@ -35,7 +35,9 @@ fluency bounds had been read on the first) and writes steering_llama_cpp_holdout
 ``--prompt-set third`` a third (``steering_third_prompts.yaml``, written after the second had
 been read; since 2026-12-06 11:30 calibration material), writing steering_llama_cpp_third.json;
 ``--prompt-set fourth`` a fourth (``steering_fourth_prompts.yaml``, written after the third had
-been read, and never calibrated on), writing steering_llama_cpp_fourth.json.
+been read, and never calibrated on), writing steering_llama_cpp_fourth.json;
+``--prompt-set fifth`` a fifth (``steering_fifth_prompts.yaml``, 24 prompts: written after
+the fourth had been read, never calibrated on), writing steering_llama_cpp_fifth.json.
 
 ``--scopes all,reply`` steers each attribute both ways side by side, against the same
 unsteered replies: every token (steering.yaml's ``scope: all``) and only the reply's
@@ -75,12 +77,14 @@ PROMPTS_PATH = DATA / "steering_eval_prompts.yaml"
 # after every bound had been read on the first), "third" (2026-12-06, written after the
 # second showed the bounds missing) and "fourth" (2026-12-06 11:30, written after the third
 # showed them missing again; benchmarks/steering_fluency.py may calibrate on the first three,
-# never on the fourth).
+# never on the fourth) and "fifth" (2026-12-06 20:40, twice the prompts, written after the
+# fourth showed three directions missing; never calibrated on either).
 PROMPT_SETS = {
     "evaluation": PROMPTS_PATH,
     "holdout": DATA / "steering_holdout_prompts.yaml",
     "third": DATA / "steering_third_prompts.yaml",
     "fourth": DATA / "steering_fourth_prompts.yaml",
+    "fifth": DATA / "steering_fifth_prompts.yaml",
 }
 LEXICON_PATH = DATA / "steering_scorer_lexicon.yaml"
 RESAMPLES = 5000
@@ -537,8 +541,9 @@ def main(argv: list[str] | None = None) -> None:
         choices=sorted(PROMPT_SETS),
         default="evaluation",
         help="evaluation (benchmarks/data/steering_eval_prompts.yaml, the default), holdout "
-        "(steering_holdout_prompts.yaml), third (steering_third_prompts.yaml) or fourth "
-        "(steering_fourth_prompts.yaml), each written after the one before had been read",
+        "(steering_holdout_prompts.yaml), third (steering_third_prompts.yaml), fourth "
+        "(steering_fourth_prompts.yaml) or fifth (steering_fifth_prompts.yaml), each "
+        "written after the one before had been read",
     )
     parser.add_argument("--tokens", type=int, default=48)
     parser.add_argument("--threads", type=int, default=2)

@@ -282,11 +282,15 @@ def test_evaluation_seeds_are_refused() -> None:
         steering_fluency.check_seeds([1239, 604])  # the second (holdout) set's
     with pytest.raises(SystemExit, match="evaluation seeds"):
         steering_fluency.check_seeds([1240, 803])  # the fourth set's
+    with pytest.raises(SystemExit, match="evaluation seeds"):
+        steering_fluency.check_seeds([1240, 906])  # the fifth set's
 
 
 def test_the_fourth_evaluation_set_is_never_calibration_material() -> None:
     with pytest.raises(SystemExit, match="kept for checking bounds"):
         steering_fluency.prompt_set_data("fourth")
+    with pytest.raises(SystemExit, match="kept for checking bounds"):
+        steering_fluency.prompt_set_data("fifth")
     with pytest.raises(SystemExit, match="unknown prompt set 'elsewhere'"):
         steering_fluency.prompt_set_data("elsewhere")
     neutral, where = steering_fluency.prompt_set_data("neutral")
@@ -321,7 +325,7 @@ def test_the_calibration_seeds_are_not_any_evaluation_sets_seeds() -> None:
         assert not seeds & set(steering_fluency.SEEDS), name
 
 
-@pytest.mark.parametrize("prompt_set", ["evaluation", "holdout", "third", "fourth"])
+@pytest.mark.parametrize("prompt_set", ["evaluation", "holdout", "third", "fourth", "fifth"])
 def test_calibration_prompts_are_not_the_evaluation_prompts(prompt_set: str) -> None:
     from benchmarks.steering_llama_cpp import load_prompts
 

@@ -18,6 +18,7 @@ EVAL_PROMPTS = ROOT / "benchmarks" / "data" / "steering_eval_prompts.yaml"
 HOLDOUT_PROMPTS = ROOT / "benchmarks" / "data" / "steering_holdout_prompts.yaml"
 THIRD_PROMPTS = ROOT / "benchmarks" / "data" / "steering_third_prompts.yaml"
 FOURTH_PROMPTS = ROOT / "benchmarks" / "data" / "steering_fourth_prompts.yaml"
+FIFTH_PROMPTS = ROOT / "benchmarks" / "data" / "steering_fifth_prompts.yaml"
 CONTROL_DATA = package_path("roleplay.control", "data")
 STEERING_EFFECT = ROOT / "benchmarks" / "steering_effect.py"
 CALIBRATION_SEED = 1234  # benchmarks/steering_effect.py's --seed default (torch.manual_seed)
@@ -111,6 +112,14 @@ def test_the_fourth_set_shares_nothing_with_calibration_or_the_other_sets() -> N
     _assert_new_to_sets(FOURTH_PROMPTS, [EVAL_PROMPTS, HOLDOUT_PROMPTS, THIRD_PROMPTS])
 
 
+def test_the_fifth_set_shares_nothing_with_calibration_or_the_other_sets() -> None:
+    """Twice the prompts of the others, and new to all of them and to the calibration."""
+    _assert_new_to_sets(
+        FIFTH_PROMPTS, [EVAL_PROMPTS, HOLDOUT_PROMPTS, THIRD_PROMPTS, FOURTH_PROMPTS]
+    )
+    assert len(_yaml(FIFTH_PROMPTS)["prompts"]) == 24
+
+
 def test_the_check_would_catch_a_leak() -> None:
     calibration = _calibration_texts()
     leaked = "So, what do you think of this town these days?"  # a neutral prompt, reworded
@@ -133,5 +142,6 @@ def test_each_prompt_set_names_its_file_relative_to_the_repository() -> None:
     assert prompts_file("holdout") == "benchmarks/data/steering_holdout_prompts.yaml"
     assert prompts_file("third") == "benchmarks/data/steering_third_prompts.yaml"
     assert prompts_file("fourth") == "benchmarks/data/steering_fourth_prompts.yaml"
+    assert prompts_file("fifth") == "benchmarks/data/steering_fifth_prompts.yaml"
     for name in PROMPT_SETS:
         assert (ROOT / prompts_file(name)).is_file()
