@@ -19,7 +19,6 @@ Writes ``benchmarks/out/card_strengths.json`` and prints, per rule, the cards th
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import json
 import os
@@ -67,18 +66,9 @@ def attribute_files_at(revision: str, target: Path) -> list[str]:
 
 def steered(engine: Any, card: Any, rule: BoundsOn) -> dict[str, dict[str, float]]:
     """The card's strengths as steered, per layer, under ``rule``."""
-    from roleplay.control import controller as controller_module
-    from roleplay.control.config import load_config
+    from roleplay.control.controller import Controller
 
-    shipped = load_config()
-    # The rule is steering.yaml's; a reading under the other one swaps it in for this call.
-    controller_module.load_config = lambda: dataclasses.replace(  # type: ignore[assignment]
-        shipped, attribute_bounds_on=rule
-    )
-    try:
-        controller = controller_module.Controller.for_card(engine, card)
-    finally:
-        controller_module.load_config = load_config
+    controller = Controller.for_card(engine, card, attribute_bounds_on=rule)
     return dict(controller.describe()["steering"]["steered"])
 
 

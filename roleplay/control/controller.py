@@ -27,7 +27,14 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from roleplay.control.attributes import BIG_FIVE, fluency_bounds, load_attributes
-from roleplay.control.config import SCOPES, Scope, SteeringConfig, load_config
+from roleplay.control.config import (
+    BOUNDS_ON,
+    SCOPES,
+    BoundsOn,
+    Scope,
+    SteeringConfig,
+    load_config,
+)
 from roleplay.control.decoupling import crosstalk_for, decouple
 from roleplay.control.errors import ControlError
 from roleplay.control.grammar import Grammar, GrammarCompiler, load_grammar
@@ -259,6 +266,7 @@ class Controller:
         scope: Scope | None = None,
         max_combined_strength: float | None = None,
         decouple_traits: bool | None = None,
+        attribute_bounds_on: BoundsOn | None = None,
     ) -> Controller:
         """A controller for one chat with ``card`` (None: overrides only).
 
@@ -267,7 +275,9 @@ class Controller:
         its choice of the tokens they act on (``all`` or ``reply``; another variant);
         ``max_combined_strength`` its bound on the norm of the attributes' sum at a layer
         (the calibration's and the evaluation's variant); ``decouple_traits`` its choice of
-        steering the Big Five at the cross-talk-cancelling strengths (``decoupling.py``).
+        steering the Big Five at the cross-talk-cancelling strengths (``decoupling.py``);
+        ``attribute_bounds_on`` its choice of what the attributes' own fluency bounds clip
+        (``requested`` or ``steered``; the bounds' benchmarks read both).
 
         ``vector_source`` (an engine or loaded Hugging Face model of the same model) builds
         the vectors instead of ``source``, which then only applies them.
@@ -304,6 +314,13 @@ class Controller:
             raise ControlError(REPLY_ONLY_NEEDS_CONTROL_VECTORS)
         if decouple_traits is not None:
             config = replace(config, decouple_traits=bool(decouple_traits))
+        if attribute_bounds_on is not None:
+            if attribute_bounds_on not in BOUNDS_ON:
+                raise ControlError(
+                    f"unknown attribute_bounds_on {attribute_bounds_on!r}; "
+                    f"use one of {', '.join(BOUNDS_ON)}"
+                )
+            config = replace(config, attribute_bounds_on=attribute_bounds_on)
         notes: list[str] = []
         resolved = _resolve(card, overrides, config, model_id, notes)
         phrases = tuple(dict.fromkeys([*_card_banned_phrases(card), *banned_phrases]))

@@ -207,6 +207,34 @@ def test_a_card_is_bounded_once_as_steered_and_twice_as_requested(
         assert abs(at_layer["formality"]) >= abs(steered["requested"][layer]["formality"]) - 1e-9
 
 
+@pytest.mark.usefixtures("no_hooks_left")
+@pytest.mark.parametrize("bounds_on", ["requested", "steered"])
+def test_a_rule_asked_of_for_card_steers_as_the_same_rule_in_steering_yaml(
+    tiny: Any, scratch_home: Path, monkeypatch: pytest.MonkeyPatch, bounds_on: str
+) -> None:
+    """``attribute_bounds_on=`` (what the bounds' benchmarks read both rules with) gives
+    exactly the controller steering.yaml's setting gives."""
+    from roleplay.control.controller import Controller
+
+    _bounded_home("{negative: 0.7}")
+    strengths = {"formality": -1.0, "sentiment": 1.0, "extraversion": 1.0}
+    asked = Controller.for_card(
+        tiny, None, strengths, layers=(1, 2), attribute_bounds_on=bounds_on
+    ).describe()
+    _rule(monkeypatch, bounds_on)
+    configured = Controller.for_card(tiny, None, strengths, layers=(1, 2)).describe()
+    assert asked["steering"] == configured["steering"]
+    assert asked["steering"]["attribute_bounds_on"] == bounds_on
+
+
+def test_an_unknown_rule_asked_of_for_card_is_a_control_error(tiny: Any) -> None:
+    from roleplay.control.controller import Controller
+    from roleplay.control.errors import ControlError
+
+    with pytest.raises(ControlError, match="unknown attribute_bounds_on 'sometimes'"):
+        Controller.for_card(tiny, None, {"formality": -1.0}, attribute_bounds_on="sometimes")  # type: ignore[arg-type]
+
+
 # The CLI warning ----------------------------------------------------------------------------
 
 
