@@ -80,10 +80,12 @@ from benchmarks.steering_llama_cpp import (
 STRENGTHS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
 SEEDS = (1234, 1235, 1236, 1237, 1238, 1239)
 # The evaluation prompt sets' seeds (benchmarks/data/steering_eval_prompts.yaml's,
-# steering_holdout_prompts.yaml's, steering_third_prompts.yaml's and
+# steering_holdout_prompts.yaml's, steering_third_prompts.yaml's,
 # steering_fourth_prompts.yaml's and steering_fifth_prompts.yaml's): never calibration seeds.
 EVALUATION_SEEDS = (
-    *(501, 502, 503),
+    501,
+    502,
+    503,
     *range(601, 607),
     *range(701, 707),
     *range(801, 807),
