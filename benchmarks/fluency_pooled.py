@@ -71,8 +71,6 @@ def locate(name: str) -> Path:
 
 def read_check(path: Path) -> Check:
     """Parse one result file; a file of another shape is one clear error."""
-    from benchmarks.steering_llama_cpp import PROMPT_SETS, load_prompts
-
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -83,6 +81,15 @@ def read_check(path: Path) -> Check:
     missing = [key for key in (*needed, "attributes") if key not in data]
     if missing:
         raise _fail(path, f"not a steering_llama_cpp result (no {', '.join(missing)})")
+    try:
+        return _parse_check(path, data)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise _fail(path, f"a malformed steering_llama_cpp result ({error!r})") from None
+
+
+def _parse_check(path: Path, data: dict[str, Any]) -> Check:
+    from benchmarks.steering_llama_cpp import PROMPT_SETS, load_prompts
+
     prompt_set = data["prompt_set"]
     if prompt_set not in PROMPT_SETS:
         raise _fail(path, f"unknown prompt set {prompt_set!r}")

@@ -81,6 +81,8 @@ def test_a_check_whose_prompts_file_changed_or_whose_replies_are_short_is_refuse
         fluency_pooled.read_check(_check_file(tmp_path, baseline_replies=["a", "b", "c"]))
     with pytest.raises(SystemExit, match="unknown prompt set 'sixth'"):
         fluency_pooled.read_check(_check_file(tmp_path, prompt_set="sixth"))
+    with pytest.raises(SystemExit, match="a malformed steering_llama_cpp result"):
+        fluency_pooled.read_check(_check_file(tmp_path, attributes={"formality": {"scope": "all"}}))
     with pytest.raises(SystemExit, match="no such result file"):
         fluency_pooled.locate(str(tmp_path / "missing.json"))
 
