@@ -85,6 +85,12 @@ def _positive_bound(value: Any) -> float:
     return float(value)
 
 
+def _require_one_of(label: str, value: str, choices: Sequence[str]) -> None:
+    """A named choice given to ``for_card`` (a steering.yaml setting): one of ``choices``."""
+    if value not in choices:
+        raise ControlError(f"unknown {label} {value!r}; use one of {', '.join(choices)}")
+
+
 def _unpack(source: Any) -> tuple[SteeringTarget | None, Any, str, Capabilities]:
     """(steering target, Hugging Face tokenizer or None, model id, capabilities) of a source.
 
@@ -291,17 +297,10 @@ class Controller:
         target, tokenizer, model_id, capabilities = _unpack(source)
         config = load_config()
         if combination is not None:
-            if combination not in COMBINATIONS:
-                raise ControlError(
-                    f"unknown steering combination {combination!r}; "
-                    f"use one of {', '.join(COMBINATIONS)}"
-                )
+            _require_one_of("steering combination", combination, COMBINATIONS)
             config = replace(config, combination=combination)
         if scope is not None:
-            if scope not in SCOPES:
-                raise ControlError(
-                    f"unknown steering scope {scope!r}; use one of {', '.join(SCOPES)}"
-                )
+            _require_one_of("steering scope", scope, SCOPES)
             config = replace(config, scope=scope)
         if max_combined_strength is not None:
             config = replace(config, max_combined_strength=_positive_bound(max_combined_strength))
@@ -315,11 +314,7 @@ class Controller:
         if decouple_traits is not None:
             config = replace(config, decouple_traits=bool(decouple_traits))
         if attribute_bounds_on is not None:
-            if attribute_bounds_on not in BOUNDS_ON:
-                raise ControlError(
-                    f"unknown attribute_bounds_on {attribute_bounds_on!r}; "
-                    f"use one of {', '.join(BOUNDS_ON)}"
-                )
+            _require_one_of("attribute_bounds_on", attribute_bounds_on, BOUNDS_ON)
             config = replace(config, attribute_bounds_on=attribute_bounds_on)
         notes: list[str] = []
         resolved = _resolve(card, overrides, config, model_id, notes)

@@ -20,17 +20,11 @@ def test_the_bound_chosen_is_the_largest_within_budget() -> None:
 
 
 @pytest.mark.slow
-def test_a_quick_run_measures_every_card_at_every_bound(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from benchmarks import combined_fluency, common
-    from roleplay import paths
+def test_a_quick_run_measures_every_card_at_every_bound(bench_out: Path) -> None:
+    from benchmarks import combined_fluency
 
-    monkeypatch.setattr(common, "OUT_DIR", tmp_path)
-    monkeypatch.setenv("ROLEPLAY_MODELS_DIR", str(paths.models_dir()))
-    monkeypatch.setenv("ROLEPLAY_HOME", str(tmp_path / "home"))
     combined_fluency.main(["--quick", "--bounds", "0.5,4", "--threads", "2"])
-    result = json.loads((tmp_path / "combined_fluency_calibration_quick.json").read_text())
+    result = json.loads((bench_out / "combined_fluency_calibration_quick.json").read_text())
     assert result["quick"] and result["card_set"] == "bundled" and result["n_pairs"] == 2
     assert len(result["cards"]) == 2
     for card in result["cards"].values():

@@ -140,21 +140,15 @@ def test_the_table_shows_each_check_the_pool_and_the_counts() -> None:
 
 
 @pytest.mark.slow
-def test_a_real_check_pooled_with_itself_reads_its_own_ratio(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from benchmarks import common, steering_llama_cpp
-    from roleplay import paths
+def test_a_real_check_pooled_with_itself_reads_its_own_ratio(bench_out: Path) -> None:
+    from benchmarks import steering_llama_cpp
 
-    monkeypatch.setattr(common, "OUT_DIR", tmp_path)
-    monkeypatch.setenv("ROLEPLAY_MODELS_DIR", str(paths.models_dir()))
-    monkeypatch.setenv("ROLEPLAY_HOME", str(tmp_path / "home"))
     arguments = ["--quick", "--attributes", "sentiment", "--prompt-set", "fifth"]
     steering_llama_cpp.main([*arguments, "--tokens", "12"])
-    check = tmp_path / "steering_llama_cpp_fifth.json"
+    check = bench_out / "steering_llama_cpp_fifth.json"
     stored = json.loads(check.read_text())["attributes"]["sentiment"]
     fluency_pooled.main([str(check), str(check)])
-    pooled = json.loads((tmp_path / "fluency_pooled.json").read_text())
+    pooled = json.loads((bench_out / "fluency_pooled.json").read_text())
     for direction, sign in (("sentiment +", "plus"), ("sentiment -", "minus")):
         row = pooled["directions"][direction]
         assert row["n"] == 2 * stored["n_pairs"]

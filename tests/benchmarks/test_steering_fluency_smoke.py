@@ -10,20 +10,13 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def test_a_quick_calibration_runs_and_writes_nothing_but_its_result(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from benchmarks import common, steering_fluency
-    from roleplay import paths
+def test_a_quick_calibration_runs_and_writes_nothing_but_its_result(bench_out: Path) -> None:
+    from benchmarks import steering_fluency
     from roleplay.control.attributes import bundled_attributes_dir
 
-    monkeypatch.setattr(common, "OUT_DIR", tmp_path)
-    # The script swaps in a scratch home; these make sure both are put back afterwards.
-    monkeypatch.setenv("ROLEPLAY_MODELS_DIR", str(paths.models_dir()))
-    monkeypatch.setenv("ROLEPLAY_HOME", str(tmp_path / "home"))
     before = {p.name: p.read_bytes() for p in bundled_attributes_dir().glob("*.yaml")}
     steering_fluency.main(["--quick", "--attributes", "sentiment", "--threads", "2"])
-    result = json.loads((tmp_path / "steering_fluency.json").read_text())
+    result = json.loads((bench_out / "steering_fluency.json").read_text())
     assert result["quick"] and result["seeds"] == [1234] and result["n_pairs"] == 2
     assert result["machine"]["cores"]  # machine info recorded like the other scripts
     row = result["attributes"]["sentiment"]

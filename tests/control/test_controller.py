@@ -184,6 +184,7 @@ def test_the_combined_bound_scales_the_sum_only_past_it(tiny: Any) -> None:
         ({"banned_phrases": [""]}, "non-empty strings"),
         ({"combination": "product"}, "unknown steering combination 'product'"),
         ({"scope": "prompt"}, "unknown steering scope 'prompt'"),
+        ({"attribute_bounds_on": "sometimes"}, "unknown attribute_bounds_on 'sometimes'"),
         ({"scope": "reply"}, "needs llama.cpp's control vectors"),  # hooks steer every token
         ({"max_combined_strength": 0}, "must be a positive number, got 0"),
         ({"max_combined_strength": float("inf")}, "must be a positive number, got inf"),

@@ -227,14 +227,6 @@ def test_a_rule_asked_of_for_card_steers_as_the_same_rule_in_steering_yaml(
     assert asked["steering"]["attribute_bounds_on"] == bounds_on
 
 
-def test_an_unknown_rule_asked_of_for_card_is_a_control_error(tiny: Any) -> None:
-    from roleplay.control.controller import Controller
-    from roleplay.control.errors import ControlError
-
-    with pytest.raises(ControlError, match="unknown attribute_bounds_on 'sometimes'"):
-        Controller.for_card(tiny, None, {"formality": -1.0}, attribute_bounds_on="sometimes")  # type: ignore[arg-type]
-
-
 # The CLI warning ----------------------------------------------------------------------------
 
 
