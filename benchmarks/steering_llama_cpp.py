@@ -241,12 +241,19 @@ class Bench:
         tokens: int,
         advance: Callable[[], None],
         scope: Scope = "all",
+        half_life: float | None = None,
     ) -> list[str]:
+        """One reply per (prompt, seed) steered at ``strengths`` (none: unsteered); with
+        ``half_life``, the vectors decay over each reply (steering.yaml's reply_half_life)."""
         from roleplay.control.controller import Controller
         from roleplay.engine.base import GenerationSettings
 
         controller = (
-            Controller.for_card(self.engine, None, strengths, scope=scope) if strengths else None
+            Controller.for_card(
+                self.engine, None, strengths, scope=scope, reply_half_life=half_life
+            )
+            if strengths
+            else None
         )
         texts = []
         for prompt_index, seed in self.pairs:

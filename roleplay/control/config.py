@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from roleplay.control.vectors import COMBINATIONS, Combination
 from roleplay.errors import FileProblemsError, Problem
@@ -38,15 +38,21 @@ class SteeringConfig:
     # (data/crosstalk.yaml, roleplay/control/decoupling.py) instead of the card's own.
     decouple_traits: bool = False
     attribute_bounds_on: BoundsOn = "requested"
+    # Tokens over which the vectors halve during a reply (None: constant over the reply).
+    reply_half_life: float | None = None
 
 
 def config_path() -> Path:
     return package_path("roleplay.control", "data", "steering.yaml")
 
 
+def _is_positive_number(value: Any) -> TypeGuard[int | float]:
+    return not isinstance(value, bool) and isinstance(value, int | float) and value > 0
+
+
 def _number(data: dict[str, Any], key: str, path: str, problems: list[Problem]) -> float:
     value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    if not _is_positive_number(value):
         problems.append(Problem(path, 1, 1, f"'{key}' must be a positive number"))
         return 1.0
     return float(value)
@@ -89,6 +95,9 @@ def load_config(path: Path | None = None) -> SteeringConfig:
         problems.append(
             Problem(where, 1, 1, f"'attribute_bounds_on' must be one of {', '.join(BOUNDS_ON)}")
         )
+    half_life = data.get("reply_half_life")
+    if half_life is not None and not _is_positive_number(half_life):
+        problems.append(Problem(where, 1, 1, "'reply_half_life' must be null or a number > 0"))
     prompt = data.get("extraction_system_prompt", "")
     config = SteeringConfig(
         extraction_system_prompt=prompt if isinstance(prompt, str) else "",
@@ -101,6 +110,7 @@ def load_config(path: Path | None = None) -> SteeringConfig:
         scope=scope if scope in SCOPES else "all",
         decouple_traits=decouple is True,
         attribute_bounds_on=bounds_on if bounds_on in BOUNDS_ON else "requested",
+        reply_half_life=float(half_life) if _is_positive_number(half_life) else None,
     )
     if problems:
         raise FileProblemsError(problems)

@@ -41,6 +41,7 @@ from roleplay.control.grammar import Grammar, GrammarCompiler, load_grammar
 from roleplay.control.layers import find_decoder_layers
 from roleplay.control.strengths import ResolvedStrengths, resolve_strengths, strength_bound
 from roleplay.control.targets import (
+    DECAY_NEEDS_CONTROL_VECTORS,
     REPLY_ONLY_NEEDS_CONTROL_VECTORS,
     SteeringTarget,
     steering_target_for,
@@ -76,12 +77,12 @@ def supports_hooks(model: Any) -> bool:
     return True
 
 
-def _positive_bound(value: Any) -> float:
-    """A combined-strength bound given to ``for_card``: a positive finite number."""
+def _positive_number(name: str, value: Any) -> float:
+    """A setting given to ``for_card`` that must be a positive finite number."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ControlError(f"max_combined_strength must be a number, got {value!r}")
+        raise ControlError(f"{name} must be a number, got {value!r}")
     if not math.isfinite(value) or value <= 0:
-        raise ControlError(f"max_combined_strength must be a positive number, got {value!r}")
+        raise ControlError(f"{name} must be a positive number, got {value!r}")
     return float(value)
 
 
@@ -273,6 +274,7 @@ class Controller:
         max_combined_strength: float | None = None,
         decouple_traits: bool | None = None,
         attribute_bounds_on: BoundsOn | None = None,
+        reply_half_life: float | None = None,
     ) -> Controller:
         """A controller for one chat with ``card`` (None: overrides only).
 
@@ -283,7 +285,9 @@ class Controller:
         (the calibration's and the evaluation's variant); ``decouple_traits`` its choice of
         steering the Big Five at the cross-talk-cancelling strengths (``decoupling.py``);
         ``attribute_bounds_on`` its choice of what the attributes' own fluency bounds clip
-        (``requested`` or ``steered``; the bounds' benchmarks read both).
+        (``requested`` or ``steered``; the bounds' benchmarks read both);
+        ``reply_half_life`` (tokens, > 0) its decay of the vectors over a generated reply
+        (llama.cpp's control vectors only; the decay benchmark's variant).
 
         ``vector_source`` (an engine or loaded Hugging Face model of the same model) builds
         the vectors instead of ``source``, which then only applies them.
@@ -303,14 +307,21 @@ class Controller:
             _require_one_of("steering scope", scope, SCOPES)
             config = replace(config, scope=scope)
         if max_combined_strength is not None:
-            config = replace(config, max_combined_strength=_positive_bound(max_combined_strength))
-        if (
-            enabled
-            and config.scope == "reply"
-            and target is not None
-            and target.method != "control_vectors"
-        ):
-            raise ControlError(REPLY_ONLY_NEEDS_CONTROL_VECTORS)
+            config = replace(
+                config,
+                max_combined_strength=_positive_number(
+                    "max_combined_strength", max_combined_strength
+                ),
+            )
+        if reply_half_life is not None:
+            config = replace(
+                config, reply_half_life=_positive_number("reply_half_life", reply_half_life)
+            )
+        if enabled and target is not None and target.method != "control_vectors":
+            if config.scope == "reply":
+                raise ControlError(REPLY_ONLY_NEEDS_CONTROL_VECTORS)
+            if config.reply_half_life is not None:
+                raise ControlError(DECAY_NEEDS_CONTROL_VECTORS)
         if decouple_traits is not None:
             config = replace(config, decouple_traits=bool(decouple_traits))
         if attribute_bounds_on is not None:
@@ -431,7 +442,11 @@ class Controller:
         if not (self.enabled and self.deltas and self.target is not None):
             yield None
             return
-        with self.target.steering(self.deltas, reply_only=self.config.scope == "reply") as handle:
+        with self.target.steering(
+            self.deltas,
+            reply_only=self.config.scope == "reply",
+            half_life=self.config.reply_half_life,
+        ) as handle:
             yield handle
 
     def prompt_guidance(self) -> list[str]:
@@ -507,6 +522,7 @@ class Controller:
                 "max_combined_strength": self.config.max_combined_strength,
                 "combination": self.config.combination,
                 "scope": self.config.scope,
+                "reply_half_life": self.config.reply_half_life,
                 # Each attribute's own bound for the sign asked for (the attribute file's
                 # max_strength), else the global max_strength: what the strength asked is
                 # clipped to under attribute_bounds_on: requested, what the strength

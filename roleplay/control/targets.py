@@ -60,16 +60,25 @@ class SteeringTarget(Protocol):
     ) -> RecordedActivations: ...
 
     def steering(
-        self, deltas: Mapping[int, torch.Tensor], *, reply_only: bool = False
+        self,
+        deltas: Mapping[int, torch.Tensor],
+        *,
+        reply_only: bool = False,
+        half_life: float | None = None,
     ) -> AbstractContextManager[Any]:
         """Add ``deltas[layer]`` to each layer's output inside the ``with`` block; with
-        ``reply_only``, at the reply's positions only (the prompt's are left alone)."""
+        ``reply_only``, at the reply's positions only (the prompt's are left alone); with
+        ``half_life``, halved every ``half_life`` tokens of a generated reply."""
         ...
 
 
 REPLY_ONLY_NEEDS_CONTROL_VECTORS = (
     "steering only the reply's tokens needs llama.cpp's control vectors "
     "(the transformers backend's hooks steer every token); use scope: all"
+)
+DECAY_NEEDS_CONTROL_VECTORS = (
+    "decaying the vectors over a reply needs llama.cpp's control vectors "
+    "(the transformers backend's hooks add them at one strength); use reply_half_life: null"
 )
 
 
@@ -124,12 +133,18 @@ class HookTarget:
         )
 
     def steering(
-        self, deltas: Mapping[int, torch.Tensor], *, reply_only: bool = False
+        self,
+        deltas: Mapping[int, torch.Tensor],
+        *,
+        reply_only: bool = False,
+        half_life: float | None = None,
     ) -> AbstractContextManager[Any]:
         from roleplay.control.hooks import steering_applied
 
         if reply_only:
             raise ControlError(REPLY_ONLY_NEEDS_CONTROL_VECTORS)
+        if half_life is not None:
+            raise ControlError(DECAY_NEEDS_CONTROL_VECTORS)
         return steering_applied(self.model, deltas)
 
 
@@ -189,12 +204,18 @@ class ControlVectorTarget:
 
     @contextmanager
     def steering(
-        self, deltas: Mapping[int, torch.Tensor], *, reply_only: bool = False
+        self,
+        deltas: Mapping[int, torch.Tensor],
+        *,
+        reply_only: bool = False,
+        half_life: float | None = None,
     ) -> Iterator[None]:
         if 0 in deltas:
             raise ControlError("llama.cpp control vectors cannot act on layer 0")
         vectors = {layer: delta.detach().float().numpy() for layer, delta in deltas.items()}
-        self.engine.set_control_vector(content_key(deltas), vectors, steer_prompt=not reply_only)
+        self.engine.set_control_vector(
+            content_key(deltas), vectors, steer_prompt=not reply_only, half_life=half_life
+        )
         try:
             yield None
         finally:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import ctypes
+import math
 import random
 import threading
 import time
@@ -161,6 +162,8 @@ class LlamaCppEngine:
         self._kv_vector_key: str | None = None
         # Steer only the reply's tokens (the prompt's are computed without the vector).
         self._steer_prompt = True
+        # Tokens over which the vector halves during a reply (None: constant).
+        self._half_life: float | None = None
         # How many leading cached tokens were computed without the vector, when only the
         # reply is steered (a later prompt may reuse those cells, not the steered ones).
         self._unsteered_cached = 0
@@ -273,6 +276,7 @@ class LlamaCppEngine:
         per_layer: Mapping[int, Any] | None,
         *,
         steer_prompt: bool = True,
+        half_life: float | None = None,
     ) -> None:
         """Ask for ``per_layer`` (layer index -> [n_embd] float32) from the next reply on.
 
@@ -284,10 +288,20 @@ class LlamaCppEngine:
         history, the character's own earlier replies) is computed without the vector and
         the reply's tokens with it, from the last prompt token on, so its first token is
         steered too; in scoring, the scored tokens of a sequence from ``start - 1`` on.
+
+        ``half_life`` (tokens) decays the vector over a generated reply: the prompt is
+        computed at full strength (or unsteered, with ``steer_prompt=False``), the reply's
+        n-th position (0: the prompt's last token) at ``0.5 ** (n / half_life)`` of it.
+        The reply's cells are dropped from the KV cache afterwards (they hold a strength the
+        next prompt would not), so the next turn computes them again. Scoring
+        (``sequence_logprobs``) applies the undecayed vector.
         """
         import numpy as np
 
+        if half_life is not None and not (math.isfinite(half_life) and half_life > 0):
+            raise RoleplayError(f"a control vector's half-life must be > 0 tokens, not {half_life}")
         self._steer_prompt = steer_prompt or key is None or not per_layer
+        self._half_life = half_life if key is not None and per_layer else None
         if key is None or not per_layer:
             self._wanted_vector = None
             return
@@ -329,6 +343,19 @@ class LlamaCppEngine:
         if result != 0:
             raise BackendError(f"llama.cpp refused the control vector (code {result})")
         self._loaded_vector = vector
+
+    def _load_decayed(self, position: int) -> None:
+        """The wanted vector at reply position ``position``'s strength, for the next decode."""
+        wanted, half_life = self._wanted_vector, self._half_life
+        if wanted is None or half_life is None:
+            return
+        scale = 0.5 ** (position / half_life)
+        self._load_vector((f"{wanted[0]}@x{scale!r}", wanted[1] * scale))  # stays float32
+
+    def _forget_reply_cells(self, prompt_length: int) -> None:
+        """Drop the KV cells after the prompt (computed under a decayed vector)."""
+        self.llm._ctx.kv_cache_seq_rm(-1, prompt_length, -1)
+        self.llm.n_tokens = min(self.llm.n_tokens, prompt_length)
 
     def load_vector_for_reply(self, reply: bool) -> None:
         """Scoring's switch when only replies are steered: the vector for a reply's tokens,
@@ -454,8 +481,14 @@ class LlamaCppEngine:
         scanner = StopStringScanner(settings.stop_strings)
         stats.stop_reason = "length"
         pending: list[int] = []  # tokens whose text is not out yet (a character's first bytes)
+        decays = self._half_life is not None and self._wanted_vector is not None
+        sampled = 0
         try:
             for token in generator:
+                sampled += 1
+                if decays:
+                    # generate() evaluates this token when asked for the next one
+                    self._load_decayed(sampled)
                 if stats.new_tokens == 0:
                     stats.ttft = time.perf_counter() - started
                 if token in self.stop_token_ids:
@@ -481,6 +514,8 @@ class LlamaCppEngine:
                     yield TokenEvent(text=tail, token_ids=pending)
         finally:
             generator.close()
+            if decays:
+                self._forget_reply_cells(len(tokens))
             stats.seconds = time.perf_counter() - started
 
     # Hidden states and scoring ---------------------------------------------------------

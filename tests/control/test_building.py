@@ -141,3 +141,20 @@ def test_a_steering_choice_comes_from_steering_yaml(
     bad.write_text(text.replace(f"{key}: {default}", f"{key}: {unknown}"))
     with pytest.raises(FileProblemsError, match=f"'{key}' {message}"):
         load_config(bad)
+
+
+@pytest.mark.parametrize("bad", ["0", "-8", "true", "soon"])
+def test_the_reply_half_life_comes_from_steering_yaml(tmp_path: Path, bad: str) -> None:
+    from roleplay.control.config import config_path
+    from roleplay.errors import FileProblemsError
+
+    assert load_config().reply_half_life is None  # constant until a benchmark shows otherwise
+    text = config_path().read_text(encoding="utf-8")
+    assert text.count("reply_half_life: null") == 1
+    good = tmp_path / "good.yaml"
+    good.write_text(text.replace("reply_half_life: null", "reply_half_life: 24"))
+    assert load_config(good).reply_half_life == 24.0
+    wrong = tmp_path / "bad.yaml"
+    wrong.write_text(text.replace("reply_half_life: null", f"reply_half_life: {bad}"))
+    with pytest.raises(FileProblemsError, match="'reply_half_life' must be null or a number > 0"):
+        load_config(wrong)

@@ -189,6 +189,9 @@ def test_the_combined_bound_scales_the_sum_only_past_it(tiny: Any) -> None:
         ({"max_combined_strength": 0}, "must be a positive number, got 0"),
         ({"max_combined_strength": float("inf")}, "must be a positive number, got inf"),
         ({"max_combined_strength": "2"}, "must be a number, got '2'"),
+        ({"reply_half_life": 0}, "reply_half_life must be a positive number, got 0"),
+        ({"reply_half_life": "16"}, "reply_half_life must be a number, got '16'"),
+        ({"reply_half_life": 16}, "decaying the vectors over a reply needs llama.cpp"),
     ],
 )
 def test_bad_settings_fail_at_construction(

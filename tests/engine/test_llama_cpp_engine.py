@@ -320,6 +320,81 @@ def test_a_reply_steered_alone_leaves_the_next_prompt_unsteered(engine: LlamaCpp
     assert cached == fresh
 
 
+def _decayed_per_position(
+    vector: np.ndarray, length: int, prompt_length: int, half_life: float
+) -> torch.Tensor:
+    """The hook's deltas for decay over a reply: full over the prompt but its last token,
+    then 0.5 ** (n / half_life) at the reply's n-th position (0: the last prompt token)."""
+    scales = torch.ones(length)
+    for position in range(prompt_length - 1, length):
+        scales[position] = 0.5 ** ((position - (prompt_length - 1)) / half_life)
+    return scales[:, None] * torch.from_numpy(vector)[None, :]
+
+
+@pytest.mark.parametrize("steer_prompt", [True, False])
+def test_a_decayed_reply_is_what_the_hook_at_the_decayed_strengths_predicts(
+    engine: LlamaCppEngine, hf_model: Any, steer_prompt: bool
+) -> None:
+    """Token by token, the greedy reply under a decaying vector is the most likely one
+    under transformers' hook adding the vector at each position's decayed strength, and
+    it is not the reply that one constant strength gives."""
+    prompt = _prompt(engine)
+    ids = engine.tokenize(prompt)
+    vector = _strong_vector(engine, seed=2)
+    half_life = 2.0
+
+    def greedy(half: float | None) -> list[int]:
+        engine.set_control_vector(
+            "strong", {1: vector, 2: vector}, steer_prompt=steer_prompt, half_life=half
+        )
+        try:
+            return [t for e in engine.stream(prompt, GREEDY) for t in e.token_ids]
+        finally:
+            engine.set_control_vector(None, None)
+
+    decayed, constant = greedy(half_life), greedy(None)
+    assert len(decayed) > 4 and decayed != constant
+    full = ids + decayed
+    deltas = _decayed_per_position(vector, len(full), len(ids), half_life)
+    if not steer_prompt:
+        deltas[: len(ids) - 1] = 0
+    from roleplay.control.hooks import steering_applied
+
+    with torch.inference_mode(), steering_applied(hf_model, {1: deltas, 2: deltas}):
+        logits = hf_model(torch.tensor([full])).logits[0, len(ids) - 1 : -1]
+    rows = torch.log_softmax(logits, dim=-1).numpy()
+    chosen = rows[np.arange(len(decayed)), decayed]
+    assert (rows.max(axis=1) - chosen).max() < TOLERANCE * float(rows.std())
+
+
+def test_a_decayed_reply_leaves_the_next_turn_as_an_empty_cache_would(
+    engine: LlamaCppEngine,
+) -> None:
+    """The reply's cells, computed at decayed strengths, are not reused for the next
+    prompt (which steers them at full strength): it replies as it would from scratch."""
+    vector = _strong_vector(engine, seed=2)
+    first = _prompt(engine)
+    second = first + "Fine, thanks.<|im_end|>\n<|im_start|>user\nAnd you?<|im_end|>\n"
+    second += "<|im_start|>assistant\n"
+    engine.set_control_vector("strong", {1: vector, 2: vector}, half_life=2.0)
+    try:
+        _reply(engine, first, GREEDY)
+        assert engine.llm.n_tokens == len(engine.tokenize(first))  # the reply's cells dropped
+        cached = _reply(engine, second, GREEDY)
+        engine.llm.reset()
+        fresh = _reply(engine, second, GREEDY)
+    finally:
+        engine.set_control_vector(None, None)
+    assert cached == fresh
+
+
+def test_a_half_life_must_be_a_positive_number(engine: LlamaCppEngine) -> None:
+    vector = _strong_vector(engine)
+    for bad in (0.0, -3.0, float("nan"), float("inf")):
+        with pytest.raises(RoleplayError, match="half-life must be > 0 tokens"):
+            engine.set_control_vector("strong", {1: vector}, half_life=bad)
+
+
 def test_scoring_shares_prefixes_without_changing_results(engine: LlamaCppEngine) -> None:
     ids = engine.tokenize(_prompt(engine))
     alone = [engine.sequence_logprobs([row], [3])[0] for row in (ids, ids[:-2])]
