@@ -32,7 +32,8 @@ the traits' summed vector at B units instead of steering.yaml's: ``..._combined_
 ``--note-depth D`` puts the character's note D messages from the end instead of chat's 1:
 ``..._note_depth_D``; ``--decouple-traits on|off`` steers the Big Five at the strengths that
 cancel the vectors' cross-talk, or at the cards', where steering.yaml says otherwise:
-``..._decouple_traits_<on|off>``.
+``..._decouple_traits_<on|off>``; ``--reply-half-life H`` decays the steering vectors over
+each reply, halving every H tokens (steering.yaml's ``reply_half_life``): ``..._half_life_H``.
 ``--card-set bundled`` runs on the five bundled characters (the tuning set) instead of the
 frozen evaluation set, so that a variant can be chosen there before it is reported on the
 evaluation set: ``persona_drift_bundled...``.
@@ -162,6 +163,13 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "decouple_traits); a choice other than the default adds _decouple_traits_<on|off>",
     )
     parser.add_argument(
+        "--reply-half-life",
+        type=float,
+        metavar="H",
+        help="variant: the steering vectors halve every H tokens of a reply (default: "
+        "steering.yaml's reply_half_life); adds _half_life_H",
+    )
+    parser.add_argument(
         "--conversation-seed",
         type=int,
         metavar="S",
@@ -178,6 +186,9 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
     bound = arguments.max_combined_strength
     if bound is not None and not (math.isfinite(bound) and bound > 0):
         parser.error(f"--max-combined-strength {bound:g}: use a positive number")
+    half_life = arguments.reply_half_life
+    if half_life is not None and not (math.isfinite(half_life) and half_life > 0):
+        parser.error(f"--reply-half-life {half_life:g}: use a number of tokens > 0")
     if arguments.recalled_memories is not None and arguments.recalled_memories < 1:
         parser.error(f"--recalled-memories {arguments.recalled_memories}: use 1 or more")
     return arguments
@@ -232,6 +243,8 @@ def result_name(arguments: argparse.Namespace) -> str:
         name += "_decoupled"
     if arguments.decouple_traits not in (None, _on_off(load_config().decouple_traits)):
         name += f"_decouple_traits_{arguments.decouple_traits}"
+    if arguments.reply_half_life not in (None, load_config().reply_half_life):
+        name += f"_half_life_{arguments.reply_half_life:g}"
     if arguments.conversation_seed is not None:
         # A seed's runs under other conditions sit side by side instead of replacing
         # each other (the controller's and memory's seed runs are separate runs).
@@ -303,6 +316,7 @@ def run(arguments: argparse.Namespace) -> None:
                 steering_max_combined_strength=arguments.max_combined_strength,
                 strengths_by_character=decoupled_strengths(arguments.decoupled_strengths),
                 conversation_seed=arguments.conversation_seed,
+                reply_half_life=arguments.reply_half_life,
                 decouple_traits=(
                     None if arguments.decouple_traits is None else arguments.decouple_traits == "on"
                 ),
@@ -341,6 +355,11 @@ def run(arguments: argparse.Namespace) -> None:
         ),
         "max_combined_strength": (
             arguments.max_combined_strength or load_config().max_combined_strength
+        ),
+        "reply_half_life": (
+            load_config().reply_half_life
+            if arguments.reply_half_life is None
+            else arguments.reply_half_life
         ),
         "conversation_seed": (
             load_drift_script().generation.seed

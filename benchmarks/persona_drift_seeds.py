@@ -59,9 +59,15 @@ CONFIGURATION = (
     "steering_scope",
     "max_combined_strength",
     "note_depth",
+    "reply_half_life",
 )
 # A key's value in results written before the key was recorded.
-CONFIGURATION_DEFAULTS = {"steering_scope": "all", "max_combined_strength": 1.0, "note_depth": 4}
+CONFIGURATION_DEFAULTS = {
+    "steering_scope": "all",
+    "max_combined_strength": 1.0,
+    "note_depth": 4,
+    "reply_half_life": None,
+}
 
 
 POOLED = "both sets"

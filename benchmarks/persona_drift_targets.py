@@ -167,6 +167,8 @@ def configuration_problem(
         return f"steering combined {payload['steering_combination']}"
     if payload.get("steering_scope", "all") != "all":
         return f"steering on {payload['steering_scope']} tokens only"
+    if payload.get("reply_half_life") is not None:
+        return f"steering halved every {payload['reply_half_life']:g} reply tokens"
     from roleplay.control.config import load_config
 
     shipped_bound = load_config().max_combined_strength

@@ -37,7 +37,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from benchmarks.common import OUT_DIR, write_result
+from benchmarks.common import write_result
 from benchmarks.steering_llama_cpp import (
     PROMPT_SETS,
     RESAMPLES,
@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("ROLEPLAY_HOME", tempfile.mkdtemp(prefix="bench-decay-"))
     payload = run(arguments)
     path = write_result("steering_decay", payload)
-    plot(payload, OUT_DIR / "steering_decay.png")
+    plot(payload, path.with_suffix(".png"))
     sys.stdout.write(markdown(payload))
     print(f"written to {path} (plot: steering_decay.png)")
 

@@ -77,6 +77,9 @@ class FeatureOptions:
     # Big Five at cross-talk-cancelling strengths (steering.yaml's ``decouple_traits`` when
     # None); likewise a variant (benchmarks/persona_drift.py --decouple-traits on|off).
     steering_decouple_traits: bool | None = None
+    # Tokens over which the vectors halve during a reply (steering.yaml's ``reply_half_life``
+    # when None); likewise a variant (--reply-half-life).
+    steering_reply_half_life: float | None = None
     toxicity: bool = True
     # What each character learns about the user from their statements (roleplay.profile).
     profile: bool = True
@@ -267,6 +270,7 @@ def control_factory(
             scope=options.steering_scope,
             max_combined_strength=options.steering_max_combined_strength,
             decouple_traits=options.steering_decouple_traits,
+            reply_half_life=options.steering_reply_half_life,
         )
 
     return build

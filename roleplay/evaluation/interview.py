@@ -160,6 +160,7 @@ class Interviewer:
         strengths_by_character: Mapping[str, Mapping[str, float]] | None = None,
         conversation_seed: int | None = None,
         decouple_traits: bool | None = None,
+        reply_half_life: float | None = None,
     ) -> None:
         """Ablations (``benchmarks/persona_drift.py``): ``character_notes=False`` leaves the
         character's note out of every prompt, ``note_depth`` places it that many messages
@@ -175,9 +176,10 @@ class Interviewer:
         ``strengths_by_character`` steers the named characters at those strengths instead
         of their cards'; ``decouple_traits`` steers the Big Five at the strengths that
         cancel the vectors' cross-talk, or at the cards' (default: steering.yaml's);
-        ``conversation_seed`` samples the scripted conversation's replies from another seed
-        (default: the script's), to measure how much fidelity depends on the one
-        conversation sampled."""
+        ``reply_half_life`` decays the vectors over each generated reply (tokens; default:
+        steering.yaml's); ``conversation_seed`` samples the scripted conversation's replies
+        from another seed (default: the script's), to measure how much fidelity depends on
+        the one conversation sampled."""
         self.engine: Any = engine
         self.prompt_layout = prompt_layout
         self.character_notes = character_notes
@@ -193,6 +195,7 @@ class Interviewer:
         self.strengths_by_character = strengths_by_character
         self.conversation_seed = conversation_seed
         self.decouple_traits = decouple_traits
+        self.reply_half_life = reply_half_life
         self.top_tokens_only = reads_top_tokens_only(engine)
         self._scorer = None if self.top_tokens_only else scorer_for(engine)
         self.questionnaire = questionnaire or load_questionnaire()
@@ -318,6 +321,7 @@ class Interviewer:
                 self.steered_traits,
                 self.strengths_by_character,
                 decouple_traits=self.decouple_traits,
+                reply_half_life=self.reply_half_life,
             )
             if control_factory is None:
                 raise RoleplayError(

@@ -111,6 +111,7 @@ def controller_factory(
     strengths_by_character: Mapping[str, Mapping[str, float]] | None = None,
     *,
     decouple_traits: bool | None = None,
+    reply_half_life: float | None = None,
 ) -> ControlFactory | None:
     """Steering from each card's Big Five (and ``attributes``), as in chat; ``combination``
     overrides how the traits' vectors make one, ``scope`` which tokens they act on,
@@ -119,7 +120,8 @@ def controller_factory(
     what one trait's vector does to every trait's measurement); ``strengths_by_character``
     steers the named characters at the strengths given instead of their cards' (a variant:
     ``benchmarks/steering_decoupled.py``); ``decouple_traits`` steers the Big Five at the
-    strengths that cancel the vectors' cross-talk, or at the cards' (None: steering.yaml's)."""
+    strengths that cancel the vectors' cross-talk, or at the cards' (None: steering.yaml's);
+    ``reply_half_life`` decays the vectors over each reply (None: steering.yaml's)."""
     if not controller_available():
         return None
     from roleplay.features import FeatureOptions, control_factory
@@ -139,6 +141,7 @@ def controller_factory(
         steering_max_combined_strength=max_combined_strength,
         steer_overrides=silenced,
         steering_decouple_traits=decouple_traits,
+        steering_reply_half_life=reply_half_life,
     )
     if not strengths_by_character:
         return control_factory(engine, options)

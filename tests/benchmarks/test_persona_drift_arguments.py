@@ -33,6 +33,7 @@ from benchmarks.persona_drift import _arguments, decoupled_strengths, result_nam
         (["--max-combined-strength", "1.5"], "persona_drift_combined_1.5"),
         (["--note-depth", "4"], "persona_drift_note_depth_4"),  # SillyTavern's
         (["--note-depth", "1"], "persona_drift"),  # chat's
+        (["--reply-half-life", "32"], "persona_drift_half_life_32"),
         (
             ["--conversation-seed", "7100", "--conditions", "controller"],
             "persona_drift_seed_7100_controller",
@@ -63,6 +64,8 @@ def test_each_variant_has_its_own_result_name(argv: list[str], name: str) -> Non
         (["--max-combined-strength", "0"], "--max-combined-strength 0: use a positive number"),
         (["--max-combined-strength", "nan"], "--max-combined-strength nan: use a positive"),
         (["--max-combined-strength", "wide"], "invalid float value: 'wide'"),
+        (["--reply-half-life", "0"], "--reply-half-life 0: use a number of tokens > 0"),
+        (["--reply-half-life", "inf"], "--reply-half-life inf: use a number of tokens > 0"),
     ],
 )
 def test_bad_switches_stop_with_exit_code_2(

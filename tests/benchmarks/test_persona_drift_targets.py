@@ -107,6 +107,10 @@ def test_only_chats_configuration_counts() -> None:
     assert configuration_problem({**chats, "max_combined_strength": shipped}, "memory") is None
     assert "reply tokens only" in str(configuration_problem({"steering_scope": "reply"}, "memory"))
     assert configuration_problem({**chats, "steering_scope": "all"}, "memory") is None
+    assert "halved every 32 reply tokens" in str(
+        configuration_problem({"reply_half_life": 32}, "memory")
+    )
+    assert configuration_problem({**chats, "reply_half_life": None}, "memory") is None
     assert "exchange" in str(
         configuration_problem({"remember_policy": "exchange", "date": AFTER_STATEMENTS}, "memory")
     )

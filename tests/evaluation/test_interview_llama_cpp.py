@@ -81,6 +81,28 @@ def test_steering_only_the_reply_is_another_interview(
         )
 
 
+def test_a_half_life_reaches_the_controller_and_leaves_scoring_undecayed(
+    engines: tuple[LlamaCppEngine, TransformersEngine], characters_dir: Path
+) -> None:
+    """--reply-half-life decays the vectors over generated replies only: the interview's
+    scored answers get the full vector, so its scores are steering every token's."""
+    llama, reference = engines
+    card = characters_dir / "mira.yaml"
+    everywhere = Interviewer(llama).interview(card, Condition.CONTROLLER, [Method.LIKELIHOOD])
+    decayed = Interviewer(llama, reply_half_life=32).interview(
+        card, Condition.CONTROLLER, [Method.LIKELIHOOD]
+    )
+    assert decayed.controls["steering"]["reply_half_life"] == 32
+    assert everywhere.controls["steering"]["reply_half_life"] is None
+    assert decayed.log_likelihoods == pytest.approx(everywhere.log_likelihoods, abs=1e-6)
+    from roleplay.control.errors import ControlError
+
+    with pytest.raises(ControlError, match="decaying the vectors over a reply needs llama"):
+        Interviewer(reference, reply_half_life=32).interview(
+            card, Condition.CONTROLLER, [Method.LIKELIHOOD]
+        )
+
+
 def test_grammar_method_names_the_backend(
     engines: tuple[LlamaCppEngine, TransformersEngine], characters_dir: Path
 ) -> None:
