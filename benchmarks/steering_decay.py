@@ -343,9 +343,18 @@ def plot(payload: dict[str, Any], path: Any) -> None:
             ys.append(entry["shift"])
         axis.scatter(xs, ys, marker=markers[condition], label=condition)
     for attribute, row in payload["attributes"].items():
-        entry = row["conditions"]["constant"]
-        x = math.sqrt(entry["ppl_ratio_plus"] * entry["ppl_ratio_minus"])
-        axis.annotate(attribute, (x, entry["shift"]), fontsize=7)
+        points = [
+            (
+                math.sqrt(
+                    row["conditions"][c]["ppl_ratio_plus"] * row["conditions"][c]["ppl_ratio_minus"]
+                ),
+                row["conditions"][c]["shift"],
+            )
+            for c in CONDITIONS
+        ]
+        # one attribute's three conditions joined, so each attribute's trade reads at a glance
+        axis.plot(*zip(*points, strict=True), color="grey", linewidth=0.6, zorder=0)
+        axis.annotate(attribute, points[0], fontsize=7)
     axis.set_xlabel("perplexity ratio to unsteered (geometric mean of the two directions)")
     axis.set_ylabel("pole-likelihood shift (nats/token)")
     axis.set_title(f"Decay (half-life {payload['half_life']:g}) vs constant strengths")
