@@ -167,9 +167,12 @@ def configuration_problem(
         return f"steering combined {payload['steering_combination']}"
     if payload.get("steering_scope", "all") != "all":
         return f"steering on {payload['steering_scope']} tokens only"
-    if payload.get("reply_half_life") is not None:
-        return f"steering halved every {payload['reply_half_life']:g} reply tokens"
     from roleplay.control.config import load_config
+
+    half_life = payload.get("reply_half_life")  # None in results written before the key
+    if half_life != load_config().reply_half_life:
+        shown = "not decayed" if half_life is None else f"halved every {half_life:g} reply tokens"
+        return f"steering {shown}, not as steering.yaml ships it"
 
     shipped_bound = load_config().max_combined_strength
     # Results written before the bound was recorded ran with the 1.0 of the day.
