@@ -61,7 +61,8 @@ if str(ROOT) not in sys.path:  # runnable as a script as well as with -m
 
 CARD_SET_NAMES = {
     "evaluation": "frozen evaluation set",
-    "confirmation": "frozen confirmation set (never used to choose anything)",
+    "confirmation": "frozen confirmation set (written to confirm the evaluation set's choices)",
+    "replication": "frozen replication set (written after every choice; only reports)",
     "bundled": "bundled tuning set (in-sample zero point: the panel is the set itself)",
 }
 # A result's name for a memory position other than the default.
@@ -84,8 +85,8 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
         default="evaluation",
         help="the characters: the frozen evaluation set (published), the bundled tuning set, "
         "where a variant can be chosen before it is reported on the evaluation set, or the "
-        "frozen confirmation set, which only reports; another set than evaluation adds "
-        "_<set> to the result's name",
+        "frozen confirmation set, or the frozen replication set, written after every choice "
+        "and only reporting; another set than evaluation adds _<set> to the result's name",
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--resamples", type=int, default=2000)

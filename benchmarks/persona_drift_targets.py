@@ -22,8 +22,10 @@ conditions as chat ships them, never for whichever looks best afterwards.
   rows from ``persona_drift.json``, its memory rows from
   ``persona_drift_remember_statements.json`` or ``persona_drift.json``; the confirmation
   set's from ``persona_drift_confirmation.json`` (the configuration check below refuses rows
-  of another configuration, whichever file they come from). The bundled characters are the
-  tuning set (and the zero point's panel) and are not held out, so they are not counted.
+  of another configuration, whichever file they come from). The replication set (written
+  2026-12-07, after the other two had been chosen on) has only seed runs; ``--sets`` adds
+  it. The bundled characters are the tuning set (and the zero point's panel) and are not held
+  out, so they are not counted.
 - Several seeds: each character plays one conversation per seed, and its outcomes over the
   seeds are pooled into one cluster, so the estimate averages over conversations as well as
   characters (added 2026-12-05 before any second-seed run with the note at depth 1 existed).
@@ -42,6 +44,8 @@ conditions as chat ships them, never for whichever looks best afterwards.
     python -m benchmarks.persona_drift_targets --seeds 7000,7100  # two conversations each
     python -m benchmarks.persona_drift_targets --seeds 7000,7100 --conditions controller \
         --decouple-traits on  # the decoupled strengths' runs
+    python -m benchmarks.persona_drift_targets --conditions memory \
+        --sets evaluation,confirmation,replication  # three sets, pooled as "all"
 
 Output: the tables on stdout, ``benchmarks/out/persona_drift_targets.json`` and ``.png``.
 """
@@ -78,8 +82,12 @@ PUBLISHED_SOURCES: dict[tuple[str, str], tuple[str, ...]] = {
     ("confirmation", "controller"): ("persona_drift_confirmation",),
     ("confirmation", "memory"): ("persona_drift_confirmation",),
 }
-HELD_OUT_SETS = ("evaluation", "confirmation")
-POOLED = "both"
+HELD_OUT_SETS = ("evaluation", "confirmation")  # the default pair, as published until 2026-12-07
+# Every frozen set the targets can be read on; the replication set has no published runs, only
+# seed runs (``persona_drift_replication_seed_S_<condition>.json``).
+FROZEN_SETS = ("evaluation", "confirmation", "replication")
+POOLED = "both"  # the label of the pooled rows over two sets
+POOLED_ALL = "all"  # ... and over more
 # Runs made without --remember after this commit (1a5c089) kept the statements by default.
 STATEMENTS_DEFAULT_SINCE = "2026-12-04T23:27:07+00:00"
 
@@ -270,7 +278,7 @@ def source_candidates(
     stems = [f"{stem}{v}_seed_{seed}_{condition}" for v in ["", *variants]]
     if seed == SCRIPT_SEED:
         stems += [f"{stem}{v}" for v in variants]
-        stems += PUBLISHED_SOURCES[(card_set, condition)]
+        stems += PUBLISHED_SOURCES.get((card_set, condition), ())
     return [folder / f"{name}.json" for name in stems]
 
 
@@ -332,29 +340,40 @@ def load_sources(
     conditions: Sequence[str] = CONDITIONS,
     seeds: Sequence[int] = (SCRIPT_SEED,),
     decoupled: bool | None = None,
+    card_sets: Sequence[str] = HELD_OUT_SETS,
 ) -> dict[tuple[str, str], dict[int, dict[tuple[str, int], dict[str, Any]]]]:
     """(set, condition) -> {seed: {(condition, turns): result}} from each source run of
-    ``conditions`` and ``seeds`` (``decoupled``: the Big Five strengths asked for, None:
-    steering.yaml's); a missing run, a run on another card set, with another seed or in
-    another configuration is a one-line ValueError."""
+    ``card_sets``, ``conditions`` and ``seeds`` (``decoupled``: the Big Five strengths asked
+    for, None: steering.yaml's); a missing run, a run on another card set, with another seed
+    or in another configuration is a one-line ValueError."""
+    unknown = [card_set for card_set in card_sets if card_set not in FROZEN_SETS]
+    if unknown:
+        raise ValueError(f"unknown held-out set {unknown[0]!r}; use {', '.join(FROZEN_SETS)}")
     loaded: dict[tuple[str, str], dict[int, dict[tuple[str, int], dict[str, Any]]]] = {}
-    for card_set, condition in PUBLISHED_SOURCES:
-        if condition in conditions:
+    for card_set in card_sets:
+        for condition in (c for c in CONDITIONS if c in conditions):
             loaded[(card_set, condition)] = {
                 seed: _load_source(folder, card_set, condition, seed, decoupled) for seed in seeds
             }
     return loaded
 
 
+def pooled_label(card_sets: Sequence[str]) -> str:
+    """The name of the rows pooled over ``card_sets``."""
+    return POOLED if len(card_sets) == 2 else POOLED_ALL
+
+
 def target_rows(
     loaded: dict[tuple[str, str], dict[int, dict[tuple[str, int], dict[str, Any]]]],
     resamples: int,
 ) -> list[TargetRow]:
-    """Each held-out set, then both pooled, per condition and checkpoint every set has in
-    every seed."""
+    """Each held-out set loaded, then the sets pooled (``pooled_label``), per condition and
+    checkpoint every set has in every seed."""
+    card_sets = [s for s in FROZEN_SETS if any(key[0] == s for key in loaded)]
+    pooled_name = pooled_label(card_sets)
     rows: list[TargetRow] = []
-    for condition in (c for c in CONDITIONS if all((s, c) in loaded for s in HELD_OUT_SETS)):
-        runs = [loaded[(s, condition)] for s in HELD_OUT_SETS]
+    for condition in (c for c in CONDITIONS if all((s, c) in loaded for s in card_sets)):
+        runs = [loaded[(s, condition)] for s in card_sets]
         checkpoints = sorted(
             set.intersection(
                 *(
@@ -367,13 +386,23 @@ def target_rows(
         for turns in checkpoints:
             per_set = {
                 s: [(seed, by_turns[(condition, turns)]) for seed, by_turns in by_seed.items()]
-                for s, by_seed in zip(HELD_OUT_SETS, runs, strict=True)
+                for s, by_seed in zip(card_sets, runs, strict=True)
             }
             for card_set, results in per_set.items():
                 rows.append(target_row(card_set, condition, turns, results, resamples))
-            both = [pair for results in per_set.values() for pair in results]
-            rows.append(target_row(POOLED, condition, turns, both, resamples))
+            pooled = [pair for results in per_set.values() for pair in results]
+            rows.append(target_row(pooled_name, condition, turns, pooled, resamples))
     return rows
+
+
+def _is_pooled(row: TargetRow) -> bool:
+    return row.card_set in (POOLED, POOLED_ALL)
+
+
+def _pooled_words(rows: list[TargetRow]) -> str:
+    """The pooled rows' sets in words: "both sets", or "all N sets" for more than two."""
+    sets = {row.card_set for row in rows if not _is_pooled(row)}
+    return "both sets" if len(sets) == 2 else f"all {len(sets)} sets"
 
 
 def _cell(value: Estimate) -> str:
@@ -387,7 +416,7 @@ def markdown(rows: list[TargetRow]) -> str:
         "|---|---|---|---|---|---|---|---|" + "---|" * len(TRAITS),
     ]
     for row in rows:
-        bold = "**" if row.card_set == POOLED else ""
+        bold = "**" if _is_pooled(row) else ""
         target = f">= {row.target:.2f}" if row.target is not None else "-"
         lines.append(
             f"| {row.condition} | {row.turns} | {bold}{row.card_set}{bold} | {row.characters} | "
@@ -399,7 +428,7 @@ def markdown(rows: list[TargetRow]) -> str:
                 for t in TRAITS
             )
         )
-    pooled = [row for row in rows if row.card_set == POOLED]
+    pooled = [row for row in rows if _is_pooled(row)]
     below = [
         f"{row.condition} at {row.turns}: {', '.join(row.traits_below_floor)}"
         for row in pooled
@@ -415,7 +444,7 @@ def markdown(rows: list[TargetRow]) -> str:
             if len(seeds) > 1
             else "."
         ),
-        f"Traits below {TRAIT_FLOOR} over both sets (point estimates): "
+        f"Traits below {TRAIT_FLOOR} over {_pooled_words(rows)} (point estimates): "
         + ("; ".join(below) if below else "none")
         + ".",
     ]
@@ -423,18 +452,25 @@ def markdown(rows: list[TargetRow]) -> str:
 
 
 def write_plot(rows: list[TargetRow], path: Path) -> Path:
-    """Acc(Dim) against turns per condition: each set and both pooled, with intervals and the
-    targets marked."""
+    """Acc(Dim) against turns per condition present: each set and the sets pooled, with
+    intervals and the targets marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, len(CONDITIONS), figsize=(10, 4), sharey=True)
-    offsets = {"evaluation": -0.5, "confirmation": 0.5, POOLED: 0.0}
-    for axis, condition in zip(axes, CONDITIONS, strict=True):
+    conditions = [c for c in CONDITIONS if any(r.condition == c for r in rows)]
+    figure, axes = plt.subplots(
+        1, len(conditions), figsize=(5 * len(conditions), 4), sharey=True, squeeze=False
+    )
+    offsets = {"evaluation": -0.6, "confirmation": 0.6, "replication": 1.2, POOLED: 0.0}
+    offsets[POOLED_ALL] = 0.0
+    for axis, condition in zip(axes[0], conditions, strict=True):
         for card_set, offset in offsets.items():
             mine = [r for r in rows if r.condition == condition and r.card_set == card_set]
+            if not mine:
+                continue
+            pooled = card_set in (POOLED, POOLED_ALL)
             axis.errorbar(
                 [r.turns + offset for r in mine],
                 [r.acc.value for r in mine],
@@ -442,10 +478,10 @@ def write_plot(rows: list[TargetRow], path: Path) -> Path:
                     [r.acc.value - r.acc.low for r in mine],
                     [r.acc.high - r.acc.value for r in mine],
                 ],
-                fmt="o-" if card_set == POOLED else "o:",
+                fmt="o-" if pooled else "o:",
                 capsize=3,
-                label=card_set if card_set != POOLED else "both sets",
-                linewidth=2 if card_set == POOLED else 1,
+                label=_pooled_words(rows) if pooled else card_set,
+                linewidth=2 if pooled else 1,
             )
         for turns, target in TARGETS.items():
             axis.hlines(target, turns - 2, turns + 2, colors="red", linestyles="dashed")
@@ -453,8 +489,8 @@ def write_plot(rows: list[TargetRow], path: Path) -> Path:
         axis.set_xlabel("turns played before the interview")
         axis.set_ylim(0.3, 1.0)
         axis.grid(alpha=0.3)
-    axes[0].set_ylabel("Acc(Dim), 95 % bootstrap over characters")
-    axes[0].legend(fontsize=8, loc="lower left")
+    axes[0][0].set_ylabel("Acc(Dim), 95 % bootstrap over characters")
+    axes[0][0].legend(fontsize=8, loc="lower left")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
@@ -477,6 +513,12 @@ def main(argv: list[str] | None = None) -> None:
         f"(default: {SCRIPT_SEED}, the script's own)",
     )
     parser.add_argument(
+        "--sets",
+        default=",".join(HELD_OUT_SETS),
+        help=f"comma-separated held-out sets, of {', '.join(FROZEN_SETS)} (default: "
+        f"{','.join(HELD_OUT_SETS)}); other sets write persona_drift_targets_<sets>",
+    )
+    parser.add_argument(
         "--decouple-traits",
         choices=("on", "off"),
         help="the Big Five strengths the runs must have steered at: the cross-talk-cancelling "
@@ -495,8 +537,11 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--seeds {arguments.seeds!r}: use comma-separated integers")
     if not seeds:
         parser.error(f"--seeds {arguments.seeds!r}: give at least one seed")
+    card_sets = [s.strip() for s in arguments.sets.split(",") if s.strip()]
+    if len(set(card_sets)) < 2 or len(set(card_sets)) != len(card_sets):
+        parser.error(f"--sets {arguments.sets!r}: give two or more different sets")
     try:
-        loaded = load_sources(arguments.results, conditions, seeds, decoupled)
+        loaded = load_sources(arguments.results, conditions, seeds, decoupled, card_sets)
         rows = target_rows(loaded, arguments.resamples)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -507,6 +552,8 @@ def main(argv: list[str] | None = None) -> None:
     stem = "persona_drift_targets" + _decoupling_switch(decoupled).replace(
         " --decouple-traits ", "_decouple_traits_"
     )
+    if sorted(card_sets) != sorted(HELD_OUT_SETS):  # another choice of sets is written apart
+        stem += "_" + "_".join(s for s in FROZEN_SETS if s in card_sets)
     (OUT_DIR / f"{stem}.json").write_text(json.dumps([asdict(row) for row in rows], indent=2))
     print(f"wrote {write_plot(rows, OUT_DIR / f'{stem}.png')}")
 

@@ -107,8 +107,9 @@ def persona_command(
     card_set: str | None = typer.Option(
         None,
         "--card-set",
-        help="bundled (the tuning set), evaluation (frozen, never tuned on) or confirmation "
-        "(frozen, never used to choose anything).",
+        help="bundled (the tuning set), evaluation (frozen, never tuned on), confirmation "
+        "(frozen, written to confirm choices made on evaluation) or replication (frozen, "
+        "written after every choice; only reports).",
     ),
     method: list[str] | None = typer.Option(
         None,

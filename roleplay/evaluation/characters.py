@@ -13,18 +13,24 @@ from roleplay.resources import package_path
 # The frozen evaluation set: written before any tuning and never tuned on (README.md there).
 EVALUATION_CHARACTERS_DIR = package_path("roleplay.evaluation", "data") / "evaluation_characters"
 # The frozen confirmation set: written after the evaluation set had been used to choose
-# defaults, and never used to choose anything (README.md there).
+# defaults, to confirm them; later rules pooled over both sets chose on it too (README.md there).
 CONFIRMATION_CHARACTERS_DIR = (
     package_path("roleplay.evaluation", "data") / "confirmation_characters"
 )
+# The frozen replication set: written after choices had been made on both sets above (the
+# note's depth, the fluency bounds), to report chat's shipped configuration on characters
+# no choice has seen (README.md there).
+REPLICATION_CHARACTERS_DIR = package_path("roleplay.evaluation", "data") / "replication_characters"
 
 # ``--card-set`` names: the bundled characters are what prompts, steering and the likelihood
 # reference are tuned on; the evaluation set is what fidelity is reported on (and what the
-# drift ablations chose on); the confirmation set only ever reports.
-CARD_SETS = ("bundled", "evaluation", "confirmation")
+# drift ablations chose on); the confirmation set was meant only to report, and later
+# comparisons pooled over both held-out sets chose on it too; the replication set only reports.
+CARD_SETS = ("bundled", "evaluation", "confirmation", "replication")
 FROZEN_CARD_SET_DIRS = {
     "evaluation": EVALUATION_CHARACTERS_DIR,
     "confirmation": CONFIRMATION_CHARACTERS_DIR,
+    "replication": REPLICATION_CHARACTERS_DIR,
 }
 
 

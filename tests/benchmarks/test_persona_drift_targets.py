@@ -405,3 +405,88 @@ def test_the_other_choice_of_strengths_is_written_apart(
     )
     assert (out / f"persona_drift_targets_decouple_traits_{other}.json").exists()
     assert not (out / "persona_drift_targets.json").exists()
+
+
+REPLICATION = {f"r{i}": [i != 0, True, True, True, True] for i in range(4)}
+
+
+def _replication_run(folder: Path, seed: int = 7000, **config: Any) -> None:
+    _write(
+        folder,
+        f"persona_drift_replication_seed_{seed}_memory",
+        _run(
+            "replication",
+            [drift_result("memory", t, REPLICATION) for t in (0, 20)],
+            conversation_seed=seed,
+            **config,
+        ),
+    )
+
+
+def test_a_third_set_pools_with_the_others_as_all(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _sources(tmp_path)
+    _replication_run(tmp_path)
+    sets = ("evaluation", "confirmation", "replication")
+    loaded = load_sources(tmp_path, ["memory"], card_sets=sets)
+    rows = target_rows(loaded, resamples=200)
+    # The replication run has no 10-turn checkpoint, so only 0 and 20 are pooled.
+    assert [(r.turns, r.card_set) for r in rows] == [
+        (turns, card_set) for turns in (0, 20) for card_set in (*sets, "all")
+    ]
+    pooled = next(r for r in rows if r.card_set == "all" and r.turns == 20)
+    assert pooled.characters == 12 and pooled.acc.pairs == 60
+    # Wrong: 2 evaluation neuroticism, 2 confirmation conscientiousness, 1 replication openness.
+    assert pooled.acc.value == pytest.approx(55 / 60)
+    table = markdown(rows)
+    assert "| memory | 20 | **all** | 12 | 60 |" in table
+    assert "over all 3 sets (point estimates): none." in table
+    # The script writes a third set's verdicts apart from the published pair's.
+    monkeypatch.setattr(targets, "OUT_DIR", tmp_path / "out")
+    arguments = ["--results", str(tmp_path), "--conditions", "memory", "--resamples", "50"]
+    targets.main([*arguments, "--sets", ",".join(sets)])
+    assert "**all**" in capsys.readouterr().out
+    written = tmp_path / "out" / "persona_drift_targets_evaluation_confirmation_replication.json"
+    assert json.loads(written.read_text())[-1]["card_set"] == "all"
+    assert written.with_suffix(".png").stat().st_size > 0
+    assert not (tmp_path / "out" / "persona_drift_targets.json").exists()
+
+
+def test_the_replication_set_is_read_only_from_its_seed_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _sources(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        targets.main(
+            [
+                "--results",
+                str(tmp_path),
+                "--conditions",
+                "memory",
+                "--sets",
+                "confirmation,replication",
+            ]
+        )
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "persona_drift_replication_seed_7000_memory.json: missing" in error
+    assert "--card-set replication --conditions memory --conversation-seed 7000" in error
+    # A replication run outside chat's configuration is refused like any other.
+    _replication_run(tmp_path, note_depth=4)
+    with pytest.raises(ValueError, match="note at depth 4"):
+        load_sources(tmp_path, ["memory"], card_sets=("confirmation", "replication"))
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [("evaluation", "two or more"), ("evaluation,evaluation", "two or more"), ("x,y", "unknown")],
+)
+def test_bad_sets_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], sets: str, message: str
+) -> None:
+    _sources(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        targets.main(["--results", str(tmp_path), "--sets", sets])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

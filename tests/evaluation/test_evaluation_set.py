@@ -1,5 +1,5 @@
-"""The frozen card sets (evaluation, confirmation): unchanged since they were written, balanced,
-apart from tuning and from each other."""
+"""The frozen card sets (evaluation, confirmation, replication): unchanged since they were
+written, balanced, apart from tuning and from each other."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ def _manifest(folder: Path) -> dict[str, str]:
     return {name: digest for digest, name in (line.split() for line in lines if line.strip())}
 
 
-def test_both_frozen_sets_are_card_sets() -> None:
-    assert set(FROZEN_SETS) == {"evaluation", "confirmation"}
+def test_the_frozen_sets_are_card_sets() -> None:
+    assert set(FROZEN_SETS) == {"evaluation", "confirmation", "replication"}
     assert set(FROZEN_SETS) < set(CARD_SETS)
 
 
@@ -65,6 +65,7 @@ def test_the_sets_share_no_character_and_no_profile() -> None:
         for card_set in CARD_SETS
     }
     assert len(names["evaluation"]) == len(names["confirmation"]) == 10
+    assert len(names["replication"]) == 10
     for first, second in combinations(CARD_SETS, 2):
         assert not names[first] & names[second], (first, second)
 
@@ -76,6 +77,11 @@ def test_the_sets_share_no_character_and_no_profile() -> None:
 
     # The confirmation set adds profiles instead of repeating the evaluation set's.
     assert not profiles("evaluation") & profiles("confirmation")
+    # The replication set adds the three pairs of profiles that fit the balance; the other two
+    # pairs repeat evaluation-set profiles (no five unused pairs fit it: README.md there).
+    assert len(profiles("replication")) == 10
+    assert not profiles("replication") & profiles("confirmation")
+    assert len(profiles("replication") & profiles("evaluation")) == 4
 
 
 def test_the_bundled_set_is_the_tuning_set() -> None:
