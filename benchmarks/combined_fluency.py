@@ -24,7 +24,7 @@ Two uses, never mixed:
 
     python -m benchmarks.combined_fluency
         [--prompts calibration|evaluation|holdout|third|fourth]
-        [--card-set bundled|evaluation|confirmation] [--bounds 1,1.25,1.5,1.75,2]
+        [--card-set bundled|evaluation|confirmation|replication] [--bounds 1,1.25,1.5,1.75,2]
         [--budget 1.15] [--tokens 48] [--threads 2] [--quick]
 
 Writes ``benchmarks/out/combined_fluency_<prompts>.json`` (``..._<prompts>_<card set>.json``
