@@ -83,8 +83,10 @@ PUBLISHED_SOURCES: dict[tuple[str, str], tuple[str, ...]] = {
     ("confirmation", "memory"): ("persona_drift_confirmation",),
 }
 HELD_OUT_SETS = ("evaluation", "confirmation")  # the default pair, as published until 2026-12-07
-# Every frozen set the targets can be read on; the replication set has no published runs, only
-# seed runs (``persona_drift_replication_seed_S_<condition>.json``).
+# Every frozen set the targets can be read on: roleplay.evaluation.characters'
+# FROZEN_CARD_SET_DIRS, spelled out so that reading results does not import the card loader
+# (a test keeps the two equal). The replication set has no published runs, only seed runs
+# (``persona_drift_replication_seed_S_<condition>.json``).
 FROZEN_SETS = ("evaluation", "confirmation", "replication")
 POOLED = "both"  # the label of the pooled rows over two sets
 POOLED_ALL = "all"  # ... and over more
@@ -463,8 +465,13 @@ def write_plot(rows: list[TargetRow], path: Path) -> Path:
     figure, axes = plt.subplots(
         1, len(conditions), figsize=(5 * len(conditions), 4), sharey=True, squeeze=False
     )
-    offsets = {"evaluation": -0.6, "confirmation": 0.6, "replication": 1.2, POOLED: 0.0}
-    offsets[POOLED_ALL] = 0.0
+    offsets = {
+        "evaluation": -0.6,
+        "confirmation": 0.6,
+        "replication": 1.2,
+        POOLED: 0.0,
+        POOLED_ALL: 0.0,
+    }
     for axis, condition in zip(axes[0], conditions, strict=True):
         for card_set, offset in offsets.items():
             mine = [r for r in rows if r.condition == condition and r.card_set == card_set]

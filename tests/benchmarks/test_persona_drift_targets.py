@@ -21,6 +21,7 @@ from benchmarks.persona_drift_targets import (
     write_plot,
 )
 from roleplay.control.config import load_config
+from roleplay.evaluation.characters import FROZEN_CARD_SET_DIRS
 from tests.helpers.drift_results import drift_result
 
 TRAITS = targets.TRAITS
@@ -421,6 +422,10 @@ def _replication_run(folder: Path, seed: int = 7000, **config: Any) -> None:
             **config,
         ),
     )
+
+
+def test_the_frozen_sets_are_the_card_sets_frozen_in_roleplay() -> None:
+    assert tuple(FROZEN_CARD_SET_DIRS) == targets.FROZEN_SETS
 
 
 def test_a_third_set_pools_with_the_others_as_all(
