@@ -25,10 +25,15 @@ Two uses, never mixed:
     python -m benchmarks.combined_fluency
         [--prompts calibration|evaluation|holdout|third|fourth]
         [--card-set bundled|evaluation|confirmation|replication] [--bounds 1,1.25,1.5,1.75,2]
-        [--budget 1.15] [--tokens 48] [--threads 2] [--quick]
+        [--budget 1.15] [--tokens 48] [--threads 2] [--decouple-traits on|off] [--quick]
+
+``--decouple-traits on`` steers each card's Big Five at the strengths that cancel the
+vectors' cross-talk (steering.yaml's ``decouple_traits``; ``roleplay/control/decoupling.py``)
+instead of the card's own: the fluency of that variant.
 
 Writes ``benchmarks/out/combined_fluency_<prompts>.json`` (``..._<prompts>_<card set>.json``
-for a card set other than the prompts' default) and prints the table.
+for a card set other than the prompts' default, then ``_decouple_traits_<on|off>`` for a
+choice other than steering.yaml's) and prints the table.
 """
 
 from __future__ import annotations
@@ -149,7 +154,12 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
             rows: dict[str, Any] = {}
             for bound in bounds:
                 progress.update(task, description=f"{card.name} at {bound:g}")
-                controller = Controller.for_card(bench.engine, card, max_combined_strength=bound)
+                controller = Controller.for_card(
+                    bench.engine,
+                    card,
+                    max_combined_strength=bound,
+                    decouple_traits=decouple_choice(arguments.decouple_traits),
+                )
                 texts = card_replies(bench, controller, tokens, advance)
                 nll = [-v for v in bench.mean_logprob(bench.system, texts)]
                 gaps = [a - b for a, b in zip(nll, baseline_nll, strict=True)]
@@ -209,6 +219,11 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         "target": TARGET,
         "shipped_bound": config.max_combined_strength,
         "combination": config.combination,
+        "decouple_traits": (
+            config.decouple_traits
+            if arguments.decouple_traits is None
+            else arguments.decouple_traits == "on"
+        ),
         "quick": bool(arguments.quick),
         "baseline_perplexity": math.exp(statistics.fmean(baseline_nll)),
         "baseline_distinct2": distinct2(baseline),
@@ -231,6 +246,24 @@ def _factors(entry: Mapping[str, Any]) -> str:
     return "1" if not factors else "/".join(f"{f:.2f}" for f in factors)
 
 
+def decouple_choice(choice: str | None) -> bool | None:
+    """``--decouple-traits``'s value as the controller takes it (None: steering.yaml's)."""
+    return None if choice is None else choice == "on"
+
+
+def result_name(
+    prompts: str, card_set: str, decouple: str | None, shipped_decouple: bool, quick: bool
+) -> str:
+    """The result's file name (without ``.json``): each choice that differs from the
+    default run's adds to it, so that a variant never overwrites the shipped measurement."""
+    name = f"combined_fluency_{prompts}"
+    if card_set != DEFAULT_CARD_SETS[prompts]:
+        name += f"_{card_set}"
+    if decouple is not None and (decouple == "on") != shipped_decouple:
+        name += f"_decouple_traits_{decouple}"
+    return name + ("_quick" if quick else "")
+
+
 def markdown(payload: Mapping[str, Any]) -> str:
     """The table: per card and pooled, the perplexity ratio at each bound tried."""
     keys = [f"{b:g}" for b in payload["bounds"]]
@@ -245,7 +278,12 @@ def markdown(payload: Mapping[str, Any]) -> str:
         f"{payload['prompts']} prompts x seeds {payload['seeds']} = n {payload['n_pairs']} "
         f"pairs per card and bound, {payload['tokens']} tokens at temperature "
         f"{payload['temperature']}; cards of the {payload['card_set']} set, each steered with "
-        f"its own strengths (combination: {payload['combination']}). Perplexity ratio of "
+        + (
+            "the strengths that cancel the vectors' cross-talk (decouple_traits)"
+            if payload.get("decouple_traits")
+            else "its own strengths"
+        )
+        + f" (combination: {payload['combination']}). Perplexity ratio of "
         f"steered to unsteered replies under the unsteered model (unsteered perplexity "
         f"{payload['baseline_perplexity']:.2f}); brackets: 95 % paired bootstrap over (prompt, "
         "seed); braces (pooled row): over prompts. In parentheses: the factor the bound scaled "
@@ -302,16 +340,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tokens", type=int, default=48)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
+        "--decouple-traits",
+        choices=("on", "off"),
+        help="variant: steer the Big Five at the strengths that cancel the vectors' cross-talk "
+        "(roleplay/control/data/crosstalk.yaml) or at the cards' (default: steering.yaml's "
+        "decouple_traits); a choice other than the default adds _decouple_traits_<on|off>",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="smoke test: 2 cards, 2 prompts x 1 seed, 8 tokens"
     )
     arguments = parser.parse_args(argv)
     arguments.given = list(sys.argv[1:] if argv is None else argv)
     with scratch_home():
         payload = run(arguments)
-    name = f"combined_fluency_{arguments.prompts}"
-    if payload["card_set"] != DEFAULT_CARD_SETS[arguments.prompts]:
-        name += f"_{payload['card_set']}"
-    name += "_quick" if arguments.quick else ""
+    from roleplay.control.config import load_config
+
+    name = result_name(
+        arguments.prompts,
+        payload["card_set"],
+        arguments.decouple_traits,
+        load_config().decouple_traits,
+        bool(arguments.quick),
+    )
     path = write_result(name, payload)
     record: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
     sys.stdout.write(markdown(record))

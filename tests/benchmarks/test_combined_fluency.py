@@ -53,3 +53,25 @@ def test_each_prompt_set_brings_its_own_prompts_and_seeds() -> None:
     systems = {data["system_prompt"] for data in (calibration, evaluation, holdout)}
     assert len(systems) == 3
     assert not set(holdout["prompts"]) & set(evaluation["prompts"] + calibration["prompts"])
+
+
+def test_a_variant_is_written_apart_from_the_shipped_measurement() -> None:
+    from benchmarks.combined_fluency import decouple_choice, result_name
+
+    assert result_name("fourth", "evaluation", None, False, False) == "combined_fluency_fourth"
+    assert (
+        result_name("fourth", "replication", "on", False, False)
+        == "combined_fluency_fourth_replication_decouple_traits_on"
+    )
+    # The shipped choice spelled out is the shipped measurement, not a variant.
+    assert result_name("fourth", "replication", "off", False, False) == (
+        "combined_fluency_fourth_replication"
+    )
+    assert result_name("calibration", "bundled", "off", True, True) == (
+        "combined_fluency_calibration_decouple_traits_off_quick"
+    )
+    assert (decouple_choice(None), decouple_choice("on"), decouple_choice("off")) == (
+        None,
+        True,
+        False,
+    )
