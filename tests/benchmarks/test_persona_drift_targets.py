@@ -37,6 +37,8 @@ def _run(ran_on: str | None, results: list[dict[str, Any]], **config: Any) -> di
         "date": AFTER_STATEMENTS,
         "character_notes": True,
         "note_depth": 1,
+        # chat's choice of Big Five strengths (steering.yaml's), as persona_drift records it
+        "decouple_traits": load_config().decouple_traits,
         "report": {"results": results},
         **({"card_set": ran_on} if ran_on is not None else {}),
         **config,
@@ -47,7 +49,12 @@ EVALUATION = {f"e{i}": [True, True, True, True, i % 2 == 0] for i in range(4)}
 CONFIRMATION = {f"c{i}": [True, i % 3 == 0, True, True, True] for i in range(4)}
 
 
-def _sources(folder: Path, **confirmation_config: Any) -> None:
+def _sources(
+    folder: Path, every_run: dict[str, Any] | None = None, **confirmation_config: Any
+) -> None:
+    """The published runs; ``every_run``: configuration every run records (default: chat's)."""
+    common = every_run or {}
+
     def rows(rights: dict[str, list[bool]], condition: str) -> list[dict[str, Any]]:
         return [drift_result(condition, turns, rights) for turns in (0, 10, 20)]
 
@@ -60,12 +67,13 @@ def _sources(folder: Path, **confirmation_config: Any) -> None:
             None,
             rows(EVALUATION, "controller") + rows(EVALUATION, "memory"),
             date="2026-12-04T14:27:52+00:00",
+            **common,
         ),
     )
     _write(
         folder,
         "persona_drift_remember_statements",
-        _run(None, rows(EVALUATION, "memory"), remember_policy="statements"),
+        _run(None, rows(EVALUATION, "memory"), remember_policy="statements", **common),
     )
     _write(
         folder,
@@ -73,7 +81,7 @@ def _sources(folder: Path, **confirmation_config: Any) -> None:
         _run(
             "confirmation",
             rows(CONFIRMATION, "controller") + rows(CONFIRMATION, "memory"),
-            **confirmation_config,
+            **{**common, **confirmation_config},
         ),
     )
 
@@ -86,38 +94,46 @@ def test_verdicts_separate_the_interval_from_the_point_estimate() -> None:
 
 
 def test_only_chats_configuration_counts() -> None:
-    chats = {"date": AFTER_STATEMENTS, "note_depth": 1}
+    # chat's choice of Big Five strengths: every configuration below differs from chat's only
+    # in what it names
+    chat_strengths = {"decouple_traits": load_config().decouple_traits}
+    chats = {"date": AFTER_STATEMENTS, "note_depth": 1, **chat_strengths}
+
+    def problem(config: dict[str, Any], condition: str) -> str | None:
+        return configuration_problem({**chat_strengths, **config}, condition)
+
     assert configuration_problem(chats, "memory") is None
+    other_strengths = {"decouple_traits": not chat_strengths["decouple_traits"]}
+    assert "strengths" in str(configuration_problem({**chats, **other_strengths}, "memory"))
     # Results from before the depth was recorded had the note at SillyTavern's 4.
-    assert "note at depth 4, not 1" in str(
-        configuration_problem({"date": AFTER_STATEMENTS}, "memory")
-    )
-    assert (
-        configuration_problem({"remember_policy": "statements", "note_depth": 1}, "memory") is None
-    )
+    assert "note at depth 4, not 1" in str(problem({"date": AFTER_STATEMENTS}, "memory"))
+    assert problem({"remember_policy": "statements", "note_depth": 1}, "memory") is None
     # What the run says it kept wins over the flag (None: the default of its day).
-    used = {"remember_policy": None, "remember_policy_used": "user", "date": AFTER_STATEMENTS}
+    used = {
+        **chat_strengths,
+        "remember_policy": None,
+        "remember_policy_used": "user",
+        "date": AFTER_STATEMENTS,
+    }
     assert "keeping 'user'" in str(configuration_problem(used, "memory"))
-    assert "note" in str(configuration_problem({"character_notes": False}, "controller"))
-    assert "pools" in str(configuration_problem({"memory_pools": True}, "memory"))
-    assert "placed" in str(configuration_problem({"memory_position": "before_character"}, "memory"))
-    assert "recalled" in str(configuration_problem({"recalled_memories": 1}, "memory"))
-    assert "note at depth 4" in str(configuration_problem({"note_depth": 4}, "controller"))
+    assert "note" in str(problem({"character_notes": False}, "controller"))
+    assert "pools" in str(problem({"memory_pools": True}, "memory"))
+    assert "placed" in str(problem({"memory_position": "before_character"}, "memory"))
+    assert "recalled" in str(problem({"recalled_memories": 1}, "memory"))
+    assert "note at depth 4" in str(problem({"note_depth": 4}, "controller"))
     shipped = load_config().max_combined_strength
-    assert "sum bounded at 9" in str(configuration_problem({"max_combined_strength": 9}, "memory"))
+    assert "sum bounded at 9" in str(problem({"max_combined_strength": 9}, "memory"))
     assert configuration_problem({**chats, "max_combined_strength": shipped}, "memory") is None
-    assert "reply tokens only" in str(configuration_problem({"steering_scope": "reply"}, "memory"))
+    assert "reply tokens only" in str(problem({"steering_scope": "reply"}, "memory"))
     assert configuration_problem({**chats, "steering_scope": "all"}, "memory") is None
-    assert "halved every 32 reply tokens" in str(
-        configuration_problem({"reply_half_life": 32}, "memory")
-    )
+    assert "halved every 32 reply tokens" in str(problem({"reply_half_life": 32}, "memory"))
     assert configuration_problem({**chats, "reply_half_life": None}, "memory") is None
     assert "exchange" in str(
-        configuration_problem({"remember_policy": "exchange", "date": AFTER_STATEMENTS}, "memory")
+        problem({"remember_policy": "exchange", "date": AFTER_STATEMENTS}, "memory")
     )
     # Without --remember, a run from before the statements default kept whole messages; its
     # controller rows still count (the controller never writes memory).
-    old = {"date": "2026-12-04T14:27:52+00:00"}
+    old = {**chat_strengths, "date": "2026-12-04T14:27:52+00:00"}
     assert "before the statements" in str(configuration_problem(old, "memory"))
     assert configuration_problem({**old, "note_depth": 1}, "controller") is None
 
@@ -215,9 +231,9 @@ def test_a_missing_source_exits_2_with_one_line(
     assert error.count("\n") == 1
     assert "persona_drift_confirmation_seed_7000_controller.json: missing" in error
     off = "persona_drift_confirmation_decouple_traits_off"
-    on = "persona_drift_confirmation_decoupled"
+    on = ("persona_drift_confirmation_decoupled", "persona_drift_confirmation_decouple_traits_on")
     if load_config().decouple_traits:  # steering.yaml decouples: the decoupled runs' names
-        variants = f"{on}_seed_7000_controller.json, {on}_decouple_traits_on"
+        variants = f"{on[0]}_seed_7000_controller.json, {on[1]}_seed_7000_controller.json"
     else:
         variants = f"{off}_seed_7000_controller.json, {off}.json"
     assert f"(as are {variants}" in error
@@ -348,8 +364,7 @@ def test_a_run_of_another_seed_is_refused(
 def test_decoupled_runs_count_only_where_the_decoupled_strengths_are_asked_for(
     tmp_path: Path,
 ) -> None:
-    coupled = load_config().decouple_traits is False
-    _sources(tmp_path)
+    _sources(tmp_path, every_run={"decouple_traits": False})  # at the cards' strengths
     better = {name: [True] * 5 for name in CONFIRMATION}
     rows = [drift_result("controller", t, better) for t in (0, 20)]
     decoupled = {"decoupled_strengths": "benchmarks/out/steering_decoupled.json"}
@@ -357,9 +372,8 @@ def test_decoupled_runs_count_only_where_the_decoupled_strengths_are_asked_for(
         tmp_path, "persona_drift_confirmation_decoupled", _run("confirmation", rows, **decoupled)
     )
     # asked for the cards' strengths, the decoupled run is no candidate (or gives way)
-    if coupled:
-        loaded = load_sources(tmp_path, ["controller"], decoupled=False)
-        assert ("controller", 10) in loaded[("confirmation", "controller")][7000]
+    loaded = load_sources(tmp_path, ["controller"], decoupled=False)
+    assert ("controller", 10) in loaded[("confirmation", "controller")][7000]
     # asked for the decoupled strengths, the published run of the cards' strengths is refused
     with pytest.raises(ValueError, match="cards' strengths, not the decoupled ones"):
         load_sources(tmp_path, ["controller"], decoupled=True)
