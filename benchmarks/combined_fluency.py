@@ -50,7 +50,15 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import header, scratch_home, write_result
+from benchmarks.common import (
+    add_decouple_traits_argument,
+    decouple_choice,
+    decouple_suffix,
+    decouple_used,
+    header,
+    scratch_home,
+    write_result,
+)
 from benchmarks.steering_fluency import calibration_prompts
 from benchmarks.steering_llama_cpp import (
     TEMPERATURE,
@@ -219,11 +227,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         "target": TARGET,
         "shipped_bound": config.max_combined_strength,
         "combination": config.combination,
-        "decouple_traits": (
-            config.decouple_traits
-            if arguments.decouple_traits is None
-            else arguments.decouple_traits == "on"
-        ),
+        "decouple_traits": decouple_used(arguments.decouple_traits, config.decouple_traits),
         "quick": bool(arguments.quick),
         "baseline_perplexity": math.exp(statistics.fmean(baseline_nll)),
         "baseline_distinct2": distinct2(baseline),
@@ -246,11 +250,6 @@ def _factors(entry: Mapping[str, Any]) -> str:
     return "1" if not factors else "/".join(f"{f:.2f}" for f in factors)
 
 
-def decouple_choice(choice: str | None) -> bool | None:
-    """``--decouple-traits``'s value as the controller takes it (None: steering.yaml's)."""
-    return None if choice is None else choice == "on"
-
-
 def result_name(
     prompts: str, card_set: str, decouple: str | None, shipped_decouple: bool, quick: bool
 ) -> str:
@@ -259,8 +258,7 @@ def result_name(
     name = f"combined_fluency_{prompts}"
     if card_set != DEFAULT_CARD_SETS[prompts]:
         name += f"_{card_set}"
-    if decouple is not None and (decouple == "on") != shipped_decouple:
-        name += f"_decouple_traits_{decouple}"
+    name += decouple_suffix(decouple, shipped_decouple)
     return name + ("_quick" if quick else "")
 
 
@@ -339,13 +337,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget", type=float, default=BUDGET)
     parser.add_argument("--tokens", type=int, default=48)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument(
-        "--decouple-traits",
-        choices=("on", "off"),
-        help="variant: steer the Big Five at the strengths that cancel the vectors' cross-talk "
-        "(roleplay/control/data/crosstalk.yaml) or at the cards' (default: steering.yaml's "
-        "decouple_traits); a choice other than the default adds _decouple_traits_<on|off>",
-    )
+    add_decouple_traits_argument(parser)
     parser.add_argument(
         "--quick", action="store_true", help="smoke test: 2 cards, 2 prompts x 1 seed, 8 tokens"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import math
@@ -273,3 +274,32 @@ def scratch_home() -> Iterator[Path]:
         yield Path(home)
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def add_decouple_traits_argument(parser: argparse.ArgumentParser) -> None:
+    """``--decouple-traits on|off``: the variant that steers the Big Five at the strengths
+    cancelling the vectors' cross-talk, or at the cards' (default: steering.yaml's)."""
+    parser.add_argument(
+        "--decouple-traits",
+        choices=("on", "off"),
+        help="variant: steer the Big Five at the strengths that cancel the vectors' cross-talk "
+        "(roleplay/control/data/crosstalk.yaml) or at the cards' (default: steering.yaml's "
+        "decouple_traits); a choice other than the default adds _decouple_traits_<on|off>",
+    )
+
+
+def decouple_choice(choice: str | None) -> bool | None:
+    """``--decouple-traits``'s value as the controller takes it (None: steering.yaml's)."""
+    return None if choice is None else choice == "on"
+
+
+def decouple_used(choice: str | None, shipped: bool) -> bool:
+    """Whether a run with ``--decouple-traits choice`` decoupled (``shipped``: steering.yaml's)."""
+    asked = decouple_choice(choice)
+    return shipped if asked is None else asked
+
+
+def decouple_suffix(choice: str | None, shipped: bool) -> str:
+    """What ``--decouple-traits choice`` adds to a result's name: nothing for the shipped
+    choice, so that only a variant is written apart from the shipped measurement."""
+    return "" if decouple_used(choice, shipped) == shipped else f"_decouple_traits_{choice}"

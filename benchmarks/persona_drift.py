@@ -70,6 +70,7 @@ POSITION_SUFFIXES = {"before_character": "_memories_first", "after_character": "
 
 
 def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    from benchmarks.common import add_decouple_traits_argument
     from roleplay.control.config import SCOPES
     from roleplay.control.vectors import COMBINATIONS
     from roleplay.evaluation.characters import CARD_SETS
@@ -156,13 +157,7 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="variant: steer each character at the strengths a benchmarks.steering_decoupled "
         "result solved for it (cancelling the vectors' cross-talk); adds _decoupled",
     )
-    parser.add_argument(
-        "--decouple-traits",
-        choices=("on", "off"),
-        help="variant: steer the Big Five at the strengths that cancel the vectors' cross-talk "
-        "(roleplay/control/data/crosstalk.yaml) or at the cards' (default: steering.yaml's "
-        "decouple_traits); a choice other than the default adds _decouple_traits_<on|off>",
-    )
+    add_decouple_traits_argument(parser)
     parser.add_argument(
         "--reply-half-life",
         type=float,
@@ -208,13 +203,10 @@ def decoupled_strengths(path: Path | None) -> dict[str, dict[str, float]] | None
     return {str(name): {str(t): float(v) for t, v in s.items()} for name, s in solved.items()}
 
 
-def _on_off(value: bool) -> str:
-    return "on" if value else "off"
-
-
 def result_name(arguments: argparse.Namespace) -> str:
     """The result's file name: ``persona_drift`` and a suffix for each ablation or variant,
     so that the published run is never overwritten by one."""
+    from benchmarks.common import decouple_suffix
     from roleplay.control.config import load_config
     from roleplay.prompting.builder import DEFAULT_MEMORY_POSITION
     from roleplay.prompting.character_note import WRITTEN_NOTE_DEPTH
@@ -242,8 +234,7 @@ def result_name(arguments: argparse.Namespace) -> str:
         name += f"_combined_{arguments.max_combined_strength:g}"
     if arguments.decoupled_strengths is not None:
         name += "_decoupled"
-    if arguments.decouple_traits not in (None, _on_off(load_config().decouple_traits)):
-        name += f"_decouple_traits_{arguments.decouple_traits}"
+    name += decouple_suffix(arguments.decouple_traits, load_config().decouple_traits)
     if arguments.reply_half_life not in (None, load_config().reply_half_life):
         name += f"_half_life_{arguments.reply_half_life:g}"
     if arguments.conversation_seed is not None:
@@ -272,7 +263,7 @@ def run(arguments: argparse.Namespace) -> None:
 
     from rich.console import Console
 
-    from benchmarks.common import OUT_DIR, write_result
+    from benchmarks.common import OUT_DIR, decouple_choice, decouple_used, write_result
     from roleplay.application import BackendOptions, load_engine
     from roleplay.cli.eval_commands import rows_progress
     from roleplay.control.config import load_config
@@ -318,9 +309,7 @@ def run(arguments: argparse.Namespace) -> None:
                 strengths_by_character=decoupled_strengths(arguments.decoupled_strengths),
                 conversation_seed=arguments.conversation_seed,
                 reply_half_life=arguments.reply_half_life,
-                decouple_traits=(
-                    None if arguments.decouple_traits is None else arguments.decouple_traits == "on"
-                ),
+                decouple_traits=decouple_choice(arguments.decouple_traits),
             ),
             progress=progress,
             reference_paths=bundled_character_paths(),
@@ -349,11 +338,7 @@ def run(arguments: argparse.Namespace) -> None:
         "decoupled_strengths": (
             str(arguments.decoupled_strengths) if arguments.decoupled_strengths else None
         ),
-        "decouple_traits": (
-            arguments.decouple_traits == "on"
-            if arguments.decouple_traits is not None
-            else load_config().decouple_traits
-        ),
+        "decouple_traits": decouple_used(arguments.decouple_traits, load_config().decouple_traits),
         "max_combined_strength": (
             arguments.max_combined_strength or load_config().max_combined_strength
         ),
