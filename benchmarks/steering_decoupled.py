@@ -1,16 +1,18 @@
-"""Strengths that cancel the steering vectors' cross-talk, fitted on the tuning cards only
-(issue 17; exploratory: turn 0, nothing is adopted from it).
+"""Strengths that cancel the steering vectors' cross-talk, fitted on cards no fidelity figure
+is reported on (issue 17): the fit ``roleplay/control/data/crosstalk.yaml`` holds.
 
 ``benchmarks/steering_crosstalk.py`` showed that each trait's vector, steered alone, holds
 its own trait and moves the other traits' interview answers about as much. This tries the
 obvious correction, in three steps:
 
-1. **Fit** on the bundled (tuning) cards: interview them with the prompt alone and with each
+1. **Fit** on the bundled (tuning) cards, or on those and the fitting set (``--fit-sets``):
+   interview them with the prompt alone and with each
    Big Five trait steered alone at the card's strength (the others at 0). For measured trait
    U and steered trait S, ``M[U, S]`` is the least-squares slope, over the cards, of
    (measured U with S alone - measured U with the prompt alone) on the card's strength of S:
    what one unit of S does to U's answers.
-2. **Solve** per card (every card evaluated and every card of the likelihood panel): the
+2. **Solve** per card (every card of the bundled and held-out sets; the bundled cards are the
+   likelihood panel): the
    strengths ``s`` whose summed effects match what each trait's own vector does alone at
    the card's strengths ``s0``: ``s = argmin |M s - diag(M) s0|^2 + lambda |s - s0|^2`` with
    ``lambda = RIDGE * mean(diag(M)^2)`` (the ridge keeps a noisy fit from sending the
@@ -19,22 +21,32 @@ obvious correction, in three steps:
    the solved ones, and compare them pair by pair: Acc(Dim) per trait and over all traits,
    the difference with a 95 % bootstrap over characters.
 
-    python -m benchmarks.steering_decoupled [--sets evaluation,confirmation] [--threads 2]
+    python -m benchmarks.steering_decoupled [--fit-sets bundled[,fitting]]
+        [--sets evaluation,confirmation] [--threads 2]
 
-Output: the tables on stdout and ``benchmarks/out/steering_decoupled.json`` (the fitted
-``M``, each card's strengths before and after, both interviews' reports).
+``--fit-sets`` names the cards the fit is made on (default: the five bundled cards; the
+sixteen cards of ``roleplay/evaluation/data/fitting_characters`` were written for it, in a
+balanced design that makes every slope independent of the others); ``--sets ""`` fits only.
+
+Output: the tables on stdout, the fit as a ``crosstalk.yaml`` entry, and
+``benchmarks/out/steering_decoupled[_fit_<sets>].json`` (the fitted ``M`` with each slope's
+standard error, each card's strengths before and after, both interviews' reports).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import math
 import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from roleplay.control.config import SteeringConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # runnable as a script as well as with -m
@@ -69,6 +81,69 @@ def fit_crosstalk(
             y = np.array([alone[steered][n][measured] - baseline[n][measured] for n in names])
             matrix[row, column] = float(x @ (y - y.mean()) / (x @ x))
     return [[round(float(v), 4) for v in row] for row in matrix]
+
+
+def slope_standard_errors(
+    baseline: Mapping[str, Mapping[str, float]],
+    alone: Mapping[str, Mapping[str, Mapping[str, float]]],
+    strengths: Mapping[str, Mapping[str, float]],
+) -> Matrix:
+    """The ordinary least-squares standard error of each slope of :func:`fit_crosstalk`
+    (same arguments): how far the fit could be from the vectors' true cross-talk."""
+    import numpy as np
+
+    names = sorted(baseline)
+    if len(names) < 3:
+        raise SystemExit("a slope's standard error needs at least three fitting cards")
+    errors = np.zeros((len(TRAITS), len(TRAITS)))
+    for column, steered in enumerate(TRAITS):
+        x = np.array([strengths[n].get(steered, 0.0) for n in names])
+        x = x - x.mean()
+        for row, measured in enumerate(TRAITS):
+            y = np.array([alone[steered][n][measured] - baseline[n][measured] for n in names])
+            y = y - y.mean()
+            slope = float(x @ y / (x @ x))
+            residual = y - slope * x
+            variance = float(residual @ residual) / (len(names) - 2)
+            errors[row, column] = math.sqrt(variance / float(x @ x))
+    return [[round(float(v), 4) for v in row] for row in errors]
+
+
+def crosstalk_entry(
+    model_id: str,
+    matrix: Matrix,
+    config: SteeringConfig,
+    attribute_hashes: Mapping[str, str],
+    fitted: str,
+) -> str:
+    """The fit as one model's entry of ``roleplay/control/data/crosstalk.yaml`` (under
+    ``models:``): the steering it was measured with (``config``, the Big Five attribute files'
+    data hashes), the ridge and the matrix."""
+    hashes = ", ".join(f'{t}: "{attribute_hashes[t]}"' for t in TRAITS)
+    fractions = ", ".join(f"{f:g}" for f in config.layer_fractions)
+    lines = [
+        f"  {model_id}:",
+        f'    fitted: "{fitted}"',
+        "    steering:",
+        f"      layer_fractions: [{fractions}]",
+        f"      method: {config.method}",
+        f"      unit_relative_norm: {config.unit_relative_norm:g}",
+        "      # each Big Five attribute file's data hash (its pairs; AttributeSpec.data_hash)",
+        f"      attributes: {{{hashes}}}",
+        f"    ridge: {RIDGE:g}",
+        "    matrix:",
+    ]
+    for measured, row in zip(TRAITS, matrix, strict=True):
+        cells = ", ".join(f"{steered}: {value}" for steered, value in zip(TRAITS, row, strict=True))
+        lines.append(f"      {measured}: {{{cells}}}")
+    return "\n".join(lines)
+
+
+def result_name(fit_sets: Sequence[str]) -> str:
+    """``steering_decoupled`` for the bundled cards' fit, else ``..._fit_<sets>``."""
+    if list(fit_sets) == ["bundled"]:
+        return "steering_decoupled"
+    return "steering_decoupled_fit_" + "_".join(fit_sets)
 
 
 def decoupled_strengths(
@@ -185,7 +260,17 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--sets", default="evaluation,confirmation")
+    parser.add_argument(
+        "--fit-sets",
+        default="bundled",
+        help="the cards the cross-talk is fitted on: bundled (the tuning cards) and/or "
+        "fitting (the sixteen cards written for it); never a held-out set",
+    )
+    parser.add_argument(
+        "--sets",
+        default="evaluation,confirmation",
+        help='the held-out sets interviewed at both strengths ("": fit only)',
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--resamples", type=int, default=2000)
     arguments = parser.parse_args(argv)
@@ -201,7 +286,13 @@ def run(arguments: argparse.Namespace) -> None:
     paths.configure_library_caches()
     from benchmarks.common import OUT_DIR, write_result
     from roleplay.application import BackendOptions, load_engine
-    from roleplay.evaluation.characters import bundled_character_paths, card_set_paths
+    from roleplay.control.attributes import load_attributes
+    from roleplay.control.config import load_config
+    from roleplay.evaluation.characters import (
+        FROZEN_CARD_SET_DIRS,
+        bundled_character_paths,
+        card_set_paths,
+    )
     from roleplay.evaluation.interview import Interviewer
     from roleplay.evaluation.persona import evaluate_persona
     from roleplay.evaluation.plan import Condition, Method
@@ -225,22 +316,47 @@ def run(arguments: argparse.Namespace) -> None:
             resamples=resamples,
         )
 
-    # 1. Fit on the tuning cards only.
-    print("fitting the cross-talk on the bundled (tuning) cards", flush=True)
-    baseline = _estimates(interview(panel, Condition.PROMPT, Interviewer(engine), 0), "prompt")
+    # 1. Fit on the tuning cards (and the fitting set) only.
+    fit_sets = [name.strip() for name in arguments.fit_sets.split(",") if name.strip()]
+    held_out = sorted(set(fit_sets) & set(FROZEN_CARD_SET_DIRS))
+    if held_out or not fit_sets:
+        raise SystemExit(f"--fit-sets: fit on bundled and/or fitting, not {held_out or 'none'}")
+    fitting_cards = [path for name in fit_sets for path in card_set_paths(name)]
+    print(f"fitting the cross-talk on {len(fitting_cards)} cards ({', '.join(fit_sets)})")
+    baseline = _estimates(
+        interview(fitting_cards, Condition.PROMPT, Interviewer(engine), 0), "prompt"
+    )
     alone = {
         trait: _estimates(
-            interview(panel, Condition.CONTROLLER, Interviewer(engine, steered_traits=[trait]), 0),
+            interview(
+                fitting_cards,
+                Condition.CONTROLLER,
+                Interviewer(engine, steered_traits=[trait]),
+                0,
+            ),
             "controller",
         )
         for trait in TRAITS
     }
-    tuning_strengths = card_strengths(panel)
+    tuning_strengths = card_strengths(fitting_cards)
     matrix = fit_crosstalk(baseline, alone, tuning_strengths)
-    # 2. Solve per card, panel included (its zero point must come from the same steering).
+    errors = slope_standard_errors(baseline, alone, tuning_strengths)
+    fitted_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    specs = load_attributes()
+    entry = crosstalk_entry(
+        engine.model_id,
+        matrix,
+        load_config(),
+        {t: specs[t].data_hash for t in TRAITS},
+        f"{fitted_at}, benchmarks/out/{result_name(fit_sets)}.json, {len(fitting_cards)} cards "
+        f"({', '.join(fit_sets)}), {len(fitting_cards)} points per slope",
+    )
+    print(f"the fit, for crosstalk.yaml:\n{entry}\n", flush=True)
+    # 2. Solve per card of every set, panel included (its zero point must come from the same
+    # steering), so that `persona_drift --decoupled-strengths` can run any set on this fit.
     sets = [name.strip() for name in arguments.sets.split(",") if name.strip()]
-    evaluated = [path for name in sets for path in card_set_paths(name)]
-    before_strengths = card_strengths([*panel, *evaluated])
+    solved_sets = ["bundled", *FROZEN_CARD_SET_DIRS]
+    before_strengths = card_strengths([p for name in solved_sets for p in card_set_paths(name)])
     bounds = trait_bounds()
     solved = {
         name: decoupled_strengths(matrix, strengths, bounds)
@@ -281,13 +397,20 @@ def run(arguments: argparse.Namespace) -> None:
         "threads": arguments.threads,
         "load_average": [load_before, os.getloadavg()[0]],
         "ridge": RIDGE,
-        "crosstalk": {"traits": list(TRAITS), "matrix": matrix},
+        "fit_sets": fit_sets,
+        "fit_cards": sorted(tuning_strengths),
+        "crosstalk": {
+            "traits": list(TRAITS),
+            "matrix": matrix,
+            "standard_errors": errors,
+            "crosstalk_yaml": entry,
+        },
         "strengths": {"cards": before_strengths, "decoupled": solved},
         "comparisons": comparisons,
         "reports": reports,
         "seconds": round(time.perf_counter() - started, 1),
     }
-    path = write_result("steering_decoupled", payload)
+    path = write_result(result_name(fit_sets), payload)
     print(f"{payload['seconds']:.0f} s; wrote {path} ({OUT_DIR})")
 
 

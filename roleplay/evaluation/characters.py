@@ -21,6 +21,11 @@ CONFIRMATION_CHARACTERS_DIR = (
 # note's depth, the fluency bounds), to report chat's shipped configuration on characters
 # no choice has seen (README.md there).
 REPLICATION_CHARACTERS_DIR = package_path("roleplay.evaluation", "data") / "replication_characters"
+# The fitting set: sixteen cards in a balanced design, written only to fit the steering
+# vectors' cross-talk (control/data/crosstalk.yaml); never interviewed to report fidelity, so
+# it is not one of ``CARD_SETS`` (README.md there).
+FITTING_SET = "fitting"
+FITTING_CHARACTERS_DIR = package_path("roleplay.evaluation", "data") / "fitting_characters"
 
 # ``--card-set`` names: the bundled characters are what prompts, steering and the likelihood
 # reference are tuned on; the evaluation set is what fidelity is reported on (and what the
@@ -47,12 +52,16 @@ def bundled_character_paths() -> list[Path]:
 
 
 def card_set_paths(name: str) -> list[Path]:
-    """The cards of a named set (one of ``CARD_SETS``); other names are an error."""
+    """The cards of a named set (one of ``CARD_SETS``, or ``FITTING_SET``); other names are
+    an error."""
     if name == "bundled":
         return bundled_character_paths()
     if name in FROZEN_CARD_SET_DIRS:
         return _cards_in(FROZEN_CARD_SET_DIRS[name])
-    raise RoleplayError(f"unknown card set {name!r}; choose from {', '.join(CARD_SETS)}")
+    if name == FITTING_SET:
+        return _cards_in(FITTING_CHARACTERS_DIR)
+    known = ", ".join((*CARD_SETS, FITTING_SET))
+    raise RoleplayError(f"unknown card set {name!r}; choose from {known}")
 
 
 def split_names(values: Iterable[str]) -> list[str]:

@@ -3,10 +3,20 @@ matrix, the solved strengths and the paired comparison."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from benchmarks.persona_drift_targets import TRAITS
-from benchmarks.steering_decoupled import compare, decoupled_strengths, fit_crosstalk
+from benchmarks.steering_decoupled import (
+    compare,
+    crosstalk_entry,
+    decoupled_strengths,
+    fit_crosstalk,
+    result_name,
+    slope_standard_errors,
+)
 
 # Five tuning cards whose strengths vary in every trait.
 STRENGTHS = {
@@ -113,3 +123,55 @@ def test_the_comparison_is_paired_per_character_and_trait() -> None:
     assert rows["all"]["n"] == 20 and rows["all"]["difference"] == pytest.approx(0.1)
     with pytest.raises(SystemExit, match="different"):
         compare(_payload(before), _payload({("a", "openness"): True}))
+
+
+def test_an_exact_fit_has_no_error_and_a_noisy_one_the_textbook_error() -> None:
+    baseline, alone = _measured(_true_matrix())
+    errors = slope_standard_errors(baseline, alone, STRENGTHS)
+    assert all(value == pytest.approx(0.0, abs=1e-9) for row in errors for value in row)
+    # noise on one measured trait: its row gets numpy's least-squares standard errors
+    noise = dict(zip(sorted(STRENGTHS), [0.05, -0.03, 0.02, -0.04, 0.01], strict=True))
+    noisy = {
+        steered: {
+            n: {**scores, "openness": scores["openness"] + noise[n]} for n, scores in by.items()
+        }
+        for steered, by in alone.items()
+    }
+    errors = slope_standard_errors(baseline, noisy, STRENGTHS)
+    row = TRAITS.index("openness")
+    for column, steered in enumerate(TRAITS):
+        names = sorted(STRENGTHS)
+        x = [STRENGTHS[n][steered] for n in names]
+        y = [noisy[steered][n]["openness"] - baseline[n]["openness"] for n in names]
+        _, covariance = np.polyfit(x, y, 1, cov="unscaled")
+        residuals = np.polyfit(x, y, 1, full=True)[1][0]
+        expected = float(np.sqrt(covariance[0][0] * residuals / (len(names) - 2)))
+        assert errors[row][column] == pytest.approx(expected, abs=1e-4)
+    assert all(v == pytest.approx(0.0, abs=1e-9) for v in errors[TRAITS.index("agreeableness")])
+    with pytest.raises(SystemExit, match="at least three"):
+        slope_standard_errors(
+            {n: baseline[n] for n in "ab"}, alone, {n: STRENGTHS[n] for n in "ab"}
+        )
+
+
+def test_the_printed_entry_is_a_crosstalk_file_entry_the_controller_loads(
+    tmp_path: Path,
+) -> None:
+    from roleplay.control.config import load_config
+    from roleplay.control.decoupling import load_crosstalk
+
+    matrix = fit_crosstalk(*_measured(_true_matrix()), STRENGTHS)
+    hashes = {t: f"{i:016x}" for i, t in enumerate(TRAITS)}
+    config = load_config()
+    entry = crosstalk_entry("tiny-model", matrix, config, hashes, "now, 5 cards")
+    path = tmp_path / "crosstalk.yaml"
+    path.write_text("models:\n" + entry + "\n")
+    fit = load_crosstalk(path)["tiny-model"]
+    assert [list(row) for row in fit.matrix] == matrix
+    assert fit.mismatch(config, hashes) is None  # the steering it names is chat's
+    assert fit.fitted == "now, 5 cards" and fit.ridge == 0.25
+
+
+def test_a_fit_on_other_cards_than_the_bundled_ones_is_written_apart() -> None:
+    assert result_name(["bundled"]) == "steering_decoupled"
+    assert result_name(["bundled", "fitting"]) == "steering_decoupled_fit_bundled_fitting"

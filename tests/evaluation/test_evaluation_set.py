@@ -1,5 +1,6 @@
-"""The frozen card sets (evaluation, confirmation, replication): unchanged since they were
-written, balanced, apart from tuning and from each other."""
+"""The frozen card sets (evaluation, confirmation, replication, and the fitting set the
+cross-talk is fitted on): unchanged since they were written, balanced, apart from tuning and
+from each other."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from roleplay.cards.loader import load_card
 from roleplay.cards.model import BIG_FIVE_TRAITS
 from roleplay.evaluation.characters import (
     CARD_SETS,
+    FITTING_CHARACTERS_DIR,
+    FITTING_SET,
     FROZEN_CARD_SET_DIRS,
     bundled_character_paths,
     card_set_paths,
@@ -86,3 +89,27 @@ def test_the_sets_share_no_character_and_no_profile() -> None:
 
 def test_the_bundled_set_is_the_tuning_set() -> None:
     assert card_set_paths("bundled") == bundled_character_paths()
+
+
+def test_the_fitting_set_is_frozen_balanced_and_apart_from_every_card_set() -> None:
+    """The sixteen cards the cross-talk is fitted on: a 2^(5-1) design (each trait high on
+    eight, any two traits agreeing on exactly eight, so no slope of the fit leans on another),
+    unchanged since the fit, and sharing no character with a set fidelity is reported on."""
+    manifest = _manifest(FITTING_CHARACTERS_DIR)
+    paths = card_set_paths(FITTING_SET)
+    assert sorted(path.name for path in paths) == sorted(manifest), "cards added or removed"
+    for path in paths:
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == manifest[path.name], (
+            f"{path.name} changed: the fitting set is frozen (see README.md beside it)"
+        )
+    cards = [load_card(path) for path in paths]
+    profiles = [card.personality.big_five.as_dict() for card in cards]
+    assert len({tuple(p[t] > 0.5 for t in BIG_FIVE_TRAITS) for p in profiles}) == 16
+    for trait in BIG_FIVE_TRAITS:
+        assert sum(p[trait] > 0.5 for p in profiles) == 8, trait
+        assert all(abs(p[trait] - 0.5) >= 0.3 for p in profiles), trait
+    for first, second in combinations(BIG_FIVE_TRAITS, 2):
+        agree = sum((p[first] > 0.5) == (p[second] > 0.5) for p in profiles)
+        assert agree == 8, (first, second, agree)
+    others = {load_card(path).name for card_set in CARD_SETS for path in card_set_paths(card_set)}
+    assert not {card.name for card in cards} & others
