@@ -9,6 +9,7 @@ import math
 import os
 import platform
 import random
+import re
 import shutil
 import statistics
 import sys
@@ -303,3 +304,40 @@ def decouple_suffix(choice: str | None, shipped: bool) -> str:
     """What ``--decouple-traits choice`` adds to a result's name: nothing for the shipped
     choice, so that only a variant is written apart from the shipped measurement."""
     return "" if decouple_used(choice, shipped) == shipped else f"_decouple_traits_{choice}"
+
+
+# The one cross-talk fit that existed before runs recorded theirs (2026-12-07): every
+# decoupled run written earlier steered at its strengths.
+FIRST_CROSSTALK_FIT = (
+    "2026-12-06T03:33:43+00:00, benchmarks/out/steering_decoupled.json, 5 bundled cards, "
+    "5 points per slope"
+)
+
+
+def crosstalk_identity(fitted: str, floor: float = 0.0) -> str:
+    """A cross-talk solve as a run records it: the fit's ``fitted`` line, and its floor
+    when it has one (the same fit with another floor solves other strengths)."""
+    return fitted if not floor else f"{fitted}; floor {floor:g}"
+
+
+def crosstalk_fit_used(
+    model_id: str, decoupled: bool, strengths_result: Path | None = None
+) -> str | None:
+    """Which cross-talk solve a run's Big Five strengths came from (:func:`crosstalk_identity`):
+    the ``benchmarks.steering_decoupled`` result's given with ``--decoupled-strengths``, else,
+    when the run decoupled, ``crosstalk.yaml``'s for the model; None when it did neither."""
+    if strengths_result is not None:
+        payload = json.loads(strengths_result.read_text())
+        crosstalk = payload["crosstalk"]
+        floor = float(payload.get("floor", 0.0))
+        if "fitted" in crosstalk:
+            return crosstalk_identity(str(crosstalk["fitted"]), floor)
+        # the first --fit-sets result (2026-12-07) has the line only in its crosstalk.yaml entry
+        line = re.search(r'fitted: "([^"]*)"', str(crosstalk.get("crosstalk_yaml", "")))
+        return crosstalk_identity(line.group(1) if line else FIRST_CROSSTALK_FIT, floor)
+    if not decoupled:
+        return None
+    from roleplay.control.decoupling import load_crosstalk
+
+    fit = load_crosstalk().get(model_id)
+    return crosstalk_identity(fit.fitted, fit.floor) if fit is not None else None

@@ -263,7 +263,13 @@ def run(arguments: argparse.Namespace) -> None:
 
     from rich.console import Console
 
-    from benchmarks.common import OUT_DIR, decouple_choice, decouple_used, write_result
+    from benchmarks.common import (
+        OUT_DIR,
+        crosstalk_fit_used,
+        decouple_choice,
+        decouple_used,
+        write_result,
+    )
     from roleplay.application import BackendOptions, load_engine
     from roleplay.cli.eval_commands import rows_progress
     from roleplay.control.config import load_config
@@ -339,6 +345,12 @@ def run(arguments: argparse.Namespace) -> None:
             str(arguments.decoupled_strengths) if arguments.decoupled_strengths else None
         ),
         "decouple_traits": decouple_used(arguments.decouple_traits, load_config().decouple_traits),
+        # which fit the decoupled strengths were solved on: a refit must not pass for the old
+        "crosstalk_fitted": crosstalk_fit_used(
+            engine.model_id,
+            decouple_used(arguments.decouple_traits, load_config().decouple_traits),
+            arguments.decoupled_strengths,
+        ),
         "max_combined_strength": (
             arguments.max_combined_strength or load_config().max_combined_strength
         ),

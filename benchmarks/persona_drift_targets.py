@@ -64,7 +64,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # runnable as a script as well as with -m
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import OUT_DIR, cluster_bootstrap_interval  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    FIRST_CROSSTALK_FIT,
+    OUT_DIR,
+    cluster_bootstrap_interval,
+    crosstalk_identity,
+)
 
 CONFIDENCE = 0.95
 CONDITIONS = ("controller", "memory")
@@ -140,6 +145,17 @@ def decoupled_run(payload: dict[str, Any]) -> bool:
     return bool(payload.get("decouple_traits")) or payload.get("decoupled_strengths") is not None
 
 
+def shipped_crosstalk_fits(payload: dict[str, Any]) -> set[str]:
+    """The solves crosstalk.yaml holds for the run's model (every model's where the run names
+    none), as runs record them (``benchmarks.common.crosstalk_identity``)."""
+    from roleplay.control.decoupling import load_crosstalk
+
+    fits = load_crosstalk()
+    model = payload.get("engine", {}).get("model")
+    chosen = list(fits.values()) if model is None else [fits[model]] if model in fits else []
+    return {crosstalk_identity(fit.fitted, fit.floor) for fit in chosen}
+
+
 def _expected_decoupling(decoupled: bool | None) -> bool:
     from roleplay.control.config import load_config
 
@@ -167,6 +183,10 @@ def configuration_problem(
             if decoupled_run(payload)
             else "Big Five steered at the cards' strengths, not the decoupled ones"
         )
+    if decoupled_run(payload):
+        fit = payload.get("crosstalk_fitted") or FIRST_CROSSTALK_FIT  # older runs: the first
+        if fit not in shipped_crosstalk_fits(payload):
+            return f"Big Five solved on another cross-talk fit ({fit.split(',')[0]})"
     if not payload.get("character_notes", True):
         return "run without the character's note"
     if payload.get("memory_pools"):

@@ -147,11 +147,15 @@ def result_name(fit_sets: Sequence[str]) -> str:
 
 
 def decoupled_strengths(
-    matrix: Matrix, card: Mapping[str, float], bounds: Mapping[str, tuple[float, float]]
+    matrix: Matrix,
+    card: Mapping[str, float],
+    bounds: Mapping[str, tuple[float, float]],
+    floor: float = 0.0,
 ) -> dict[str, float]:
     """The strengths whose summed effects match each trait's own effect at the card's
-    strengths (ridge toward the card's), clipped to ``bounds`` (trait -> (low, high)): the
-    controller's solve (``roleplay.control.decoupling``) on this run's fit."""
+    strengths (ridge toward the card's), within ``bounds`` (trait -> (low, high)), each
+    trait keeping ``floor`` of its own effect: the controller's solve
+    (``roleplay.control.decoupling``) on this run's fit."""
     from roleplay.control.decoupling import Crosstalk, decouple
 
     fit = Crosstalk(
@@ -161,6 +165,7 @@ def decoupled_strengths(
         layer_fractions=(),
         method="",
         unit_relative_norm=0.0,
+        floor=floor,
     )  # settings unchecked here: this run's own fit, on this run's vectors
     return decouple(card, fit, lambda t, v: bounds[t][1] if v > 0 else -bounds[t][0])
 
@@ -271,13 +276,74 @@ def main(argv: list[str] | None = None) -> None:
         default="evaluation,confirmation",
         help='the held-out sets interviewed at both strengths ("": fit only)',
     )
+    parser.add_argument(
+        "--floor",
+        type=float,
+        default=0.0,
+        help="the least share of its own effect each trait keeps, net of the cross-talk "
+        "(roleplay/control/decoupling.py; default 0: plain least squares)",
+    )
+    parser.add_argument(
+        "--from-result",
+        type=Path,
+        help="solve on the fit of an earlier result instead of fitting (no model is loaded): "
+        "writes <its name>_floor_<F>.json with every bundled and held-out card's strengths",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--resamples", type=int, default=2000)
     arguments = parser.parse_args(argv)
+    if not 0 <= arguments.floor <= 1:
+        parser.error("--floor: a share from 0 to 1")
+    if arguments.from_result is not None:
+        solve_only(arguments.from_result, arguments.floor)
+        return
     from benchmarks.common import scratch_home
 
     with scratch_home():
         run(arguments)
+
+
+def solve_only(source: Path, floor: float) -> Path:
+    """Every bundled and held-out card's strengths solved on ``source``'s fit at ``floor``,
+    written beside it as ``<source>_floor_<floor>.json`` (for ``persona_drift
+    --decoupled-strengths``)."""
+    import json
+
+    from benchmarks.common import write_result
+    from roleplay.evaluation.characters import FROZEN_CARD_SET_DIRS, card_set_paths
+
+    try:
+        earlier = json.loads(source.read_text())
+        matrix = earlier["crosstalk"]["matrix"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise SystemExit(
+            f"--from-result {source}: not a steering_decoupled result ({error})"
+        ) from None
+    names = ["bundled", *FROZEN_CARD_SET_DIRS]
+    cards = card_strengths([path for name in names for path in card_set_paths(name)])
+    bounds = trait_bounds()
+    crosstalk = {k: v for k, v in earlier["crosstalk"].items() if k != "crosstalk_yaml"}
+    if "fitted" not in crosstalk:
+        from benchmarks.common import crosstalk_fit_used
+
+        crosstalk["fitted"] = crosstalk_fit_used("", False, source)
+    payload = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "solved_from": str(source),
+        "ridge": RIDGE,
+        "floor": floor,
+        "crosstalk": crosstalk,
+        "strengths": {
+            "cards": cards,
+            "decoupled": {
+                name: decoupled_strengths(matrix, strengths, bounds, floor)
+                for name, strengths in cards.items()
+            },
+        },
+    }
+    path = write_result(f"{source.stem}_floor_{floor:g}", payload)
+    print(f"solved {len(cards)} cards at floor {floor:g} on {source}; wrote {path}")
+    return path
 
 
 def run(arguments: argparse.Namespace) -> None:
@@ -343,13 +409,12 @@ def run(arguments: argparse.Namespace) -> None:
     errors = slope_standard_errors(baseline, alone, tuning_strengths)
     fitted_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     specs = load_attributes()
-    entry = crosstalk_entry(
-        engine.model_id,
-        matrix,
-        load_config(),
-        {t: specs[t].data_hash for t in TRAITS},
+    fitted = (
         f"{fitted_at}, benchmarks/out/{result_name(fit_sets)}.json, {len(fitting_cards)} cards "
-        f"({', '.join(fit_sets)}), {len(fitting_cards)} points per slope",
+        f"({', '.join(fit_sets)}), {len(fitting_cards)} points per slope"
+    )
+    entry = crosstalk_entry(
+        engine.model_id, matrix, load_config(), {t: specs[t].data_hash for t in TRAITS}, fitted
     )
     print(f"the fit, for crosstalk.yaml:\n{entry}\n", flush=True)
     # 2. Solve per card of every set, panel included (its zero point must come from the same
@@ -403,6 +468,7 @@ def run(arguments: argparse.Namespace) -> None:
             "traits": list(TRAITS),
             "matrix": matrix,
             "standard_errors": errors,
+            "fitted": fitted,
             "crosstalk_yaml": entry,
         },
         "strengths": {"cards": before_strengths, "decoupled": solved},

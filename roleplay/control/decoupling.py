@@ -9,9 +9,21 @@ does alone at the card's strengths::
 
     s = argmin |M s - diag(M) s0|^2 + lambda |s - s0|^2,   lambda = ridge * mean(diag(M)^2)
 
-then clips each to its fluency bound. The ridge keeps a noisy fit (5 cards per slope) from
-sending the strengths far from the card's. A fit holds only for the steering it was measured
-with (layers, method, unit), which :func:`crosstalk_for` checks.
+then clips each to its fluency bound. The ridge keeps a noisy fit from sending the strengths
+far from the card's. A fit holds only for the steering it was measured with (layers, method,
+unit), which :func:`crosstalk_for` checks.
+
+Least squares trades the traits off against each other: on the default model the openness
+vector moves conscientiousness's and agreeableness's answers more than its own, so the plain
+solve leaves some cards' openness with no push at all, or a push against the card. With a
+``floor`` in the fit's entry (0 < floor), each trait U the card sets must keep at least that
+share of its own effect, on the card's side, net of every vector::
+
+    sign(s0_U) (M s)_U >= min(floor, t*) |M_UU s0_U|   for every U with s0_U != 0
+
+where ``t*`` is the largest share the bounds allow for every trait at once (a linear
+program), and the same objective is minimised within the fluency bounds under that
+constraint (SLSQP).
 """
 
 from __future__ import annotations
@@ -44,6 +56,8 @@ class Crosstalk:
     # trait -> the data hash of the attribute file (its pairs) the vectors were built from
     attribute_hashes: tuple[tuple[str, str], ...] = ()
     fitted: str = ""
+    # the least share of its own effect each trait keeps, net of the cross-talk (0: none)
+    floor: float = 0.0
 
     def mismatch(self, config: SteeringConfig, hashes: Mapping[str, str]) -> str | None:
         """What differs from the steering the fit was measured with (None: nothing): the
@@ -97,6 +111,9 @@ def _parse_model(model_id: str, entry: Any, where: str) -> tuple[Crosstalk | Non
     ridge: Any = entry.get("ridge")
     if not _finite(ridge) or ridge <= 0:
         problems.append(f"models.{model_id}.ridge: must be a positive number")
+    floor: Any = entry.get("floor", 0.0)
+    if not _finite(floor) or not 0 <= floor <= 1:
+        problems.append(f"models.{model_id}.floor: must be a number from 0 to 1")
     steering = entry.get("steering")
     if not isinstance(steering, Mapping):
         problems.append(f"models.{model_id}.steering: the steering the fit was measured with")
@@ -130,6 +147,7 @@ def _parse_model(model_id: str, entry: Any, where: str) -> tuple[Crosstalk | Non
             unit_relative_norm=float(unit),
             attribute_hashes=tuple((t, str(hashes[t])) for t in BIG_FIVE),
             fitted=str(entry.get("fitted", "")),
+            floor=float(floor),
         ),
         [],
     )
@@ -188,17 +206,63 @@ def decouple(
     bound: Callable[[str, float], float],
 ) -> dict[str, float]:
     """The Big Five strengths (every trait, 0 where the card has none) whose summed effects
-    match each trait's own effect at ``strengths``, each clipped by ``bound(trait, value)``
-    (the fluency bound for the value's sign)."""
+    match each trait's own effect at ``strengths``, within ``bound(trait, value)`` (the
+    fluency bound for the value's sign); with the fit's ``floor``, each trait the card sets
+    keeps at least that share of its own effect on the card's side (module docstring)."""
     import numpy as np
 
     m = np.array(fit.matrix)
     s0 = np.array([float(strengths.get(trait, 0.0)) for trait in BIG_FIVE])
     ridge = fit.ridge * float(np.mean(np.diag(m) ** 2))
     target = np.diag(np.diag(m)) @ s0
-    solved = np.linalg.solve(m.T @ m + ridge * np.eye(len(BIG_FIVE)), m.T @ target + ridge * s0)
-    result = {}
-    for trait, value in zip(BIG_FIVE, solved, strict=True):
-        limit = bound(trait, float(value))
-        result[trait] = round(max(-limit, min(limit, float(value))), DIGITS)
-    return result
+    gram = m.T @ m + ridge * np.eye(len(BIG_FIVE))
+    linear = m.T @ target + ridge * s0
+    solved = np.linalg.solve(gram, linear)
+    low = np.array([-bound(trait, -1.0) for trait in BIG_FIVE])
+    high = np.array([bound(trait, 1.0) for trait in BIG_FIVE])
+    clipped = np.clip(solved, low, high)
+    if fit.floor > 0:
+        clipped = _with_floor(m, s0, gram, linear, clipped, (low, high), fit.floor)
+    return {
+        trait: round(float(value), DIGITS) for trait, value in zip(BIG_FIVE, clipped, strict=True)
+    }
+
+
+def _with_floor(
+    m: Any, s0: Any, gram: Any, linear: Any, start: Any, box: tuple[Any, Any], floor: float
+) -> Any:
+    """The least-squares strengths under the floor constraint (module docstring); ``start``
+    (the clipped plain solve) where the optimiser fails, which the tests would show."""
+    import numpy as np
+    from scipy.optimize import linprog, minimize
+
+    own = np.abs(np.diag(m) * s0)
+    rows = own > 0
+    if not rows.any():
+        return start
+    signed = (np.sign(s0)[:, None] * m)[rows]  # row U: sign(s0_U) (M s)_U
+    # t*: the largest share every set trait can keep at once within the bounds
+    n = len(s0)
+    best = linprog(
+        c=np.r_[np.zeros(n), -1.0],
+        A_ub=np.hstack([-signed / own[rows][:, None], np.ones((int(rows.sum()), 1))]),
+        b_ub=np.zeros(int(rows.sum())),
+        bounds=[*zip(box[0], box[1], strict=True), (None, None)],
+    )
+    if not best.success:
+        return start
+    # a hair under t* where t* binds, so that the constraint stays feasible numerically
+    share = min(floor, float(best.x[-1]) - 1e-6)
+    required = share * own[rows]
+    result = minimize(
+        lambda s: float(s @ gram @ s - 2 * linear @ s),
+        x0=np.clip(start, box[0], box[1]),
+        jac=lambda s: 2 * gram @ s - 2 * linear,
+        bounds=list(zip(box[0], box[1], strict=True)),
+        constraints=[
+            {"type": "ineq", "fun": lambda s: signed @ s - required, "jac": lambda s: signed}
+        ],
+        method="SLSQP",
+        options={"ftol": 1e-10, "maxiter": 500},
+    )
+    return np.clip(result.x, box[0], box[1]) if result.success else start

@@ -106,3 +106,21 @@ def test_decoupling_the_traits_is_named_only_where_it_differs_from_steering_yaml
     )
     with pytest.raises(SystemExit):
         _arguments(["--decouple-traits", "maybe"])
+
+
+def test_a_run_records_the_cross_talk_fit_its_strengths_were_solved_on(tmp_path: Path) -> None:
+    from benchmarks.common import FIRST_CROSSTALK_FIT, crosstalk_fit_used
+    from roleplay.control.decoupling import load_crosstalk
+
+    [(model, fit)] = load_crosstalk().items()
+    assert crosstalk_fit_used(model, True) == fit.fitted  # chat's solve: crosstalk.yaml's fit
+    assert crosstalk_fit_used(model, False) is None  # the cards' strengths: no fit
+    assert crosstalk_fit_used("another-model", True) is None  # no fit for it
+    result = tmp_path / "steering_decoupled_fit_bundled_fitting.json"
+    for crosstalk, expected in [
+        ({"fitted": "2026-12-07T08:00:00+00:00, 21 cards"}, "2026-12-07T08:00:00+00:00, 21 cards"),
+        ({"crosstalk_yaml": '  m:\n    fitted: "2026-12-07, 21 cards"\n'}, "2026-12-07, 21 cards"),
+        ({"matrix": []}, FIRST_CROSSTALK_FIT),  # results from before either was written
+    ]:
+        result.write_text(json.dumps({"crosstalk": crosstalk}))
+        assert crosstalk_fit_used(model, False, result) == expected

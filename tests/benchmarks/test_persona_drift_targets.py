@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from benchmarks import persona_drift_targets as targets
+from benchmarks.common import FIRST_CROSSTALK_FIT
 from benchmarks.persona_drift_targets import (
     Estimate,
     configuration_problem,
@@ -26,6 +27,14 @@ from tests.helpers.drift_results import drift_result
 
 TRAITS = targets.TRAITS
 AFTER_STATEMENTS = "2026-12-05T06:00:00+00:00"
+[SHIPPED_FIT] = targets.shipped_crosstalk_fits({})  # crosstalk.yaml's one fit: the default model's
+
+
+def _chats_strengths() -> dict[str, Any]:
+    """Chat's choice of Big Five strengths (steering.yaml's) and, when it decouples, the fit
+    they are solved on, as persona_drift records them."""
+    decoupled = load_config().decouple_traits
+    return {"decouple_traits": decoupled, "crosstalk_fitted": SHIPPED_FIT if decoupled else None}
 
 
 def _write(folder: Path, stem: str, payload: dict[str, Any]) -> None:
@@ -37,8 +46,7 @@ def _run(ran_on: str | None, results: list[dict[str, Any]], **config: Any) -> di
         "date": AFTER_STATEMENTS,
         "character_notes": True,
         "note_depth": 1,
-        # chat's choice of Big Five strengths (steering.yaml's), as persona_drift records it
-        "decouple_traits": load_config().decouple_traits,
+        **_chats_strengths(),
         "report": {"results": results},
         **({"card_set": ran_on} if ran_on is not None else {}),
         **config,
@@ -96,7 +104,7 @@ def test_verdicts_separate_the_interval_from_the_point_estimate() -> None:
 def test_only_chats_configuration_counts() -> None:
     # chat's choice of Big Five strengths: every configuration below differs from chat's only
     # in what it names
-    chat_strengths = {"decouple_traits": load_config().decouple_traits}
+    chat_strengths = _chats_strengths()
     chats = {"date": AFTER_STATEMENTS, "note_depth": 1, **chat_strengths}
 
     def problem(config: dict[str, Any], condition: str) -> str | None:
@@ -105,6 +113,21 @@ def test_only_chats_configuration_counts() -> None:
     assert configuration_problem(chats, "memory") is None
     other_strengths = {"decouple_traits": not chat_strengths["decouple_traits"]}
     assert "strengths" in str(configuration_problem({**chats, **other_strengths}, "memory"))
+    # decoupled strengths solved on another fit than crosstalk.yaml's are another steering
+    refit = {"decouple_traits": True, "crosstalk_fitted": "2031-01-01T00:00:00+00:00, elsewhere"}
+    solved = {"decoupled_strengths": "x.json", "crosstalk_fitted": refit["crosstalk_fitted"]}
+    expected = "another cross-talk fit (2031-01-01T00:00:00+00:00)"
+    for other_fit in (refit, solved):
+        assert (
+            expected in str(problem({**other_fit, "note_depth": 1}, "memory"))
+            or not (chat_strengths["decouple_traits"])
+        )
+    # runs from before the fit was recorded were solved on the first fit
+    legacy = {**chats, "crosstalk_fitted": None}
+    if not chat_strengths["decouple_traits"] or SHIPPED_FIT == FIRST_CROSSTALK_FIT:
+        assert configuration_problem(legacy, "memory") is None
+    else:
+        assert "another cross-talk fit (2026-12-06" in str(configuration_problem(legacy, "memory"))
     # Results from before the depth was recorded had the note at SillyTavern's 4.
     assert "note at depth 4, not 1" in str(problem({"date": AFTER_STATEMENTS}, "memory"))
     assert problem({"remember_policy": "statements", "note_depth": 1}, "memory") is None

@@ -16,6 +16,7 @@ from benchmarks.steering_decoupled import (
     fit_crosstalk,
     result_name,
     slope_standard_errors,
+    trait_bounds,
 )
 
 # Five tuning cards whose strengths vary in every trait.
@@ -175,3 +176,32 @@ def test_the_printed_entry_is_a_crosstalk_file_entry_the_controller_loads(
 def test_a_fit_on_other_cards_than_the_bundled_ones_is_written_apart() -> None:
     assert result_name(["bundled"]) == "steering_decoupled"
     assert result_name(["bundled", "fitting"]) == "steering_decoupled_fit_bundled_fitting"
+
+
+def test_a_floor_is_solved_on_an_earlier_fit_without_a_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    import benchmarks.common
+    from benchmarks.common import crosstalk_fit_used
+    from benchmarks.steering_decoupled import main
+
+    monkeypatch.setattr(benchmarks.common, "OUT_DIR", tmp_path)
+    source = tmp_path / "steering_decoupled_fit_bundled_fitting.json"
+    matrix = fit_crosstalk(*_measured(_true_matrix()), STRENGTHS)
+    source.write_text(json.dumps({"crosstalk": {"matrix": matrix, "fitted": "today, 21 cards"}}))
+    main(["--from-result", str(source), "--floor", "0.5"])
+    written = tmp_path / "steering_decoupled_fit_bundled_fitting_floor_0.5.json"
+    payload = json.loads(written.read_text())
+    assert payload["floor"] == 0.5 and payload["crosstalk"]["fitted"] == "today, 21 cards"
+    solved = payload["strengths"]["decoupled"]
+    assert {"Captain Mira Voss", "Ezekiel Pratt", "Greta Holm", "Agnes Whitlow"} <= set(solved)
+    card = payload["strengths"]["cards"]["Ezekiel Pratt"]
+    assert solved["Ezekiel Pratt"] == decoupled_strengths(matrix, card, trait_bounds(), 0.5)
+    # a run steered at these strengths records the fit and the floor it was solved with
+    assert crosstalk_fit_used("m", False, written) == "today, 21 cards; floor 0.5"
+    bad = tmp_path / "other.json"
+    bad.write_text("{}")
+    with pytest.raises(SystemExit, match="not a steering_decoupled result"):
+        main(["--from-result", str(bad)])

@@ -192,3 +192,65 @@ def test_decouple_traits_must_be_a_boolean(tmp_path: Path) -> None:
     path.write_text(shipped)
     with pytest.raises(FileProblemsError, match="'decouple_traits' must be true or false"):
         load_config(path)
+
+
+def _share_kept(fit: Crosstalk, card: dict[str, float], solved: dict[str, float]) -> list[float]:
+    """Per trait the card sets: the share of its own effect the solved strengths give it, on
+    the card's side (negative: against it)."""
+    shares = []
+    for u, trait in enumerate(BIG_FIVE):
+        if not card.get(trait):
+            continue
+        net = sum(fit.matrix[u][s] * solved[other] for s, other in enumerate(BIG_FIVE))
+        shares.append(net / (fit.matrix[u][u] * card[trait]))
+    return shares
+
+
+def test_a_floor_keeps_every_trait_its_share_on_the_cards_side_within_bounds() -> None:
+    shipped, _ = crosstalk_for(DEFAULT_MODEL, load_config())
+    assert shipped is not None
+    plain = replace(shipped, floor=0.0)
+    floored = replace(shipped, floor=0.5)
+    # closed, careless, outgoing, kind and calm: the plain solve leaves agreeableness nothing
+    # of its own effect and openness a fifth (the openness vector moves C and A more than O)
+    card = {"openness": -0.6, "conscientiousness": -0.8, "extraversion": 0.8}
+    card |= {"agreeableness": 0.6, "neuroticism": -0.8}
+    assert min(_share_kept(plain, card, decouple(card, plain, _within_one))) < 0.1
+    solved = decouple(card, floored, _within_one)
+    assert min(_share_kept(floored, card, solved)) >= 0.5 - 1e-3
+    assert all(-1.0 <= v <= 1.0 for v in solved.values())
+    # where the bounds cannot give every trait half, each gets the most they allow at once:
+    # the same share for every trait the card sets, above the plain solve's least
+    anxious_kind = {"openness": -0.7, "conscientiousness": 0.7, "extraversion": 0.6}
+    anxious_kind |= {"agreeableness": 0.8, "neuroticism": 0.6}
+    shares = _share_kept(floored, anxious_kind, decouple(anxious_kind, floored, _within_one))
+    assert 0 < min(shares) < 0.5 and max(shares) - min(shares) < 0.05
+    plain_shares = _share_kept(plain, anxious_kind, decouple(anxious_kind, plain, _within_one))
+    assert min(shares) > min(plain_shares)
+    # a card the plain solve already serves is solved the same way (the floor does not bind)
+    easy = {"openness": 0.6, "conscientiousness": -0.6, "extraversion": 0.8}
+    easy |= {"agreeableness": 0.6, "neuroticism": -0.7}
+    assert min(_share_kept(plain, easy, decouple(easy, plain, _within_one))) >= 0.5
+    assert decouple(easy, floored, _within_one) == pytest.approx(
+        decouple(easy, plain, _within_one), abs=2e-3
+    )
+
+
+def test_a_floor_outside_zero_to_one_is_refused(tmp_path: Path) -> None:
+    shipped = load_crosstalk()[DEFAULT_MODEL]
+    rows = "\n".join(
+        f"      {u}: {{{', '.join(f'{s}: {v}' for s, v in zip(BIG_FIVE, row, strict=True))}}}"
+        for u, row in zip(BIG_FIVE, shipped.matrix, strict=True)
+    )
+    hashes = ", ".join(f'{t}: "{h}"' for t, h in shipped.attribute_hashes)
+    entry = (
+        f"models:\n  m:\n    ridge: 0.25\n    floor: FLOOR\n    steering: {{layer_fractions: "
+        f"[0.4], unit_relative_norm: 0.05, attributes: {{{hashes}}}}}\n    matrix:\n{rows}\n"
+    )
+    good = tmp_path / "floor.yaml"
+    good.write_text(entry.replace("FLOOR", "0.5"))
+    assert load_crosstalk(good)["m"].floor == 0.5
+    bad = tmp_path / "bad_floor.yaml"
+    bad.write_text(entry.replace("FLOOR", "2"))
+    with pytest.raises(FileProblemsError, match=r"models\.m\.floor: must be a number from 0 to 1"):
+        load_crosstalk(bad)
