@@ -6,31 +6,33 @@ its own trait and moves the other traits' interview answers about as much. This 
 obvious correction, in three steps:
 
 1. **Fit** on the bundled (tuning) cards, or on those and the fitting set (``--fit-sets``):
-   interview them with the prompt alone and with each
-   Big Five trait steered alone at the card's strength (the others at 0). For measured trait
-   U and steered trait S, ``M[U, S]`` is the least-squares slope, over the cards, of
-   (measured U with S alone - measured U with the prompt alone) on the card's strength of S:
-   what one unit of S does to U's answers.
+   interview them with the prompt alone and with each Big Five trait steered alone at the
+   card's strength (the others at 0). For measured trait U and steered trait S, ``M[U, S]``
+   is the least-squares slope, over the cards, of (measured U with S alone - measured U with
+   the prompt alone) on the card's strength of S: what one unit of S does to U's answers.
 2. **Solve** per card (every card of the bundled and held-out sets; the bundled cards are the
-   likelihood panel): the
-   strengths ``s`` whose summed effects match what each trait's own vector does alone at
-   the card's strengths ``s0``: ``s = argmin |M s - diag(M) s0|^2 + lambda |s - s0|^2`` with
-   ``lambda = RIDGE * mean(diag(M)^2)`` (the ridge keeps a noisy fit from sending the
-   strengths far from the card's), then each clipped to its attribute's fluency bound.
+   likelihood panel): the strengths ``s`` whose summed effects match what each trait's own
+   vector does alone at the card's strengths ``s0``: ``s = argmin |M s - diag(M) s0|^2 +
+   lambda |s - s0|^2`` with ``lambda = RIDGE * mean(diag(M)^2)`` (the ridge keeps a noisy
+   fit from sending the strengths far from the card's), within each attribute's fluency
+   bound; with ``--floor F``, each trait keeps at least F of its own effect on the card's
+   side (``roleplay/control/decoupling.py``).
 3. **Interview** the given card sets with the controller at the cards' own strengths and at
    the solved ones, and compare them pair by pair: Acc(Dim) per trait and over all traits,
    the difference with a 95 % bootstrap over characters.
 
     python -m benchmarks.steering_decoupled [--fit-sets bundled[,fitting]]
-        [--sets evaluation,confirmation] [--threads 2]
+        [--sets evaluation,confirmation] [--floor F] [--threads 2]
+    python -m benchmarks.steering_decoupled --from-result RESULT --floor F  # solve only
 
 ``--fit-sets`` names the cards the fit is made on (default: the five bundled cards; the
 sixteen cards of ``roleplay/evaluation/data/fitting_characters`` were written for it, in a
 balanced design that makes every slope independent of the others); ``--sets ""`` fits only.
 
 Output: the tables on stdout, the fit as a ``crosstalk.yaml`` entry, and
-``benchmarks/out/steering_decoupled[_fit_<sets>].json`` (the fitted ``M`` with each slope's
-standard error, each card's strengths before and after, both interviews' reports).
+``benchmarks/out/steering_decoupled[_fit_<sets>][_floor_<F>].json`` (the fitted ``M`` with
+each slope's standard error, each card's strengths before and after, both interviews'
+reports).
 """
 
 from __future__ import annotations
@@ -115,10 +117,11 @@ def crosstalk_entry(
     config: SteeringConfig,
     attribute_hashes: Mapping[str, str],
     fitted: str,
+    floor: float = 0.0,
 ) -> str:
     """The fit as one model's entry of ``roleplay/control/data/crosstalk.yaml`` (under
     ``models:``): the steering it was measured with (``config``, the Big Five attribute files'
-    data hashes), the ridge and the matrix."""
+    data hashes), the ridge, the floor (when there is one) and the matrix."""
     hashes = ", ".join(f'{t}: "{attribute_hashes[t]}"' for t in TRAITS)
     fractions = ", ".join(f"{f:g}" for f in config.layer_fractions)
     lines = [
@@ -131,6 +134,7 @@ def crosstalk_entry(
         "      # each Big Five attribute file's data hash (its pairs; AttributeSpec.data_hash)",
         f"      attributes: {{{hashes}}}",
         f"    ridge: {RIDGE:g}",
+        *([f"    floor: {floor:g}"] if floor else []),
         "    matrix:",
     ]
     for measured, row in zip(TRAITS, matrix, strict=True):
@@ -139,11 +143,13 @@ def crosstalk_entry(
     return "\n".join(lines)
 
 
-def result_name(fit_sets: Sequence[str]) -> str:
-    """``steering_decoupled`` for the bundled cards' fit, else ``..._fit_<sets>``."""
-    if list(fit_sets) == ["bundled"]:
-        return "steering_decoupled"
-    return "steering_decoupled_fit_" + "_".join(fit_sets)
+def result_name(fit_sets: Sequence[str], floor: float = 0.0) -> str:
+    """``steering_decoupled`` for the bundled cards' fit, else ``..._fit_<sets>``; a floor
+    adds ``_floor_<F>`` (as ``--from-result`` names its solve)."""
+    name = "steering_decoupled"
+    if list(fit_sets) != ["bundled"]:
+        name += "_fit_" + "_".join(fit_sets)
+    return name + (f"_floor_{floor:g}" if floor else "")
 
 
 def decoupled_strengths(
@@ -410,11 +416,17 @@ def run(arguments: argparse.Namespace) -> None:
     fitted_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     specs = load_attributes()
     fitted = (
-        f"{fitted_at}, benchmarks/out/{result_name(fit_sets)}.json, {len(fitting_cards)} cards "
+        f"{fitted_at}, benchmarks/out/{result_name(fit_sets, arguments.floor)}.json, "
+        f"{len(fitting_cards)} cards "
         f"({', '.join(fit_sets)}), {len(fitting_cards)} points per slope"
     )
     entry = crosstalk_entry(
-        engine.model_id, matrix, load_config(), {t: specs[t].data_hash for t in TRAITS}, fitted
+        engine.model_id,
+        matrix,
+        load_config(),
+        {t: specs[t].data_hash for t in TRAITS},
+        fitted,
+        arguments.floor,
     )
     print(f"the fit, for crosstalk.yaml:\n{entry}\n", flush=True)
     # 2. Solve per card of every set, panel included (its zero point must come from the same
@@ -424,7 +436,7 @@ def run(arguments: argparse.Namespace) -> None:
     before_strengths = card_strengths([p for name in solved_sets for p in card_set_paths(name)])
     bounds = trait_bounds()
     solved = {
-        name: decoupled_strengths(matrix, strengths, bounds)
+        name: decoupled_strengths(matrix, strengths, bounds, arguments.floor)
         for name, strengths in before_strengths.items()
     }
     # 3. Interview the evaluated sets both ways.
@@ -462,6 +474,7 @@ def run(arguments: argparse.Namespace) -> None:
         "threads": arguments.threads,
         "load_average": [load_before, os.getloadavg()[0]],
         "ridge": RIDGE,
+        "floor": arguments.floor,
         "fit_sets": fit_sets,
         "fit_cards": sorted(tuning_strengths),
         "crosstalk": {
@@ -476,7 +489,7 @@ def run(arguments: argparse.Namespace) -> None:
         "reports": reports,
         "seconds": round(time.perf_counter() - started, 1),
     }
-    path = write_result(result_name(fit_sets), payload)
+    path = write_result(result_name(fit_sets, arguments.floor), payload)
     print(f"{payload['seconds']:.0f} s; wrote {path} ({OUT_DIR})")
 
 

@@ -170,12 +170,16 @@ def test_the_printed_entry_is_a_crosstalk_file_entry_the_controller_loads(
     fit = load_crosstalk(path)["tiny-model"]
     assert [list(row) for row in fit.matrix] == matrix
     assert fit.mismatch(config, hashes) is None  # the steering it names is chat's
-    assert fit.fitted == "now, 5 cards" and fit.ridge == 0.25
+    assert fit.fitted == "now, 5 cards" and fit.ridge == 0.25 and fit.floor == 0.0
+    floored = tmp_path / "floored.yaml"
+    floored.write_text("models:\n" + crosstalk_entry("m", matrix, config, hashes, "x", 0.5))
+    assert load_crosstalk(floored)["m"].floor == 0.5
 
 
 def test_a_fit_on_other_cards_than_the_bundled_ones_is_written_apart() -> None:
     assert result_name(["bundled"]) == "steering_decoupled"
     assert result_name(["bundled", "fitting"]) == "steering_decoupled_fit_bundled_fitting"
+    assert result_name(["fitting"], 0.5) == "steering_decoupled_fit_fitting_floor_0.5"
 
 
 def test_a_floor_is_solved_on_an_earlier_fit_without_a_model(
