@@ -231,8 +231,8 @@ def decouple(
 def _with_floor(
     m: Any, s0: Any, gram: Any, linear: Any, start: Any, box: tuple[Any, Any], floor: float
 ) -> Any:
-    """The least-squares strengths under the floor constraint (module docstring); ``start``
-    (the clipped plain solve) where the optimiser fails, which the tests would show."""
+    """The least-squares strengths under the floor constraint (module docstring), or
+    ``start`` (the clipped plain solve) where the linear program or the optimiser fails."""
     import numpy as np
     from scipy.optimize import linprog, minimize
 
