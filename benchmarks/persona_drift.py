@@ -323,6 +323,7 @@ def run(arguments: argparse.Namespace) -> None:
             after_turns=turns,
         )
     write_drift_plot(report, OUT_DIR / f"{name}.png")
+    decoupled = decouple_used(arguments.decouple_traits, load_config().decouple_traits)
     console.print(summary_table(report))
     payload = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -344,12 +345,10 @@ def run(arguments: argparse.Namespace) -> None:
         "decoupled_strengths": (
             str(arguments.decoupled_strengths) if arguments.decoupled_strengths else None
         ),
-        "decouple_traits": decouple_used(arguments.decouple_traits, load_config().decouple_traits),
+        "decouple_traits": decoupled,
         # which fit the decoupled strengths were solved on: a refit must not pass for the old
         "crosstalk_fitted": crosstalk_fit_used(
-            engine.model_id,
-            decouple_used(arguments.decouple_traits, load_config().decouple_traits),
-            arguments.decoupled_strengths,
+            engine.model_id, decoupled, arguments.decoupled_strengths
         ),
         "max_combined_strength": (
             arguments.max_combined_strength or load_config().max_combined_strength

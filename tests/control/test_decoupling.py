@@ -156,17 +156,24 @@ def test_a_malformed_fit_file_is_named_with_the_problem(
     assert str(path) in str(caught.value)
 
 
-def test_a_non_finite_or_missing_entry_is_refused(tmp_path: Path) -> None:
+def _shipped_fit_as_model_m() -> str:
+    """A crosstalk.yaml whose one entry, model ``m``, has the shipped fit's matrix and
+    attribute hashes (ridge 0.25, no floor)."""
     shipped = load_crosstalk()[DEFAULT_MODEL]
     rows = "\n".join(
         f"      {u}: {{{', '.join(f'{s}: {v}' for s, v in zip(BIG_FIVE, row, strict=True))}}}"
         for u, row in zip(BIG_FIVE, shipped.matrix, strict=True)
     )
     hashes = ", ".join(f'{t}: "{h}"' for t, h in shipped.attribute_hashes)
-    good = (
+    return (
         f"models:\n  m:\n    ridge: 0.25\n    steering: {{layer_fractions: [0.4], "
         f"unit_relative_norm: 0.05, attributes: {{{hashes}}}}}\n    matrix:\n{rows}\n"
     )
+
+
+def test_a_non_finite_or_missing_entry_is_refused(tmp_path: Path) -> None:
+    shipped = load_crosstalk()[DEFAULT_MODEL]
+    good = _shipped_fit_as_model_m()
     # load_crosstalk caches by path: one file per case
     path = tmp_path / "good.yaml"
     path.write_text(good)
@@ -237,16 +244,7 @@ def test_a_floor_keeps_every_trait_its_share_on_the_cards_side_within_bounds() -
 
 
 def test_a_floor_outside_zero_to_one_is_refused(tmp_path: Path) -> None:
-    shipped = load_crosstalk()[DEFAULT_MODEL]
-    rows = "\n".join(
-        f"      {u}: {{{', '.join(f'{s}: {v}' for s, v in zip(BIG_FIVE, row, strict=True))}}}"
-        for u, row in zip(BIG_FIVE, shipped.matrix, strict=True)
-    )
-    hashes = ", ".join(f'{t}: "{h}"' for t, h in shipped.attribute_hashes)
-    entry = (
-        f"models:\n  m:\n    ridge: 0.25\n    floor: FLOOR\n    steering: {{layer_fractions: "
-        f"[0.4], unit_relative_norm: 0.05, attributes: {{{hashes}}}}}\n    matrix:\n{rows}\n"
-    )
+    entry = _shipped_fit_as_model_m().replace("ridge: 0.25", "ridge: 0.25\n    floor: FLOOR")
     good = tmp_path / "floor.yaml"
     good.write_text(entry.replace("FLOOR", "0.5"))
     assert load_crosstalk(good)["m"].floor == 0.5
