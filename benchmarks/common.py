@@ -314,10 +314,14 @@ FIRST_CROSSTALK_FIT = (
 )
 
 
-def crosstalk_identity(fitted: str, floor: float = 0.0) -> str:
-    """A cross-talk solve as a run records it: the fit's ``fitted`` line, and its floor
-    when it has one (the same fit with another floor solves other strengths)."""
-    return fitted if not floor else f"{fitted}; floor {floor:g}"
+def crosstalk_identity(fitted: str, floor: float = 0.0, own_share: float = 0.0) -> str:
+    """A cross-talk solve as a run records it: the fit's ``fitted`` line, and its floor and
+    own share when set (the same fit with other options solves other strengths)."""
+    return (
+        fitted
+        + (f"; floor {floor:g}" if floor else "")
+        + (f"; own share {own_share:g}" if own_share else "")
+    )
 
 
 def crosstalk_fit_used(
@@ -330,14 +334,16 @@ def crosstalk_fit_used(
         payload = json.loads(strengths_result.read_text())
         crosstalk = payload["crosstalk"]
         floor = float(payload.get("floor", 0.0))
+        own_share = float(payload.get("own_share", 0.0))
         if "fitted" in crosstalk:
-            return crosstalk_identity(str(crosstalk["fitted"]), floor)
+            return crosstalk_identity(str(crosstalk["fitted"]), floor, own_share)
         # the first --fit-sets result (2026-12-07) has the line only in its crosstalk.yaml entry
         line = re.search(r'fitted: "([^"]*)"', str(crosstalk.get("crosstalk_yaml", "")))
-        return crosstalk_identity(line.group(1) if line else FIRST_CROSSTALK_FIT, floor)
+        fitted = line.group(1) if line else FIRST_CROSSTALK_FIT
+        return crosstalk_identity(fitted, floor, own_share)
     if not decoupled:
         return None
     from roleplay.control.decoupling import load_crosstalk
 
     fit = load_crosstalk().get(model_id)
-    return crosstalk_identity(fit.fitted, fit.floor) if fit is not None else None
+    return crosstalk_identity(fit.fitted, fit.floor, fit.own_share) if fit is not None else None

@@ -153,7 +153,7 @@ def shipped_crosstalk_fits(payload: dict[str, Any]) -> set[str]:
     fits = load_crosstalk()
     model = payload.get("engine", {}).get("model")
     chosen = list(fits.values()) if model is None else [fits[model]] if model in fits else []
-    return {crosstalk_identity(fit.fitted, fit.floor) for fit in chosen}
+    return {crosstalk_identity(fit.fitted, fit.floor, fit.own_share) for fit in chosen}
 
 
 def _expected_decoupling(decoupled: bool | None) -> bool:

@@ -16,21 +16,24 @@ obvious correction, in three steps:
    lambda |s - s0|^2`` with ``lambda = RIDGE * mean(diag(M)^2)`` (the ridge keeps a noisy
    fit from sending the strengths far from the card's), within each attribute's fluency
    bound; with ``--floor F``, each trait keeps at least F of its own effect on the card's
-   side (``roleplay/control/decoupling.py``).
+   side, and with ``--own-share S`` each vector keeps at least S of the card's own strength
+   (``roleplay/control/decoupling.py``).
 3. **Interview** the given card sets with the controller at the cards' own strengths and at
    the solved ones, and compare them pair by pair: Acc(Dim) per trait and over all traits,
    the difference with a 95 % bootstrap over characters.
 
     python -m benchmarks.steering_decoupled [--fit-sets bundled[,fitting]]
-        [--sets evaluation,confirmation] [--floor F] [--threads 2]
-    python -m benchmarks.steering_decoupled --from-result RESULT --floor F  # solve only
+        [--sets evaluation,confirmation] [--floor F] [--own-share S] [--threads 2]
+    python -m benchmarks.steering_decoupled --from-result RESULT [--floor F] [--own-share S]
+        # solve only
 
 ``--fit-sets`` names the cards the fit is made on (default: the five bundled cards; the
 sixteen cards of ``roleplay/evaluation/data/fitting_characters`` were written for it, in a
 balanced design that makes every slope independent of the others); ``--sets ""`` fits only.
 
 Output: the tables on stdout, the fit as a ``crosstalk.yaml`` entry, and
-``benchmarks/out/steering_decoupled[_fit_<sets>][_floor_<F>].json`` (the fitted ``M`` with
+``benchmarks/out/steering_decoupled[_fit_<sets>][_floor_<F>][_own_share_<S>].json`` (the
+fitted ``M`` with
 each slope's standard error, each card's strengths before and after, both interviews'
 reports).
 """
@@ -118,10 +121,11 @@ def crosstalk_entry(
     attribute_hashes: Mapping[str, str],
     fitted: str,
     floor: float = 0.0,
+    own_share: float = 0.0,
 ) -> str:
     """The fit as one model's entry of ``roleplay/control/data/crosstalk.yaml`` (under
     ``models:``): the steering it was measured with (``config``, the Big Five attribute files'
-    data hashes), the ridge, the floor (when there is one) and the matrix."""
+    data hashes), the ridge, the floor and own share (when set) and the matrix."""
     hashes = ", ".join(f'{t}: "{attribute_hashes[t]}"' for t in TRAITS)
     fractions = ", ".join(f"{f:g}" for f in config.layer_fractions)
     lines = [
@@ -135,6 +139,7 @@ def crosstalk_entry(
         f"      attributes: {{{hashes}}}",
         f"    ridge: {RIDGE:g}",
         *([f"    floor: {floor:g}"] if floor else []),
+        *([f"    own_share: {own_share:g}"] if own_share else []),
         "    matrix:",
     ]
     for measured, row in zip(TRAITS, matrix, strict=True):
@@ -143,13 +148,20 @@ def crosstalk_entry(
     return "\n".join(lines)
 
 
-def result_name(fit_sets: Sequence[str], floor: float = 0.0) -> str:
-    """``steering_decoupled`` for the bundled cards' fit, else ``..._fit_<sets>``; a floor
-    adds ``_floor_<F>`` (as ``--from-result`` names its solve)."""
+def result_name(fit_sets: Sequence[str], floor: float = 0.0, own_share: float = 0.0) -> str:
+    """``steering_decoupled`` for the bundled cards' fit, else ``..._fit_<sets>``, then
+    :func:`solve_suffix`."""
     name = "steering_decoupled"
     if list(fit_sets) != ["bundled"]:
         name += "_fit_" + "_".join(fit_sets)
-    return name + (f"_floor_{floor:g}" if floor else "")
+    return name + solve_suffix(floor, own_share)
+
+
+def solve_suffix(floor: float, own_share: float) -> str:
+    """What a solve's options add to a result's name: ``_floor_<F>``, ``_own_share_<S>``."""
+    return (f"_floor_{floor:g}" if floor else "") + (
+        f"_own_share_{own_share:g}" if own_share else ""
+    )
 
 
 def decoupled_strengths(
@@ -157,11 +169,12 @@ def decoupled_strengths(
     card: Mapping[str, float],
     bounds: Mapping[str, tuple[float, float]],
     floor: float = 0.0,
+    own_share: float = 0.0,
 ) -> dict[str, float]:
     """The strengths whose summed effects match each trait's own effect at the card's
     strengths (ridge toward the card's), within ``bounds`` (trait -> (low, high)), each
-    trait keeping ``floor`` of its own effect: the controller's solve
-    (``roleplay.control.decoupling``) on this run's fit."""
+    trait keeping ``floor`` of its own effect and each vector ``own_share`` of the card's
+    strength: the controller's solve (``roleplay.control.decoupling``) on this run's fit."""
     from roleplay.control.decoupling import Crosstalk, decouple
 
     fit = Crosstalk(
@@ -172,6 +185,7 @@ def decoupled_strengths(
         method="",
         unit_relative_norm=0.0,
         floor=floor,
+        own_share=own_share,
     )  # settings unchecked here: this run's own fit, on this run's vectors
     return decouple(card, fit, lambda t, v: bounds[t][1] if v > 0 else -bounds[t][0])
 
@@ -290,18 +304,28 @@ def main(argv: list[str] | None = None) -> None:
         "(roleplay/control/decoupling.py; default 0: plain least squares)",
     )
     parser.add_argument(
+        "--own-share",
+        type=float,
+        default=0.0,
+        help="the least share of the card's own strength each vector keeps, on the card's "
+        "side (roleplay/control/decoupling.py; default 0: none)",
+    )
+    parser.add_argument(
         "--from-result",
         type=Path,
         help="solve on the fit of an earlier result instead of fitting (no model is loaded): "
-        "writes <its name>_floor_<F>.json with every bundled and held-out card's strengths",
+        "writes <its name>_floor_<F>[_own_share_<S>].json with every bundled and held-out "
+        "card's strengths",
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--resamples", type=int, default=2000)
     arguments = parser.parse_args(argv)
     if not 0 <= arguments.floor <= 1:
         parser.error("--floor: a share from 0 to 1")
+    if not 0 <= arguments.own_share <= 1:
+        parser.error("--own-share: a share from 0 to 1")
     if arguments.from_result is not None:
-        solve_only(arguments.from_result, arguments.floor)
+        solve_only(arguments.from_result, arguments.floor, arguments.own_share)
         return
     from benchmarks.common import scratch_home
 
@@ -309,10 +333,10 @@ def main(argv: list[str] | None = None) -> None:
         run(arguments)
 
 
-def solve_only(source: Path, floor: float) -> Path:
-    """Every bundled and held-out card's strengths solved on ``source``'s fit at ``floor``,
-    written beside it as ``<source>_floor_<floor>.json`` (for ``persona_drift
-    --decoupled-strengths``)."""
+def solve_only(source: Path, floor: float, own_share: float = 0.0) -> Path:
+    """Every bundled and held-out card's strengths solved on ``source``'s fit at ``floor``
+    and ``own_share``, written beside it as ``<source>_floor_<floor>[_own_share_<S>].json``
+    (for ``persona_drift --decoupled-strengths``)."""
     import json
 
     from benchmarks.common import write_result
@@ -338,17 +362,22 @@ def solve_only(source: Path, floor: float) -> Path:
         "solved_from": str(source),
         "ridge": RIDGE,
         "floor": floor,
+        "own_share": own_share,
         "crosstalk": crosstalk,
         "strengths": {
             "cards": cards,
             "decoupled": {
-                name: decoupled_strengths(matrix, strengths, bounds, floor)
+                name: decoupled_strengths(matrix, strengths, bounds, floor, own_share)
                 for name, strengths in cards.items()
             },
         },
     }
-    path = write_result(f"{source.stem}_floor_{floor:g}", payload)
-    print(f"solved {len(cards)} cards at floor {floor:g} on {source}; wrote {path}")
+    # the plain solve keeps its old name (_floor_0) so that it never overwrites its source
+    path = write_result(source.stem + (solve_suffix(floor, own_share) or "_floor_0"), payload)
+    print(
+        f"solved {len(cards)} cards at floor {floor:g}, own share {own_share:g} on {source}; "
+        f"wrote {path}"
+    )
     return path
 
 
@@ -416,7 +445,8 @@ def run(arguments: argparse.Namespace) -> None:
     fitted_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     specs = load_attributes()
     fitted = (
-        f"{fitted_at}, benchmarks/out/{result_name(fit_sets, arguments.floor)}.json, "
+        f"{fitted_at}, benchmarks/out/"
+        f"{result_name(fit_sets, arguments.floor, arguments.own_share)}.json, "
         f"{len(fitting_cards)} cards "
         f"({', '.join(fit_sets)}), {len(fitting_cards)} points per slope"
     )
@@ -427,6 +457,7 @@ def run(arguments: argparse.Namespace) -> None:
         {t: specs[t].data_hash for t in TRAITS},
         fitted,
         arguments.floor,
+        arguments.own_share,
     )
     print(f"the fit, for crosstalk.yaml:\n{entry}\n", flush=True)
     # 2. Solve per card of every set, panel included (its zero point must come from the same
@@ -436,7 +467,7 @@ def run(arguments: argparse.Namespace) -> None:
     before_strengths = card_strengths([p for name in solved_sets for p in card_set_paths(name)])
     bounds = trait_bounds()
     solved = {
-        name: decoupled_strengths(matrix, strengths, bounds, arguments.floor)
+        name: decoupled_strengths(matrix, strengths, bounds, arguments.floor, arguments.own_share)
         for name, strengths in before_strengths.items()
     }
     # 3. Interview the evaluated sets both ways.
@@ -475,6 +506,7 @@ def run(arguments: argparse.Namespace) -> None:
         "load_average": [load_before, os.getloadavg()[0]],
         "ridge": RIDGE,
         "floor": arguments.floor,
+        "own_share": arguments.own_share,
         "fit_sets": fit_sets,
         "fit_cards": sorted(tuning_strengths),
         "crosstalk": {
@@ -489,7 +521,7 @@ def run(arguments: argparse.Namespace) -> None:
         "reports": reports,
         "seconds": round(time.perf_counter() - started, 1),
     }
-    path = write_result(result_name(fit_sets, arguments.floor), payload)
+    path = write_result(result_name(fit_sets, arguments.floor, arguments.own_share), payload)
     print(f"{payload['seconds']:.0f} s; wrote {path} ({OUT_DIR})")
 
 

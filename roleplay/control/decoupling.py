@@ -24,6 +24,15 @@ share of its own effect, on the card's side, net of every vector::
 where ``t*`` is the largest share the bounds allow for every trait at once (a linear
 program), and the same objective is minimised within the fluency bounds under that
 constraint (SLSQP).
+
+The fit measures what the vectors do to the interview at the start of a chat, not to the
+replies the character writes, which build the history later turns read. There the plain
+solve falls short: it leaves low-agreeableness cards almost no agreeableness vector (other
+vectors carry the fitted effect), and those characters drift agreeable over 20 turns
+(BENCHMARKS.md, "Each vector keeps a share of the card's strength"). With an ``own_share``
+in the fit's entry, each vector the card sets keeps at least that share of the card's own
+strength, on the card's side (``sign(s0_U) s_U >= own_share |s0_U|``, within the fluency
+bound), and the same objective is minimised within those bounds.
 """
 
 from __future__ import annotations
@@ -58,6 +67,8 @@ class Crosstalk:
     fitted: str = ""
     # the least share of its own effect each trait keeps, net of the cross-talk (0: none)
     floor: float = 0.0
+    # the least share of the card's own strength each vector keeps, on its side (0: none)
+    own_share: float = 0.0
 
     def mismatch(self, config: SteeringConfig, hashes: Mapping[str, str]) -> str | None:
         """What differs from the steering the fit was measured with (None: nothing): the
@@ -114,6 +125,9 @@ def _parse_model(model_id: str, entry: Any, where: str) -> tuple[Crosstalk | Non
     floor: Any = entry.get("floor", 0.0)
     if not _finite(floor) or not 0 <= floor <= 1:
         problems.append(f"models.{model_id}.floor: must be a number from 0 to 1")
+    own_share: Any = entry.get("own_share", 0.0)
+    if not _finite(own_share) or not 0 <= own_share <= 1:
+        problems.append(f"models.{model_id}.own_share: must be a number from 0 to 1")
     steering = entry.get("steering")
     if not isinstance(steering, Mapping):
         problems.append(f"models.{model_id}.steering: the steering the fit was measured with")
@@ -148,6 +162,7 @@ def _parse_model(model_id: str, entry: Any, where: str) -> tuple[Crosstalk | Non
             attribute_hashes=tuple((t, str(hashes[t])) for t in BIG_FIVE),
             fitted=str(entry.get("fitted", "")),
             floor=float(floor),
+            own_share=float(own_share),
         ),
         [],
     )
@@ -208,7 +223,8 @@ def decouple(
     """The Big Five strengths (every trait, 0 where the card has none) whose summed effects
     match each trait's own effect at ``strengths``, within ``bound(trait, value)`` (the
     fluency bound for the value's sign); with the fit's ``floor``, each trait the card sets
-    keeps at least that share of its own effect on the card's side (module docstring)."""
+    keeps at least that share of its own effect on the card's side, and with its
+    ``own_share``, each vector that share of the card's strength (module docstring)."""
     import numpy as np
 
     m = np.array(fit.matrix)
@@ -220,26 +236,64 @@ def decouple(
     solved = np.linalg.solve(gram, linear)
     low = np.array([-bound(trait, -1.0) for trait in BIG_FIVE])
     high = np.array([bound(trait, 1.0) for trait in BIG_FIVE])
+    if fit.own_share > 0:
+        low, high = _keeping_own_share(s0, low, high, fit.own_share)
     clipped = np.clip(solved, low, high)
-    if fit.floor > 0:
-        clipped = _with_floor(m, s0, gram, linear, clipped, (low, high), fit.floor)
+    if fit.floor > 0 or fit.own_share > 0:
+        clipped = _constrained(m, s0, gram, linear, clipped, (low, high), fit.floor)
     return {
         trait: round(float(value), DIGITS) for trait, value in zip(BIG_FIVE, clipped, strict=True)
     }
 
 
-def _with_floor(
+def _keeping_own_share(s0: Any, low: Any, high: Any, share: float) -> tuple[Any, Any]:
+    """The fluency box narrowed so that each vector the card sets keeps ``share`` of the
+    card's strength on the card's side (never past the fluency bound itself)."""
+    import numpy as np
+
+    kept = share * s0
+    return (
+        np.where(s0 > 0, np.maximum(low, np.minimum(kept, high)), low),
+        np.where(s0 < 0, np.minimum(high, np.maximum(kept, low)), high),
+    )
+
+
+def _constrained(
     m: Any, s0: Any, gram: Any, linear: Any, start: Any, box: tuple[Any, Any], floor: float
 ) -> Any:
-    """The least-squares strengths under the floor constraint (module docstring), or
-    ``start`` (the clipped plain solve) where the linear program or the optimiser fails."""
+    """The least-squares strengths within ``box`` and, with a ``floor``, under the floor
+    constraint (module docstring), or ``start`` (the clipped plain solve) where the linear
+    program or the optimiser fails."""
     import numpy as np
-    from scipy.optimize import linprog, minimize
+    from scipy.optimize import minimize
 
     own = np.abs(np.diag(m) * s0)
-    rows = own > 0
-    if not rows.any():
-        return start
+    rows = own > 0 if floor > 0 else np.zeros(len(s0), dtype=bool)
+    constraints: list[dict[str, Any]] = []
+    if rows.any():
+        constraints = _floor_constraint(m, s0, own, rows, box, floor)
+        if not constraints:
+            return start
+    result = minimize(
+        lambda s: float(s @ gram @ s - 2 * linear @ s),
+        x0=np.clip(start, box[0], box[1]),
+        jac=lambda s: 2 * gram @ s - 2 * linear,
+        bounds=list(zip(box[0], box[1], strict=True)),
+        constraints=constraints,
+        method="SLSQP",
+        options={"ftol": 1e-10, "maxiter": 500},
+    )
+    return np.clip(result.x, box[0], box[1]) if result.success else start
+
+
+def _floor_constraint(
+    m: Any, s0: Any, own: Any, rows: Any, box: tuple[Any, Any], floor: float
+) -> list[dict[str, Any]]:
+    """SLSQP's form of the floor: each set trait keeps ``min(floor, t*)`` of its own effect
+    (empty where the linear program for ``t*`` fails)."""
+    import numpy as np
+    from scipy.optimize import linprog
+
     signed = (np.sign(s0)[:, None] * m)[rows]  # row U: sign(s0_U) (M s)_U
     # t*: the largest share every set trait can keep at once within the bounds
     n = len(s0)
@@ -250,19 +304,8 @@ def _with_floor(
         bounds=[*zip(box[0], box[1], strict=True), (None, None)],
     )
     if not best.success:
-        return start
+        return []
     # a hair under t* where t* binds, so that the constraint stays feasible numerically
     share = min(floor, float(best.x[-1]) - 1e-6)
     required = share * own[rows]
-    result = minimize(
-        lambda s: float(s @ gram @ s - 2 * linear @ s),
-        x0=np.clip(start, box[0], box[1]),
-        jac=lambda s: 2 * gram @ s - 2 * linear,
-        bounds=list(zip(box[0], box[1], strict=True)),
-        constraints=[
-            {"type": "ineq", "fun": lambda s: signed @ s - required, "jac": lambda s: signed}
-        ],
-        method="SLSQP",
-        options={"ftol": 1e-10, "maxiter": 500},
-    )
-    return np.clip(result.x, box[0], box[1]) if result.success else start
+    return [{"type": "ineq", "fun": lambda s: signed @ s - required, "jac": lambda s: signed}]

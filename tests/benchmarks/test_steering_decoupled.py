@@ -209,3 +209,44 @@ def test_a_floor_is_solved_on_an_earlier_fit_without_a_model(
     bad.write_text("{}")
     with pytest.raises(SystemExit, match="not a steering_decoupled result"):
         main(["--from-result", str(bad)])
+
+
+def test_an_own_share_is_solved_named_and_recorded_apart_from_the_plain_solve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    import benchmarks.common
+    from benchmarks.common import crosstalk_fit_used
+    from benchmarks.steering_decoupled import main
+
+    assert result_name(["bundled", "fitting"], 0.0, 0.5) == (
+        "steering_decoupled_fit_bundled_fitting_own_share_0.5"
+    )
+    assert result_name(["fitting"], 0.5, 0.5) == (
+        "steering_decoupled_fit_fitting_floor_0.5_own_share_0.5"
+    )
+    monkeypatch.setattr(benchmarks.common, "OUT_DIR", tmp_path)
+    source = tmp_path / "steering_decoupled_fit_bundled_fitting.json"
+    matrix = fit_crosstalk(*_measured(_true_matrix()), STRENGTHS)
+    source.write_text(json.dumps({"crosstalk": {"matrix": matrix, "fitted": "today, 21 cards"}}))
+    main(["--from-result", str(source), "--own-share", "0.5"])
+    written = tmp_path / "steering_decoupled_fit_bundled_fitting_own_share_0.5.json"
+    payload = json.loads(written.read_text())
+    assert payload["own_share"] == 0.5 and payload["floor"] == 0.0
+    card = payload["strengths"]["cards"]["Ezekiel Pratt"]
+    solved = payload["strengths"]["decoupled"]["Ezekiel Pratt"]
+    assert solved == decoupled_strengths(matrix, card, trait_bounds(), 0.0, 0.5)
+    assert all(solved[t] * v >= 0.5 * abs(v) - 1e-3 for t, v in card.items() if v)
+    assert crosstalk_fit_used("m", False, written) == "today, 21 cards; own share 0.5"
+    # the plain solve never overwrites the result it was solved from
+    main(["--from-result", str(source)])
+    assert (tmp_path / "steering_decoupled_fit_bundled_fitting_floor_0.json").exists()
+    assert "21 cards" in source.read_text() and "strengths" not in source.read_text()
+    with pytest.raises(SystemExit):
+        main(["--from-result", str(source), "--own-share", "1.5"])
+    from roleplay.control.config import load_config
+
+    hashes = {t: f"{i:016x}" for i, t in enumerate(TRAITS)}
+    entry = crosstalk_entry("m", matrix, load_config(), hashes, "x", 0.0, 0.5)
+    assert "    own_share: 0.5" in entry and "floor" not in entry

@@ -252,3 +252,52 @@ def test_a_floor_outside_zero_to_one_is_refused(tmp_path: Path) -> None:
     bad.write_text(entry.replace("FLOOR", "2"))
     with pytest.raises(FileProblemsError, match=r"models\.m\.floor: must be a number from 0 to 1"):
         load_crosstalk(bad)
+
+
+def test_an_own_share_keeps_each_vector_part_of_the_cards_strength_on_its_side() -> None:
+    shipped, _ = crosstalk_for(DEFAULT_MODEL, load_config())
+    assert shipped is not None
+    plain = replace(shipped, floor=0.0, own_share=0.0)
+    kept = replace(plain, own_share=0.5)
+    # cold, calm and closed: the plain solve gives agreeableness's own vector almost nothing
+    # (other vectors carry the fitted effect) and openness's a push against the card
+    card = {"openness": -0.7, "conscientiousness": 0.8, "extraversion": -0.8}
+    card |= {"agreeableness": -0.8, "neuroticism": -0.6}
+    loose = decouple(card, plain, _within_one)
+    assert loose["agreeableness"] > -0.1
+    solved = decouple(card, kept, _within_one)
+    for trait, value in card.items():
+        assert solved[trait] * value > 0 and abs(solved[trait]) >= 0.5 * abs(value) - 1e-3
+        assert -1.0 <= solved[trait] <= 1.0
+
+    # within that box it is still the least-squares solve: no better than the plain solve
+    # moved into the box, nor than the card's own strengths, by the solve's own objective
+    def objective(strengths: dict[str, float]) -> float:
+        s = [strengths[t] for t in BIG_FIVE]
+        s0 = [card[t] for t in BIG_FIVE]
+        m = kept.matrix
+        ridge = kept.ridge * sum(m[u][u] ** 2 for u in range(5)) / 5
+        misfit = sum(
+            (sum(m[u][v] * s[v] for v in range(5)) - m[u][u] * s0[u]) ** 2 for u in range(5)
+        )
+        return misfit + ridge * sum((a - b) ** 2 for a, b in zip(s, s0, strict=True))
+
+    def into_box(t: str, v: float) -> float:
+        return v if v * card[t] >= 0.5 * abs(card[t]) else 0.5 * card[t]
+
+    assert objective(solved) <= objective({t: into_box(t, v) for t, v in loose.items()}) + 1e-6
+    assert objective(solved) <= objective(card) + 1e-6
+    # a bound tighter than the share wins: the vector stops at its fluency bound
+    tight = decouple(card, kept, lambda trait, v: 0.2 if trait == "agreeableness" else 1.0)
+    assert tight["agreeableness"] == pytest.approx(-0.2, abs=1e-3)
+
+
+def test_an_own_share_outside_zero_to_one_is_refused(tmp_path: Path) -> None:
+    entry = _shipped_fit_as_model_m().replace("ridge: 0.25", "ridge: 0.25\n    own_share: S")
+    good = tmp_path / "own_share.yaml"
+    good.write_text(entry.replace("S", "0.5"))
+    assert load_crosstalk(good)["m"].own_share == 0.5
+    bad = tmp_path / "bad_own_share.yaml"
+    bad.write_text(entry.replace(": S", ": -0.1"))
+    with pytest.raises(FileProblemsError, match=r"models\.m\.own_share: must be a number from 0"):
+        load_crosstalk(bad)
