@@ -26,13 +26,15 @@ program), and the same objective is minimised within the fluency bounds under th
 constraint (SLSQP).
 
 The fit measures what the vectors do to the interview at the start of a chat, not to the
-replies the character writes, which build the history later turns read. There the plain
-solve falls short: it leaves low-agreeableness cards almost no agreeableness vector (other
-vectors carry the fitted effect), and those characters drift agreeable over 20 turns
-(BENCHMARKS.md, "Each vector keeps a share of the card's strength"). With an ``own_share``
-in the fit's entry, each vector the card sets keeps at least that share of the card's own
-strength, on the card's side (``sign(s0_U) s_U >= own_share |s0_U|``, within the fluency
-bound), and the same objective is minimised within those bounds.
+replies the character writes, which build the history later turns read; the plain solve
+leaves low-agreeableness cards almost no agreeableness vector (other vectors carry the
+fitted effect). With an ``own_share`` in the fit's entry, each vector the card sets keeps
+at least that share of the card's own strength, on the card's side
+(``sign(s0_U) s_U >= own_share |s0_U|``, within the fluency bound), and the same objective
+is minimised within those bounds. Measured at 0.5 it lost on both checkpoints and is off in
+the shipped entry: it set low-agreeableness cards' starting level right, but not their
+agreeable drift over a conversation (BENCHMARKS.md, "Each vector keeps a share of the card's
+strength").
 """
 
 from __future__ import annotations
