@@ -182,19 +182,30 @@ def test_a_fit_on_other_cards_than_the_bundled_ones_is_written_apart() -> None:
     assert result_name(["fitting"], 0.5) == "steering_decoupled_fit_fitting_floor_0.5"
 
 
-def test_a_floor_is_solved_on_an_earlier_fit_without_a_model(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _an_earlier_fit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, list[list[float]]]:
+    """An earlier --fit-sets result holding only its fit, with results written to tmp_path."""
     import json
 
     import benchmarks.common
-    from benchmarks.common import crosstalk_fit_used
-    from benchmarks.steering_decoupled import main
 
     monkeypatch.setattr(benchmarks.common, "OUT_DIR", tmp_path)
     source = tmp_path / "steering_decoupled_fit_bundled_fitting.json"
     matrix = fit_crosstalk(*_measured(_true_matrix()), STRENGTHS)
     source.write_text(json.dumps({"crosstalk": {"matrix": matrix, "fitted": "today, 21 cards"}}))
+    return source, matrix
+
+
+def test_a_floor_is_solved_on_an_earlier_fit_without_a_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from benchmarks.common import crosstalk_fit_used
+    from benchmarks.steering_decoupled import main
+
+    source, matrix = _an_earlier_fit(tmp_path, monkeypatch)
     main(["--from-result", str(source), "--floor", "0.5"])
     written = tmp_path / "steering_decoupled_fit_bundled_fitting_floor_0.5.json"
     payload = json.loads(written.read_text())
@@ -216,7 +227,6 @@ def test_an_own_share_is_solved_named_and_recorded_apart_from_the_plain_solve(
 ) -> None:
     import json
 
-    import benchmarks.common
     from benchmarks.common import crosstalk_fit_used
     from benchmarks.steering_decoupled import main
 
@@ -226,10 +236,7 @@ def test_an_own_share_is_solved_named_and_recorded_apart_from_the_plain_solve(
     assert result_name(["fitting"], 0.5, 0.5) == (
         "steering_decoupled_fit_fitting_floor_0.5_own_share_0.5"
     )
-    monkeypatch.setattr(benchmarks.common, "OUT_DIR", tmp_path)
-    source = tmp_path / "steering_decoupled_fit_bundled_fitting.json"
-    matrix = fit_crosstalk(*_measured(_true_matrix()), STRENGTHS)
-    source.write_text(json.dumps({"crosstalk": {"matrix": matrix, "fitted": "today, 21 cards"}}))
+    source, matrix = _an_earlier_fit(tmp_path, monkeypatch)
     main(["--from-result", str(source), "--own-share", "0.5"])
     written = tmp_path / "steering_decoupled_fit_bundled_fitting_own_share_0.5.json"
     payload = json.loads(written.read_text())

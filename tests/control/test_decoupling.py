@@ -243,14 +243,19 @@ def test_a_floor_keeps_every_trait_its_share_on_the_cards_side_within_bounds() -
     )
 
 
-def test_a_floor_outside_zero_to_one_is_refused(tmp_path: Path) -> None:
-    entry = _shipped_fit_as_model_m().replace("ridge: 0.25", "ridge: 0.25\n    floor: FLOOR")
-    good = tmp_path / "floor.yaml"
-    good.write_text(entry.replace("FLOOR", "0.5"))
-    assert load_crosstalk(good)["m"].floor == 0.5
-    bad = tmp_path / "bad_floor.yaml"
-    bad.write_text(entry.replace("FLOOR", "2"))
-    with pytest.raises(FileProblemsError, match=r"models\.m\.floor: must be a number from 0 to 1"):
+@pytest.mark.parametrize(("option", "bad_value"), [("floor", "2"), ("own_share", "-0.1")])
+def test_a_share_outside_zero_to_one_is_refused(
+    tmp_path: Path, option: str, bad_value: str
+) -> None:
+    entry = _shipped_fit_as_model_m().replace("ridge: 0.25", f"ridge: 0.25\n    {option}: S")
+    good = tmp_path / f"{option}.yaml"
+    good.write_text(entry.replace(f"{option}: S", f"{option}: 0.5"))
+    assert getattr(load_crosstalk(good)["m"], option) == 0.5
+    bad = tmp_path / f"bad_{option}.yaml"
+    bad.write_text(entry.replace(f"{option}: S", f"{option}: {bad_value}"))
+    with pytest.raises(
+        FileProblemsError, match=rf"models\.m\.{option}: must be a number from 0 to 1"
+    ):
         load_crosstalk(bad)
 
 
@@ -290,14 +295,3 @@ def test_an_own_share_keeps_each_vector_part_of_the_cards_strength_on_its_side()
     # a bound tighter than the share wins: the vector stops at its fluency bound
     tight = decouple(card, kept, lambda trait, v: 0.2 if trait == "agreeableness" else 1.0)
     assert tight["agreeableness"] == pytest.approx(-0.2, abs=1e-3)
-
-
-def test_an_own_share_outside_zero_to_one_is_refused(tmp_path: Path) -> None:
-    entry = _shipped_fit_as_model_m().replace("ridge: 0.25", "ridge: 0.25\n    own_share: S")
-    good = tmp_path / "own_share.yaml"
-    good.write_text(entry.replace("S", "0.5"))
-    assert load_crosstalk(good)["m"].own_share == 0.5
-    bad = tmp_path / "bad_own_share.yaml"
-    bad.write_text(entry.replace(": S", ": -0.1"))
-    with pytest.raises(FileProblemsError, match=r"models\.m\.own_share: must be a number from 0"):
-        load_crosstalk(bad)
