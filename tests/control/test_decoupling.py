@@ -275,8 +275,8 @@ def test_an_own_share_keeps_each_vector_part_of_the_cards_strength_on_its_side()
         assert solved[trait] * value > 0 and abs(solved[trait]) >= 0.5 * abs(value) - 1e-3
         assert -1.0 <= solved[trait] <= 1.0
 
-    # within that box it is still the least-squares solve: no better than the plain solve
-    # moved into the box, nor than the card's own strengths, by the solve's own objective
+    # within that box it is still the least-squares solve: by the solve's own objective it
+    # is no worse than the plain solve moved into the box, nor than the card's own strengths
     def objective(strengths: dict[str, float]) -> float:
         s = [strengths[t] for t in BIG_FIVE]
         s0 = [card[t] for t in BIG_FIVE]
