@@ -73,6 +73,21 @@ class ItemResponses:
         }
 
 
+# A drift diagnostic's view of a played conversation: which of its messages the interview's
+# prompt shows (``Interviewer.interview_history_views``).
+HistoryView = Callable[[list[Message]], list[Message]]
+
+
+@dataclass(frozen=True)
+class HistoryViewAnswers:
+    """A drift diagnostic's answers: at the start, and per view of the played history; with
+    the neutral role-player's likelihoods given each view's history (per view, per item)."""
+
+    start: ItemResponses
+    views: dict[str, ItemResponses]
+    neutral_with_history: dict[str, dict[int, float]]
+
+
 def reads_top_tokens_only(engine: object) -> bool:
     """True for a backend that reports only the likeliest next tokens (a server): the
     interview then runs expected-likert from them, and nothing that scores text."""
@@ -268,6 +283,36 @@ class Interviewer:
         with self._scratch_conversation(card_path, condition, True) as conversation:
             play_turns(conversation, 0, turns, self.drift, seed=self.conversation_seed)
             return conversation.messages()
+
+    def interview_history_views(
+        self,
+        card_path: Path,
+        condition: Condition,
+        turns: int,
+        views: Mapping[str, HistoryView],
+        *,
+        turn_done: Callable[[int], None] | None = None,
+    ) -> HistoryViewAnswers:
+        """A diagnostic of drift (``benchmarks/drift_sources.py``): the likelihood interview
+        at the start, then after ``turns`` scripted turns played once, with each view of the
+        conversation's history in the interview's prompt (the memories it left and the
+        controller stay as played). Each view is also scored against the neutral
+        role-player given that same history, which tells a change of the character apart
+        from one any role-player shows after such a conversation."""
+        methods = [Method.LIKELIHOOD]
+        with self._scratch_conversation(card_path, condition, True) as conversation:
+            start = self._answers(conversation, methods, [])
+            play_turns(
+                conversation, 0, turns, self.drift, seed=self.conversation_seed, turn_done=turn_done
+            )
+            played = conversation.messages()
+            answers: dict[str, ItemResponses] = {}
+            neutral: dict[str, dict[int, float]] = {}
+            for name, view in views.items():
+                history = view(played)
+                answers[name] = self._answers(conversation, methods, history)
+                neutral[name] = self.neutral_log_likelihoods(history)
+        return HistoryViewAnswers(start, answers, neutral)
 
     @contextlib.contextmanager
     def _scratch_conversation(
@@ -472,32 +517,37 @@ class Interviewer:
         for item, score in zip(self.questionnaire.items, scores, strict=True):
             responses.log_likelihoods[item.id] = score
 
-    def neutral_log_likelihoods(self) -> dict[int, float]:
+    def neutral_log_likelihoods(self, history: Sequence[Message] = ()) -> dict[int, float]:
         """``log P(statement | neutral role-player asked to describe itself)`` per item.
 
         Never steered and without memory: it is the baseline every character and every
-        condition is compared with.
+        condition is compared with. ``history`` (a drift diagnostic's) puts a conversation
+        before the request; the baseline without one is computed once and reused.
         """
+        if history:
+            return self._neutral_scores(history)
         if self._neutral is None:
-            likelihood = self.settings.likelihood
-            prompt = self.engine.render_chat(
-                [
-                    ChatMessage("system", likelihood.neutral_system_prompt),
-                    ChatMessage("user", likelihood.request),
-                ]
-            )
-            statements = self._statements()
-            context = self.scorer.token_ids(prompt)
-            scores = self.scorer.continuation_logprobs(
-                [context] * len(statements),
-                statements,
-                batch_size=self.batch_size,
-                rows_done=self.rows_done,
-            )
-            self._neutral = {
-                item.id: score for item, score in zip(self.questionnaire.items, scores, strict=True)
-            }
+            self._neutral = self._neutral_scores(())
         return dict(self._neutral)
+
+    def _neutral_scores(self, history: Sequence[Message]) -> dict[int, float]:
+        likelihood = self.settings.likelihood
+        prompt = self.engine.render_chat(
+            [
+                ChatMessage("system", likelihood.neutral_system_prompt),
+                *(ChatMessage(message.role, message.content) for message in history),
+                ChatMessage("user", likelihood.request),
+            ]
+        )
+        statements = self._statements()
+        context = self.scorer.token_ids(prompt)
+        scores = self.scorer.continuation_logprobs(
+            [context] * len(statements),
+            statements,
+            batch_size=self.batch_size,
+            rows_done=self.rows_done,
+        )
+        return {item.id: score for item, score in zip(self.questionnaire.items, scores, strict=True)}
 
     def _option_ids(self) -> list[list[int]]:
         if self._options is None:

@@ -335,3 +335,36 @@ def test_the_conversation_seed_reaches_the_played_turns(
         after_turns=[1],
     )
     assert report_json(report)["conversation_seed"] == 7100  # the JSON says which sample
+
+
+def test_history_views_interview_one_played_conversation_under_each_view(
+    roomy_tiny_engine: Any, characters_dir: Path, prepared_prompts: list[str]
+) -> None:
+    """benchmarks/drift_sources.py: the conversation is played once, and each view decides
+    which of its messages the interview's prompt shows; the neutral role-player is scored
+    after the same messages, while the drift runs' history-less baseline stays cached."""
+    interviewer = Interviewer(roomy_tiny_engine, batch_size=16)
+    interviewer.drift = SCRIPT
+    views = {
+        "full": lambda history: history,
+        "none": lambda history: [],
+        "replies_only": lambda history: [m for m in history if m.role == "assistant"],
+    }
+    result = interviewer.interview_history_views(
+        characters_dir / "mira.yaml", Condition.PROMPT, 3, views
+    )
+    describe = [text for text in prepared_prompts if "Describe yourself" in text]
+    start, full, none, replies = describe  # the start, then one prompt per view
+    assert all(message not in start for message in SCRIPT.messages)
+    assert all(message in full for message in SCRIPT.messages)
+    assert all(message not in none + replies for message in SCRIPT.messages)
+    assert len(replies) > len(none)  # the character's replies are there
+    played = len(prepared_prompts) - len(describe)
+    assert played == len(SCRIPT.messages)  # played once, not once per view
+    assert set(result.views) == set(result.neutral_with_history) == set(views)
+    without_history = interviewer.neutral_log_likelihoods()
+    assert result.neutral_with_history["none"] == without_history
+    assert result.neutral_with_history["full"] != without_history
+    assert result.views["full"].neutral_log_likelihoods == without_history
+    assert result.start.log_likelihoods != result.views["full"].log_likelihoods
+    assert not sessions_db_path().exists()
