@@ -43,8 +43,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # runnable as a script as well as with -m
     sys.path.insert(0, str(ROOT))
 
+from roleplay.evaluation.interview import HistoryView  # noqa: E402 (after the path fix above)
+
 if TYPE_CHECKING:
-    from roleplay.evaluation.interview import HistoryView, HistoryViewAnswers
+    from roleplay.evaluation.interview import HistoryViewAnswers
     from roleplay.sessions import Message
 
 TRAITS = ("openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism")
@@ -71,13 +73,21 @@ def _last_4(history: list[Message]) -> list[Message]:
     return history[-4:]
 
 
-VIEWS: dict[str, HistoryView] = {
-    "full": _full,
-    "none": _none,
-    "user_only": _user_only,
-    "replies_only": _replies_only,
-    "last_4": _last_4,
+# Every view the diagnostic knows; ``--views`` picks some (default: the first run's five).
+ALL_VIEWS: dict[str, HistoryView] = {
+    "full": HistoryView(_full),
+    "none": HistoryView(_none),
+    "user_only": HistoryView(_user_only),
+    "replies_only": HistoryView(_replies_only),
+    "last_4": HistoryView(_last_4),
+    # The character's note joins the prompt only once there is history, so every view above
+    # but ``none`` has it and the start has not: these tell the note's part apart.
+    "full_no_note": HistoryView(_full, character_note=False),
+    "user_only_no_note": HistoryView(_user_only, character_note=False),
+    "replies_only_no_note": HistoryView(_replies_only, character_note=False),
+    "last_4_no_note": HistoryView(_last_4, character_note=False),
 }
+DEFAULT_VIEWS = ("full", "none", "user_only", "replies_only", "last_4")
 
 
 def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -90,7 +100,18 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--resamples", type=int, default=10_000)
     parser.add_argument("--quick", action="store_true", help="2 characters, 2 turns")
+    parser.add_argument(
+        "--views",
+        default=",".join(DEFAULT_VIEWS),
+        help=f"comma-separated, of: {', '.join(ALL_VIEWS)}; other than the default five adds "
+        "_views_<names> to the result's name",
+    )
     arguments = parser.parse_args(argv)
+    views = [name.strip() for name in arguments.views.split(",") if name.strip()]
+    unknown = [name for name in views if name not in ALL_VIEWS]
+    if unknown or not views:
+        parser.error(f"--views {arguments.views!r}: use names of {', '.join(ALL_VIEWS)}")
+    arguments.views = list(dict.fromkeys(views))
     if arguments.turns < 1:
         parser.error(f"--turns {arguments.turns}: use 1 or more")
     return arguments
@@ -102,6 +123,8 @@ def result_name(arguments: argparse.Namespace) -> str:
         name += f"_{arguments.card_set}"
     if arguments.conversation_seed is not None:
         name += f"_seed_{arguments.conversation_seed}"
+    if tuple(arguments.views) != DEFAULT_VIEWS:
+        name += "_views_" + "-".join(arguments.views)
     return name + ("_quick" if arguments.quick else "")
 
 
@@ -124,8 +147,8 @@ def run(arguments: argparse.Namespace) -> None:
     from roleplay.cli.eval_commands import rows_progress
     from roleplay.evaluation.characters import bundled_character_paths, card_set_paths
     from roleplay.evaluation.drift import checkpoints, load_drift_script
-    from roleplay.evaluation.interview import Interviewer
     from roleplay.evaluation.intervals import LikelihoodPanel
+    from roleplay.evaluation.interview import Interviewer
     from roleplay.evaluation.persona import character_spec
     from roleplay.evaluation.plan import Condition, Method
 
@@ -142,11 +165,12 @@ def run(arguments: argparse.Namespace) -> None:
     reference = [character_spec(path) for path in bundled_character_paths()]
     condition = Condition.MEMORY
     answers: dict[str, HistoryViewAnswers] = {}
+    views = {name: ALL_VIEWS[name] for name in arguments.views}
     with rows_progress(sys.stderr.isatty()) as progress:
         interviewer = Interviewer(engine, rows_done=progress.advance if progress else None)
         per_item = len(interviewer.questionnaire.items)
         if progress is not None:
-            per_character = per_item * (1 + 2 * len(VIEWS))
+            per_character = per_item * (1 + 2 * len(views))
             progress.begin(per_character * len(characters) + per_item * (len(reference) + 1))
         panel_answers = {}
         for spec in reference:
@@ -165,7 +189,7 @@ def run(arguments: argparse.Namespace) -> None:
             if progress is not None:
                 progress.label(label)
             answers[spec.name] = interviewer.interview_history_views(
-                spec.path, condition, turns, VIEWS, turn_done=turn_done
+                spec.path, condition, turns, views, turn_done=turn_done
             )
     panel = LikelihoodPanel(panel_answers, {spec.name: spec.card_traits for spec in reference})
     cards_traits = {spec.name: spec.card_traits for spec in characters}
@@ -187,7 +211,7 @@ def run(arguments: argparse.Namespace) -> None:
             else arguments.conversation_seed
         ),
         "characters": [spec.name for spec in characters],
-        "views": list(VIEWS),
+        "views": list(views),
         "summary": summary,
         "load_average": [load_before, os.getloadavg()[0]],
         "seconds": round(time.perf_counter() - started, 1),
@@ -232,6 +256,7 @@ def summarise(
 
     questionnaire, settings = interviewer.questionnaire, interviewer.settings
     names = list(answers)
+    views = list(next(iter(answers.values())).views)
 
     def scored(view: str | None, scoring: str) -> dict[str, dict[str, float]]:
         estimates, _ = estimates_for(
@@ -245,8 +270,7 @@ def summarise(
 
     def figures(estimates: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
         fidelity = [
-            compare_traits(name, cards[name], estimates[name], settings.accuracy)
-            for name in names
+            compare_traits(name, cards[name], estimates[name], settings.accuracy) for name in names
         ]
         result = overall(fidelity)
         return {"acc_dim": result.acc_dim, "mae": result.mae, "trait_acc": result.trait_acc}
@@ -256,7 +280,7 @@ def summarise(
         "start": {**figures(start), "scores": start},
         "views": {},
     }
-    for view in VIEWS:
+    for view in views:
         for scoring in SCORINGS:
             estimates = scored(view, scoring)
             shifts = {}
@@ -307,7 +331,8 @@ def markdown(payload: Mapping[str, Any]) -> str:
         f"{payload['conversation_seed']}, chat's default condition; shift: each trait's mean "
         "score change from turn 0, 95 % bootstrap over characters.",
         "",
-        "| view | neutral baseline | Acc(Dim) | MAE |" + "".join(f" {t[0].upper()} |" for t in TRAITS),
+        "| view | neutral baseline | Acc(Dim) | MAE |"
+        + "".join(f" {t[0].upper()} |" for t in TRAITS),
         "|---|---|---|---|" + "---|" * len(TRAITS),
     ]
     start = summary["start"]
@@ -335,15 +360,16 @@ def plot(summary: Mapping[str, Any], path: Path, subtitle: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    views = _view_names(summary)
     figure, axes = plt.subplots(1, len(SCORINGS), figsize=(12, 4), sharey=True)
     width = 0.8 / len(TRAITS)
     for axis, scoring in zip(axes, SCORINGS, strict=True):
         for index, trait in enumerate(TRAITS):
             means, errors = _bars(summary, scoring, trait)
-            positions = [v + (index - len(TRAITS) / 2 + 0.5) * width for v in range(len(VIEWS))]
+            positions = [v + (index - len(TRAITS) / 2 + 0.5) * width for v in range(len(views))]
             axis.bar(positions, means, width, yerr=errors, capsize=2, label=trait)
         axis.axhline(0.0, color="black", linewidth=0.8)
-        axis.set_xticks(range(len(VIEWS)), list(VIEWS))
+        axis.set_xticks(range(len(views)), views)
         baseline = "same history" if scoring == "neutral_with_history" else "no history"
         axis.set_title(f"neutral baseline: {baseline}")
     axes[0].set_ylabel("mean score shift from turn 0")
@@ -355,11 +381,15 @@ def plot(summary: Mapping[str, Any], path: Path, subtitle: str) -> None:
     plt.close(figure)
 
 
+def _view_names(summary: Mapping[str, Any]) -> list[str]:
+    return list(dict.fromkeys(key.split("/")[0] for key in summary["views"]))
+
+
 def _bars(
     summary: Mapping[str, Any], scoring: str, trait: str
 ) -> tuple[list[float], list[Sequence[float]]]:
     means, lows, highs = [], [], []
-    for view in VIEWS:
+    for view in _view_names(summary):
         shift = summary["views"][f"{view}/{scoring}"]["shift"][trait]
         means.append(shift["mean"])
         lows.append(shift["mean"] - shift["interval"][0])

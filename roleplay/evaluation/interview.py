@@ -73,9 +73,14 @@ class ItemResponses:
         }
 
 
-# A drift diagnostic's view of a played conversation: which of its messages the interview's
-# prompt shows (``Interviewer.interview_history_views``).
-HistoryView = Callable[[list[Message]], list[Message]]
+@dataclass(frozen=True)
+class HistoryView:
+    """A drift diagnostic's view of a played conversation (``Interviewer.
+    interview_history_views``): which of its messages the interview's prompt shows, and
+    whether the character's note joins them (it does in chat once there is history)."""
+
+    messages: Callable[[list[Message]], list[Message]]
+    character_note: bool = True
 
 
 @dataclass(frozen=True)
@@ -308,9 +313,15 @@ class Interviewer:
             played = conversation.messages()
             answers: dict[str, ItemResponses] = {}
             neutral: dict[str, dict[int, float]] = {}
+            builder = conversation.pipeline.builder
+            played_with_notes = builder.character_notes
             for name, view in views.items():
-                history = view(played)
-                answers[name] = self._answers(conversation, methods, history)
+                history = view.messages(played)
+                builder.character_notes = played_with_notes and view.character_note
+                try:
+                    answers[name] = self._answers(conversation, methods, history)
+                finally:
+                    builder.character_notes = played_with_notes
                 neutral[name] = self.neutral_log_likelihoods(history)
         return HistoryViewAnswers(start, answers, neutral)
 
@@ -547,7 +558,9 @@ class Interviewer:
             batch_size=self.batch_size,
             rows_done=self.rows_done,
         )
-        return {item.id: score for item, score in zip(self.questionnaire.items, scores, strict=True)}
+        return {
+            item.id: score for item, score in zip(self.questionnaire.items, scores, strict=True)
+        }
 
     def _option_ids(self) -> list[list[int]]:
         if self._options is None:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from benchmarks import drift_sources
-from roleplay.evaluation.interview import HistoryViewAnswers, ItemResponses
 from roleplay.evaluation.intervals import LikelihoodPanel
+from roleplay.evaluation.interview import HistoryViewAnswers, ItemResponses
 from roleplay.evaluation.questionnaire import load_interview_settings, load_questionnaire
 
 QUESTIONNAIRE = load_questionnaire()
@@ -35,8 +35,8 @@ def _views(lean: float) -> HistoryViewAnswers:
     moved = ItemResponses(
         log_likelihoods=_leaning("agreeableness", lean), neutral_log_likelihoods=flat
     )
-    views = dict.fromkeys(drift_sources.VIEWS, moved)
-    neutral = dict.fromkeys(drift_sources.VIEWS, _leaning("agreeableness", lean))
+    views = dict.fromkeys(drift_sources.DEFAULT_VIEWS, moved)
+    neutral = dict.fromkeys(drift_sources.DEFAULT_VIEWS, _leaning("agreeableness", lean))
     return HistoryViewAnswers(start, views, neutral)
 
 
@@ -47,8 +47,13 @@ def test_a_shift_any_role_player_shows_vanishes_against_the_neutral_given_the_sa
     # role-player given the same history: the shift is the context's.
     answers = {name: _views(0.5) for name in ("Ann", "Bo", "Cy")}
     cards = {
-        name: {"openness": 0.5, "conscientiousness": 0.5, "extraversion": 0.5,
-               "agreeableness": a, "neuroticism": 0.5}
+        name: {
+            "openness": 0.5,
+            "conscientiousness": 0.5,
+            "extraversion": 0.5,
+            "agreeableness": a,
+            "neuroticism": 0.5,
+        }
         for name, a in (("Ann", 0.2), ("Bo", 0.8), ("Cy", 0.3))
     }
     panel = LikelihoodPanel({name: answers[name].start for name in answers}, cards)
@@ -77,3 +82,23 @@ def _payload(summary: dict[str, Any]) -> dict[str, Any]:
         "conversation_seed": 7000,
         "machine": {"cpu": "test", "cores": 2},
     }
+
+
+def test_views_are_chosen_by_name_and_name_the_result() -> None:
+    default = drift_sources._arguments([])
+    assert default.views == list(drift_sources.DEFAULT_VIEWS)
+    assert drift_sources.result_name(default) == "drift_sources"
+    chosen = drift_sources._arguments(
+        ["--views", "full,full_no_note", "--card-set", "confirmation"]
+    )
+    assert chosen.views == ["full", "full_no_note"]
+    name = drift_sources.result_name(chosen)
+    assert name == "drift_sources_confirmation_views_full-full_no_note"
+
+
+@pytest.mark.parametrize("views", ["full,nope", ","])
+def test_an_unknown_view_is_refused(views: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        drift_sources._arguments(["--views", views])
+    assert exit_info.value.code == 2
+    assert "--views" in capsys.readouterr().err

@@ -17,7 +17,7 @@ from roleplay.evaluation.drift import (
     parse_after_turns,
     play_turns,
 )
-from roleplay.evaluation.interview import Interviewer
+from roleplay.evaluation.interview import HistoryView, Interviewer
 from roleplay.evaluation.persona import evaluate_persona
 from roleplay.evaluation.plan import Condition, Method
 from roleplay.evaluation.report import report_json, summary_table, write_drift_plot
@@ -346,17 +346,22 @@ def test_history_views_interview_one_played_conversation_under_each_view(
     interviewer = Interviewer(roomy_tiny_engine, batch_size=16)
     interviewer.drift = SCRIPT
     views = {
-        "full": lambda history: history,
-        "none": lambda history: [],
-        "replies_only": lambda history: [m for m in history if m.role == "assistant"],
+        "full": HistoryView(lambda history: history),
+        "full_no_note": HistoryView(lambda history: history, character_note=False),
+        "none": HistoryView(lambda history: []),
+        "replies_only": HistoryView(lambda history: [m for m in history if m.role == "assistant"]),
     }
     result = interviewer.interview_history_views(
         characters_dir / "mira.yaml", Condition.PROMPT, 3, views
     )
     describe = [text for text in prepared_prompts if "Describe yourself" in text]
-    start, full, none, replies = describe  # the start, then one prompt per view
+    start, full, full_no_note, none, replies = describe  # the start, then one per view
     assert all(message not in start for message in SCRIPT.messages)
     assert all(message in full for message in SCRIPT.messages)
+    note = "[Stay Captain Mira Voss."
+    assert note in full and note not in full_no_note
+    assert note in replies  # a view after the note-less one has it again
+    assert all(message in full_no_note for message in SCRIPT.messages)
     assert all(message not in none + replies for message in SCRIPT.messages)
     assert len(replies) > len(none)  # the character's replies are there
     played = len(prepared_prompts) - len(describe)
