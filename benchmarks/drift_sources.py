@@ -12,7 +12,10 @@ played (the memories written, the controller):
 - ``none``: no history at all (memory still holds what the turns wrote);
 - ``user_only``: the user's messages only (the character's replies left out);
 - ``replies_only``: the character's replies only;
-- ``last_4``: the last four messages (two exchanges).
+- ``last_4``: the last four messages (two exchanges);
+- ``full_no_note``, ``user_only_no_note``, ``replies_only_no_note``, ``last_4_no_note``: the
+  same without the character's note, which chat puts right before the newest message once
+  there is history (so the start and ``none`` have none); ``--views`` picks views by name.
 
 Each view is scored twice: against the neutral role-player without history (as every drift
 run scores it) and against the neutral role-player given the same history. If the second
@@ -23,8 +26,9 @@ runs'. 95 % bootstrap intervals over characters for each trait's mean shift from
 
     python -m benchmarks.drift_sources                    # the evaluation set, 20 turns
     python -m benchmarks.drift_sources --quick           # 2 characters, 2 turns
+    python -m benchmarks.drift_sources --views full,full_no_note
 
-Output: ``benchmarks/out/drift_sources[_<set>][_seed_S].json`` and ``.png``.
+Output: ``benchmarks/out/drift_sources[_<set>][_seed_S][_views_<names>].json`` and ``.png``.
 """
 
 from __future__ import annotations
@@ -370,6 +374,7 @@ def plot(summary: Mapping[str, Any], path: Path, subtitle: str) -> None:
             axis.bar(positions, means, width, yerr=errors, capsize=2, label=trait)
         axis.axhline(0.0, color="black", linewidth=0.8)
         axis.set_xticks(range(len(views)), views)
+        axis.tick_params(axis="x", labelrotation=20)  # long view names would overlap
         baseline = "same history" if scoring == "neutral_with_history" else "no history"
         axis.set_title(f"neutral baseline: {baseline}")
     axes[0].set_ylabel("mean score shift from turn 0")

@@ -3,6 +3,7 @@ neutral baseline (synthetic responses, no model)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,9 +41,9 @@ def _views(lean: float) -> HistoryViewAnswers:
     return HistoryViewAnswers(start, views, neutral)
 
 
-def test_a_shift_any_role_player_shows_vanishes_against_the_neutral_given_the_same_history() -> (
-    None
-):
+def test_a_shift_any_role_player_shows_vanishes_against_the_neutral_given_the_same_history(
+    tmp_path: Path,
+) -> None:
     # Every character reads more agreeable after the conversation, and so does the neutral
     # role-player given the same history: the shift is the context's.
     answers = {name: _views(0.5) for name in ("Ann", "Bo", "Cy")}
@@ -67,6 +68,8 @@ def test_a_shift_any_role_player_shows_vanishes_against_the_neutral_given_the_sa
     assert without["openness"]["mean"] == pytest.approx(0.0, abs=1e-9)
     markdown = drift_sources.markdown(_payload(summary))
     assert "| full | same history |" in markdown and "| full | no history |" in markdown
+    drift_sources.plot(summary, tmp_path / "sources.png", "3 characters")
+    assert (tmp_path / "sources.png").stat().st_size > 0
 
 
 def _payload(summary: dict[str, Any]) -> dict[str, Any]:
