@@ -115,6 +115,16 @@ def command_line() -> str:
     return " ".join([head, *sys.argv[1:]])
 
 
+def run_identity(engine: Any, threads: int) -> dict[str, Any]:
+    """The first keys of a model run's result: when, how it was started, on which model."""
+    return {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": command_line(),
+        "engine": {"model": engine.model_id, "backend": engine.backend_name},
+        "threads": threads,
+    }
+
+
 def _build_summary(system_info: str) -> str:
     """llama.cpp's switched-on features in a few words ("AVX AVX2 FMA ... OPENMP")."""
     names = []

@@ -34,7 +34,6 @@ Output: ``benchmarks/out/drift_sources[_<set>][_seed_S][_views_<names>].json`` a
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import sys
 import time
@@ -146,7 +145,7 @@ def run(arguments: argparse.Namespace) -> None:
     paths.configure_library_caches()
     from rich.console import Console
 
-    from benchmarks.common import OUT_DIR, write_result
+    from benchmarks.common import OUT_DIR, run_identity, write_result
     from roleplay.application import BackendOptions, load_engine
     from roleplay.cli.eval_commands import rows_progress
     from roleplay.evaluation.characters import bundled_character_paths, card_set_paths
@@ -171,7 +170,11 @@ def run(arguments: argparse.Namespace) -> None:
     answers: dict[str, HistoryViewAnswers] = {}
     views = {name: ALL_VIEWS[name] for name in arguments.views}
     with rows_progress(sys.stderr.isatty()) as progress:
-        interviewer = Interviewer(engine, rows_done=progress.advance if progress else None)
+        interviewer = Interviewer(
+            engine,
+            rows_done=progress.advance if progress else None,
+            conversation_seed=arguments.conversation_seed,
+        )
         per_item = len(interviewer.questionnaire.items)
         if progress is not None:
             per_character = per_item * (1 + 2 * len(views))
@@ -202,10 +205,7 @@ def run(arguments: argparse.Namespace) -> None:
     script = load_drift_script()
     name = result_name(arguments)
     payload = {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "command": "python -m benchmarks.drift_sources " + " ".join(sys.argv[1:]),
-        "engine": {"model": engine.model_id, "backend": engine.backend_name},
-        "threads": arguments.threads,
+        **run_identity(engine, arguments.threads),
         "card_set": arguments.card_set,
         "condition": condition.value,
         "turns": turns,

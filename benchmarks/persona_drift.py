@@ -45,7 +45,6 @@ Output: ``benchmarks/out/persona_drift.json`` and ``persona_drift.png``.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import math
 import os
@@ -268,6 +267,7 @@ def run(arguments: argparse.Namespace) -> None:
         crosstalk_fit_used,
         decouple_choice,
         decouple_used,
+        run_identity,
         write_result,
     )
     from roleplay.application import BackendOptions, load_engine
@@ -326,10 +326,7 @@ def run(arguments: argparse.Namespace) -> None:
     decoupled = decouple_used(arguments.decouple_traits, load_config().decouple_traits)
     console.print(summary_table(report))
     payload = {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "command": "python -m benchmarks.persona_drift " + " ".join(sys.argv[1:]),
-        "engine": {"model": engine.model_id, "backend": engine.backend_name},
-        "threads": arguments.threads,
+        **run_identity(engine, arguments.threads),
         "card_set": arguments.card_set,
         "character_notes": notes,
         "note_depth": WRITTEN_NOTE_DEPTH if arguments.note_depth is None else arguments.note_depth,

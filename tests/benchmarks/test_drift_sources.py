@@ -105,3 +105,26 @@ def test_an_unknown_view_is_refused(views: str, capsys: pytest.CaptureFixture[st
         drift_sources._arguments(["--views", views])
     assert exit_info.value.code == 2
     assert "--views" in capsys.readouterr().err
+
+
+def test_the_conversation_seed_reaches_the_interviewer(
+    monkeypatch: pytest.MonkeyPatch, bench_out: Path
+) -> None:
+    """--conversation-seed samples another conversation (as persona_drift's does)."""
+    from roleplay import application
+    from roleplay.evaluation import interview
+
+    class Stop(Exception):
+        pass
+
+    seen: dict[str, Any] = {}
+
+    def spy(engine: object, **options: Any) -> None:
+        seen.update(options)
+        raise Stop
+
+    monkeypatch.setattr(application, "load_engine", lambda options: object())
+    monkeypatch.setattr(interview, "Interviewer", spy)
+    with pytest.raises(Stop):
+        drift_sources.run(drift_sources._arguments(["--quick", "--conversation-seed", "7100"]))
+    assert seen["conversation_seed"] == 7100
