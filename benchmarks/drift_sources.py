@@ -18,7 +18,8 @@ played (the memories written, the controller):
   there is history (so the start and ``none`` have none); ``--views`` picks views by name.
 
 Each view is scored twice: against the neutral role-player without history (as every drift
-run scores it) and against the neutral role-player given the same history. If the second
+run scores it) and against the neutral role-player given the same history (the messages the
+character's prompt kept of it, the oldest dropped when the context is full). If the second
 removes the shift, any role-player reads more agreeable after such a conversation (a change
 of the context's, not of this character's); if it does not, the character's own answers
 moved. The reference panel's zero point (the bundled characters at turn 0) is the drift
@@ -216,6 +217,9 @@ def run(arguments: argparse.Namespace) -> None:
         ),
         "characters": [spec.name for spec in characters],
         "views": list(views),
+        # per character and view: the history messages the character's prompt kept (the
+        # neutral role-player was given those)
+        "kept_messages": {name: result.kept_messages for name, result in answers.items()},
         "summary": summary,
         "load_average": [load_before, os.getloadavg()[0]],
         "seconds": round(time.perf_counter() - started, 1),

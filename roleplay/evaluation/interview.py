@@ -91,6 +91,9 @@ class HistoryViewAnswers:
     start: ItemResponses
     views: dict[str, ItemResponses]
     neutral_with_history: dict[str, dict[int, float]]
+    # Per view, the messages of its history the character's prompt kept within the context
+    # (the neutral role-player is given those); fewer than the view's when the chat is long.
+    kept_messages: dict[str, int] = field(default_factory=dict)
 
 
 def reads_top_tokens_only(engine: object) -> bool:
@@ -313,6 +316,7 @@ class Interviewer:
             played = conversation.messages()
             answers: dict[str, ItemResponses] = {}
             neutral: dict[str, dict[int, float]] = {}
+            kept_messages: dict[str, int] = {}
             builder = conversation.pipeline.builder
             played_with_notes = builder.character_notes
             for name, view in views.items():
@@ -320,10 +324,16 @@ class Interviewer:
                 builder.character_notes = played_with_notes and view.character_note
                 try:
                     answers[name] = self._answers(conversation, methods, history)
+                    # The neutral role-player reads what the character's prompt kept of the
+                    # view (the oldest messages go first when the context is full).
+                    request = self.settings.likelihood.request
+                    dropped = conversation.prepare(request, history=history).prompt.dropped_messages
                 finally:
                     builder.character_notes = played_with_notes
-                neutral[name] = self.neutral_log_likelihoods(history)
-        return HistoryViewAnswers(start, answers, neutral)
+                kept = history[dropped:]
+                neutral[name] = self.neutral_log_likelihoods(kept)
+                kept_messages[name] = len(kept)
+        return HistoryViewAnswers(start, answers, neutral, kept_messages)
 
     @contextlib.contextmanager
     def _scratch_conversation(

@@ -355,7 +355,11 @@ def test_history_views_interview_one_played_conversation_under_each_view(
         characters_dir / "mira.yaml", Condition.PROMPT, 3, views
     )
     describe = [text for text in prepared_prompts if "Describe yourself" in text]
-    start, full, full_no_note, none, replies = describe  # the start, then one per view
+    # The start, then per view the interview's prompt and the same prompt again, built to
+    # learn what the character's prompt kept for the neutral role-player.
+    start, *per_view = describe
+    assert per_view[0::2] == per_view[1::2]
+    full, full_no_note, none, replies = per_view[0::2]
     assert all(message not in start for message in SCRIPT.messages)
     assert all(message in full for message in SCRIPT.messages)
     note = "[Stay Captain Mira Voss."
@@ -372,4 +376,40 @@ def test_history_views_interview_one_played_conversation_under_each_view(
     assert result.neutral_with_history["full"] != without_history
     assert result.views["full"].neutral_log_likelihoods == without_history
     assert result.start.log_likelihoods != result.views["full"].log_likelihoods
+    # The context is roomy: the neutral role-player read each view's whole history.
+    assert result.kept_messages == {"full": 6, "full_no_note": 6, "none": 0, "replies_only": 3}
     assert not sessions_db_path().exists()
+
+
+def test_the_neutral_reads_only_what_the_characters_prompt_kept(
+    roomy_tiny_engine: Any, characters_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the context is full the character's prompt drops the oldest messages; the
+    neutral role-player of a history view is given the same messages, not the dropped ones."""
+    from dataclasses import replace
+
+    original = Conversation.prepare
+
+    def crowded(self: Conversation, message: str, history: Any = None) -> PreparedTurn:
+        prepared = original(self, message, history)
+        if "Describe yourself" in message and history:
+            return replace(prepared, prompt=replace(prepared.prompt, dropped_messages=2))
+        return prepared
+
+    monkeypatch.setattr(Conversation, "prepare", crowded)
+    neutral_histories: list[list[str]] = []
+    interviewer = Interviewer(roomy_tiny_engine, batch_size=16)
+    interviewer.drift = SCRIPT
+    scores = interviewer._neutral_scores
+
+    def spy(history: Any) -> dict[int, float]:
+        neutral_histories.append([m.content for m in history])
+        return scores(history)
+
+    monkeypatch.setattr(interviewer, "_neutral_scores", spy)
+    result = interviewer.interview_history_views(
+        characters_dir / "pip.yaml", Condition.PROMPT, 3, {"full": HistoryView(lambda h: h)}
+    )
+    assert result.kept_messages == {"full": 4}
+    given = neutral_histories[-1]
+    assert SCRIPT.messages[0] not in given and SCRIPT.messages[1:] == given[::2]
