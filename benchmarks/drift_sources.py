@@ -219,7 +219,7 @@ def run(arguments: argparse.Namespace) -> None:
         "views": list(views),
         # per character and view: the history messages the character's prompt kept (the
         # neutral role-player was given those)
-        "kept_messages": {name: result.kept_messages for name, result in answers.items()},
+        "kept_messages": {who: result.kept_messages for who, result in answers.items()},
         "summary": summary,
         "load_average": [load_before, os.getloadavg()[0]],
         "seconds": round(time.perf_counter() - started, 1),
