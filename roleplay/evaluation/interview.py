@@ -63,6 +63,8 @@ class ItemResponses:
     neutral_log_likelihoods: dict[int, float] = field(default_factory=dict)
     controls: dict[str, Any] = field(default_factory=dict)  # controller.describe(), if any
     recalled_memories: int = 0  # memories in the prompts (memory condition), summed over items
+    # history messages the likelihood prompt left out to fit the context (oldest first)
+    dropped_messages: int = 0
     unanswered: int = 0  # server interviews: items with no answer digit among the top tokens
 
     @property
@@ -324,13 +326,11 @@ class Interviewer:
                 builder.character_notes = played_with_notes and view.character_note
                 try:
                     answers[name] = self._answers(conversation, methods, history)
-                    # The neutral role-player reads what the character's prompt kept of the
-                    # view (the oldest messages go first when the context is full).
-                    request = self.settings.likelihood.request
-                    dropped = conversation.prepare(request, history=history).prompt.dropped_messages
                 finally:
                     builder.character_notes = played_with_notes
-                kept = history[dropped:]
+                # The neutral role-player reads what the character's prompt kept of the view
+                # (the oldest messages go first when the context is full).
+                kept = history[answers[name].dropped_messages :]
                 neutral[name] = self.neutral_log_likelihoods(kept)
                 kept_messages[name] = len(kept)
         return HistoryViewAnswers(start, answers, neutral, kept_messages)
@@ -524,19 +524,11 @@ class Interviewer:
     def _likelihood(
         self, conversation: Conversation, responses: ItemResponses, history: list[Message]
     ) -> None:
-        context, memories = self._prompt_ids(
-            conversation, self.settings.likelihood.request, history
-        )
-        responses.recalled_memories += memories * len(self.questionnaire.items)
-        statements = self._statements()
-        scores = self.scorer.continuation_logprobs(
-            [context] * len(statements),
-            statements,
-            batch_size=self.batch_size,
-            rows_done=self.rows_done,
-        )
-        for item, score in zip(self.questionnaire.items, scores, strict=True):
-            responses.log_likelihoods[item.id] = score
+        prepared = conversation.prepare(self.settings.likelihood.request, history=history)
+        responses.recalled_memories += len(prepared.prompt.memories) * len(self.questionnaire.items)
+        responses.dropped_messages = prepared.prompt.dropped_messages
+        context = self.scorer.token_ids(prepared.prompt.text)
+        responses.log_likelihoods.update(self._statement_scores(context))
 
     def neutral_log_likelihoods(self, history: Sequence[Message] = ()) -> dict[int, float]:
         """``log P(statement | neutral role-player asked to describe itself)`` per item.
@@ -560,17 +552,19 @@ class Interviewer:
                 ChatMessage("user", likelihood.request),
             ]
         )
+        return self._statement_scores(self.scorer.token_ids(prompt))
+
+    def _statement_scores(self, context: list[int]) -> dict[int, float]:
+        """``log P(statement | context)`` per item id."""
         statements = self._statements()
-        context = self.scorer.token_ids(prompt)
         scores = self.scorer.continuation_logprobs(
             [context] * len(statements),
             statements,
             batch_size=self.batch_size,
             rows_done=self.rows_done,
         )
-        return {
-            item.id: score for item, score in zip(self.questionnaire.items, scores, strict=True)
-        }
+        items = self.questionnaire.items
+        return {item.id: score for item, score in zip(items, scores, strict=True)}
 
     def _option_ids(self) -> list[list[int]]:
         if self._options is None:
