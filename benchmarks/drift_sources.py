@@ -15,7 +15,12 @@ played (the memories written, the controller):
 - ``last_4``: the last four messages (two exchanges);
 - ``full_no_note``, ``user_only_no_note``, ``replies_only_no_note``, ``last_4_no_note``: the
   same without the character's note, which chat puts right before the newest message once
-  there is history (so the start and ``none`` have none); ``--views`` picks views by name.
+  there is history (so the start and ``none`` have none);
+- ``full_note_voice``, ``full_note_lines``, ``full_note_no_voice``: the whole history with a
+  note saying only some of its parts: "Stay <name>." and the closing sentence on whose voice
+  to answer in; the trait lines alone; everything but that closing sentence.
+
+``--views`` picks views by name.
 
 Each view is scored twice: against the neutral role-player without history (as every drift
 run scores it) and against the neutral role-player given the same history (the messages the
@@ -90,6 +95,11 @@ ALL_VIEWS: dict[str, HistoryView] = {
     "user_only_no_note": HistoryView(_user_only, character_note=False),
     "replies_only_no_note": HistoryView(_replies_only, character_note=False),
     "last_4_no_note": HistoryView(_last_4, character_note=False),
+    # The whole history with a note saying only some of its parts (``NOTE_PARTS``): which
+    # part lifts every character's agreeableness (BENCHMARKS.md, "Where the drift comes from").
+    "full_note_voice": HistoryView(_full, note_parts=frozenset({"stay", "voice"})),
+    "full_note_lines": HistoryView(_full, note_parts=frozenset({"lines"})),
+    "full_note_no_voice": HistoryView(_full, note_parts=frozenset({"stay", "lines", "words"})),
 }
 DEFAULT_VIEWS = ("full", "none", "user_only", "replies_only", "last_4")
 

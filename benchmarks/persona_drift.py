@@ -143,6 +143,12 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "_note_depth_D to the result's name",
     )
     parser.add_argument(
+        "--note-parts",
+        metavar="PARTS",
+        help="variant: the written note says only these of its parts, comma-separated, of "
+        "stay, lines, words, voice (default: all); adds _note_<parts> to the result's name",
+    )
+    parser.add_argument(
         "--max-combined-strength",
         type=float,
         metavar="B",
@@ -178,6 +184,10 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(str(error))
     if arguments.note_depth is not None and not 0 <= arguments.note_depth <= MAX_NOTE_DEPTH:
         parser.error(f"--note-depth {arguments.note_depth}: use 0 to {MAX_NOTE_DEPTH}")
+    try:
+        arguments.note_parts = note_parts(arguments.note_parts)
+    except ValueError as error:
+        parser.error(str(error))
     bound = arguments.max_combined_strength
     if bound is not None and not (math.isfinite(bound) and bound > 0):
         parser.error(f"--max-combined-strength {bound:g}: use a positive number")
@@ -187,6 +197,18 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
     if arguments.recalled_memories is not None and arguments.recalled_memories < 1:
         parser.error(f"--recalled-memories {arguments.recalled_memories}: use 1 or more")
     return arguments
+
+
+def note_parts(text: str | None) -> frozenset[str] | None:
+    """``--note-parts``: the written note's parts to say, or None for all of them."""
+    from roleplay.prompting.character_note import ALL_NOTE_PARTS, NOTE_PARTS
+
+    if text is None:
+        return None
+    parts = frozenset(part.strip() for part in text.split(",") if part.strip())
+    if not parts or parts - ALL_NOTE_PARTS:
+        raise ValueError(f"--note-parts {text!r}: use some of {', '.join(NOTE_PARTS)}")
+    return None if parts == ALL_NOTE_PARTS else parts
 
 
 def decoupled_strengths(path: Path | None) -> dict[str, dict[str, float]] | None:
@@ -208,7 +230,7 @@ def result_name(arguments: argparse.Namespace) -> str:
     from benchmarks.common import decouple_suffix
     from roleplay.control.config import load_config
     from roleplay.prompting.builder import DEFAULT_MEMORY_POSITION
-    from roleplay.prompting.character_note import WRITTEN_NOTE_DEPTH
+    from roleplay.prompting.character_note import NOTE_PARTS, WRITTEN_NOTE_DEPTH
 
     name = "persona_drift"
     if arguments.card_set != "evaluation":
@@ -229,6 +251,8 @@ def result_name(arguments: argparse.Namespace) -> str:
         name += "_reply_only" if arguments.steering_scope == "reply" else "_all_tokens"
     if arguments.note_depth not in (None, WRITTEN_NOTE_DEPTH):
         name += f"_note_depth_{arguments.note_depth}"
+    if arguments.note_parts is not None:
+        name += "_note_" + "-".join(p for p in NOTE_PARTS if p in arguments.note_parts)
     if arguments.max_combined_strength not in (None, load_config().max_combined_strength):
         name += f"_combined_{arguments.max_combined_strength:g}"
     if arguments.decoupled_strengths is not None:
@@ -280,7 +304,7 @@ def run(arguments: argparse.Namespace) -> None:
     from roleplay.evaluation.plan import Method, parse_conditions
     from roleplay.evaluation.report import report_json, summary_table, write_drift_plot
     from roleplay.memory.settings import default_settings
-    from roleplay.prompting.character_note import WRITTEN_NOTE_DEPTH
+    from roleplay.prompting.character_note import ALL_NOTE_PARTS, WRITTEN_NOTE_DEPTH
 
     console = Console(width=120)
     cards = card_set_paths(arguments.card_set)
@@ -305,6 +329,7 @@ def run(arguments: argparse.Namespace) -> None:
                 rows_done=progress.advance if progress else None,
                 character_notes=notes,
                 note_depth=arguments.note_depth,
+                note_parts=arguments.note_parts,
                 remember_policy=arguments.remember,
                 memory_pools=arguments.memory_pools,
                 memory_position=arguments.memory_position,
@@ -330,6 +355,7 @@ def run(arguments: argparse.Namespace) -> None:
         "card_set": arguments.card_set,
         "character_notes": notes,
         "note_depth": WRITTEN_NOTE_DEPTH if arguments.note_depth is None else arguments.note_depth,
+        "note_parts": sorted(arguments.note_parts or ALL_NOTE_PARTS),
         "remember_policy": arguments.remember,
         # What memory kept in this run, the flag or the default of the day: a later change
         # of the default must not change what an old result says it measured.

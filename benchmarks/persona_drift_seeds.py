@@ -59,6 +59,7 @@ CONFIGURATION = (
     "steering_scope",
     "max_combined_strength",
     "note_depth",
+    "note_parts",
     "reply_half_life",
 )
 # A key's value in results written before the key was recorded.
@@ -66,6 +67,7 @@ CONFIGURATION_DEFAULTS = {
     "steering_scope": "all",
     "max_combined_strength": 1.0,
     "note_depth": 4,
+    "note_parts": ["lines", "stay", "voice", "words"],
     "reply_half_life": None,
 }
 

@@ -78,11 +78,13 @@ class ItemResponses:
 @dataclass(frozen=True)
 class HistoryView:
     """A drift diagnostic's view of a played conversation (``Interviewer.
-    interview_history_views``): which of its messages the interview's prompt shows, and
-    whether the character's note joins them (it does in chat once there is history)."""
+    interview_history_views``): which of its messages the interview's prompt shows,
+    whether the character's note joins them (it does in chat once there is history), and
+    which of a written note's parts it says (``NOTE_PARTS``; None: all, as in chat)."""
 
     messages: Callable[[list[Message]], list[Message]]
     character_note: bool = True
+    note_parts: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,7 @@ class Interviewer:
         prompt_layout: PromptLayout = "system",
         character_notes: bool = True,
         note_depth: int | None = None,
+        note_parts: frozenset[str] | None = None,
         remember_policy: RememberPolicy | None = None,
         memory_pools: bool = False,
         memory_position: MemoryPosition = DEFAULT_MEMORY_POSITION,
@@ -189,7 +192,8 @@ class Interviewer:
     ) -> None:
         """Ablations (``benchmarks/persona_drift.py``): ``character_notes=False`` leaves the
         character's note out of every prompt, ``note_depth`` places it that many messages
-        from the end instead of chat's 1; ``remember_policy`` overrides what a drift
+        from the end instead of chat's 1, ``note_parts`` has a written note say only those
+        of its parts (``NOTE_PARTS``; default: all); ``remember_policy`` overrides what a drift
         run's turns leave in memory; ``memory_pools`` recalls what the user said apart from
         the card's memories; ``memory_position`` places the recalled memories in the system
         block (``roleplay.prompting.builder``); ``recalled_memories`` is how many a turn
@@ -209,6 +213,7 @@ class Interviewer:
         self.prompt_layout = prompt_layout
         self.character_notes = character_notes
         self.note_depth = note_depth
+        self.note_parts = note_parts
         self.remember_policy = remember_policy
         self.memory_pools = memory_pools
         self.memory_position = memory_position
@@ -320,14 +325,17 @@ class Interviewer:
             neutral: dict[str, dict[int, float]] = {}
             kept_messages: dict[str, int] = {}
             builder = conversation.pipeline.builder
-            played_with_notes = builder.character_notes
+            played_with_notes, played_note_parts = builder.character_notes, builder.note_parts
             for name, view in views.items():
                 history = view.messages(played)
                 builder.character_notes = played_with_notes and view.character_note
+                if view.note_parts is not None:
+                    builder.note_parts = view.note_parts
                 try:
                     answers[name] = self._answers(conversation, methods, history)
                 finally:
                     builder.character_notes = played_with_notes
+                    builder.note_parts = played_note_parts
                 # The neutral role-player reads what the character's prompt kept of the view
                 # (the oldest messages go first when the context is full).
                 kept = history[answers[name].dropped_messages :]
@@ -427,6 +435,8 @@ class Interviewer:
             memory_position=self.memory_position,
             note_depth=self.note_depth,
         )
+        if self.note_parts is not None:
+            pipeline.builder.note_parts = self.note_parts
         return pipeline.start(card_path, user_name=self.settings.interviewer_name, greeting=False)
 
     def _prompt_ids(

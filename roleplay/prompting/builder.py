@@ -41,6 +41,7 @@ from roleplay.cards.model import Card, fill_placeholders
 from roleplay.engine.base import ChatMessage
 from roleplay.errors import RoleplayError
 from roleplay.prompting.character_note import (
+    ALL_NOTE_PARTS,
     DEFAULT_NOTE_DEPTH,
     MAX_NOTE_DEPTH,
     DepthNote,
@@ -298,6 +299,9 @@ class PromptBuilder:
         self.character_notes = character_notes
         self.memory_position = memory_position
         self.note_depth = note_depth
+        # Which parts a written note says (``NOTE_PARTS``); all in chat, fewer in a drift
+        # diagnostic's view (``Interviewer.interview_history_views``).
+        self.note_parts = ALL_NOTE_PARTS
 
     @property
     def token_budget(self) -> int:
@@ -423,7 +427,7 @@ class PromptBuilder:
         unchanged prefix (the backend's KV cache covers it)."""
         if not self.character_notes:
             return None
-        note = character_note(card, user_name, self.note_depth)
+        note = character_note(card, user_name, self.note_depth, self.note_parts)
         if history_length < max(note.depth, 1):
             return None
         return replace(note, depth=1) if self.layout == "turn" else note

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from roleplay.cards.model import Card, fill_placeholders
+from roleplay.errors import RoleplayError
 from roleplay.prompting.guidance import personality_lines
 from roleplay.prompting.templating import render_template
 
@@ -31,6 +32,11 @@ DEFAULT_NOTE_DEPTH = 4
 # --note-depth; BENCHMARKS.md, "The character's note nearer the reply").
 WRITTEN_NOTE_DEPTH = 1
 MAX_NOTE_DEPTH = 1000
+# The written note's parts, in order: "Stay <name>.", the trait lines, "In a few words:
+# <trait words>.", and the closing sentence on whose voice to answer in. Chat uses them all;
+# a drift diagnostic leaves some out to see which part moves the interview's scores.
+NOTE_PARTS: tuple[str, ...] = ("stay", "lines", "words", "voice")
+ALL_NOTE_PARTS = frozenset(NOTE_PARTS)
 
 
 @dataclass(frozen=True)
@@ -42,9 +48,20 @@ class DepthNote:
     role: MessageRole = "system"
 
 
-def character_note(card: Card, user_name: str, depth: int | None = None) -> DepthNote:
+def character_note(
+    card: Card,
+    user_name: str,
+    depth: int | None = None,
+    parts: frozenset[str] = ALL_NOTE_PARTS,
+) -> DepthNote:
     """The card's own note (``extensions.depth_prompt``) or one written from its traits,
-    placed at ``depth`` (default: ``WRITTEN_NOTE_DEPTH``; a card's own note keeps its own)."""
+    placed at ``depth`` (default: ``WRITTEN_NOTE_DEPTH``; a card's own note keeps its own).
+    ``parts``: which of ``NOTE_PARTS`` a written note says (a card's own note is whole)."""
+    unknown = sorted(parts - ALL_NOTE_PARTS)
+    if unknown or not parts:
+        raise RoleplayError(
+            f"note parts {', '.join(unknown) or '(none)'}: use some of {', '.join(NOTE_PARTS)}"
+        )
     own = _card_depth_prompt(card)
     if own is not None:
         prompt, own_depth, role = own
@@ -56,8 +73,11 @@ def character_note(card: Card, user_name: str, depth: int | None = None) -> Dept
         user=user_name,
         personality_lines=personality_lines(personality.big_five.as_dict()),
         traits=list(personality.traits),
+        parts=parts,
     )
-    return DepthNote(text.strip(), WRITTEN_NOTE_DEPTH if depth is None else depth)
+    # Each part after the first starts with a space; without "stay" the first one does too.
+    text = "[" + text.strip().removeprefix("[").lstrip()
+    return DepthNote(text, WRITTEN_NOTE_DEPTH if depth is None else depth)
 
 
 def _card_depth_prompt(card: Card) -> tuple[str, int, MessageRole] | None:

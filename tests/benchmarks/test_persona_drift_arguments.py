@@ -33,6 +33,8 @@ from benchmarks.persona_drift import _arguments, decoupled_strengths, result_nam
         (["--max-combined-strength", "1.5"], "persona_drift_combined_1.5"),
         (["--note-depth", "4"], "persona_drift_note_depth_4"),  # SillyTavern's
         (["--note-depth", "1"], "persona_drift"),  # chat's
+        (["--note-parts", "words,stay,lines"], "persona_drift_note_stay-lines-words"),
+        (["--note-parts", "stay,lines,words,voice"], "persona_drift"),  # chat's
         (["--reply-half-life", "32"], "persona_drift_half_life_32"),
         (
             ["--conversation-seed", "7100", "--conditions", "controller"],
@@ -61,6 +63,8 @@ def test_each_variant_has_its_own_result_name(argv: list[str], name: str) -> Non
         (["--steering-combination", "product"], "invalid choice: 'product'"),
         (["--steering-scope", "prompt"], "invalid choice: 'prompt'"),
         (["--note-depth", "-1"], "--note-depth -1: use 0 to 1000"),
+        (["--note-parts", "lines,tone"], "--note-parts 'lines,tone': use some of stay, lines"),
+        (["--note-parts", ","], "--note-parts ',': use some of stay, lines, words, voice"),
         (["--max-combined-strength", "0"], "--max-combined-strength 0: use a positive number"),
         (["--max-combined-strength", "nan"], "--max-combined-strength nan: use a positive"),
         (["--max-combined-strength", "wide"], "invalid float value: 'wide'"),

@@ -144,6 +144,10 @@ def test_only_chats_configuration_counts() -> None:
     assert "placed" in str(problem({"memory_position": "before_character"}, "memory"))
     assert "recalled" in str(problem({"recalled_memories": 1}, "memory"))
     assert "note at depth 4" in str(problem({"note_depth": 4}, "controller"))
+    only_some = configuration_problem({**chats, "note_parts": ["lines", "stay"]}, "memory")
+    assert "saying only lines, stay" in str(only_some)
+    whole = ["lines", "stay", "voice", "words"]
+    assert configuration_problem({**chats, "note_parts": whole}, "memory") is None
     shipped = load_config().max_combined_strength
     assert "sum bounded at 9" in str(problem({"max_combined_strength": 9}, "memory"))
     assert configuration_problem({**chats, "max_combined_strength": shipped}, "memory") is None

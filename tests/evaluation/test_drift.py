@@ -377,6 +377,26 @@ def test_history_views_interview_one_played_conversation_under_each_view(
     assert not sessions_db_path().exists()
 
 
+def test_a_history_view_can_have_the_note_say_only_some_of_its_parts(
+    roomy_tiny_engine: Any, characters_dir: Path, prepared_prompts: list[str]
+) -> None:
+    """benchmarks/drift_sources.py's note views: the note says only the view's parts, and
+    the next view (as played) says them all again."""
+    interviewer = Interviewer(roomy_tiny_engine, batch_size=16)
+    interviewer.drift = SCRIPT
+    views = {
+        "voice": HistoryView(lambda history: history, note_parts=frozenset({"stay", "voice"})),
+        "lines": HistoryView(lambda history: history, note_parts=frozenset({"lines"})),
+        "full": HistoryView(lambda history: history),
+    }
+    interviewer.interview_history_views(characters_dir / "mira.yaml", Condition.PROMPT, 3, views)
+    _, voice, lines, full = [text for text in prepared_prompts if "Describe yourself" in text]
+    closing = "Answer as Captain Mira Voss would"
+    assert "[Stay Captain Mira Voss. " + closing in voice  # nothing said in between
+    assert "[Captain Mira Voss is" in lines and closing not in lines and "[Stay" not in lines
+    assert "[Stay Captain Mira Voss. Captain Mira Voss is" in full and closing in full
+
+
 def test_the_neutral_reads_only_what_the_characters_prompt_kept(
     roomy_tiny_engine: Any, characters_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -75,6 +75,32 @@ def test_the_written_note_can_go_at_another_depth_but_a_card_note_keeps_its_own(
         _builder(note_depth=-1)
 
 
+def test_a_written_note_can_say_only_some_of_its_parts() -> None:
+    """The drift diagnostic's note views (benchmarks/drift_sources.py) leave parts out; chat
+    says them all, in order, and a card's own note is never cut."""
+    whole = character_note(_card(), "Ann").content
+    assert whole.index("Stay Mira.") < whole.index("Mira is blunt") < whole.index("few words")
+    assert whole.index("few words") < whole.index("Answer as Mira would")
+    lines_only = character_note(_card(), "Ann", parts=frozenset({"lines"})).content
+    assert lines_only.startswith("[Mira is open to new ideas")
+    assert "Mira is blunt, sceptical and competitive; does not soften" in lines_only
+    assert not any(part in lines_only for part in ("Stay", "few words", "Answer as"))
+    voice = character_note(_card(), "Ann", parts=frozenset({"stay", "voice"})).content
+    assert (
+        voice == "[Stay Mira. Answer as Mira would, in Mira's own voice: not as an assistant, "
+        "and not in Ann's style.]"
+    )
+    builder = _builder()
+    builder.note_parts = frozenset({"words"})
+    assert "[In a few words: gruff, loyal.]" in _contents(builder, _history(2))
+    card = _card(extensions={"depth_prompt": {"prompt": "{{char}} never smiles.", "depth": 1}})
+    assert character_note(card, "Ann", parts=frozenset({"stay"})).content == "Mira never smiles."
+    with pytest.raises(RoleplayError, match="note parts tone: use some of stay, lines, words"):
+        character_note(_card(), "Ann", parts=frozenset({"tone", "stay"}))
+    with pytest.raises(RoleplayError, match=r"note parts \(none\)"):
+        character_note(_card(), "Ann", parts=frozenset())
+
+
 def _contents(builder: PromptBuilder, history: list[ChatMessage]) -> list[str]:
     return [m.content for m in builder.build(_card(), "Ann", history, "Hi").messages]
 
