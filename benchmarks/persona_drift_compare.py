@@ -23,6 +23,13 @@ and a difference comes from what changed.
 
 ``FILE.json#SET`` names one card set of a ``benchmarks.persona_fidelity`` result: its turn-0
 interview, which samples nothing, so two runs of it under different settings pair exactly.
+``FILE.json#VIEW`` names one view of a ``benchmarks.drift_sources`` result, scored as a drift
+run of its condition: its ``full`` view is the shipped configuration's drift run, so a
+variant pairs with it without that run made again:
+
+    python -m benchmarks.persona_drift_compare \
+        --between benchmarks/out/drift_sources.json#full \
+                  benchmarks/out/persona_drift_note_stay-lines-words.json
 
 Output: the table on stdout, ``benchmarks/out/<published>_compare.json`` and ``.png``
 (``persona_drift_compare``; ``..._compare_pooled_with_<sets>`` with ``--pool-with``).
@@ -293,17 +300,57 @@ def write_plot(rows: list[PairedDifference], path: Path) -> Path:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    """A drift result, or one card set of a ``benchmarks.persona_fidelity`` result, named
-    ``FILE.json#SET`` (its turn-0 interview, e.g. under two versions of the bounds)."""
-    file, _, card_set = str(path).partition("#")
+    """A drift result; or one card set of a ``benchmarks.persona_fidelity`` result, named
+    ``FILE.json#SET`` (its turn-0 interview, e.g. under two versions of the bounds); or one
+    view of a ``benchmarks.drift_sources`` result, ``FILE.json#VIEW``."""
+    file, _, part = str(path).partition("#")
     try:
         payload = json.loads(Path(file).read_text("utf-8"))
-        if card_set:
-            payload = {"report": payload["sets"][card_set]}
+        if part and "views" in payload:
+            payload = {**payload, "report": drift_sources_report(payload, part)}
+        elif part:
+            payload = {"report": payload["sets"][part]}
         payload["report"]["results"]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{path}: not a persona_drift result ({error})") from None
     return dict(payload)
+
+
+def drift_sources_report(payload: dict[str, Any], view: str) -> dict[str, Any]:
+    """A ``drift_sources`` view as a drift report's results: its turn-0 interview and the
+    view's after the played turns, scored against the neutral role-player without history.
+    Its ``full`` view is the interview a ``persona_drift`` run of the same condition, set and
+    seed makes (the play is seeded; BENCHMARKS.md checks they agree to the last digit), so a
+    variant's drift run pairs with it without running the shipped configuration again."""
+    from roleplay.cards.loader import load_card
+    from roleplay.evaluation.characters import card_set_paths
+    from roleplay.evaluation.metrics import compare_traits
+    from roleplay.evaluation.questionnaire import load_interview_settings
+    from roleplay.evaluation.report import character_json
+
+    accuracy = load_interview_settings().accuracy
+    cards = {
+        card.name: card.personality.big_five.as_dict()
+        for card in map(load_card, card_set_paths(payload["card_set"]))
+    }
+    summary = payload["summary"]
+    scored = {
+        0: summary["start"],
+        payload["turns"]: summary["views"][f"{view}/neutral_without_history"],
+    }
+    return {
+        "results": [
+            {
+                "condition": payload["condition"],
+                "turns": turns,
+                "characters": [
+                    character_json(compare_traits(name, cards[name], scores, accuracy))
+                    for name, scores in figures["scores"].items()
+                ],
+            }
+            for turns, figures in scored.items()
+        ]
+    }
 
 
 def variant_path(published: Path, name: str) -> Path:

@@ -30,7 +30,7 @@ def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def _character_json(fidelity: CharacterFidelity) -> dict[str, Any]:
+def character_json(fidelity: CharacterFidelity) -> dict[str, Any]:
     return {
         "name": fidelity.character,
         "mae": _round(fidelity.mae),
@@ -102,7 +102,7 @@ def _result_json(result: MethodResult) -> dict[str, Any]:
         "confounded": confounded(result),
         "verdict": verdict_lines(result),
         "notes": result.notes,
-        "characters": [_character_json(fidelity) for fidelity in result.characters],
+        "characters": [character_json(fidelity) for fidelity in result.characters],
     }
 
 

@@ -377,3 +377,58 @@ def test_between_pools_conversation_seeds_with_the_character_as_one_cluster(
     assert exit_info.value.code == 2
     error = capsys.readouterr().err
     assert "other_7100.json played conversation seed 7100, base_7000.json seed 7000" in error
+
+
+def test_between_reads_a_view_of_a_drift_sources_result(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``FILE.json#VIEW``: a drift_sources view scored as a drift run of its condition (its
+    start at turn 0, the view after the played turns), so a variant's drift run pairs with
+    it; a view it lacks is the one-line error."""
+    import json
+
+    from benchmarks.persona_drift_compare import drift_sources_report, main
+    from roleplay.cards.loader import load_card
+    from roleplay.evaluation.characters import bundled_character_paths
+
+    cards = {
+        card.name: card.personality.big_five.as_dict()
+        for card in map(load_card, bundled_character_paths())
+    }
+    flipped = {  # every card's agreeableness read on the other side of the midpoint
+        name: {**scores, "agreeableness": 1.0 - scores["agreeableness"]}
+        for name, scores in cards.items()
+    }
+    payload = {
+        "card_set": "bundled",
+        "condition": "memory",
+        "turns": 20,
+        "views": ["full", "full_no_note"],
+        "summary": {
+            "start": {"scores": cards},
+            "views": {
+                "full/neutral_without_history": {"scores": cards},
+                "full/neutral_with_history": {"scores": flipped},
+                "full_no_note/neutral_without_history": {"scores": flipped},
+            },
+        },
+    }
+    report = drift_sources_report(payload, "full_no_note")
+    assert [(r["condition"], r["turns"]) for r in report["results"]] == [
+        ("memory", 0),
+        ("memory", 20),
+    ]
+    after = {c["name"]: c["traits"]["agreeableness"] for c in report["results"][1]["characters"]}
+    assert set(after) == set(cards)
+    assert not any(trait["correct"] for trait in after.values() if trait["counted"])
+    path = tmp_path / "drift_sources.json"
+    path.write_text(json.dumps(payload))
+    main(["--between", f"{path}#full", f"{path}#full_no_note"])
+    table = capsys.readouterr().out
+    counted = sum(trait["counted"] for trait in after.values())
+    assert f"| 0 / {counted} |" in table and "| 0 / 0 |" in table  # turn 20, then turn 0
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--between", f"{path}#full", f"{path}#last_4"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert "drift_sources.json#last_4: not a persona_drift result" in error and "\n" not in error
