@@ -30,7 +30,8 @@ steers only the tokens the character writes (the prompt, its earlier replies inc
 computed unsteered): ``..._reply_only``; ``--max-combined-strength B`` bounds the norm of
 the traits' summed vector at B units instead of steering.yaml's: ``..._combined_B``;
 ``--note-depth D`` puts the character's note D messages from the end instead of chat's 1:
-``..._note_depth_D``; ``--decouple-traits on|off`` steers the Big Five at the strengths that
+``..._note_depth_D``; ``--note-parts stay,lines,words`` has the written note say only those
+of its parts (``roleplay.prompting.character_note.NOTE_PARTS``): ``..._note_<parts>``; ``--decouple-traits on|off`` steers the Big Five at the strengths that
 cancel the vectors' cross-talk, or at the cards', where steering.yaml says otherwise:
 ``..._decouple_traits_<on|off>``; ``--reply-half-life H`` decays the steering vectors over
 each reply, halving every H tokens (steering.yaml's ``reply_half_life``): ``..._half_life_H``.
@@ -145,8 +146,9 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--note-parts",
         metavar="PARTS",
-        help="variant: the written note says only these of its parts, comma-separated, of "
-        "stay, lines, words, voice (default: all); adds _note_<parts> to the result's name",
+        help="variant: the written note says these of its parts, comma-separated, of stay, "
+        "lines, words, voice (default: chat's); other than chat's adds _note_<parts> to the "
+        "result's name",
     )
     parser.add_argument(
         "--max-combined-strength",
@@ -200,15 +202,15 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def note_parts(text: str | None) -> frozenset[str] | None:
-    """``--note-parts``: the written note's parts to say, or None for all of them."""
-    from roleplay.prompting.character_note import ALL_NOTE_PARTS, NOTE_PARTS
+    """``--note-parts``: the written note's parts to say, or None for chat's."""
+    from roleplay.prompting.character_note import ALL_NOTE_PARTS, CHAT_NOTE_PARTS, NOTE_PARTS
 
     if text is None:
         return None
     parts = frozenset(part.strip() for part in text.split(",") if part.strip())
     if not parts or parts - ALL_NOTE_PARTS:
         raise ValueError(f"--note-parts {text!r}: use some of {', '.join(NOTE_PARTS)}")
-    return None if parts == ALL_NOTE_PARTS else parts
+    return None if parts == CHAT_NOTE_PARTS else parts
 
 
 def decoupled_strengths(path: Path | None) -> dict[str, dict[str, float]] | None:
@@ -304,7 +306,7 @@ def run(arguments: argparse.Namespace) -> None:
     from roleplay.evaluation.plan import Method, parse_conditions
     from roleplay.evaluation.report import report_json, summary_table, write_drift_plot
     from roleplay.memory.settings import default_settings
-    from roleplay.prompting.character_note import ALL_NOTE_PARTS, WRITTEN_NOTE_DEPTH
+    from roleplay.prompting.character_note import CHAT_NOTE_PARTS, WRITTEN_NOTE_DEPTH
 
     console = Console(width=120)
     cards = card_set_paths(arguments.card_set)
@@ -355,7 +357,7 @@ def run(arguments: argparse.Namespace) -> None:
         "card_set": arguments.card_set,
         "character_notes": notes,
         "note_depth": WRITTEN_NOTE_DEPTH if arguments.note_depth is None else arguments.note_depth,
-        "note_parts": sorted(arguments.note_parts or ALL_NOTE_PARTS),
+        "note_parts": sorted(arguments.note_parts or CHAT_NOTE_PARTS),
         "remember_policy": arguments.remember,
         # What memory kept in this run, the flag or the default of the day: a later change
         # of the default must not change what an old result says it measured.

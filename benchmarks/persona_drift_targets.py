@@ -218,7 +218,7 @@ def configuration_problem(
             return "memory rows from before the statements policy became the default"
         if policy not in (None, "statements"):
             return f"memory keeping {policy!r}, not the statements"
-    from roleplay.prompting.character_note import NOTE_PARTS, WRITTEN_NOTE_DEPTH
+    from roleplay.prompting.character_note import CHAT_NOTE_PARTS, NOTE_PARTS, WRITTEN_NOTE_DEPTH
 
     # Results written before the depth was recorded had the note at depth 4.
     depth = payload.get("note_depth", 4)
@@ -226,8 +226,9 @@ def configuration_problem(
         return f"the character's note at depth {depth}, not {WRITTEN_NOTE_DEPTH}"
     # Results written before the parts were recorded said the whole note.
     parts = payload.get("note_parts", NOTE_PARTS)
-    if sorted(parts) != sorted(NOTE_PARTS):
-        return f"the character's note saying only {', '.join(parts)}"
+    if set(parts) != CHAT_NOTE_PARTS:
+        said = ", ".join(part for part in NOTE_PARTS if part in parts)
+        return f"the character's note saying {said}, not chat's parts"
     return None
 
 

@@ -80,7 +80,7 @@ class HistoryView:
     """A drift diagnostic's view of a played conversation (``Interviewer.
     interview_history_views``): which of its messages the interview's prompt shows,
     whether the character's note joins them (it does in chat once there is history), and
-    which of a written note's parts it says (``NOTE_PARTS``; None: all, as in chat)."""
+    which of a written note's parts it says (``NOTE_PARTS``; None: chat's)."""
 
     messages: Callable[[list[Message]], list[Message]]
     character_note: bool = True
@@ -193,7 +193,7 @@ class Interviewer:
         """Ablations (``benchmarks/persona_drift.py``): ``character_notes=False`` leaves the
         character's note out of every prompt, ``note_depth`` places it that many messages
         from the end instead of chat's 1, ``note_parts`` has a written note say only those
-        of its parts (``NOTE_PARTS``; default: all); ``remember_policy`` overrides what a drift
+        of its parts (``NOTE_PARTS``; default: chat's); ``remember_policy`` overrides what a drift
         run's turns leave in memory; ``memory_pools`` recalls what the user said apart from
         the card's memories; ``memory_position`` places the recalled memories in the system
         block (``roleplay.prompting.builder``); ``recalled_memories`` is how many a turn

@@ -41,7 +41,7 @@ from roleplay.cards.model import Card, fill_placeholders
 from roleplay.engine.base import ChatMessage
 from roleplay.errors import RoleplayError
 from roleplay.prompting.character_note import (
-    ALL_NOTE_PARTS,
+    CHAT_NOTE_PARTS,
     DEFAULT_NOTE_DEPTH,
     MAX_NOTE_DEPTH,
     DepthNote,
@@ -299,9 +299,9 @@ class PromptBuilder:
         self.character_notes = character_notes
         self.memory_position = memory_position
         self.note_depth = note_depth
-        # Which parts a written note says (``NOTE_PARTS``); all in chat, fewer in a drift
+        # Which parts a written note says (``NOTE_PARTS``): chat's, or others in a drift
         # diagnostic's view (``Interviewer.interview_history_views``).
-        self.note_parts = ALL_NOTE_PARTS
+        self.note_parts = CHAT_NOTE_PARTS
 
     @property
     def token_budget(self) -> int:

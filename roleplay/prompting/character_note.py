@@ -33,10 +33,12 @@ DEFAULT_NOTE_DEPTH = 4
 WRITTEN_NOTE_DEPTH = 1
 MAX_NOTE_DEPTH = 1000
 # The written note's parts, in order: "Stay <name>.", the trait lines, "In a few words:
-# <trait words>.", and the closing sentence on whose voice to answer in. Chat uses them all;
-# a drift diagnostic leaves some out to see which part moves the interview's scores.
+# <trait words>.", and the closing sentence on whose voice to answer in. A drift diagnostic
+# leaves some out to see which part moves the interview's scores.
 NOTE_PARTS: tuple[str, ...] = ("stay", "lines", "words", "voice")
 ALL_NOTE_PARTS = frozenset(NOTE_PARTS)
+# The parts chat's note says.
+CHAT_NOTE_PARTS = ALL_NOTE_PARTS
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ def character_note(
     card: Card,
     user_name: str,
     depth: int | None = None,
-    parts: frozenset[str] = ALL_NOTE_PARTS,
+    parts: frozenset[str] = CHAT_NOTE_PARTS,
 ) -> DepthNote:
     """The card's own note (``extensions.depth_prompt``) or one written from its traits,
     placed at ``depth`` (default: ``WRITTEN_NOTE_DEPTH``; a card's own note keeps its own).

@@ -145,7 +145,7 @@ def test_only_chats_configuration_counts() -> None:
     assert "recalled" in str(problem({"recalled_memories": 1}, "memory"))
     assert "note at depth 4" in str(problem({"note_depth": 4}, "controller"))
     only_some = configuration_problem({**chats, "note_parts": ["lines", "stay"]}, "memory")
-    assert "saying only lines, stay" in str(only_some)
+    assert "saying stay, lines, not chat" in str(only_some)
     whole = ["lines", "stay", "voice", "words"]
     assert configuration_problem({**chats, "note_parts": whole}, "memory") is None
     shipped = load_config().max_combined_strength
