@@ -30,9 +30,11 @@ steers only the tokens the character writes (the prompt, its earlier replies inc
 computed unsteered): ``..._reply_only``; ``--max-combined-strength B`` bounds the norm of
 the traits' summed vector at B units instead of steering.yaml's: ``..._combined_B``;
 ``--note-depth D`` puts the character's note D messages from the end instead of chat's 1:
-``..._note_depth_D``; ``--note-parts stay,lines,words`` has the written note say only those
-of its parts (``roleplay.prompting.character_note.NOTE_PARTS``): ``..._note_<parts>``; ``--decouple-traits on|off`` steers the Big Five at the strengths that
-cancel the vectors' cross-talk, or at the cards', where steering.yaml says otherwise:
+``..._note_depth_D``; ``--note-parts stay,lines,words,voice`` has the written note say those
+of its parts (``roleplay.prompting.character_note.NOTE_PARTS``; this one is chat's note before
+2026-12-07, with its closing sentence): ``..._note_<parts>``; ``--decouple-traits on|off``
+steers the Big Five at the strengths that cancel the vectors' cross-talk, or at the cards',
+where steering.yaml says otherwise:
 ``..._decouple_traits_<on|off>``; ``--reply-half-life H`` decays the steering vectors over
 each reply, halving every H tokens (steering.yaml's ``reply_half_life``): ``..._half_life_H``.
 ``--card-set bundled`` runs on the five bundled characters (the tuning set) instead of the

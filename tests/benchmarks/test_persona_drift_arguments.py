@@ -33,8 +33,8 @@ from benchmarks.persona_drift import _arguments, decoupled_strengths, result_nam
         (["--max-combined-strength", "1.5"], "persona_drift_combined_1.5"),
         (["--note-depth", "4"], "persona_drift_note_depth_4"),  # SillyTavern's
         (["--note-depth", "1"], "persona_drift"),  # chat's
-        (["--note-parts", "words,stay,lines"], "persona_drift_note_stay-lines-words"),
-        (["--note-parts", "stay,lines,words,voice"], "persona_drift"),  # chat's
+        (["--note-parts", "voice,words,stay,lines"], "persona_drift_note_stay-lines-words-voice"),
+        (["--note-parts", "stay,lines,words"], "persona_drift"),  # chat's
         (["--reply-half-life", "32"], "persona_drift_half_life_32"),
         (
             ["--conversation-seed", "7100", "--conditions", "controller"],

@@ -23,6 +23,7 @@ from benchmarks.persona_drift_targets import (
 )
 from roleplay.control.config import load_config
 from roleplay.evaluation.characters import FROZEN_CARD_SET_DIRS
+from roleplay.prompting.character_note import CHAT_NOTE_PARTS, WRITTEN_NOTE_DEPTH
 from tests.helpers.drift_results import drift_result
 
 TRAITS = targets.TRAITS
@@ -37,6 +38,10 @@ def _chats_strengths() -> dict[str, Any]:
     return {"decouple_traits": decoupled, "crosstalk_fitted": SHIPPED_FIT if decoupled else None}
 
 
+# Chat's note as a drift result records it.
+CHATS_NOTE = {"note_depth": WRITTEN_NOTE_DEPTH, "note_parts": sorted(CHAT_NOTE_PARTS)}
+
+
 def _write(folder: Path, stem: str, payload: dict[str, Any]) -> None:
     (folder / f"{stem}.json").write_text(json.dumps(payload))
 
@@ -45,7 +50,7 @@ def _run(ran_on: str | None, results: list[dict[str, Any]], **config: Any) -> di
     return {
         "date": AFTER_STATEMENTS,
         "character_notes": True,
-        "note_depth": 1,
+        **CHATS_NOTE,
         **_chats_strengths(),
         "report": {"results": results},
         **({"card_set": ran_on} if ran_on is not None else {}),
@@ -105,7 +110,7 @@ def test_only_chats_configuration_counts() -> None:
     # chat's choice of Big Five strengths: every configuration below differs from chat's only
     # in what it names
     chat_strengths = _chats_strengths()
-    chats = {"date": AFTER_STATEMENTS, "note_depth": 1, **chat_strengths}
+    chats = {"date": AFTER_STATEMENTS, **CHATS_NOTE, **chat_strengths}
 
     def problem(config: dict[str, Any], condition: str) -> str | None:
         return configuration_problem({**chat_strengths, **config}, condition)
@@ -119,7 +124,7 @@ def test_only_chats_configuration_counts() -> None:
     expected = "another cross-talk fit (2031-01-01T00:00:00+00:00)"
     for other_fit in (refit, solved):
         assert (
-            expected in str(problem({**other_fit, "note_depth": 1}, "memory"))
+            expected in str(problem({**other_fit, **CHATS_NOTE}, "memory"))
             or not (chat_strengths["decouple_traits"])
         )
     # runs from before the fit was recorded were solved on the first fit
@@ -130,7 +135,7 @@ def test_only_chats_configuration_counts() -> None:
         assert "another cross-talk fit (2026-12-06" in str(configuration_problem(legacy, "memory"))
     # Results from before the depth was recorded had the note at SillyTavern's 4.
     assert "note at depth 4, not 1" in str(problem({"date": AFTER_STATEMENTS}, "memory"))
-    assert problem({"remember_policy": "statements", "note_depth": 1}, "memory") is None
+    assert problem({"remember_policy": "statements", **CHATS_NOTE}, "memory") is None
     # What the run says it kept wins over the flag (None: the default of its day).
     used = {
         **chat_strengths,
@@ -146,8 +151,10 @@ def test_only_chats_configuration_counts() -> None:
     assert "note at depth 4" in str(problem({"note_depth": 4}, "controller"))
     only_some = configuration_problem({**chats, "note_parts": ["lines", "stay"]}, "memory")
     assert "saying stay, lines, not chat" in str(only_some)
-    whole = ["lines", "stay", "voice", "words"]
-    assert configuration_problem({**chats, "note_parts": whole}, "memory") is None
+    # Results written before the parts were recorded said the whole note, closing included.
+    before_parts = {key: value for key, value in chats.items() if key != "note_parts"}
+    said = configuration_problem(before_parts, "memory")
+    assert "saying stay, lines, words, voice" in str(said)
     shipped = load_config().max_combined_strength
     assert "sum bounded at 9" in str(problem({"max_combined_strength": 9}, "memory"))
     assert configuration_problem({**chats, "max_combined_strength": shipped}, "memory") is None
@@ -162,7 +169,7 @@ def test_only_chats_configuration_counts() -> None:
     # controller rows still count (the controller never writes memory).
     old = {**chat_strengths, "date": "2026-12-04T14:27:52+00:00"}
     assert "before the statements" in str(configuration_problem(old, "memory"))
-    assert configuration_problem({**old, "note_depth": 1}, "controller") is None
+    assert configuration_problem({**old, **CHATS_NOTE}, "controller") is None
 
 
 def test_pooling_counts_every_characters_pairs_once() -> None:
@@ -412,7 +419,7 @@ def test_decoupled_runs_count_only_where_the_decoupled_strengths_are_asked_for(
     loaded = load_sources(tmp_path, ["controller"], decoupled=True)
     assert set(loaded[("confirmation", "controller")][7000]) == {("controller", t) for t in (0, 20)}
     assert "decoupled strengths" in str(configuration_problem(decoupled, "controller", False))
-    on_chats_fit = {"note_depth": 1, "decouple_traits": True, "crosstalk_fitted": SHIPPED_FIT}
+    on_chats_fit = {**CHATS_NOTE, "decouple_traits": True, "crosstalk_fitted": SHIPPED_FIT}
     assert configuration_problem(on_chats_fit, "controller", True) is None
     # a run that names no fit was solved on the first one (2026-12-06)
     legacy = {**on_chats_fit, "crosstalk_fitted": None}

@@ -381,7 +381,7 @@ def test_a_history_view_can_have_the_note_say_only_some_of_its_parts(
     roomy_tiny_engine: Any, characters_dir: Path, prepared_prompts: list[str]
 ) -> None:
     """benchmarks/drift_sources.py's note views: the note says only the view's parts, and
-    the next view (as played) says them all again."""
+    the next view says chat's parts again (all but the closing sentence)."""
     interviewer = Interviewer(roomy_tiny_engine, batch_size=16)
     interviewer.drift = SCRIPT
     views = {
@@ -394,7 +394,7 @@ def test_a_history_view_can_have_the_note_say_only_some_of_its_parts(
     closing = "Answer as Captain Mira Voss would"
     assert "[Stay Captain Mira Voss. " + closing in voice  # nothing said in between
     assert "[Captain Mira Voss is" in lines and closing not in lines and "[Stay" not in lines
-    assert "[Stay Captain Mira Voss. Captain Mira Voss is" in full and closing in full
+    assert "[Stay Captain Mira Voss. Captain Mira Voss is" in full and closing not in full
 
 
 def test_the_neutral_reads_only_what_the_characters_prompt_kept(
