@@ -394,8 +394,8 @@ def target_rows(
     loaded: dict[tuple[str, str], dict[int, dict[tuple[str, int], dict[str, Any]]]],
     resamples: int,
 ) -> list[TargetRow]:
-    """Each held-out set loaded, then the sets pooled (``pooled_label``), per condition and
-    checkpoint every set has in every seed."""
+    """Each held-out set loaded, then the sets pooled (``pooled_label``) where there are
+    several, per condition and checkpoint every set has in every seed."""
     card_sets = [s for s in FROZEN_SETS if any(key[0] == s for key in loaded)]
     pooled_name = pooled_label(card_sets)
     rows: list[TargetRow] = []
@@ -417,8 +417,9 @@ def target_rows(
             }
             for card_set, results in per_set.items():
                 rows.append(target_row(card_set, condition, turns, results, resamples))
-            pooled = [pair for results in per_set.values() for pair in results]
-            rows.append(target_row(pooled_name, condition, turns, pooled, resamples))
+            if len(per_set) > 1:  # one set's pooled row would repeat its own
+                pooled = [pair for results in per_set.values() for pair in results]
+                rows.append(target_row(pooled_name, condition, turns, pooled, resamples))
     return rows
 
 
@@ -427,8 +428,11 @@ def _is_pooled(row: TargetRow) -> bool:
 
 
 def _pooled_words(rows: list[TargetRow]) -> str:
-    """The pooled rows' sets in words: "both sets", or "all N sets" for more than two."""
+    """The pooled rows' sets in words: "both sets", "all N sets" for more than two, or
+    "the S set" where only one was read (it has no pooled rows)."""
     sets = {row.card_set for row in rows if not _is_pooled(row)}
+    if len(sets) == 1:
+        return f"the {next(iter(sets))} set"
     return "both sets" if len(sets) == 2 else f"all {len(sets)} sets"
 
 
@@ -455,7 +459,7 @@ def markdown(rows: list[TargetRow]) -> str:
                 for t in TRAITS
             )
         )
-    pooled = [row for row in rows if _is_pooled(row)]
+    pooled = [row for row in rows if _is_pooled(row)] or rows  # one set: its own rows
     below = [
         f"{row.condition} at {row.turns}: {', '.join(row.traits_below_floor)}"
         for row in pooled
@@ -570,8 +574,8 @@ def main(argv: list[str] | None = None) -> None:
     if not seeds:
         parser.error(f"--seeds {arguments.seeds!r}: give at least one seed")
     card_sets = [s.strip() for s in arguments.sets.split(",") if s.strip()]
-    if len(set(card_sets)) < 2 or len(set(card_sets)) != len(card_sets):
-        parser.error(f"--sets {arguments.sets!r}: give two or more different sets")
+    if not card_sets or len(set(card_sets)) != len(card_sets):
+        parser.error(f"--sets {arguments.sets!r}: give one or more different sets")
     try:
         loaded = load_sources(arguments.results, conditions, seeds, decoupled, card_sets)
         rows = target_rows(loaded, arguments.resamples)

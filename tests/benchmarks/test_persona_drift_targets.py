@@ -533,9 +533,30 @@ def test_the_replication_set_is_read_only_from_its_seed_runs(
         load_sources(tmp_path, ["memory"], card_sets=("confirmation", "replication"))
 
 
+def test_one_set_alone_gives_its_rows_without_a_pooled_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The headline for a new character: the replication set alone, over two conversations.
+    _replication_run(tmp_path, seed=7000)
+    _replication_run(tmp_path, seed=7100)
+    loaded = load_sources(tmp_path, ["memory"], seeds=(7000, 7100), card_sets=("replication",))
+    rows = target_rows(loaded, resamples=200)
+    assert [(r.turns, r.card_set) for r in rows] == [(0, "replication"), (20, "replication")]
+    # 4 characters x 5 traits x 2 conversations
+    assert rows[1].seeds == [7000, 7100] and rows[1].acc.pairs == 40
+    table = markdown(rows)
+    assert "over the replication set (point estimates): none." in table
+    monkeypatch.setattr(targets, "OUT_DIR", tmp_path / "out")
+    arguments = ["--results", str(tmp_path), "--conditions", "memory", "--resamples", "50"]
+    targets.main([*arguments, "--sets", "replication", "--seeds", "7000,7100"])
+    assert "| memory | 20 | replication | 4 | 40 |" in capsys.readouterr().out
+    written = tmp_path / "out" / "persona_drift_targets_replication.json"
+    assert [row["card_set"] for row in json.loads(written.read_text())] == ["replication"] * 2
+
+
 @pytest.mark.parametrize(
     ("sets", "message"),
-    [("evaluation", "two or more"), ("evaluation,evaluation", "two or more"), ("x,y", "unknown")],
+    [(",", "one or more"), ("evaluation,evaluation", "different sets"), ("x,y", "unknown")],
 )
 def test_bad_sets_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], sets: str, message: str
