@@ -79,8 +79,9 @@ def test_the_written_note_can_go_at_another_depth_but_a_card_note_keeps_its_own(
 
 
 def test_a_written_note_can_say_only_some_of_its_parts() -> None:
-    """The drift diagnostic's note views (benchmarks/drift_sources.py) leave parts out; chat
-    says them all, in order, and a card's own note is never cut."""
+    """The drift diagnostic's note views (benchmarks/drift_sources.py) leave parts out; the
+    whole note says them all, in order (chat's leaves out the closing sentence), and a card's
+    own note is never cut."""
     whole = character_note(_card(), "Ann", parts=ALL_NOTE_PARTS).content
     assert whole.index("Stay Mira.") < whole.index("Mira is blunt") < whole.index("few words")
     assert whole.index("few words") < whole.index("Answer as Mira would")
